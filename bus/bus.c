@@ -1,0 +1,138 @@
+/* bus.c - the bus's life: create, flush, destroy. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+enum { MAX_WORKERS = 1024, MAX_TOPICS = 1u << 24, MAX_BATCH = 65536 };
+
+void bus_config_init(bus_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->workers = 0;
+    cfg->wait = BUS_WAIT_PARK;
+    cfg->max_topics = 65536;
+    cfg->batch = 64;
+}
+
+static int resolve_config(const bus_config_t *in, bus_config_t *out)
+{
+    if (in)
+        *out = *in;
+    else
+        bus_config_init(out);
+    if (out->workers == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        out->workers = cpus > 0 ? (unsigned)cpus : 1;
+    }
+    if (out->workers > MAX_WORKERS || out->wait < BUS_WAIT_PARK ||
+        out->wait > BUS_WAIT_SPIN || out->max_topics == 0 ||
+        out->max_topics > MAX_TOPICS || out->batch == 0 || out->batch > MAX_BATCH)
+        return -EINVAL;
+    return 0;
+}
+
+int bus_create(bus_t **out, const bus_config_t *cfg)
+{
+    if (!out)
+        return -EINVAL;
+    struct bus *bus = calloc(1, sizeof(*bus));
+    if (!bus)
+        return -ENOMEM;
+    int rc = resolve_config(cfg, &bus->cfg);
+    if (rc) {
+        free(bus);
+        return rc;
+    }
+    bus->topics = malloc(bus->cfg.max_topics * sizeof(*bus->topics));
+    if (!bus->topics || bus__sched_init(&bus->sched, bus->cfg.max_topics) != 0) {
+        free(bus->topics);
+        free(bus);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&bus->registry_lock, NULL);
+    rc = bus__workers_start(bus);
+    if (rc) {
+        bus__sched_fini(&bus->sched);
+        pthread_mutex_destroy(&bus->registry_lock);
+        free(bus->topics);
+        free(bus);
+        return rc;
+    }
+    *out = bus;
+    return 0;
+}
+
+/* Waits until topic @t has handled every ticket below @target. */
+static void wait_handled(struct bus_topic *t, uint64_t target)
+{
+    struct backoff wait = BACKOFF_INIT;
+    while (!ring_drained(&t->ring, target))
+        backoff_wait(&wait, true);
+}
+
+int bus_flush(bus_t *bus)
+{
+    if (!bus)
+        return -EINVAL;
+    if (bus__current_worker_bus() == bus)
+        return -EDEADLK;
+    /* acquire: pairs with the release in bus_topic_open; topics below the
+     * count are fully built. */
+    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
+    /* Each topic's committed count now bounds the events published before
+     * the call. Snapshot them all first, so that waiting on a slow topic does
+     * not widen the others' targets. */
+    uint64_t *targets = malloc((count ? count : 1) * sizeof(*targets));
+    if (!targets)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < count; i++)
+        targets[i] = ring_committed(&bus->topics[i]->ring);
+    for (uint32_t i = 0; i < count; i++)
+        wait_handled(bus->topics[i], targets[i]);
+    free(targets);
+    return 0;
+}
+
+int bus_destroy(bus_t *bus)
+{
+    if (!bus)
+        return -EINVAL;
+    if (bus__current_worker_bus() == bus)
+        return -EDEADLK;
+
+    /* Stop intake: no topic or subscription from now on (both check stopping
+     * under the lock they take), and no event: sealing a ring makes every
+     * later reservation fail with -ESHUTDOWN. */
+    pthread_mutex_lock(&bus->registry_lock);
+    /* relaxed: registry_lock and the subs locks publish it. */
+    atomic_store_explicit(&bus->stopping, true, memory_order_relaxed);
+    pthread_mutex_unlock(&bus->registry_lock);
+    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
+    for (uint32_t i = 0; i < count; i++) {
+        struct bus_topic *t = bus->topics[i];
+        /* A subscribe that took the lock before us has finished; one that
+         * takes it after sees stopping. */
+        pthread_mutex_lock(&t->subs_lock);
+        pthread_mutex_unlock(&t->subs_lock);
+        bus__ring_seal(&t->ring);
+    }
+    /* Deliver what was accepted: every ticket handed out before the seal is
+     * committed soon (its producer is between reserve and commit), then
+     * dispatched by the running workers. */
+    for (uint32_t i = 0; i < count; i++)
+        wait_handled(bus->topics[i], ring_handed_out(&bus->topics[i]->ring));
+    bus__workers_stop(bus);
+    /* Pending call_rcu callbacks (async unsubscribe completions, old tables)
+     * run before we free what they might touch. */
+    rcu_barrier();
+    bus__topics_free(bus);
+    bus__sched_fini(&bus->sched);
+    pthread_mutex_destroy(&bus->registry_lock);
+    free(bus);
+    return 0;
+}

@@ -1,0 +1,118 @@
+/* dispatch.c - a worker's turn on one topic: call every subscriber for a
+ * batch of events, then hand the topic back.
+ *
+ * Scheduling protocol. `scheduled` is 1 while the topic is on the ready queue
+ * and, for ordered topics, until the worker that popped it has finished its
+ * batch; so an ordered topic is dispatched by one worker at a time. A parallel
+ * topic clears the flag as soon as it is popped, so another worker may pop it
+ * again and claim the next events while the first is still handling its own.
+ * Publishers commit (seq_cst store to tail) then load the flag (seq_cst); a
+ * worker stores 0 to the flag (seq_cst) then loads tail (seq_cst). One of the
+ * two sees the other, so no committed event is left unscheduled. */
+#include "internal.h"
+#include "tsan.h"
+
+char bus__rcu_grace;
+
+void bus__topic_schedule(struct bus_topic *t)
+{
+    int idle = 0;
+    /* acq_rel: acquire pairs with the worker's store of 0 (it finished with
+     * the topic before we queue it again); release hands our view to the
+     * worker that pops it. */
+    if (atomic_compare_exchange_strong_explicit(&t->scheduled, &idle, 1,
+                                                memory_order_acq_rel,
+                                                memory_order_relaxed))
+        bus__sched_push(&t->bus->sched, t);
+}
+
+/* Calls every live subscriber for tickets [first, first + n). */
+static void deliver(struct bus_topic *t, uint64_t first, uint64_t n)
+{
+    /* acquire (consume): pairs with the release in subs.c, so the table's
+     * contents are visible. The read-side section keeps it alive. */
+    const struct sub_table *table = atomic_load_explicit(&t->subs, memory_order_acquire);
+    uint64_t ok = 0, failed = 0;
+    bus_event_t ev = {.topic = t};
+
+    for (uint64_t ticket = first; ticket < first + n; ticket++) {
+        const struct ring_slot *slot = ring_slot(&t->ring, ticket);
+        ev.data = slot->data;
+        ev.size = slot->size;
+        ev.seq = ticket + 1;
+        ev.publish_ns = slot->publish_ns;
+        for (uint32_t i = 0; i < table->count; i++) {
+            struct bus_sub *sub = table->subs[i];
+            /* acquire: pairs with the release in unsubscribe, so a call that
+             * starts after unsubscribe returned sees the flag. */
+            if (atomic_load_explicit(&sub->dead, memory_order_acquire))
+                continue;
+            if (sub->fn(&ev, sub->ctx) == 0)
+                ok++;
+            else
+                failed++;
+        }
+    }
+    /* relaxed: statistics; bus_flush orders them via `released`. */
+    if (ok)
+        atomic_fetch_add_explicit(&t->delivered, ok, memory_order_relaxed);
+    if (failed)
+        atomic_fetch_add_explicit(&t->handler_errors, failed, memory_order_relaxed);
+}
+
+static void dispatch_ordered(struct bus_topic *t, uint64_t batch)
+{
+    struct ring *r = &t->ring;
+    /* acquire: pairs with the previous owner's release of released. Only the
+     * worker owning the topic writes it; the hand-over through the ready
+     * queue orders it too, but by ck_pr fences outside the C11 model. */
+    uint64_t head = atomic_load_explicit(&r->released, memory_order_acquire);
+    uint64_t avail = ring_committed(r) - head;
+    uint64_t n = avail < batch ? avail : batch;
+
+    deliver(t, head, n);
+    ring_release_upto(r, head + n);
+
+    /* seq_cst: see the protocol above. */
+    atomic_store_explicit(&t->scheduled, 0, memory_order_seq_cst);
+    if (ring_committed(r) != head + n)
+        bus__topic_schedule(t);
+}
+
+static bool unclaimed(struct ring *r)
+{
+    /* relaxed on claimed: a stale value only schedules the topic once more. */
+    return ring_committed(r) != atomic_load_explicit(&r->claimed, memory_order_relaxed);
+}
+
+static void dispatch_parallel(struct bus_topic *t, uint64_t batch)
+{
+    struct ring *r = &t->ring;
+    /* seq_cst: see the protocol above. */
+    atomic_store_explicit(&t->scheduled, 0, memory_order_seq_cst);
+
+    uint64_t first;
+    uint64_t n = bus__ring_claim(r, batch, &first);
+    /* Let another worker take the rest while we handle our part. */
+    if (unclaimed(r))
+        bus__topic_schedule(t);
+    if (n == 0)
+        return;
+    deliver(t, first, n);
+    bus__ring_complete(r, first, n);
+    if (unclaimed(r))
+        bus__topic_schedule(t);
+}
+
+void bus__topic_dispatch(struct bus_topic *t)
+{
+    uint64_t batch = t->bus->cfg.batch;
+    rcu_read_lock();
+    if (t->cfg.flags & BUS_TOPIC_PARALLEL)
+        dispatch_parallel(t, batch);
+    else
+        dispatch_ordered(t, batch);
+    /* The section's end happens before any grace period that waits for it. */
+    TSAN_RELEASE(&bus__rcu_grace);
+    rcu_read_unlock();
+}

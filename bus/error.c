@@ -1,0 +1,20 @@
+/* error.c - text for the library's error codes. */
+#include <errno.h>
+
+#include "bus.h"
+
+const char *bus_strerror(int err)
+{
+    switch (err) {
+    case 0: return "success";
+    case -EINVAL: return "invalid argument";
+    case -EMSGSIZE: return "payload larger than the topic's max_payload";
+    case -EAGAIN: return "topic ring is full";
+    case -ESHUTDOWN: return "bus is being destroyed";
+    case -ENOMEM: return "out of memory";
+    case -ENOSPC: return "bus holds max_topics topics";
+    case -EEXIST: return "topic exists with another configuration";
+    case -EDEADLK: return "would wait for the calling handler's own worker";
+    default: return "unknown error";
+    }
+}

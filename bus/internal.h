@@ -1,0 +1,100 @@
+/* internal.h - the bus, topic and subscription objects, shared by the
+ * library's files. Nothing here is part of the public API. */
+#ifndef BUS_INTERNAL_H
+#define BUS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu-bp.h>
+
+#include "bus.h"
+#include "ring.h"
+#include "sched.h"
+
+/* An immutable array of subscriptions, replaced whole (RCU) on every change. */
+struct sub_table {
+    struct rcu_head rcu;
+    uint32_t count;
+    struct bus_sub *subs[];
+};
+
+struct bus_sub {
+    bus_handler_fn fn;
+    void *ctx;
+    struct bus_topic *topic;
+    /* Set when unsubscribed: a worker holding an older table skips it.
+     * Lets an unsubscribe from a handler stop new calls without waiting. */
+    _Atomic bool dead;
+    /* Unsubscribe state: removed from the table (else freed with the topic),
+     * and the completion to call after the grace period. */
+    bool detached;
+    struct rcu_head rcu;
+    bus_unsubscribed_fn done;
+    void *done_arg;
+};
+
+struct bus_topic {
+    struct ring ring;
+    /* 1 while the topic is queued on the ready queue or (ordered topics)
+     * being dispatched; see dispatch.c for the protocol. */
+    alignas(RING_CACHELINE) _Atomic int scheduled;
+    /* Statistics written by workers, once per batch. */
+    alignas(RING_CACHELINE) _Atomic uint64_t delivered;
+    _Atomic uint64_t handler_errors;
+    /* Written by publishers, rarely (slow path, new maximum). */
+    alignas(RING_CACHELINE) _Atomic uint64_t dropped;
+    _Atomic uint32_t high_water;
+    /* RCU-protected: read by workers in a read-side section, replaced under
+     * subs_lock. */
+    struct sub_table *_Atomic subs;
+    pthread_mutex_t subs_lock;
+    /* Read-only after bus_topic_open. */
+    struct bus *bus;
+    bus_topic_config_t cfg;
+    char *name;
+};
+
+struct bus {
+    bus_config_t cfg;
+    struct sched sched;
+    /* Set by bus_destroy: no new topic, subscription or event. */
+    _Atomic bool stopping;
+    /* Set by bus_destroy once drained: idle workers exit. */
+    _Atomic bool exiting;
+    pthread_t *threads;
+    unsigned nthreads;
+    /* Topics by name; opened under registry_lock, never removed before
+     * bus_destroy. `topics` is append-only and sized for max_topics, so it
+     * can be walked without the lock up to `ntopics`. */
+    pthread_mutex_t registry_lock;
+    struct bus_topic **table; /* open addressing, table_size slots */
+    uint32_t table_size;
+    struct bus_topic **topics;
+    _Atomic uint32_t ntopics;
+};
+
+/* The bus whose worker runs the calling thread, or NULL. */
+struct bus *bus__current_worker_bus(void);
+
+/* Worker pool (worker.c). */
+int bus__workers_start(struct bus *bus);
+void bus__workers_stop(struct bus *bus);
+
+/* Queues the topic for dispatch unless it is queued or being dispatched. */
+void bus__topic_schedule(struct bus_topic *t);
+
+/* Dispatches up to cfg.batch events of a topic popped from the ready queue,
+ * inside an RCU read-side section (dispatch.c). */
+void bus__topic_dispatch(struct bus_topic *t);
+
+/* Topic registry (topic.c). */
+void bus__topics_free(struct bus *bus);
+
+/* Subscriptions (subs.c). */
+void bus__subs_free(struct bus_topic *t);
+
+#endif

@@ -1,0 +1,113 @@
+/* ring.c - allocation, sealing and the parallel consumer side of a ring. */
+#include "ring.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static size_t round_up(size_t n, size_t to)
+{
+    return (n + to - 1) / to * to;
+}
+
+int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool parallel)
+{
+    size_t stride = round_up(sizeof(struct ring_slot) + (size_t)max_payload,
+                             alignof(struct ring_slot));
+    size_t bytes;
+    if (__builtin_mul_overflow(stride, (size_t)capacity, &bytes) ||
+        bytes > SIZE_MAX - RING_CACHELINE)
+        return -EINVAL;
+
+    memset(r, 0, sizeof(*r));
+    r->mask = capacity - 1;
+    r->capacity = capacity;
+    r->stride = stride;
+    /* Not zeroed: large rings come from mmap and stay unbacked until used. */
+    r->slots = aligned_alloc(RING_CACHELINE, round_up(bytes, RING_CACHELINE));
+    if (!r->slots)
+        return -ENOMEM;
+    if (parallel) {
+        /* Zero never equals a ticket + 1, so no slot starts out "done". */
+        r->done = calloc(capacity, sizeof(*r->done));
+        if (!r->done) {
+            free(r->slots);
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+void bus__ring_fini(struct ring *r)
+{
+    free(r->slots);
+    free(r->done);
+}
+
+void bus__ring_seal(struct ring *r)
+{
+    /* seq_cst RMW: every producer CAS on reserve after it fails and sees the
+     * seal, so no ticket is handed out once this returns. */
+    atomic_fetch_or_explicit(&r->reserve, RING_SEALED, memory_order_seq_cst);
+}
+
+uint64_t bus__ring_claim(struct ring *r, uint64_t max, uint64_t *first)
+{
+    /* relaxed: the CAS below decides; the slots are ordered by the acquire
+     * load of tail. */
+    uint64_t start = atomic_load_explicit(&r->claimed, memory_order_relaxed);
+    for (;;) {
+        /* acquire: pairs with the producers' commit, so the slots are written. */
+        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (start >= tail) {
+            /* Nothing committed beyond what is claimed, or start was stale. */
+            uint64_t now = atomic_load_explicit(&r->claimed, memory_order_relaxed);
+            if (now == start)
+                return 0;
+            start = now;
+            continue;
+        }
+        uint64_t n = tail - start < max ? tail - start : max;
+        if (atomic_compare_exchange_weak_explicit(&r->claimed, &start, start + n,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *first = start;
+            return n;
+        }
+    }
+}
+
+void bus__ring_complete(struct ring *r, uint64_t first, uint64_t n)
+{
+    for (uint64_t t = first; t < first + n; t++)
+        /* release: our reads of the slot happen before whoever sees it done
+         * frees it (its acquire load below). */
+        atomic_store_explicit(&r->done[t & r->mask], t + 1, memory_order_release);
+
+    /* Advance released over every handled ticket. Whoever completes the
+     * oldest outstanding ticket moves released; others stop at the gap.
+     * seq_cst fences, here and after a successful CAS: a consumer that marks
+     * a ticket done then reads released, and one that moves released then
+     * reads the done marks, must not both miss the other's write (Dekker),
+     * or a handled ticket would never be freed. */
+    atomic_thread_fence(memory_order_seq_cst);
+    uint64_t released = atomic_load_explicit(&r->released, memory_order_acquire);
+    for (;;) {
+        uint64_t end = released;
+        /* acquire: pairs with the release above (another consumer's reads of
+         * that slot end before we free it to producers). */
+        while (atomic_load_explicit(&r->done[end & r->mask], memory_order_acquire) ==
+               end + 1)
+            end++;
+        if (end == released)
+            return;
+        /* release: the slots' reads (ours and, via the acquires above, the
+         * other consumers') happen before a producer reuses them. On failure
+         * acquire, to rescan from the new value. */
+        if (atomic_compare_exchange_strong_explicit(&r->released, &released, end,
+                                                    memory_order_release,
+                                                    memory_order_acquire)) {
+            released = end;
+            atomic_thread_fence(memory_order_seq_cst);
+        }
+    }
+}

@@ -1,0 +1,158 @@
+/* ring.h - a topic's bounded ring of in-place event slots.
+ *
+ * The protocol is ck_ring's MPMC enqueue (reserve a ticket with a CAS on the
+ * producer head, write the slot, commit in ticket order on the producer tail),
+ * rebuilt on C11 atomics with four changes the bus needs (docs/design.md):
+ *  - 64-bit tickets, so a ticket is the event's seq and never wraps;
+ *  - the ring holds exactly `capacity` events (ck_ring holds size - 1);
+ *  - consumers read slots in place and free them afterwards (release), so a
+ *    payload is copied once, at publish, and handlers read it in the ring;
+ *  - a producer waiting for an earlier one to commit yields the CPU after a
+ *    short spin instead of spinning until it is rescheduled, and the head can
+ *    be sealed so that no ticket is handed out once the bus shuts down.
+ *
+ * Ticket t lives in slot t & mask. Indices only grow:
+ *   released <= claimed <= tail <= reserve (without RING_SEALED)
+ * released: slots below are free; claimed: tickets below are taken by a
+ * consumer (parallel topics only; ordered topics have one consumer at a time
+ * and use released); tail: tickets below are written and visible.
+ */
+#ifndef BUS_RING_H
+#define BUS_RING_H
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backoff.h"
+
+#define RING_SEALED (UINT64_C(1) << 63)
+#define RING_CACHELINE 64
+
+struct ring_slot {
+    uint64_t publish_ns;
+    uint32_t size;
+    uint32_t reserved;
+    alignas(16) unsigned char data[];
+};
+
+struct ring {
+    alignas(RING_CACHELINE) _Atomic uint64_t reserve; /* written by producers */
+    alignas(RING_CACHELINE) _Atomic uint64_t tail;    /* written by producers */
+    alignas(RING_CACHELINE) _Atomic uint64_t released; /* written by consumers */
+    alignas(RING_CACHELINE) _Atomic uint64_t claimed;  /* parallel consumers */
+    /* Read-only after bus__ring_init. */
+    alignas(RING_CACHELINE) uint64_t mask;
+    uint64_t capacity;
+    size_t stride;
+    unsigned char *slots;
+    /* Parallel topics: done[t & mask] == t + 1 once ticket t is handled. */
+    _Atomic uint64_t *done;
+};
+
+/* Allocates capacity slots of max_payload bytes. -EINVAL if the size
+ * overflows, -ENOMEM. */
+int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool parallel);
+void bus__ring_fini(struct ring *r);
+
+/* Stops handing out tickets: later reservations fail with -ESHUTDOWN. */
+void bus__ring_seal(struct ring *r);
+
+/* Tickets handed out, once sealed. relaxed: the caller sealed the ring, and
+ * coherence makes this load see that RMW's result, which no longer changes. */
+static inline uint64_t ring_handed_out(struct ring *r)
+{
+    return atomic_load_explicit(&r->reserve, memory_order_relaxed) & ~RING_SEALED;
+}
+
+static inline struct ring_slot *ring_slot(const struct ring *r, uint64_t ticket)
+{
+    return (struct ring_slot *)(r->slots + (ticket & r->mask) * r->stride);
+}
+
+/* Takes the next ticket. Returns 0 and the ticket, with the depth the ring has
+ * once it is committed; -EAGAIN when full; -ESHUTDOWN once sealed. */
+static inline int ring_reserve(struct ring *r, uint64_t *ticket, uint64_t *depth)
+{
+    /* relaxed: the ticket only needs to be unique (the CAS gives that); the
+     * slot's reuse is ordered by the acquire load of released below. */
+    uint64_t pos = atomic_load_explicit(&r->reserve, memory_order_relaxed);
+    for (;;) {
+        if (pos & RING_SEALED)
+            return -ESHUTDOWN;
+        /* acquire: pairs with the consumer's release of `released`, so its
+         * reads of the slot we are about to overwrite happen before our write. */
+        uint64_t released = atomic_load_explicit(&r->released, memory_order_acquire);
+        if (pos - released >= r->capacity) {
+            /* Full, or pos was stale (older than released): look again. */
+            uint64_t now = atomic_load_explicit(&r->reserve, memory_order_relaxed);
+            if (now == pos)
+                return -EAGAIN;
+            pos = now;
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(&r->reserve, &pos, pos + 1,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *ticket = pos;
+            *depth = pos + 1 - released;
+            return 0;
+        }
+    }
+}
+
+/* Makes the ticket's slot visible to consumers, after every earlier ticket. */
+static inline void ring_commit(struct ring *r, uint64_t ticket)
+{
+    struct backoff wait = BACKOFF_INIT;
+    /* acquire: the earlier producer's slot writes happen before its store to
+     * tail, which we read here, so our release below publishes them too. */
+    while (atomic_load_explicit(&r->tail, memory_order_acquire) != ticket)
+        backoff_wait(&wait, false);
+    /* seq_cst (a release is enough for the slot): the publisher then loads the
+     * topic's scheduling state, and a worker that went idle stores that state
+     * then loads tail. seq_cst on both sides means one of them sees the other,
+     * so an event is never left without a worker (Dekker). */
+    atomic_store_explicit(&r->tail, ticket + 1, memory_order_seq_cst);
+}
+
+/* Tickets below the returned value are committed. seq_cst: the other half of
+ * the Dekker pairing described in ring_commit (acquire for the slots). */
+static inline uint64_t ring_committed(struct ring *r)
+{
+    return atomic_load_explicit(&r->tail, memory_order_seq_cst);
+}
+
+/* Ordered consumers: the one consumer frees every ticket below @upto.
+ * release: our reads of those slots happen before a producer reuses them. */
+static inline void ring_release_upto(struct ring *r, uint64_t upto)
+{
+    atomic_store_explicit(&r->released, upto, memory_order_release);
+}
+
+/* Events committed and not yet freed (ordered) or claimed (parallel). */
+static inline uint64_t ring_depth(struct ring *r)
+{
+    uint64_t released = atomic_load_explicit(&r->released, memory_order_relaxed);
+    return atomic_load_explicit(&r->tail, memory_order_relaxed) - released;
+}
+
+/* Parallel consumers: claims up to @max committed tickets starting at *first.
+ * Returns how many (0 when there is nothing to claim). */
+uint64_t bus__ring_claim(struct ring *r, uint64_t max, uint64_t *first);
+
+/* Parallel consumers: marks [first, first + n) handled and frees every slot
+ * that is handled with all earlier ones. */
+void bus__ring_complete(struct ring *r, uint64_t first, uint64_t n);
+
+/* True once every ticket below @upto has been handled and freed.
+ * acquire: pairs with the consumers' release of `released`, so what the
+ * handlers did happens before the caller goes on (bus_flush). */
+static inline bool ring_drained(struct ring *r, uint64_t upto)
+{
+    return atomic_load_explicit(&r->released, memory_order_acquire) >= upto;
+}
+
+#endif

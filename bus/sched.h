@@ -1,0 +1,44 @@
+/* sched.h - the queue of topics that hold events, and parking idle workers.
+ *
+ * A topic is in the ready queue at most once (its `scheduled` flag says so),
+ * so a queue of max_topics + 1 entries never overflows, and workers only ever
+ * look at topics that have events: idle topics cost nothing.
+ * The queue is Concurrency Kit's MPMC ck_ring of pointers. Idle workers park
+ * on a futex-based eventcount: pushing costs one fence and one load when no
+ * worker is parked, a futex wake when one is. */
+#ifndef BUS_SCHED_H
+#define BUS_SCHED_H
+
+#include <ck_ring.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct bus_topic;
+
+struct sched {
+    ck_ring_t ready;
+    ck_ring_buffer_t *slots;
+    alignas(64) _Atomic uint32_t wake_seq; /* futex word: bumped to wake */
+    _Atomic uint32_t sleepers;             /* workers parked or about to park */
+};
+
+/* -ENOMEM, or 0. */
+int bus__sched_init(struct sched *s, uint32_t max_topics);
+void bus__sched_fini(struct sched *s);
+
+/* Queues a topic (never fails: see above) and wakes a parked worker. */
+void bus__sched_push(struct sched *s, struct bus_topic *t);
+
+/* Takes the next ready topic, or NULL. */
+struct bus_topic *bus__sched_pop(struct sched *s);
+
+/* Sleeps until a push or bus__sched_wake_all(); returns at once if a topic is
+ * ready or *stop is set. May return spuriously. */
+void bus__sched_park(struct sched *s, const _Atomic bool *stop);
+
+/* Wakes every parked worker (shutdown). */
+void bus__sched_wake_all(struct sched *s);
+
+#endif

@@ -1,0 +1,259 @@
+/*
+ * bus.h - a multi-threaded, in-process event bus.
+ *
+ * Events are published onto named topics. Each topic owns a bounded ring of
+ * preallocated slots; publishing copies the payload into a slot. A pool of
+ * worker threads drains the topics that hold events and calls every handler
+ * subscribed to the topic. Subscriptions are RCU-protected: they change while
+ * events flow without ever stalling a publisher or a worker.
+ *
+ * Conventions (every function below follows them):
+ *  - Every int-returning function returns 0 on success or a negative errno
+ *    value; bus_strerror() turns it into text. When a function fails, it has
+ *    no effect and any callback it was given will never be called.
+ *  - Handles are opaque. A bus owns its topics; topics live until the bus is
+ *    destroyed. A subscription handle lives until it is unsubscribed.
+ *  - "Worker thread" means a thread of the bus pool, i.e. code running inside
+ *    a handler. Functions say whether they may be called from a handler.
+ *
+ * Progress guarantees (exact, see docs/design.md):
+ *  - Publishing is lock-free in the absence of preemption, not in the strict
+ *    sense: producers reserve a slot with one CAS, then publish slots in
+ *    reservation order, so a producer preempted between its reservation and its
+ *    commit delays the producers that reserved after it on the same topic
+ *    (they spin briefly, then yield the CPU to let it finish). It never takes a
+ *    lock, allocates, or makes a syscall, except: waking a parked worker
+ *    (futex, only when one is parked), yielding while waiting as described,
+ *    and sleeping under BUS_FULL_BLOCK on a full topic.
+ *  - Dispatch takes no lock and does not allocate. A handler that blocks holds
+ *    up its own topic (ordered topics) and its worker; other workers keep
+ *    serving other topics. It also delays bus_unsubscribe() callers, which
+ *    wait for running handlers to return.
+ */
+#ifndef BUS_H
+#define BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define BUS_API __attribute__((visibility("default")))
+#else
+#define BUS_API
+#endif
+
+typedef struct bus bus_t;             /* opaque */
+typedef struct bus_topic bus_topic_t; /* opaque, owned by its bus */
+typedef struct bus_sub bus_sub_t;     /* opaque */
+
+/* One event as a handler sees it. Everything it points to belongs to the bus
+ * and is valid only during the handler call. */
+typedef struct bus_event {
+    bus_topic_t *topic;
+    const void *data;    /* the payload copy; valid during the handler call only */
+    size_t size;
+    uint64_t seq;        /* per-topic sequence, increasing in ring order, from 1 */
+    uint64_t publish_ns; /* CLOCK_MONOTONIC ns at publish */
+} bus_event_t;
+
+/* A handler returns 0 when it handled the event, anything else when it failed
+ * (counted in handler_errors). It runs on a worker thread. */
+typedef int (*bus_handler_fn)(const bus_event_t *ev, void *ctx);
+
+/* How idle workers wait for work. */
+enum {
+    BUS_WAIT_PARK = 0,  /* spin briefly, then yield, then sleep on a futex (default) */
+    BUS_WAIT_YIELD = 1, /* spin briefly, then sched_yield() forever: lower wake-up
+                           latency, one core's worth of yields while idle */
+    BUS_WAIT_SPIN = 2   /* spin forever: lowest latency, burns one core per worker */
+};
+
+typedef struct bus_config {
+    unsigned workers;    /* worker threads; 0 = online CPUs; at most 1024 */
+    int wait;            /* BUS_WAIT_*; default BUS_WAIT_PARK */
+    uint32_t max_topics; /* topics the bus can hold; default 65536, at most 2^24 */
+    uint32_t batch;      /* events a worker dispatches from one topic before it
+                            looks at other topics; default 64, 1 to 65536 */
+} bus_config_t;
+
+/* What bus_publish() does when the topic's ring is full. */
+enum { BUS_FULL_BLOCK = 0, BUS_FULL_FAIL = 1, BUS_FULL_DROP = 2 };
+
+/* Topic flags. */
+enum {
+    /* Several workers may dispatch the topic at once. Handlers of a parallel
+     * topic may run concurrently and see events out of seq order. */
+    BUS_TOPIC_PARALLEL = 1u << 0
+};
+
+typedef struct bus_topic_config {
+    uint32_t capacity;    /* events the topic holds; a power of two, 2 to 2^31 */
+    uint32_t max_payload; /* largest payload in bytes (0 allowed: empty events) */
+    int full_policy;      /* BUS_FULL_* */
+    unsigned flags;       /* BUS_TOPIC_* */
+} bus_topic_config_t;
+
+/* Counters of one topic. published + dropped = publish calls that passed
+ * argument checks and found the bus open. An event dispatched while the topic
+ * has no subscriber is consumed without a handler call. */
+typedef struct bus_topic_stats {
+    uint64_t published;      /* events accepted into the ring */
+    uint64_t delivered;      /* handler calls that returned 0 */
+    uint64_t dropped;        /* events refused by a full ring under BUS_FULL_DROP */
+    uint64_t handler_errors; /* handler calls that returned non-zero */
+    uint32_t depth;          /* events in the ring now, being handled included */
+    uint32_t high_water;     /* largest depth a publisher has seen */
+} bus_topic_stats_t;
+
+/**
+ * bus_config_init - fill @cfg with the defaults (workers 0 = online CPUs,
+ * BUS_WAIT_PARK, max_topics 65536, batch 64).
+ * Thread-safety: any thread. @cfg NULL is ignored.
+ */
+BUS_API void bus_config_init(bus_config_t *cfg);
+
+/**
+ * bus_create - create a bus and start its worker threads.
+ * @out: receives the bus; untouched on error.
+ * @cfg: configuration, copied; NULL = defaults.
+ * Thread-safety: any thread. The caller owns the bus and must destroy it.
+ * Errors: -EINVAL (out NULL, a field out of range), -ENOMEM (memory or
+ * threads could not be obtained).
+ */
+BUS_API int bus_create(bus_t **out, const bus_config_t *cfg);
+
+/**
+ * bus_destroy - stop intake, deliver every queued event, join the workers and
+ * free the bus, its topics and remaining subscriptions.
+ * Publishers racing with it get -ESHUTDOWN (also those blocked on a full
+ * topic); every event accepted before that is delivered before it returns.
+ * Pending bus_unsubscribe_async() completions are called before it returns.
+ * Thread-safety: any thread except a worker of this bus (a handler), once.
+ * No other call on this bus or its handles may start after it returns.
+ * Errors: -EINVAL (bus NULL), -EDEADLK (called from a handler of this bus;
+ * the bus is left running).
+ */
+BUS_API int bus_destroy(bus_t *bus);
+
+/**
+ * bus_topic_config_init - fill @cfg with the defaults: capacity 4096,
+ * max_payload 256, BUS_FULL_BLOCK, ordered (flags 0).
+ * Thread-safety: any thread. @cfg NULL is ignored.
+ */
+BUS_API void bus_topic_config_init(bus_topic_config_t *cfg);
+
+/**
+ * bus_topic_open - find the topic called @name, or create it.
+ * @name: 1 to 255 bytes of tokens separated by single dots; a token is one or
+ *   more printable, non-space ASCII characters other than '.', '*' and '>'
+ *   (reserved for wildcards). Copied.
+ * @cfg: configuration for a new topic (copied); NULL = defaults. Opening an
+ *   existing topic with a @cfg different from its own is an error.
+ * @out: receives the topic, owned by the bus (valid until bus_destroy).
+ * The ring (capacity slots of max_payload bytes) is allocated here, once.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument, malformed name or configuration, capacity *
+ * slot size overflowing size_t), -EEXIST (topic exists with another
+ * configuration), -ENOSPC (max_topics topics exist), -ENOMEM,
+ * -ESHUTDOWN (bus being destroyed).
+ */
+BUS_API int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
+                   bus_topic_t **out);
+
+/**
+ * bus_topic_name - the topic's name, owned by the bus.
+ * Thread-safety: any thread. Returns NULL for a NULL topic.
+ */
+BUS_API const char *bus_topic_name(const bus_topic_t *topic);
+
+/**
+ * bus_subscribe - call @fn(event, @ctx) for every event of @topic dispatched
+ * from now on, on a worker thread.
+ * @ctx: the caller's; the bus never touches it. It must stay valid until
+ *   bus_unsubscribe() returns (or the async completion runs, or the bus is
+ *   destroyed).
+ * @out: receives the subscription handle.
+ * Never waits for handlers; events already being dispatched may not reach the
+ * new handler. Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument), -ENOMEM, -ESHUTDOWN.
+ */
+BUS_API int bus_subscribe(bus_topic_t *topic, bus_handler_fn fn, void *ctx, bus_sub_t **out);
+
+/**
+ * bus_unsubscribe - stop calling the subscription's handler and free @sub.
+ * From a thread that is not a worker: when it returns, the handler is not
+ * running for @sub on any thread and will never be called for it again; the
+ * caller may free ctx or unload the handler's code. It waits for an RCU grace
+ * period, i.e. for the handler calls in progress to return.
+ * From a handler (its own subscription or any other): it does not wait (that
+ * would deadlock); when it returns no new call of @sub starts, but a call
+ * already running on another worker may still be finishing. Use
+ * bus_unsubscribe_async() to learn when ctx may be freed.
+ * @sub is invalid after the call.
+ * Errors: -EINVAL (sub NULL).
+ */
+BUS_API int bus_unsubscribe(bus_sub_t *sub);
+
+/* Called once when an asynchronously removed handler can no longer run. */
+typedef void (*bus_unsubscribed_fn)(void *arg);
+
+/**
+ * bus_unsubscribe_async - like bus_unsubscribe(), but return at once; @done(@arg)
+ * is called later, on liburcu's call_rcu thread, once no call of the handler is
+ * running or will ever start. Then ctx may be freed. @done may be NULL.
+ * @done may call bus functions except bus_destroy() and bus_flush(); it runs
+ * before bus_destroy() of the bus returns at the latest.
+ * Thread-safety: any thread, handlers included. @sub is invalid after the call.
+ * Errors: -EINVAL (sub NULL); @done is then never called.
+ */
+BUS_API int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void *arg);
+
+/**
+ * bus_publish - copy @size bytes at @data into a slot of @topic and queue it
+ * for dispatch. @data is the caller's, unused after the call returns.
+ * On a full ring: BUS_FULL_BLOCK waits for room (spin, yield, then short
+ * sleeps), except on a worker thread, where it returns -EAGAIN at once: a
+ * handler waiting for its own worker would hang the bus. BUS_FULL_FAIL
+ * returns -EAGAIN; BUS_FULL_DROP discards the event, counts it in `dropped`
+ * and returns 0 (fire and forget: the loss shows in the stats, not here). Each producer's events are dispatched in its own publish order.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (topic NULL, data NULL with size > 0), -EMSGSIZE (size over
+ * max_payload), -EAGAIN (ring full, as above), -ESHUTDOWN (bus being destroyed).
+ */
+BUS_API int bus_publish(bus_topic_t *topic, const void *data, size_t size);
+
+/**
+ * bus_flush - return when every event published (bus_publish() returned 0)
+ * before the call has been handled by every subscriber. Events published
+ * meanwhile, by handlers included, may or may not be handled.
+ * Thread-safety: any thread except a worker of this bus. Waits by spinning,
+ * yielding, then sleeping in short steps.
+ * Errors: -EINVAL (bus NULL), -EDEADLK (called from a handler of this bus).
+ */
+BUS_API int bus_flush(bus_t *bus);
+
+/**
+ * bus_topic_stats - copy the topic's counters to @out. Counters are read one by
+ * one while events flow, so they are a near snapshot, exact once the topic is
+ * quiet (e.g. after bus_flush() with no publisher running).
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument).
+ */
+BUS_API int bus_topic_stats(const bus_topic_t *topic, bus_topic_stats_t *out);
+
+/**
+ * bus_strerror - text for an error code returned by this library (0 or a
+ * negative errno value). Returns a static string; never NULL.
+ * Thread-safety: any thread.
+ */
+BUS_API const char *bus_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BUS_H */

@@ -1,0 +1,133 @@
+/* helpers.h - small tools shared by the Check suites. */
+#ifndef BUS_TEST_HELPERS_H
+#define BUS_TEST_HELPERS_H
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bus.h"
+
+#define ck_assert_ok(expr) ck_assert_int_eq((expr), 0)
+
+/* Counts calls and checks that seq grows by exactly one per call. */
+struct counter {
+    atomic_ulong calls;
+    atomic_ulong order_errors;
+    uint64_t last_seq; /* only for ordered topics: one worker at a time */
+};
+
+static inline int count_in_order(const bus_event_t *ev, void *ctx)
+{
+    struct counter *c = ctx;
+    if (ev->seq != c->last_seq + 1)
+        atomic_fetch_add(&c->order_errors, 1);
+    c->last_seq = ev->seq;
+    atomic_fetch_add(&c->calls, 1);
+    return 0;
+}
+
+static inline int count_only(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    atomic_fetch_add(&((struct counter *)ctx)->calls, 1);
+    return 0;
+}
+
+/* A gate handlers can wait on, to hold a worker still. */
+struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool open;
+    int waiting;
+};
+
+static inline void gate_init(struct gate *g)
+{
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    g->open = false;
+    g->waiting = 0;
+}
+
+static inline void gate_pass(struct gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->waiting++;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->open)
+        pthread_cond_wait(&g->cond, &g->lock);
+    g->waiting--;
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Returns once @n threads wait at the gate. */
+static inline void gate_await_waiters(struct gate *g, int n)
+{
+    pthread_mutex_lock(&g->lock);
+    while (g->waiting < n)
+        pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static inline void gate_open(struct gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->open = true;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static inline int wait_at_gate(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    gate_pass(ctx);
+    return 0;
+}
+
+static inline bus_t *new_bus(unsigned workers)
+{
+    bus_config_t cfg;
+    bus_config_init(&cfg);
+    cfg.workers = workers;
+    bus_t *bus = NULL;
+    ck_assert_ok(bus_create(&bus, &cfg));
+    return bus;
+}
+
+static inline bus_topic_t *new_topic(bus_t *bus, const char *name, uint32_t capacity,
+                                     int policy, unsigned flags)
+{
+    bus_topic_config_t cfg;
+    bus_topic_config_init(&cfg);
+    cfg.capacity = capacity;
+    cfg.full_policy = policy;
+    cfg.flags = flags;
+    bus_topic_t *t = NULL;
+    ck_assert_ok(bus_topic_open(bus, name, &cfg, &t));
+    return t;
+}
+
+static inline void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Runs one suite; the exit status is the number of failures. */
+static inline int run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
+
+#endif
