@@ -1,4 +1,4 @@
-/* bus.c - the bus's life: create, flush, destroy. */
+/* bus.c - the bus's life: create, flush, shut down, destroy. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +55,12 @@ int bus_create(bus_t **out, const bus_config_t *cfg)
         return -ENOMEM;
     }
     pthread_mutex_init(&bus->registry_lock, NULL);
+    pthread_mutex_init(&bus->shutdown_lock, NULL);
     rc = bus__workers_start(bus);
     if (rc) {
         bus__sched_fini(&bus->sched);
         pthread_mutex_destroy(&bus->registry_lock);
+        pthread_mutex_destroy(&bus->shutdown_lock);
         free(bus->topics);
         free(bus);
         return rc;
@@ -98,16 +100,11 @@ int bus_flush(bus_t *bus)
     return 0;
 }
 
-int bus_destroy(bus_t *bus)
+/* Stops intake: no topic or subscription from now on (both check stopping
+ * under the lock they take), and no event: sealing a ring makes every later
+ * reservation fail with -ESHUTDOWN. */
+static void stop_intake(struct bus *bus)
 {
-    if (!bus)
-        return -EINVAL;
-    if (bus__current_worker_bus() == bus)
-        return -EDEADLK;
-
-    /* Stop intake: no topic or subscription from now on (both check stopping
-     * under the lock they take), and no event: sealing a ring makes every
-     * later reservation fail with -ESHUTDOWN. */
     pthread_mutex_lock(&bus->registry_lock);
     /* relaxed: registry_lock and the subs locks publish it. */
     atomic_store_explicit(&bus->stopping, true, memory_order_relaxed);
@@ -121,18 +118,43 @@ int bus_destroy(bus_t *bus)
         pthread_mutex_unlock(&t->subs_lock);
         bus__ring_seal(&t->ring);
     }
-    /* Deliver what was accepted: every ticket handed out before the seal is
-     * committed soon (its producer is between reserve and commit), then
-     * dispatched by the running workers. */
-    for (uint32_t i = 0; i < count; i++)
-        wait_handled(bus->topics[i], ring_handed_out(&bus->topics[i]->ring));
-    bus__workers_stop(bus);
+}
+
+int bus_shutdown(bus_t *bus)
+{
+    if (!bus)
+        return -EINVAL;
+    if (bus__current_worker_bus() == bus)
+        return -EDEADLK;
+    /* A second caller waits here until the first has finished. */
+    pthread_mutex_lock(&bus->shutdown_lock);
+    if (!bus->shut_down) {
+        stop_intake(bus);
+        /* Deliver what was accepted: every ticket handed out before the seal
+         * is committed soon (its producer is between reserve and commit),
+         * then dispatched by the running workers. */
+        uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
+        for (uint32_t i = 0; i < count; i++)
+            wait_handled(bus->topics[i], ring_handed_out(&bus->topics[i]->ring));
+        bus__workers_stop(bus);
+        bus->shut_down = true;
+    }
+    pthread_mutex_unlock(&bus->shutdown_lock);
+    return 0;
+}
+
+int bus_destroy(bus_t *bus)
+{
+    int rc = bus_shutdown(bus);
+    if (rc)
+        return rc;
     /* Pending call_rcu callbacks (async unsubscribe completions, old tables)
      * run before we free what they might touch. */
     rcu_barrier();
     bus__topics_free(bus);
     bus__sched_fini(&bus->sched);
     pthread_mutex_destroy(&bus->registry_lock);
+    pthread_mutex_destroy(&bus->shutdown_lock);
     free(bus);
     return 0;
 }

@@ -67,6 +67,9 @@ struct bus {
     _Atomic bool exiting;
     pthread_t *threads;
     unsigned nthreads;
+    /* bus_shutdown runs once, under shutdown_lock. */
+    pthread_mutex_t shutdown_lock;
+    bool shut_down;
     /* Topics by name; opened under registry_lock, never removed before
      * bus_destroy. `topics` is append-only and sized for max_topics, so it
      * can be walked without the lock up to `ntopics`. */

@@ -1,6 +1,7 @@
 /* ring.c - allocation, sealing and the parallel consumer side of a ring. */
 #include "ring.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,10 @@ int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool
     size_t stride = round_up(sizeof(struct ring_slot) + (size_t)max_payload,
                              alignof(struct ring_slot));
     size_t bytes;
+    /* No object may exceed PTRDIFF_MAX bytes: larger is a bad configuration,
+     * never a short allocation. */
     if (__builtin_mul_overflow(stride, (size_t)capacity, &bytes) ||
-        bytes > SIZE_MAX - RING_CACHELINE)
+        bytes > PTRDIFF_MAX - RING_CACHELINE)
         return -EINVAL;
 
     memset(r, 0, sizeof(*r));

@@ -1,5 +1,6 @@
 /* sched.c - the ready queue and the parking eventcount. */
 #include "sched.h"
+#include "tsan.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -58,6 +59,8 @@ static void wake_one(struct sched *s)
  * functions: see tests/tsan.supp. */
 __attribute__((noinline)) void bus__sched_push(struct sched *s, struct bus_topic *t)
 {
+    /* ck_ring orders the push before the pop with ck_pr fences; tell TSan. */
+    TSAN_RELEASE(t);
     /* Cannot fail: each topic is queued at most once and the ring has room
      * for every topic of the bus. */
     ck_ring_enqueue_mpmc(&s->ready, s->slots, t);
@@ -69,6 +72,7 @@ __attribute__((noinline)) struct bus_topic *bus__sched_pop(struct sched *s)
     struct bus_topic *t;
     if (!ck_ring_dequeue_mpmc(&s->ready, s->slots, &t))
         return NULL;
+    TSAN_ACQUIRE(t);
     return t;
 }
 

@@ -18,9 +18,23 @@ static struct sub_table *table_alloc(uint32_t count)
     return table;
 }
 
+/* call_rcu, with the orderings TSan cannot see in liburcu made explicit:
+ * the caller's writes before the callback, and readers' sections before it. */
+static void defer(struct rcu_head *head, void (*fn)(struct rcu_head *))
+{
+    TSAN_RELEASE(head);
+    call_rcu(head, fn);
+}
+
+static void deferred_start(struct rcu_head *head)
+{
+    TSAN_ACQUIRE(head);
+    TSAN_ACQUIRE(&bus__rcu_grace);
+}
+
 static void table_free_rcu(struct rcu_head *head)
 {
-    TSAN_ACQUIRE(&bus__rcu_grace);
+    deferred_start(head);
     free(caa_container_of(head, struct sub_table, rcu));
 }
 
@@ -33,7 +47,7 @@ static void table_replace(struct bus_topic *t, struct sub_table *table)
     /* release: the table's contents are visible to a worker that loads the
      * pointer (acquire in dispatch.c). */
     atomic_store_explicit(&t->subs, table, memory_order_release);
-    call_rcu(&old->rcu, table_free_rcu);
+    defer(&old->rcu, table_free_rcu);
 }
 
 int bus_subscribe(bus_topic_t *t, bus_handler_fn fn, void *ctx, bus_sub_t **out)
@@ -100,7 +114,7 @@ static bool detach(struct bus_sub *sub)
 /* After a grace period: no call of the handler runs or will start. */
 static void retire_rcu(struct rcu_head *head)
 {
-    TSAN_ACQUIRE(&bus__rcu_grace);
+    deferred_start(head);
     struct bus_sub *sub = caa_container_of(head, struct bus_sub, rcu);
     bool detached = sub->detached;
     if (sub->done)
@@ -116,7 +130,7 @@ int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void *arg)
     sub->done = done;
     sub->done_arg = arg;
     sub->detached = detach(sub);
-    call_rcu(&sub->rcu, retire_rcu);
+    defer(&sub->rcu, retire_rcu);
     return 0;
 }
 

@@ -127,13 +127,29 @@ BUS_API void bus_config_init(bus_config_t *cfg);
 BUS_API int bus_create(bus_t **out, const bus_config_t *cfg);
 
 /**
- * bus_destroy - stop intake, deliver every queued event, join the workers and
- * free the bus, its topics and remaining subscriptions.
- * Publishers racing with it get -ESHUTDOWN (also those blocked on a full
- * topic); every event accepted before that is delivered before it returns.
- * Pending bus_unsubscribe_async() completions are called before it returns.
+ * bus_shutdown - stop intake, deliver every queued event and join the
+ * workers, but keep every handle valid. From its start, bus_publish() (also
+ * when blocked on a full topic), bus_topic_open() and bus_subscribe() fail
+ * with -ESHUTDOWN; every event accepted before that is delivered before it
+ * returns. Use it to stop producers that race with the end of the bus: shut
+ * down, let them see -ESHUTDOWN and join them, then bus_destroy().
+ * After it, bus_flush(), bus_topic_stats(), bus_topic_name() and
+ * bus_unsubscribe*() still work. Calling it again returns 0 at once.
+ * Thread-safety: any thread except a worker of this bus (a handler),
+ * concurrently with any call on the bus except bus_destroy().
+ * Errors: -EINVAL (bus NULL), -EDEADLK (called from a handler of this bus;
+ * nothing is done).
+ */
+BUS_API int bus_shutdown(bus_t *bus);
+
+/**
+ * bus_destroy - bus_shutdown() if not done yet, then run pending
+ * bus_unsubscribe_async() completions and free the bus, its topics and the
+ * remaining subscriptions. Every handle of the bus is invalid afterwards.
  * Thread-safety: any thread except a worker of this bus (a handler), once.
- * No other call on this bus or its handles may start after it returns.
+ * No other call on this bus or its handles may be running or start when it
+ * begins its frees: threads that may still publish must be stopped first
+ * (bus_shutdown() makes them fail with -ESHUTDOWN so they can be joined).
  * Errors: -EINVAL (bus NULL), -EDEADLK (called from a handler of this bus;
  * the bus is left running).
  */

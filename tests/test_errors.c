@@ -29,6 +29,7 @@ START_TEST(null_handles_are_einval)
     bus_topic_stats_t st;
     bus_sub_t *sub;
     ck_assert_int_eq(bus_destroy(NULL), -EINVAL);
+    ck_assert_int_eq(bus_shutdown(NULL), -EINVAL);
     ck_assert_int_eq(bus_flush(NULL), -EINVAL);
     ck_assert_int_eq(bus_topic_open(NULL, "a", NULL, NULL), -EINVAL);
     ck_assert_int_eq(bus_subscribe(NULL, count_only, NULL, &sub), -EINVAL);
@@ -91,7 +92,7 @@ START_TEST(topic_configurations)
     cfg.capacity = UINT32_C(1) << 31;
     cfg.max_payload = UINT32_MAX;
     int rc = bus_topic_open(bus, "huge", &cfg, &t);
-    ck_assert_msg(rc == -EINVAL || rc == -ENOMEM, "got %d", rc);
+    ck_assert_int_eq(rc, -EINVAL);
     ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
@@ -176,7 +177,7 @@ END_TEST
 /* Handlers may not flush or destroy their own bus: it would wait on itself. */
 struct reentry {
     bus_t *bus;
-    int flush_rc, destroy_rc;
+    int flush_rc, shutdown_rc, destroy_rc;
 };
 
 static int try_flush_and_destroy(const bus_event_t *ev, void *ctx)
@@ -184,11 +185,12 @@ static int try_flush_and_destroy(const bus_event_t *ev, void *ctx)
     (void)ev;
     struct reentry *r = ctx;
     r->flush_rc = bus_flush(r->bus);
+    r->shutdown_rc = bus_shutdown(r->bus);
     r->destroy_rc = bus_destroy(r->bus);
     return 0;
 }
 
-START_TEST(flush_or_destroy_from_handler_is_edeadlk)
+START_TEST(flush_shutdown_destroy_from_handler_is_edeadlk)
 {
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "r", 8, BUS_FULL_FAIL, 0);
@@ -198,6 +200,7 @@ START_TEST(flush_or_destroy_from_handler_is_edeadlk)
     ck_assert_ok(bus_publish(t, NULL, 0));
     ck_assert_ok(bus_flush(bus));
     ck_assert_int_eq(r.flush_rc, -EDEADLK);
+    ck_assert_int_eq(r.shutdown_rc, -EDEADLK);
     ck_assert_int_eq(r.destroy_rc, -EDEADLK);
     ck_assert_ok(bus_destroy(bus));
 }
@@ -217,7 +220,7 @@ int main(void)
     tcase_add_test(tc, publish_rejects_bad_payloads);
     tcase_add_test(tc, subscribe_rejects_bad_arguments);
     tcase_add_test(tc, strerror_names_every_code);
-    tcase_add_test(tc, flush_or_destroy_from_handler_is_edeadlk);
+    tcase_add_test(tc, flush_shutdown_destroy_from_handler_is_edeadlk);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
