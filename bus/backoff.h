@@ -1,28 +1,25 @@
-/* backoff.h - how the library waits when it must: spin, then yield, then sleep.
+/* backoff.h - the short part of a wait: spin, then yield.
  *
- * Used where a thread waits for another to make progress (an earlier producer
- * committing, a full ring draining, a flush completing). Spinning first keeps
- * short waits cheap; yielding lets a preempted thread run on a machine with
- * more threads than cores; sleeping keeps long waits off the CPU. */
+ * Spinning keeps waits of a few hundred nanoseconds cheap; yielding lets a
+ * preempted thread (an earlier producer that has not committed, a worker
+ * draining a full ring) run on a machine with more threads than cores.
+ * Waits that may be long then sleep on an eventcount (evcount.h). */
 #ifndef BUS_BACKOFF_H
 #define BUS_BACKOFF_H
 
 #include <sched.h>
 #include <stdbool.h>
-#include <time.h>
 
 enum {
-    BACKOFF_SPINS = 128,   /* pause instructions before the first yield */
-    BACKOFF_YIELDS = 64,   /* yields before the first sleep */
-    BACKOFF_MAX_SLEEP_NS = 1000 * 1000
+    BACKOFF_SPINS = 128, /* pause instructions before the first yield */
+    BACKOFF_YIELDS = 64  /* yields before the wait counts as long */
 };
 
 struct backoff {
     unsigned rounds;
-    long sleep_ns;
 };
 
-#define BACKOFF_INIT {0, 1000}
+#define BACKOFF_INIT {0}
 
 static inline void cpu_relax(void)
 {
@@ -33,22 +30,21 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* One step of waiting. @may_sleep false stops at yielding (for waits that are
- * known to be short, such as another producer's commit). */
-static inline void backoff_wait(struct backoff *b, bool may_sleep)
+/* One step of waiting. Returns false once the wait is long: the caller
+ * should sleep if it can (later calls keep yielding). */
+static inline bool backoff_wait(struct backoff *b)
 {
     if (b->rounds < BACKOFF_SPINS) {
         b->rounds++;
         cpu_relax();
-    } else if (!may_sleep || b->rounds < BACKOFF_SPINS + BACKOFF_YIELDS) {
-        b->rounds++;
-        sched_yield();
-    } else {
-        struct timespec ts = {0, b->sleep_ns};
-        nanosleep(&ts, NULL);
-        if (b->sleep_ns < BACKOFF_MAX_SLEEP_NS)
-            b->sleep_ns *= 2;
+        return true;
     }
+    sched_yield();
+    if (b->rounds < BACKOFF_SPINS + BACKOFF_YIELDS) {
+        b->rounds++;
+        return true;
+    }
+    return false;
 }
 
 #endif

@@ -1,5 +1,6 @@
 /* bus.c - the bus's life: create, flush, shut down, destroy. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,12 +70,15 @@ int bus_create(bus_t **out, const bus_config_t *cfg)
     return 0;
 }
 
+static bool handled_upto(struct bus_topic *t, void *target)
+{
+    return ring_drained(&t->ring, *(uint64_t *)target);
+}
+
 /* Waits until topic @t has handled every ticket below @target. */
 static void wait_handled(struct bus_topic *t, uint64_t target)
 {
-    struct backoff wait = BACKOFF_INIT;
-    while (!ring_drained(&t->ring, target))
-        backoff_wait(&wait, true);
+    bus__topic_await(t, handled_upto, &target);
 }
 
 int bus_flush(bus_t *bus)
@@ -117,6 +121,8 @@ static void stop_intake(struct bus *bus)
         pthread_mutex_lock(&t->subs_lock);
         pthread_mutex_unlock(&t->subs_lock);
         bus__ring_seal(&t->ring);
+        /* Producers asleep on a full ring wake up and see the seal. */
+        evcount_notify(&t->progress, INT_MAX);
     }
 }
 

@@ -1,18 +1,26 @@
-/* dispatch.c - a worker's turn on one topic: call every subscriber for a
- * batch of events, then hand the topic back.
+/* dispatch.c - a worker's turn on one topic: call every subscriber for
+ * batches of events while the topic has some and no other topic waits, then
+ * hand the topic back.
  *
  * Scheduling protocol. `scheduled` is 1 while the topic is on the ready queue
- * and, for ordered topics, until the worker that popped it has finished its
- * batch; so an ordered topic is dispatched by one worker at a time. A parallel
+ * and, for ordered topics, until the worker that popped it hands it back; so
+ * an ordered topic is dispatched by one worker at a time. A parallel
  * topic clears the flag as soon as it is popped, so another worker may pop it
  * again and claim the next events while the first is still handling its own.
  * Publishers commit (seq_cst store to tail) then load the flag (seq_cst); a
  * worker stores 0 to the flag (seq_cst) then loads tail (seq_cst). One of the
  * two sees the other, so no committed event is left unscheduled. */
+#include <limits.h>
+
 #include "internal.h"
 #include "tsan.h"
 
 char bus__rcu_grace;
+
+enum {
+    TURN_BATCHES = 16,  /* batches per read-side section */
+    LINGER_SPINS = 256  /* polls of an empty ordered topic before handing it back */
+};
 
 void bus__topic_schedule(struct bus_topic *t)
 {
@@ -60,22 +68,58 @@ static void deliver(struct bus_topic *t, uint64_t first, uint64_t n)
         atomic_fetch_add_explicit(&t->handler_errors, failed, memory_order_relaxed);
 }
 
-static void dispatch_ordered(struct bus_topic *t, uint64_t batch)
+/* True when no other topic waits for a worker. */
+static bool nothing_else_ready(struct bus_topic *t)
+{
+    return bus__sched_empty(&t->bus->sched);
+}
+
+/* An ordered topic that just ran dry: wait a moment for the next commit
+ * before giving the topic up, as long as no other topic is waiting. Handing a
+ * topic back and forth for every event costs far more than this spin when a
+ * producer is publishing steadily. Returns the committed count. */
+static uint64_t linger(struct bus_topic *t, uint64_t head)
+{
+    for (int i = 0; i < LINGER_SPINS && nothing_else_ready(t); i++) {
+        uint64_t tail = ring_committed(&t->ring);
+        if (tail != head)
+            return tail;
+        cpu_relax();
+    }
+    return head;
+}
+
+/* Up to TURN_BATCHES batches of an ordered topic. Returns true if the topic
+ * still has events and nothing else is ready: the worker keeps it. */
+static bool ordered_turn(struct bus_topic *t, uint64_t batch)
 {
     struct ring *r = &t->ring;
     /* acquire: pairs with the previous owner's release of released. Only the
      * worker owning the topic writes it; the hand-over through the ready
      * queue orders it too, but by ck_pr fences outside the C11 model. */
     uint64_t head = atomic_load_explicit(&r->released, memory_order_acquire);
-    uint64_t avail = ring_committed(r) - head;
-    uint64_t n = avail < batch ? avail : batch;
+    for (int b = 0; b < TURN_BATCHES; b++) {
+        uint64_t tail = ring_committed(r);
+        if (tail == head && (tail = linger(t, head)) == head)
+            return false;
+        uint64_t n = tail - head < batch ? tail - head : batch;
+        deliver(t, head, n);
+        head += n;
+        ring_release_upto(r, head);
+        evcount_notify(&t->progress, INT_MAX);
+        if (!nothing_else_ready(t))
+            return false;
+    }
+    return true;
+}
 
-    deliver(t, head, n);
-    ring_release_upto(r, head + n);
-
+static void ordered_hand_back(struct bus_topic *t)
+{
+    struct ring *r = &t->ring;
     /* seq_cst: see the protocol above. */
     atomic_store_explicit(&t->scheduled, 0, memory_order_seq_cst);
-    if (ring_committed(r) != head + n)
+    /* relaxed on released: we wrote it last. */
+    if (ring_committed(r) != atomic_load_explicit(&r->released, memory_order_relaxed))
         bus__topic_schedule(t);
 }
 
@@ -85,34 +129,54 @@ static bool unclaimed(struct ring *r)
     return ring_committed(r) != atomic_load_explicit(&r->claimed, memory_order_relaxed);
 }
 
-static void dispatch_parallel(struct bus_topic *t, uint64_t batch)
+/* Up to TURN_BATCHES batches of a parallel topic; whenever events remain
+ * unclaimed the topic goes back on the ready queue, so another worker can
+ * claim them while we handle ours. Returns true if the worker keeps going. */
+static bool parallel_turn(struct bus_topic *t, uint64_t batch)
 {
     struct ring *r = &t->ring;
-    /* seq_cst: see the protocol above. */
-    atomic_store_explicit(&t->scheduled, 0, memory_order_seq_cst);
+    for (int b = 0; b < TURN_BATCHES; b++) {
+        uint64_t first;
+        uint64_t n = bus__ring_claim(r, batch, &first);
+        if (n == 0)
+            return false;
+        if (unclaimed(r))
+            bus__topic_schedule(t);
+        deliver(t, first, n);
+        bus__ring_complete(r, first, n);
+        evcount_notify(&t->progress, INT_MAX);
+        if (!nothing_else_ready(t))
+            return false;
+    }
+    return true;
+}
 
-    uint64_t first;
-    uint64_t n = bus__ring_claim(r, batch, &first);
-    /* Let another worker take the rest while we handle our part. */
-    if (unclaimed(r))
-        bus__topic_schedule(t);
-    if (n == 0)
-        return;
-    deliver(t, first, n);
-    bus__ring_complete(r, first, n);
-    if (unclaimed(r))
+static void parallel_hand_back(struct bus_topic *t)
+{
+    if (unclaimed(&t->ring))
         bus__topic_schedule(t);
 }
 
 void bus__topic_dispatch(struct bus_topic *t)
 {
     uint64_t batch = t->bus->cfg.batch;
-    rcu_read_lock();
-    if (t->cfg.flags & BUS_TOPIC_PARALLEL)
-        dispatch_parallel(t, batch);
+    bool parallel = t->cfg.flags & BUS_TOPIC_PARALLEL;
+    /* A parallel topic may be queued again at once (see above). seq_cst:
+     * the protocol above. */
+    if (parallel)
+        atomic_store_explicit(&t->scheduled, 0, memory_order_seq_cst);
+    bool keep;
+    do {
+        /* One read-side section per turn, so that grace periods (and the
+         * unsubscribes waiting for them) progress while a topic stays busy. */
+        rcu_read_lock();
+        keep = parallel ? parallel_turn(t, batch) : ordered_turn(t, batch);
+        /* The section's end happens before any grace period that waits for it. */
+        TSAN_RELEASE(&bus__rcu_grace);
+        rcu_read_unlock();
+    } while (keep);
+    if (parallel)
+        parallel_hand_back(t);
     else
-        dispatch_ordered(t, batch);
-    /* The section's end happens before any grace period that waits for it. */
-    TSAN_RELEASE(&bus__rcu_grace);
-    rcu_read_unlock();
+        ordered_hand_back(t);
 }

@@ -12,6 +12,7 @@
 #include <urcu-bp.h>
 
 #include "bus.h"
+#include "evcount.h"
 #include "ring.h"
 #include "sched.h"
 
@@ -45,6 +46,9 @@ struct bus_topic {
     /* Statistics written by workers, once per batch. */
     alignas(RING_CACHELINE) _Atomic uint64_t delivered;
     _Atomic uint64_t handler_errors;
+    /* Producers blocked on a full ring and flushers sleep here; workers
+     * notify after freeing slots. */
+    alignas(RING_CACHELINE) struct evcount progress;
     /* Written by publishers, rarely (slow path, new maximum). */
     alignas(RING_CACHELINE) _Atomic uint64_t dropped;
     _Atomic uint32_t high_water;
@@ -89,6 +93,11 @@ void bus__workers_stop(struct bus *bus);
 
 /* Queues the topic for dispatch unless it is queued or being dispatched. */
 void bus__topic_schedule(struct bus_topic *t);
+
+/* Waits, spinning, yielding then sleeping, until @ready(t, arg) holds.
+ * Workers notify t->progress after freeing slots. */
+void bus__topic_await(struct bus_topic *t, bool (*ready)(struct bus_topic *, void *),
+                      void *arg);
 
 /* Dispatches up to cfg.batch events of a topic popped from the ready queue,
  * inside an RCU read-side section (dispatch.c). */

@@ -18,6 +18,19 @@ static void note_depth(struct bus_topic *t, uint64_t depth)
 
 enum { DROPPED = 1 };
 
+/* A reservation attempt, as a condition bus__topic_await can wait on. */
+struct reservation {
+    uint64_t ticket, depth;
+    int rc;
+};
+
+static bool reserved_or_refused(struct bus_topic *t, void *arg)
+{
+    struct reservation *r = arg;
+    r->rc = ring_reserve(&t->ring, &r->ticket, &r->depth);
+    return r->rc != -EAGAIN;
+}
+
 /* The ring was full: apply the topic's policy. Returns 0 with a ticket,
  * DROPPED, or a negative error. */
 static int on_full(struct bus_topic *t, uint64_t *ticket, uint64_t *depth)
@@ -34,13 +47,11 @@ static int on_full(struct bus_topic *t, uint64_t *ticket, uint64_t *depth)
          * drain the topic. */
         if (bus__current_worker_bus())
             return -EAGAIN;
-        struct backoff wait = BACKOFF_INIT;
-        int rc;
-        do {
-            backoff_wait(&wait, true);
-            rc = ring_reserve(&t->ring, ticket, depth);
-        } while (rc == -EAGAIN);
-        return rc;
+        struct reservation r;
+        bus__topic_await(t, reserved_or_refused, &r);
+        *ticket = r.ticket;
+        *depth = r.depth;
+        return r.rc;
     }
 }
 

@@ -40,6 +40,9 @@ struct ring_slot {
 
 struct ring {
     alignas(RING_CACHELINE) _Atomic uint64_t reserve; /* written by producers */
+    /* A recent value of released, kept on the producers' line so that they
+     * read the consumers' line only when the ring looks full. */
+    _Atomic uint64_t released_cache;
     alignas(RING_CACHELINE) _Atomic uint64_t tail;    /* written by producers */
     alignas(RING_CACHELINE) _Atomic uint64_t released; /* written by consumers */
     alignas(RING_CACHELINE) _Atomic uint64_t claimed;  /* parallel consumers */
@@ -77,17 +80,27 @@ static inline struct ring_slot *ring_slot(const struct ring *r, uint64_t ticket)
 static inline int ring_reserve(struct ring *r, uint64_t *ticket, uint64_t *depth)
 {
     /* relaxed: the ticket only needs to be unique (the CAS gives that); the
-     * slot's reuse is ordered by the acquire load of released below. */
+     * slot's reuse is ordered through released (below). */
     uint64_t pos = atomic_load_explicit(&r->reserve, memory_order_relaxed);
+    /* acquire: pairs with the release store of the cache below (by us or
+     * another producer), which follows an acquire load of released: so the
+     * consumer's reads of a slot happen before our reuse of it. */
+    uint64_t released = atomic_load_explicit(&r->released_cache, memory_order_acquire);
     for (;;) {
         if (pos & RING_SEALED)
             return -ESHUTDOWN;
-        /* acquire: pairs with the consumer's release of `released`, so its
-         * reads of the slot we are about to overwrite happen before our write. */
-        uint64_t released = atomic_load_explicit(&r->released, memory_order_acquire);
         if (pos - released >= r->capacity) {
-            /* Full, or pos was stale (older than released): look again. */
-            uint64_t now = atomic_load_explicit(&r->reserve, memory_order_relaxed);
+            /* Looks full: read the consumers' real position. acquire: pairs
+             * with their release of released (ring_release_upto). */
+            uint64_t now = atomic_load_explicit(&r->released, memory_order_acquire);
+            if (now != released) {
+                released = now;
+                /* release: passes the acquire above on to other producers. */
+                atomic_store_explicit(&r->released_cache, now, memory_order_release);
+                continue;
+            }
+            /* Full, unless pos was stale (older than released): look again. */
+            now = atomic_load_explicit(&r->reserve, memory_order_relaxed);
             if (now == pos)
                 return -EAGAIN;
             pos = now;
@@ -110,7 +123,7 @@ static inline void ring_commit(struct ring *r, uint64_t ticket)
     /* acquire: the earlier producer's slot writes happen before its store to
      * tail, which we read here, so our release below publishes them too. */
     while (atomic_load_explicit(&r->tail, memory_order_acquire) != ticket)
-        backoff_wait(&wait, false);
+        backoff_wait(&wait); /* short: the earlier producer is mid-publish */
     /* seq_cst (a release is enough for the slot): the publisher then loads the
      * topic's scheduling state, and a worker that went idle stores that state
      * then loads tail. seq_cst on both sides means one of them sees the other,

@@ -4,8 +4,8 @@
  * so a queue of max_topics + 1 entries never overflows, and workers only ever
  * look at topics that have events: idle topics cost nothing.
  * The queue is Concurrency Kit's MPMC ck_ring of pointers. Idle workers park
- * on a futex-based eventcount: pushing costs one fence and one load when no
- * worker is parked, a futex wake when one is. */
+ * on an eventcount: a push costs one fence and one load when no worker is
+ * parked, a futex wake when one is. */
 #ifndef BUS_SCHED_H
 #define BUS_SCHED_H
 
@@ -15,13 +15,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "evcount.h"
+
 struct bus_topic;
 
 struct sched {
     ck_ring_t ready;
     ck_ring_buffer_t *slots;
-    alignas(64) _Atomic uint32_t wake_seq; /* futex word: bumped to wake */
-    _Atomic uint32_t sleepers;             /* workers parked or about to park */
+    alignas(64) struct evcount idle; /* parked workers */
 };
 
 /* -ENOMEM, or 0. */
@@ -34,11 +35,17 @@ void bus__sched_push(struct sched *s, struct bus_topic *t);
 /* Takes the next ready topic, or NULL. */
 struct bus_topic *bus__sched_pop(struct sched *s);
 
+/* True when no topic is queued. */
+static inline bool bus__sched_empty(const struct sched *s)
+{
+    return ck_ring_size(&s->ready) == 0;
+}
+
 /* Sleeps until a push or bus__sched_wake_all(); returns at once if a topic is
  * ready or *stop is set. May return spuriously. */
 void bus__sched_park(struct sched *s, const _Atomic bool *stop);
 
-/* Wakes every parked worker (shutdown). */
+/* Wakes every parked worker (shutdown); call after setting *stop. */
 void bus__sched_wake_all(struct sched *s);
 
 #endif
