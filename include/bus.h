@@ -175,7 +175,7 @@ BUS_API void bus_topic_config_init(bus_topic_config_t *cfg);
  * Errors: -EINVAL (NULL argument, malformed name or configuration, capacity *
  * slot size overflowing size_t), -EEXIST (topic exists with another
  * configuration), -ENOSPC (max_topics topics exist), -ENOMEM,
- * -ESHUTDOWN (bus being destroyed).
+ * -ESHUTDOWN (bus shut down).
  */
 BUS_API int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
                    bus_topic_t **out);
@@ -238,7 +238,7 @@ BUS_API int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void
  * and returns 0 (fire and forget: the loss shows in the stats, not here). Each producer's events are dispatched in its own publish order.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (topic NULL, data NULL with size > 0), -EMSGSIZE (size over
- * max_payload), -EAGAIN (ring full, as above), -ESHUTDOWN (bus being destroyed).
+ * max_payload), -EAGAIN (ring full, as above), -ESHUTDOWN (bus shut down).
  */
 BUS_API int bus_publish(bus_topic_t *topic, const void *data, size_t size);
 
