@@ -1,4 +1,4 @@
-/* publish.c - the producer side: copy an event into its topic's ring. */
+/* publish.c - the producer side: copy events into their topic's ring. */
 #include <string.h>
 
 #include "clock.h"
@@ -16,30 +16,35 @@ static void note_depth(struct bus_topic *t, uint64_t depth)
         ;
 }
 
-enum { DROPPED = 1 };
+static void count_dropped(struct bus_topic *t, uint64_t n)
+{
+    /* relaxed: a statistic. */
+    atomic_fetch_add_explicit(&t->dropped, n, memory_order_relaxed);
+}
 
 /* A reservation attempt, as a condition bus__topic_await can wait on. */
 struct reservation {
-    uint64_t ticket, depth;
+    uint64_t want, first, depth;
     int rc;
 };
 
 static bool reserved_or_refused(struct bus_topic *t, void *arg)
 {
     struct reservation *r = arg;
-    r->rc = ring_reserve(&t->ring, &r->ticket, &r->depth);
+    r->rc = ring_reserve(&t->ring, r->want, &r->first, &r->depth);
     return r->rc != -EAGAIN;
 }
 
-/* The ring was full: apply the topic's policy. Returns 0 with a ticket,
- * DROPPED, or a negative error. */
-static int on_full(struct bus_topic *t, uint64_t *ticket, uint64_t *depth)
+/* Reserves 1 to @r->want slots, applying the topic's policy when the ring is
+ * full. Returns the number reserved, 0 when the events are to be dropped
+ * (BUS_FULL_DROP), or a negative error. */
+static int reserve(struct bus_topic *t, struct reservation *r)
 {
+    if (reserved_or_refused(t, r))
+        return r->rc;
     switch (t->cfg.full_policy) {
     case BUS_FULL_DROP:
-        /* relaxed: a statistic. */
-        atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
-        return DROPPED;
+        return 0;
     case BUS_FULL_FAIL:
         return -EAGAIN;
     default:
@@ -47,12 +52,29 @@ static int on_full(struct bus_topic *t, uint64_t *ticket, uint64_t *depth)
          * drain the topic. */
         if (bus__current_worker_bus())
             return -EAGAIN;
-        struct reservation r;
-        bus__topic_await(t, reserved_or_refused, &r);
-        *ticket = r.ticket;
-        *depth = r.depth;
-        return r.rc;
+        bus__topic_await(t, reserved_or_refused, r);
+        return r->rc;
     }
+}
+
+static void fill(struct bus_topic *t, uint64_t ticket, uint64_t now,
+                 const void *data, size_t size)
+{
+    struct ring_slot *slot = ring_slot(&t->ring, ticket);
+    slot->publish_ns = now;
+    slot->size = (uint32_t)size;
+    if (size)
+        memcpy(slot->data, data, size);
+}
+
+/* Commits [first, first + n) and makes sure a worker will dispatch them. */
+static void commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
+{
+    ring_commit(&t->ring, r->first, n);
+    note_depth(t, r->depth);
+    /* seq_cst: see the scheduling protocol in dispatch.c. */
+    if (!atomic_load_explicit(&t->scheduled, memory_order_seq_cst))
+        bus__topic_schedule(t);
 }
 
 int bus_publish(bus_topic_t *t, const void *data, size_t size)
@@ -63,23 +85,63 @@ int bus_publish(bus_topic_t *t, const void *data, size_t size)
         return -EMSGSIZE;
 
     uint64_t now = clock_now_ns();
-    uint64_t ticket, depth;
-    int rc = ring_reserve(&t->ring, &ticket, &depth);
-    if (rc == -EAGAIN)
-        rc = on_full(t, &ticket, &depth);
-    if (rc)
-        return rc == DROPPED ? 0 : rc;
-
-    struct ring_slot *slot = ring_slot(&t->ring, ticket);
-    slot->publish_ns = now;
-    slot->size = (uint32_t)size;
-    if (size)
-        memcpy(slot->data, data, size);
-    ring_commit(&t->ring, ticket);
-
-    note_depth(t, depth);
-    /* seq_cst: see the scheduling protocol in dispatch.c. */
-    if (!atomic_load_explicit(&t->scheduled, memory_order_seq_cst))
-        bus__topic_schedule(t);
+    struct reservation r = {.want = 1};
+    int n = reserve(t, &r);
+    if (n <= 0) {
+        if (n == 0)
+            count_dropped(t, 1);
+        return n;
+    }
+    fill(t, r.first, now, data, size);
+    commit(t, &r, 1);
     return 0;
+}
+
+static int check_batch(const struct bus_topic *t, const bus_msg_t *msgs, size_t count)
+{
+    if (!msgs && count)
+        return -EINVAL;
+    for (size_t i = 0; i < count; i++) {
+        if (!msgs[i].data && msgs[i].size)
+            return -EINVAL;
+        if (msgs[i].size > t->cfg.max_payload)
+            return -EMSGSIZE;
+    }
+    return 0;
+}
+
+int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_t *accepted)
+{
+    if (!t || !accepted)
+        return -EINVAL;
+    *accepted = 0;
+    int rc = check_batch(t, msgs, count);
+    if (rc)
+        return rc;
+
+    uint64_t now = clock_now_ns();
+    size_t done = 0;
+    while (done < count) {
+        struct reservation r = {.want = count - done};
+        int n = reserve(t, &r);
+        if (n <= 0) {
+            if (n == 0)
+                count_dropped(t, count - done);
+            rc = n;
+            break;
+        }
+        for (int i = 0; i < n; i++)
+            fill(t, r.first + (uint64_t)i, now, msgs[done + i].data, msgs[done + i].size);
+        commit(t, &r, (uint64_t)n);
+        done += (size_t)n;
+        /* Only BUS_FULL_BLOCK waits for room for the rest. */
+        if (done < count && t->cfg.full_policy != BUS_FULL_BLOCK) {
+            if (t->cfg.full_policy == BUS_FULL_DROP)
+                count_dropped(t, count - done);
+            break;
+        }
+    }
+    *accepted = done;
+    /* An error only when nothing was accepted. */
+    return done ? 0 : rc;
 }

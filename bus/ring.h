@@ -75,12 +75,14 @@ static inline struct ring_slot *ring_slot(const struct ring *r, uint64_t ticket)
     return (struct ring_slot *)(r->slots + (ticket & r->mask) * r->stride);
 }
 
-/* Takes the next ticket. Returns 0 and the ticket, with the depth the ring has
- * once it is committed; -EAGAIN when full; -ESHUTDOWN once sealed. */
-static inline int ring_reserve(struct ring *r, uint64_t *ticket, uint64_t *depth)
+/* Takes up to @want consecutive tickets (at least 1) with one CAS. Returns
+ * the number taken, with the first ticket and the depth the ring has once
+ * they are committed; -EAGAIN when full; -ESHUTDOWN once sealed. */
+static inline int ring_reserve(struct ring *r, uint64_t want, uint64_t *first,
+                               uint64_t *depth)
 {
-    /* relaxed: the ticket only needs to be unique (the CAS gives that); the
-     * slot's reuse is ordered through released (below). */
+    /* relaxed: the tickets only need to be unique (the CAS gives that); the
+     * slots' reuse is ordered through released (below). */
     uint64_t pos = atomic_load_explicit(&r->reserve, memory_order_relaxed);
     /* acquire: pairs with the release store of the cache below (by us or
      * another producer), which follows an acquire load of released: so the
@@ -106,29 +108,32 @@ static inline int ring_reserve(struct ring *r, uint64_t *ticket, uint64_t *depth
             pos = now;
             continue;
         }
-        if (atomic_compare_exchange_weak_explicit(&r->reserve, &pos, pos + 1,
+        uint64_t room = r->capacity - (pos - released);
+        uint64_t n = want < room ? want : room;
+        if (atomic_compare_exchange_weak_explicit(&r->reserve, &pos, pos + n,
                                                   memory_order_relaxed,
                                                   memory_order_relaxed)) {
-            *ticket = pos;
-            *depth = pos + 1 - released;
-            return 0;
+            *first = pos;
+            *depth = pos + n - released;
+            return (int)n;
         }
     }
 }
 
-/* Makes the ticket's slot visible to consumers, after every earlier ticket. */
-static inline void ring_commit(struct ring *r, uint64_t ticket)
+/* Makes the slots of tickets [first, first + n) visible to consumers, after
+ * every earlier ticket. */
+static inline void ring_commit(struct ring *r, uint64_t first, uint64_t n)
 {
     struct backoff wait = BACKOFF_INIT;
     /* acquire: the earlier producer's slot writes happen before its store to
      * tail, which we read here, so our release below publishes them too. */
-    while (atomic_load_explicit(&r->tail, memory_order_acquire) != ticket)
+    while (atomic_load_explicit(&r->tail, memory_order_acquire) != first)
         backoff_wait(&wait); /* short: the earlier producer is mid-publish */
-    /* seq_cst (a release is enough for the slot): the publisher then loads the
-     * topic's scheduling state, and a worker that went idle stores that state
-     * then loads tail. seq_cst on both sides means one of them sees the other,
-     * so an event is never left without a worker (Dekker). */
-    atomic_store_explicit(&r->tail, ticket + 1, memory_order_seq_cst);
+    /* seq_cst (a release is enough for the slots): the publisher then loads
+     * the topic's scheduling state, and a worker that went idle stores that
+     * state then loads tail. seq_cst on both sides means one of them sees the
+     * other, so an event is never left without a worker (Dekker). */
+    atomic_store_explicit(&r->tail, first + n, memory_order_seq_cst);
 }
 
 /* Tickets below the returned value are committed. seq_cst: the other half of

@@ -242,6 +242,34 @@ BUS_API int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void
  */
 BUS_API int bus_publish(bus_topic_t *topic, const void *data, size_t size);
 
+/* One event of a batch: @size bytes at @data. */
+typedef struct bus_msg {
+    const void *data;
+    size_t size;
+} bus_msg_t;
+
+/**
+ * bus_publish_batch - publish @count events onto @topic with as few ring
+ * reservations as room allows (one when the ring has room for all): cheaper
+ * than @count calls of bus_publish(). The events get consecutive seqs, in
+ * array order. Payloads are copied; @msgs is the caller's.
+ * @accepted: receives how many events (a prefix of @msgs) were accepted.
+ * When the ring is full: BUS_FULL_BLOCK waits for room until all are accepted
+ * (on a worker thread it stops instead, as bus_publish() would fail);
+ * BUS_FULL_FAIL accepts what fits; BUS_FULL_DROP accepts what fits and counts
+ * the rest in `dropped`.
+ * Returns 0 when at least one event was accepted or @count is 0, even if
+ * fewer than @count were (check *accepted). An error means none was accepted.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (topic, accepted NULL; msgs NULL with count > 0; a message
+ * with data NULL and size > 0), -EMSGSIZE (a size over max_payload; checked
+ * before anything is published), -EAGAIN (ring full, nothing accepted:
+ * BUS_FULL_FAIL, or BUS_FULL_BLOCK on a worker thread), -ESHUTDOWN.
+ * BUS_FULL_DROP with a full ring returns 0 with *accepted 0.
+ */
+BUS_API int bus_publish_batch(bus_topic_t *topic, const bus_msg_t *msgs, size_t count,
+                              size_t *accepted);
+
 /**
  * bus_flush - return when every event published (bus_publish() returned 0)
  * before the call has been handled by every subscriber. Events published
