@@ -34,13 +34,69 @@ void bus__topic_schedule(struct bus_topic *t)
         bus__sched_push(&t->bus->sched, t);
 }
 
-/* Calls every live subscriber for tickets [first, first + n). */
+/* Adds one to a counter. An ordered topic is dispatched by one worker at a
+ * time, so its counters have a single writer and a relaxed load and store
+ * suffice (no locked instruction); a parallel topic's need an RMW. relaxed:
+ * statistics, ordered with nothing. */
+static inline void count_one(_Atomic uint64_t *counter, bool shared)
+{
+    if (shared)
+        atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+    else
+        atomic_store_explicit(counter,
+                              atomic_load_explicit(counter, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+}
+
+enum outcome { SKIPPED, HANDLED, FAILED };
+
+/* Calls one subscription's handler, unless it is unsubscribed or its filter
+ * rejects the event. */
+static enum outcome call(struct bus_sub *sub, const bus_event_t *ev, bool shared)
+{
+    /* acquire: pairs with the release in unsubscribe, so a call that starts
+     * after unsubscribe returned sees the flag. */
+    if (atomic_load_explicit(&sub->dead, memory_order_acquire))
+        return SKIPPED;
+    if (sub->filter && !sub->filter(ev, sub->filter_ctx)) {
+        count_one(&sub->filtered, shared);
+        return SKIPPED;
+    }
+    if (sub->fn(ev, sub->ctx) == 0) {
+        count_one(&sub->delivered, shared);
+        return HANDLED;
+    }
+    count_one(&sub->handler_errors, shared);
+    return FAILED;
+}
+
+/* Gives the event to one member of a queue group, round robin, passing it on
+ * past members that are gone or whose filter rejects it. */
+static enum outcome call_group(const struct sub_table *table, struct sub_group *g,
+                               const bus_event_t *ev, bool shared)
+{
+    /* relaxed: only spreads events; any interleaving is correct. */
+    uint32_t start = shared ? atomic_fetch_add_explicit(&g->cursor, 1, memory_order_relaxed)
+                            : atomic_load_explicit(&g->cursor, memory_order_relaxed);
+    if (!shared)
+        atomic_store_explicit(&g->cursor, start + 1, memory_order_relaxed);
+    for (uint32_t i = 0; i < g->count; i++) {
+        struct bus_sub *member = table->entries[g->first + (start + i) % g->count];
+        enum outcome o = call(member, ev, shared);
+        if (o != SKIPPED)
+            return o;
+    }
+    return SKIPPED;
+}
+
+/* Calls the subscribers for tickets [first, first + n). */
 static void deliver(struct bus_topic *t, uint64_t first, uint64_t n)
 {
     /* acquire (consume): pairs with the release in subs.c, so the table's
      * contents are visible. The read-side section keeps it alive. */
     const struct sub_table *table = atomic_load_explicit(&t->subs, memory_order_acquire);
-    uint64_t ok = 0, failed = 0;
+    bool shared = t->cfg.flags & BUS_TOPIC_PARALLEL;
+    uint64_t tally[3] = {0};
     bus_event_t ev = {.topic = t};
 
     for (uint64_t ticket = first; ticket < first + n; ticket++) {
@@ -49,23 +105,16 @@ static void deliver(struct bus_topic *t, uint64_t first, uint64_t n)
         ev.size = slot->size;
         ev.seq = ticket + 1;
         ev.publish_ns = slot->publish_ns;
-        for (uint32_t i = 0; i < table->count; i++) {
-            struct bus_sub *sub = table->subs[i];
-            /* acquire: pairs with the release in unsubscribe, so a call that
-             * starts after unsubscribe returned sees the flag. */
-            if (atomic_load_explicit(&sub->dead, memory_order_acquire))
-                continue;
-            if (sub->fn(&ev, sub->ctx) == 0)
-                ok++;
-            else
-                failed++;
-        }
+        for (uint32_t i = 0; i < table->nplain; i++)
+            tally[call(table->entries[i], &ev, shared)]++;
+        for (uint32_t i = 0; i < table->ngroups; i++)
+            tally[call_group(table, &table->groups[i], &ev, shared)]++;
     }
     /* relaxed: statistics; bus_flush orders them via `released`. */
-    if (ok)
-        atomic_fetch_add_explicit(&t->delivered, ok, memory_order_relaxed);
-    if (failed)
-        atomic_fetch_add_explicit(&t->handler_errors, failed, memory_order_relaxed);
+    if (tally[HANDLED])
+        atomic_fetch_add_explicit(&t->delivered, tally[HANDLED], memory_order_relaxed);
+    if (tally[FAILED])
+        atomic_fetch_add_explicit(&t->handler_errors, tally[FAILED], memory_order_relaxed);
 }
 
 /* True when no other topic waits for a worker. */

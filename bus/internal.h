@@ -16,20 +16,35 @@
 #include "ring.h"
 #include "sched.h"
 
-/* An immutable array of subscriptions, replaced whole (RCU) on every change. */
+/* The members of one queue group: table->entries[first, first + count). */
+struct sub_group {
+    uint32_t first, count;
+    _Atomic uint32_t cursor; /* round-robin position */
+};
+
+/* An immutable snapshot of a topic's subscriptions, replaced whole (RCU) on
+ * every change: plain subscriptions first, in subscription order, then each
+ * queue group's members, contiguous. */
 struct sub_table {
     struct rcu_head rcu;
-    uint32_t count;
-    struct bus_sub *subs[];
+    uint32_t count, nplain, ngroups;
+    struct sub_group *groups;
+    struct bus_sub *entries[];
 };
 
 struct bus_sub {
     bus_handler_fn fn;
     void *ctx;
     struct bus_topic *topic;
+    char *group;           /* queue group name, or NULL */
+    bus_filter_fn filter;  /* or NULL */
+    void *filter_ctx;
     /* Set when unsubscribed: a worker holding an older table skips it.
      * Lets an unsubscribe from a handler stop new calls without waiting. */
     _Atomic bool dead;
+    /* Counters: written by the worker dispatching the topic (one at a time
+     * for ordered topics, several for parallel ones). */
+    _Atomic uint64_t delivered, handler_errors, filtered;
     /* Unsubscribe state: removed from the table (else freed with the topic),
      * and the completion to call after the grace period. */
     bool detached;

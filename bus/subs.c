@@ -10,11 +10,58 @@
 #include "internal.h"
 #include "tsan.h"
 
-static struct sub_table *table_alloc(uint32_t count)
+static bool same_group(const struct bus_sub *a, const struct bus_sub *b)
 {
-    struct sub_table *table = malloc(sizeof(*table) + count * sizeof(table->subs[0]));
-    if (table)
-        table->count = count;
+    return a->group && b->group && strcmp(a->group, b->group) == 0;
+}
+
+/* Builds the table for the subscriptions of @old, without @skip, plus @add
+ * (each may be NULL): plain ones first, in order, then each group's members
+ * together. Returns NULL without memory. */
+static struct sub_table *table_build(const struct sub_table *old, const struct bus_sub *skip,
+                                     struct bus_sub *add)
+{
+    uint32_t n = 0;
+    struct bus_sub **all = malloc((old->count + 1) * sizeof(*all));
+    if (!all)
+        return NULL;
+    for (uint32_t i = 0; i < old->count; i++)
+        if (old->entries[i] != skip)
+            all[n++] = old->entries[i];
+    if (add)
+        all[n++] = add;
+
+    struct sub_table *table = malloc(sizeof(*table) + n * sizeof(table->entries[0]) +
+                                     n * sizeof(struct sub_group));
+    if (!table) {
+        free(all);
+        return NULL;
+    }
+    table->count = n;
+    table->groups = (struct sub_group *)&table->entries[n];
+    table->ngroups = 0;
+    uint32_t placed = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!all[i]->group)
+            table->entries[placed++] = all[i];
+    table->nplain = placed;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!all[i]->group)
+            continue;
+        bool seen = false;
+        for (uint32_t j = 0; j < i && !seen; j++)
+            seen = same_group(all[j], all[i]);
+        if (seen)
+            continue;
+        struct sub_group *g = &table->groups[table->ngroups++];
+        g->first = placed;
+        atomic_init(&g->cursor, 0);
+        for (uint32_t j = i; j < n; j++)
+            if (same_group(all[j], all[i]))
+                table->entries[placed++] = all[j];
+        g->count = placed - g->first;
+    }
+    free(all);
     return table;
 }
 
@@ -50,40 +97,86 @@ static void table_replace(struct bus_topic *t, struct sub_table *table)
     defer(&old->rcu, table_free_rcu);
 }
 
-int bus_subscribe(bus_topic_t *t, bus_handler_fn fn, void *ctx, bus_sub_t **out)
+void bus_sub_options_init(bus_sub_options_t *opts)
 {
-    if (!t || !fn || !out)
-        return -EINVAL;
+    if (opts)
+        memset(opts, 0, sizeof(*opts));
+}
+
+static struct bus_sub *sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,
+                               const bus_sub_options_t *opts)
+{
     struct bus_sub *sub = calloc(1, sizeof(*sub));
     if (!sub)
-        return -ENOMEM;
+        return NULL;
     sub->fn = fn;
     sub->ctx = ctx;
     sub->topic = t;
+    if (opts) {
+        sub->filter = opts->filter;
+        sub->filter_ctx = opts->filter_ctx;
+        if (opts->group && !(sub->group = strdup(opts->group))) {
+            free(sub);
+            return NULL;
+        }
+    }
+    return sub;
+}
+
+static void sub_free(struct bus_sub *sub)
+{
+    free(sub->group);
+    free(sub);
+}
+
+int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
+                     const bus_sub_options_t *opts, bus_sub_t **out)
+{
+    if (!t || !fn || !out)
+        return -EINVAL;
+    if (opts && opts->group && (opts->group[0] == '\0' || strnlen(opts->group, 256) > 255))
+        return -EINVAL;
+    struct bus_sub *sub = sub_new(t, fn, ctx, opts);
+    if (!sub)
+        return -ENOMEM;
 
     int rc = 0;
     pthread_mutex_lock(&t->subs_lock);
-    /* relaxed: bus_destroy sets stopping before it takes subs_lock to free
-     * the subscriptions, so under the lock we see it. */
+    /* relaxed: bus_shutdown sets stopping before it takes subs_lock, so
+     * under the lock we see it. */
     if (atomic_load_explicit(&t->bus->stopping, memory_order_relaxed)) {
         rc = -ESHUTDOWN;
     } else {
-        const struct sub_table *old = atomic_load_explicit(&t->subs, memory_order_relaxed);
-        struct sub_table *table = table_alloc(old->count + 1);
-        if (!table) {
-            rc = -ENOMEM;
-        } else {
-            memcpy(table->subs, old->subs, old->count * sizeof(old->subs[0]));
-            table->subs[old->count] = sub;
+        struct sub_table *table =
+            table_build(atomic_load_explicit(&t->subs, memory_order_relaxed), NULL, sub);
+        if (table)
             table_replace(t, table);
-        }
+        else
+            rc = -ENOMEM;
     }
     pthread_mutex_unlock(&t->subs_lock);
     if (rc) {
-        free(sub);
+        sub_free(sub);
         return rc;
     }
     *out = sub;
+    return 0;
+}
+
+int bus_subscribe(bus_topic_t *t, bus_handler_fn fn, void *ctx, bus_sub_t **out)
+{
+    return bus_subscribe_ex(t, fn, ctx, NULL, out);
+}
+
+int bus_sub_stats(const bus_sub_t *sub, bus_sub_stats_t *out)
+{
+    if (!sub || !out)
+        return -EINVAL;
+    struct bus_sub *s = (struct bus_sub *)sub;
+    /* relaxed: statistics, a near snapshot. */
+    out->delivered = atomic_load_explicit(&s->delivered, memory_order_relaxed);
+    out->handler_errors = atomic_load_explicit(&s->handler_errors, memory_order_relaxed);
+    out->filtered = atomic_load_explicit(&s->filtered, memory_order_relaxed);
     return 0;
 }
 
@@ -96,15 +189,10 @@ static bool detach(struct bus_sub *sub)
 {
     struct bus_topic *t = sub->topic;
     pthread_mutex_lock(&t->subs_lock);
-    const struct sub_table *old = atomic_load_explicit(&t->subs, memory_order_relaxed);
-    struct sub_table *table = table_alloc(old->count - 1);
-    if (table) {
-        uint32_t n = 0;
-        for (uint32_t i = 0; i < old->count; i++)
-            if (old->subs[i] != sub)
-                table->subs[n++] = old->subs[i];
+    struct sub_table *table =
+        table_build(atomic_load_explicit(&t->subs, memory_order_relaxed), sub, NULL);
+    if (table)
         table_replace(t, table);
-    }
     /* release: pairs with the acquire load in dispatch.c's deliver. */
     atomic_store_explicit(&sub->dead, true, memory_order_release);
     pthread_mutex_unlock(&t->subs_lock);
@@ -120,7 +208,7 @@ static void retire_rcu(struct rcu_head *head)
     if (sub->done)
         sub->done(sub->done_arg);
     if (detached)
-        free(sub);
+        sub_free(sub);
 }
 
 int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void *arg)
@@ -146,7 +234,7 @@ int bus_unsubscribe(bus_sub_t *sub)
     synchronize_rcu();
     TSAN_ACQUIRE(&bus__rcu_grace);
     if (detached)
-        free(sub);
+        sub_free(sub);
     return 0;
 }
 
@@ -154,6 +242,6 @@ void bus__subs_free(struct bus_topic *t)
 {
     struct sub_table *table = atomic_load_explicit(&t->subs, memory_order_relaxed);
     for (uint32_t i = 0; i < table->count; i++)
-        free(table->subs[i]);
+        sub_free(table->entries[i]);
     free(table);
 }

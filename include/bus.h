@@ -33,6 +33,7 @@
 #ifndef BUS_H
 #define BUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -198,6 +199,53 @@ BUS_API const char *bus_topic_name(const bus_topic_t *topic);
  * Errors: -EINVAL (NULL argument), -ENOMEM, -ESHUTDOWN.
  */
 BUS_API int bus_subscribe(bus_topic_t *topic, bus_handler_fn fn, void *ctx, bus_sub_t **out);
+
+/* A content filter: return true to let the event through to the handler.
+ * Runs on the worker, before the handler, with the same event. */
+typedef bool (*bus_filter_fn)(const bus_event_t *ev, void *ctx);
+
+/* Options of bus_subscribe_ex(). */
+typedef struct bus_sub_options {
+    /* Queue group (competing consumers): each event goes to exactly one
+     * member of each group, round robin, and to every plain subscriber.
+     * NULL = a plain subscription. Copied; 1 to 255 bytes. */
+    const char *group;
+    bus_filter_fn filter; /* NULL = every event */
+    void *filter_ctx;
+} bus_sub_options_t;
+
+/**
+ * bus_sub_options_init - fill @opts with the defaults (plain, no filter).
+ * Thread-safety: any thread. @opts NULL is ignored.
+ */
+BUS_API void bus_sub_options_init(bus_sub_options_t *opts);
+
+/**
+ * bus_subscribe_ex - bus_subscribe() with options: a queue group and/or a
+ * content filter. A group member whose filter rejects an event passes it on
+ * to the next member of its group; an event no member accepts is filtered.
+ * Members join and leave while events flow; an event being dispatched while
+ * a group changes goes to one member of the group as it was or as it is.
+ * @opts NULL = bus_subscribe(). Ownership and thread-safety as bus_subscribe().
+ * Errors: -EINVAL (NULL argument, group "" or longer than 255 bytes),
+ * -ENOMEM, -ESHUTDOWN.
+ */
+BUS_API int bus_subscribe_ex(bus_topic_t *topic, bus_handler_fn fn, void *ctx,
+                             const bus_sub_options_t *opts, bus_sub_t **out);
+
+/* Counters of one subscription. */
+typedef struct bus_sub_stats {
+    uint64_t delivered;      /* handler calls that returned 0 */
+    uint64_t handler_errors; /* handler calls that returned non-zero */
+    uint64_t filtered;       /* events its filter rejected */
+} bus_sub_stats_t;
+
+/**
+ * bus_sub_stats - copy the subscription's counters to @out (a near snapshot
+ * while events flow). Thread-safety: any thread, handlers included, while
+ * @sub is valid. Errors: -EINVAL (NULL argument).
+ */
+BUS_API int bus_sub_stats(const bus_sub_t *sub, bus_sub_stats_t *out);
 
 /**
  * bus_unsubscribe - stop calling the subscription's handler and free @sub.
