@@ -62,11 +62,13 @@ static enum outcome call(struct bus_sub *sub, const bus_event_t *ev, bool shared
         count_one(&sub->filtered, shared);
         return SKIPPED;
     }
-    if (sub->fn(ev, sub->ctx) == 0) {
+    int rc = sub->fn(ev, sub->ctx);
+    if (rc == 0) {
         count_one(&sub->delivered, shared);
         return HANDLED;
     }
     count_one(&sub->handler_errors, shared);
+    bus__dead_letter(ev, rc);
     return FAILED;
 }
 
@@ -89,6 +91,20 @@ static enum outcome call_group(const struct sub_table *table, struct sub_group *
     return SKIPPED;
 }
 
+/* Acknowledged publish: every subscriber has had the event. */
+static void complete(const struct ring_slot *slot, const bus_event_t *ev, uint32_t handled,
+                     uint32_t failed)
+{
+    bus_completion_t c = {
+        .topic = ev->topic,
+        .seq = ev->seq,
+        .handled = handled,
+        .failed = failed,
+        .data = ev->data,
+    };
+    slot->complete(&c, slot->complete_arg);
+}
+
 /* Calls the subscribers for tickets [first, first + n). */
 static void deliver(struct bus_topic *t, uint64_t first, uint64_t n)
 {
@@ -101,14 +117,18 @@ static void deliver(struct bus_topic *t, uint64_t first, uint64_t n)
 
     for (uint64_t ticket = first; ticket < first + n; ticket++) {
         const struct ring_slot *slot = ring_slot(&t->ring, ticket);
-        ev.data = slot->data;
+        ev.data = slot_payload(slot);
         ev.size = slot->size;
         ev.seq = ticket + 1;
         ev.publish_ns = slot->publish_ns;
+        uint64_t handled = tally[HANDLED], failed = tally[FAILED];
         for (uint32_t i = 0; i < table->nplain; i++)
             tally[call(table->entries[i], &ev, shared)]++;
         for (uint32_t i = 0; i < table->ngroups; i++)
             tally[call_group(table, &table->groups[i], &ev, shared)]++;
+        if (slot->flags & SLOT_COMPLETE)
+            complete(slot, &ev, (uint32_t)(tally[HANDLED] - handled),
+                     (uint32_t)(tally[FAILED] - failed));
     }
     /* relaxed: statistics; bus_flush orders them via `released`. */
     if (tally[HANDLED])

@@ -97,6 +97,8 @@ struct bus {
     uint32_t table_size;
     struct bus_topic **topics;
     _Atomic uint32_t ntopics;
+    /* The dead-letter topic, once opened (deadletter.c). */
+    struct bus_topic *_Atomic dead_letters;
 };
 
 /* The bus whose worker runs the calling thread, or NULL. */
@@ -117,6 +119,14 @@ void bus__topic_await(struct bus_topic *t, bool (*ready)(struct bus_topic *, voi
 /* Dispatches up to cfg.batch events of a topic popped from the ready queue,
  * inside an RCU read-side section (dispatch.c). */
 void bus__topic_dispatch(struct bus_topic *t);
+
+/* Publishes the concatenation of two buffers as one event, without waiting
+ * (publish.c). Returns 0 or a negative error. */
+int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const void *b,
+                     size_t b_size);
+
+/* Routes a failed handler call to the dead-letter topic, if one is open. */
+void bus__dead_letter(const bus_event_t *ev, int error);
 
 /* Topic registry (topic.c). */
 void bus__topics_free(struct bus *bus);

@@ -57,12 +57,25 @@ static int reserve(struct bus_topic *t, struct reservation *r)
     }
 }
 
-static void fill(struct bus_topic *t, uint64_t ticket, uint64_t now,
-                 const void *data, size_t size)
+static void fill(struct bus_topic *t, uint64_t ticket, uint64_t now, const void *data,
+                 size_t size, const bus_publish_options_t *opts)
 {
     struct ring_slot *slot = ring_slot(&t->ring, ticket);
     slot->publish_ns = now;
-    slot->size = (uint32_t)size;
+    slot->size = size;
+    slot->flags = 0;
+    if (opts) {
+        if (opts->on_complete) {
+            slot->flags |= SLOT_COMPLETE;
+            slot->complete = opts->on_complete;
+            slot->complete_arg = opts->arg;
+        }
+        if (opts->zero_copy) {
+            slot->flags |= SLOT_EXTERNAL;
+            slot->external = data;
+            return;
+        }
+    }
     if (size)
         memcpy(slot->data, data, size);
 }
@@ -77,24 +90,57 @@ static void commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
         bus__topic_schedule(t);
 }
 
+/* Tells the publisher its event was dropped by a full BUS_FULL_DROP ring. */
+static void report_drop(struct bus_topic *t, const void *data,
+                        const bus_publish_options_t *opts)
+{
+    if (opts && opts->on_complete) {
+        bus_completion_t c = {.topic = t, .status = -EAGAIN, .data = data};
+        opts->on_complete(&c, opts->arg);
+    }
+}
+
+static int publish_one(struct bus_topic *t, const void *data, size_t size,
+                       const bus_publish_options_t *opts)
+{
+    uint64_t now = clock_now_ns();
+    struct reservation r = {.want = 1};
+    int n = reserve(t, &r);
+    if (n <= 0) {
+        if (n == 0) {
+            count_dropped(t, 1);
+            report_drop(t, data, opts);
+        }
+        return n;
+    }
+    fill(t, r.first, now, data, size, opts);
+    commit(t, &r, 1);
+    return 0;
+}
+
 int bus_publish(bus_topic_t *t, const void *data, size_t size)
 {
     if (!t || (!data && size))
         return -EINVAL;
     if (size > t->cfg.max_payload)
         return -EMSGSIZE;
+    return publish_one(t, data, size, NULL);
+}
 
-    uint64_t now = clock_now_ns();
-    struct reservation r = {.want = 1};
-    int n = reserve(t, &r);
-    if (n <= 0) {
-        if (n == 0)
-            count_dropped(t, 1);
-        return n;
-    }
-    fill(t, r.first, now, data, size);
-    commit(t, &r, 1);
-    return 0;
+void bus_publish_options_init(bus_publish_options_t *opts)
+{
+    if (opts)
+        memset(opts, 0, sizeof(*opts));
+}
+
+int bus_publish_ex(bus_topic_t *t, const void *data, size_t size,
+                   const bus_publish_options_t *opts)
+{
+    if (!t || (!data && size) || (opts && opts->zero_copy && !opts->on_complete))
+        return -EINVAL;
+    if (size > t->cfg.max_payload && !(opts && opts->zero_copy))
+        return -EMSGSIZE;
+    return publish_one(t, data, size, opts);
 }
 
 static int check_batch(const struct bus_topic *t, const bus_msg_t *msgs, size_t count)
@@ -131,7 +177,8 @@ int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_
             break;
         }
         for (int i = 0; i < n; i++)
-            fill(t, r.first + (uint64_t)i, now, msgs[done + i].data, msgs[done + i].size);
+            fill(t, r.first + (uint64_t)i, now, msgs[done + i].data, msgs[done + i].size,
+                 NULL);
         commit(t, &r, (uint64_t)n);
         done += (size_t)n;
         /* Only BUS_FULL_BLOCK waits for room for the rest. */
@@ -144,4 +191,25 @@ int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_
     *accepted = done;
     /* An error only when nothing was accepted. */
     return done ? 0 : rc;
+}
+
+int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const void *b,
+                     size_t b_size)
+{
+    struct reservation r = {.want = 1};
+    int n = ring_reserve(&t->ring, 1, &r.first, &r.depth);
+    if (n < 0) {
+        if (n == -EAGAIN)
+            count_dropped(t, 1);
+        return n;
+    }
+    struct ring_slot *slot = ring_slot(&t->ring, r.first);
+    slot->publish_ns = clock_now_ns();
+    slot->size = a_size + b_size;
+    slot->flags = 0;
+    memcpy(slot->data, a, a_size);
+    if (b_size)
+        memcpy(slot->data + a_size, b, b_size);
+    commit(t, &r, 1);
+    return 0;
 }

@@ -27,16 +27,30 @@
 #include <stdint.h>
 
 #include "backoff.h"
+#include "bus.h"
 
 #define RING_SEALED (UINT64_C(1) << 63)
 #define RING_CACHELINE 64
 
+enum {
+    SLOT_EXTERNAL = 1u << 0, /* zero copy: the payload is at `external` */
+    SLOT_COMPLETE = 1u << 1  /* call `complete` once the event is handled */
+};
+
 struct ring_slot {
     uint64_t publish_ns;
-    uint32_t size;
-    uint32_t reserved;
+    uint64_t size;
+    uint32_t flags; /* SLOT_*; the fields below are set only if flagged */
+    const void *external;
+    bus_complete_fn complete;
+    void *complete_arg;
     alignas(16) unsigned char data[];
 };
+
+static inline const void *slot_payload(const struct ring_slot *slot)
+{
+    return (slot->flags & SLOT_EXTERNAL) ? slot->external : slot->data;
+}
 
 struct ring {
     alignas(RING_CACHELINE) _Atomic uint64_t reserve; /* written by producers */

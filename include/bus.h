@@ -290,6 +290,50 @@ BUS_API int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void
  */
 BUS_API int bus_publish(bus_topic_t *topic, const void *data, size_t size);
 
+/* What became of an event published with a completion callback. */
+typedef struct bus_completion {
+    bus_topic_t *topic;
+    uint64_t seq;      /* the event's seq; 0 if it was dropped */
+    uint32_t handled;  /* handler calls that returned 0 */
+    uint32_t failed;   /* handler calls that returned non-zero */
+    int status;        /* 0: dispatched (to every subscriber active then, maybe
+                          none); -EAGAIN: dropped by a full BUS_FULL_DROP ring */
+    const void *data;  /* the payload pointer given to bus_publish_ex() */
+} bus_completion_t;
+
+typedef void (*bus_complete_fn)(const bus_completion_t *c, void *arg);
+
+/* Options of bus_publish_ex(). */
+typedef struct bus_publish_options {
+    /* Acknowledged publish: called exactly once, on the worker, after every
+     * subscriber active at dispatch has handled the event (with how many
+     * succeeded and failed), or on the publishing thread, before
+     * bus_publish_ex() returns, if the event is dropped. NULL = none. */
+    bus_complete_fn on_complete;
+    void *arg;
+    /* Zero copy: the bus keeps the @data pointer instead of copying the
+     * payload; handlers read the caller's memory, which must stay valid and
+     * unchanged until on_complete (required) is called: that is the release
+     * callback. max_payload does not limit zero-copy events. */
+    bool zero_copy;
+} bus_publish_options_t;
+
+/**
+ * bus_publish_options_init - fill @opts with the defaults (no callback,
+ * copy). Thread-safety: any thread. @opts NULL is ignored.
+ */
+BUS_API void bus_publish_options_init(bus_publish_options_t *opts);
+
+/**
+ * bus_publish_ex - bus_publish() with a completion callback (acknowledged
+ * publish) and/or zero copy; @opts NULL = bus_publish(). On an error return
+ * the callback is never called and a zero-copy payload still belongs to the
+ * caller. Thread-safety: any thread, handlers included.
+ * Errors: as bus_publish(), and -EINVAL (zero_copy without on_complete).
+ */
+BUS_API int bus_publish_ex(bus_topic_t *topic, const void *data, size_t size,
+                           const bus_publish_options_t *opts);
+
 /* One event of a batch: @size bytes at @data. */
 typedef struct bus_msg {
     const void *data;
@@ -317,6 +361,32 @@ typedef struct bus_msg {
  */
 BUS_API int bus_publish_batch(bus_topic_t *topic, const bus_msg_t *msgs, size_t count,
                               size_t *accepted);
+
+/* The payload of an event on the dead-letter topic: a handler failed. */
+typedef struct bus_dead_letter {
+    bus_topic_t *topic; /* the topic the event was published on */
+    uint64_t seq;       /* its seq there */
+    int error;          /* what the failing handler returned */
+    uint32_t copied;    /* payload bytes that follow this header */
+    uint64_t size;      /* the original payload size (copied may be less) */
+    /* followed by the first `copied` bytes of the original payload */
+} bus_dead_letter_t;
+
+/**
+ * bus_dead_letter_topic - open the bus's dead-letter topic, "bus.dead_letter",
+ * and start routing to it: from then on, every handler call that fails
+ * (returns non-zero) publishes a bus_dead_letter_t, followed by as much of
+ * the payload as fits, onto it. Failures of the dead-letter topic's own
+ * handlers are not routed again (they count in its handler_errors).
+ * @cfg: the topic's configuration, NULL = capacity 1024, max_payload 256 +
+ *   sizeof(bus_dead_letter_t), BUS_FULL_DROP. A full dead-letter ring drops
+ *   (counted in its `dropped`): a worker never waits for it. The policy is
+ *   forced to BUS_FULL_DROP and max_payload must hold the header.
+ * Calling it again returns the same topic. Thread-safety: any thread.
+ * Errors: as bus_topic_open(), and -EINVAL if max_payload is smaller than
+ * sizeof(bus_dead_letter_t).
+ */
+BUS_API int bus_dead_letter_topic(bus_t *bus, const bus_topic_config_t *cfg, bus_topic_t **out);
 
 /**
  * bus_flush - return when every event published (bus_publish() returned 0)
