@@ -57,8 +57,10 @@ int bus_create(bus_t **out, const bus_config_t *cfg)
     }
     pthread_mutex_init(&bus->registry_lock, NULL);
     pthread_mutex_init(&bus->shutdown_lock, NULL);
+    bus__timers_init(&bus->timers);
     rc = bus__workers_start(bus);
     if (rc) {
+        bus__timers_fini(&bus->timers);
         bus__sched_fini(&bus->sched);
         pthread_mutex_destroy(&bus->registry_lock);
         pthread_mutex_destroy(&bus->shutdown_lock);
@@ -143,6 +145,8 @@ int bus_shutdown(bus_t *bus)
         for (uint32_t i = 0; i < count; i++)
             wait_handled(bus->topics[i], ring_handed_out(&bus->topics[i]->ring));
         bus__workers_stop(bus);
+        /* Every request's event has been dispatched and its timer disarmed. */
+        bus__timers_stop(&bus->timers);
         bus->shut_down = true;
     }
     pthread_mutex_unlock(&bus->shutdown_lock);
@@ -157,6 +161,7 @@ int bus_destroy(bus_t *bus)
     /* Pending call_rcu callbacks (async unsubscribe completions, old tables)
      * run before we free what they might touch. */
     rcu_barrier();
+    bus__timers_fini(&bus->timers);
     bus__topics_free(bus);
     bus__sched_fini(&bus->sched);
     pthread_mutex_destroy(&bus->registry_lock);

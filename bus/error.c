@@ -15,6 +15,10 @@ const char *bus_strerror(int err)
     case -ENOSPC: return "bus holds max_topics topics";
     case -EEXIST: return "topic exists with another configuration";
     case -EDEADLK: return "would wait for the calling handler's own worker";
+    case -ETIMEDOUT: return "no reply before the timeout";
+    case -ENOENT: return "no subscriber for the request";
+    case -ENOMSG: return "handlers ran but none replied";
+    case -EALREADY: return "request already answered";
     default: return "unknown error";
     }
 }

@@ -15,6 +15,7 @@
 #include "evcount.h"
 #include "ring.h"
 #include "sched.h"
+#include "timer.h"
 
 /* The members of one queue group: table->entries[first, first + count). */
 struct sub_group {
@@ -97,6 +98,8 @@ struct bus {
     uint32_t table_size;
     struct bus_topic **topics;
     _Atomic uint32_t ntopics;
+    /* Request timeouts (request.c). */
+    struct timers timers;
     /* The dead-letter topic, once opened (deadletter.c). */
     struct bus_topic *_Atomic dead_letters;
 };

@@ -334,6 +334,51 @@ BUS_API void bus_publish_options_init(bus_publish_options_t *opts);
 BUS_API int bus_publish_ex(bus_topic_t *topic, const void *data, size_t size,
                            const bus_publish_options_t *opts);
 
+/* The answer to a request: status 0 with the reply (valid during the call
+ * only), or an error: -ETIMEDOUT (no reply in time), -ENOENT (no subscriber
+ * was called: nobody listens), -ENOMSG (handlers ran, none replied), -EAGAIN
+ * (dropped by a full BUS_FULL_DROP ring). */
+typedef void (*bus_reply_fn)(int status, const void *reply, size_t size, void *arg);
+
+/**
+ * bus_request - publish a request (copied, like bus_publish()) and call
+ * @on_reply(status, reply, size, @arg) exactly once: with the first reply a
+ * handler gives through bus_reply(), or with an error (see bus_reply_fn).
+ * The call happens on the replying worker, on the worker that finished
+ * dispatching the request (no reply), or on the bus's timer thread (timeout).
+ * @timeout_ns: 0 = no timeout. Timeouts share one thread per bus.
+ * A request published onto a parallel topic or a queue group works the same.
+ * Thread-safety: any thread, handlers included (on_reply must then not
+ * expect to run before the handler returns).
+ * Errors: as bus_publish(), and -EINVAL (on_reply NULL); -ENOMEM.
+ * On an error on_reply is never called.
+ */
+BUS_API int bus_request(bus_topic_t *topic, const void *data, size_t size,
+                        uint64_t timeout_ns, bus_reply_fn on_reply, void *arg);
+
+/**
+ * bus_reply - answer the request @ev (inside its handler) with @size bytes at
+ * @data, passed to the requester's on_reply during this call. Only the first
+ * reply to a request counts.
+ * Thread-safety: only from the handler that received @ev, during the call.
+ * Errors: -EINVAL (ev NULL, data NULL with size > 0, @ev is not a request),
+ * -EALREADY (the request was answered already, or timed out).
+ */
+BUS_API int bus_reply(const bus_event_t *ev, const void *data, size_t size);
+
+/**
+ * bus_request_wait - bus_request() that blocks until the answer. The reply
+ * is copied to @buf (up to @buf_size bytes); *@reply_size receives its full
+ * size. Returns the status (0, or the errors of bus_reply_fn), or an error of
+ * bus_request(), or -EMSGSIZE if the reply was larger than @buf_size (the
+ * first @buf_size bytes are copied).
+ * Thread-safety: any thread that is not a worker of the topic's bus: a worker
+ * waiting for a reply could wait for itself (-EDEADLK).
+ */
+BUS_API int bus_request_wait(bus_topic_t *topic, const void *data, size_t size,
+                             uint64_t timeout_ns, void *buf, size_t buf_size,
+                             size_t *reply_size);
+
 /* One event of a batch: @size bytes at @data. */
 typedef struct bus_msg {
     const void *data;
