@@ -31,7 +31,7 @@ void bus__topic_schedule(struct bus_topic *t)
     if (atomic_compare_exchange_strong_explicit(&t->scheduled, &idle, 1,
                                                 memory_order_acq_rel,
                                                 memory_order_relaxed))
-        bus__sched_push(&t->bus->sched, t);
+        bus__sched_push(&t->bus->sched, t, t->level);
 }
 
 /* Adds one to a counter. An ordered topic is dispatched by one worker at a

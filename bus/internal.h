@@ -75,6 +75,7 @@ struct bus_topic {
     /* Read-only after bus_topic_open. */
     struct bus *bus;
     bus_topic_config_t cfg;
+    unsigned level; /* ready-queue priority level */
     char *name;
 };
 

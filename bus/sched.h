@@ -1,9 +1,13 @@
-/* sched.h - the queue of topics that hold events, and parking idle workers.
+/* sched.h - the queues of topics that hold events, and parking idle workers.
  *
- * A topic is in the ready queue at most once (its `scheduled` flag says so),
- * so a queue of max_topics + 1 entries never overflows, and workers only ever
+ * A topic is in a ready queue at most once (its `scheduled` flag says so), so
+ * a queue of max_topics + 1 entries never overflows, and workers only ever
  * look at topics that have events: idle topics cost nothing.
- * The queue is Concurrency Kit's MPMC ck_ring of pointers. Idle workers park
+ * There is one queue per priority level. Workers take from the highest level
+ * that has a topic, except on every 4th pop, when they look at the levels in
+ * a rotated order, so lower levels get at least a quarter of the turns while
+ * higher ones are busy: no starvation.
+ * Each queue is Concurrency Kit's MPMC ck_ring of pointers. Idle workers park
  * on an eventcount: a push costs one fence and one load when no worker is
  * parked, a futex wake when one is. */
 #ifndef BUS_SCHED_H
@@ -19,9 +23,15 @@
 
 struct bus_topic;
 
-struct sched {
-    ck_ring_t ready;
+enum { SCHED_LEVELS = 3 }; /* 0 high, 1 normal, 2 low */
+
+struct sched_queue {
+    ck_ring_t ring;
     ck_ring_buffer_t *slots;
+};
+
+struct sched {
+    struct sched_queue levels[SCHED_LEVELS];
     alignas(64) struct evcount idle; /* parked workers */
 };
 
@@ -29,16 +39,20 @@ struct sched {
 int bus__sched_init(struct sched *s, uint32_t max_topics);
 void bus__sched_fini(struct sched *s);
 
-/* Queues a topic (never fails: see above) and wakes a parked worker. */
-void bus__sched_push(struct sched *s, struct bus_topic *t);
+/* Queues a topic at its level (never fails: see above) and wakes a parked
+ * worker. */
+void bus__sched_push(struct sched *s, struct bus_topic *t, unsigned level);
 
-/* Takes the next ready topic, or NULL. */
-struct bus_topic *bus__sched_pop(struct sched *s);
+/* Takes the next ready topic, or NULL. @turn is the caller's pop counter. */
+struct bus_topic *bus__sched_pop(struct sched *s, unsigned *turn);
 
 /* True when no topic is queued. */
 static inline bool bus__sched_empty(const struct sched *s)
 {
-    return ck_ring_size(&s->ready) == 0;
+    for (int i = 0; i < SCHED_LEVELS; i++)
+        if (ck_ring_size(&s->levels[i].ring) != 0)
+            return false;
+    return true;
 }
 
 /* Sleeps until a push or bus__sched_wake_all(); returns at once if a topic is

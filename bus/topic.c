@@ -46,12 +46,23 @@ static size_t valid_name(const char *name)
     return token_empty ? 0 : len;
 }
 
+enum { KNOWN_FLAGS = BUS_TOPIC_PARALLEL | BUS_TOPIC_HIGH_PRIORITY | BUS_TOPIC_LOW_PRIORITY };
+
 static bool valid_config(const bus_topic_config_t *cfg)
 {
     uint32_t cap = cfg->capacity;
+    unsigned both = BUS_TOPIC_HIGH_PRIORITY | BUS_TOPIC_LOW_PRIORITY;
     return cap >= 2 && cap <= (UINT32_C(1) << 31) && (cap & (cap - 1)) == 0 &&
            cfg->full_policy >= BUS_FULL_BLOCK && cfg->full_policy <= BUS_FULL_DROP &&
-           (cfg->flags & ~(unsigned)BUS_TOPIC_PARALLEL) == 0;
+           (cfg->flags & ~(unsigned)KNOWN_FLAGS) == 0 && (cfg->flags & both) != both;
+}
+
+/* The ready-queue level of a topic: 0 high, 1 normal, 2 low. */
+static unsigned priority_level(unsigned flags)
+{
+    if (flags & BUS_TOPIC_HIGH_PRIORITY)
+        return 0;
+    return flags & BUS_TOPIC_LOW_PRIORITY ? 2 : 1;
 }
 
 static bool same_config(const bus_topic_config_t *a, const bus_topic_config_t *b)
@@ -131,6 +142,7 @@ static int topic_new(struct bus *bus, const char *name, size_t len,
     pthread_mutex_init(&t->subs_lock, NULL);
     t->bus = bus;
     t->cfg = *cfg;
+    t->level = priority_level(cfg->flags);
     *out = t;
     return 0;
 }

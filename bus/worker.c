@@ -34,10 +34,10 @@ static void idle_wait(struct bus *bus, unsigned *idle_rounds)
 static void *worker_main(void *arg)
 {
     struct bus *bus = arg;
-    unsigned idle_rounds = 0;
+    unsigned idle_rounds = 0, turn = 0;
     current_bus = bus;
     for (;;) {
-        struct bus_topic *t = bus__sched_pop(&bus->sched);
+        struct bus_topic *t = bus__sched_pop(&bus->sched, &turn);
         if (t) {
             bus__topic_dispatch(t);
             idle_rounds = 0;

@@ -88,14 +88,19 @@ enum { BUS_FULL_BLOCK = 0, BUS_FULL_FAIL = 1, BUS_FULL_DROP = 2 };
 enum {
     /* Several workers may dispatch the topic at once. Handlers of a parallel
      * topic may run concurrently and see events out of seq order. */
-    BUS_TOPIC_PARALLEL = 1u << 0
+    BUS_TOPIC_PARALLEL = 1u << 0,
+    /* Priority: when several topics have events, workers serve high-priority
+     * topics first, then normal (neither flag), then low; every 4th turn of a
+     * worker starts at a lower level, so no level starves. */
+    BUS_TOPIC_HIGH_PRIORITY = 1u << 1,
+    BUS_TOPIC_LOW_PRIORITY = 1u << 2
 };
 
 typedef struct bus_topic_config {
     uint32_t capacity;    /* events the topic holds; a power of two, 2 to 2^31 */
     uint32_t max_payload; /* largest payload in bytes (0 allowed: empty events) */
     int full_policy;      /* BUS_FULL_* */
-    unsigned flags;       /* BUS_TOPIC_* */
+    unsigned flags;       /* BUS_TOPIC_*; at most one priority flag */
 } bus_topic_config_t;
 
 /* Counters of one topic. published + dropped = publish calls that passed
