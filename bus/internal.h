@@ -33,10 +33,13 @@ struct sub_table {
     struct bus_sub *entries[];
 };
 
+struct pattern;
+
 struct bus_sub {
     bus_handler_fn fn;
     void *ctx;
-    struct bus_topic *topic;
+    struct bus_topic *topic;  /* NULL for a pattern subscription */
+    struct pattern *pattern;  /* a pattern subscription's own state, or NULL */
     char *group;           /* queue group name, or NULL */
     bus_filter_fn filter;  /* or NULL */
     void *filter_ctx;
@@ -101,6 +104,8 @@ struct bus {
     _Atomic uint32_t ntopics;
     /* Request timeouts (request.c). */
     struct timers timers;
+    /* Pattern subscriptions, under registry_lock (pattern.c). */
+    struct pattern *patterns;
     /* The dead-letter topic, once opened (deadletter.c). */
     struct bus_topic *_Atomic dead_letters;
 };
@@ -136,6 +141,23 @@ void bus__dead_letter(const bus_event_t *ev, int error);
 void bus__topics_free(struct bus *bus);
 
 /* Subscriptions (subs.c). */
+struct bus_sub *bus__sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,
+                             const bus_sub_options_t *opts);
+/* Adds @sub to its topic's table: 0, -ENOMEM, -ESHUTDOWN. */
+int bus__sub_attach(struct bus_sub *sub);
+/* Takes @sub out of its topic's table; see subs.c. */
+bool bus__sub_detach(struct bus_sub *sub);
+void bus__sub_free(struct bus_sub *sub);
+void bus__sub_stats_add(const struct bus_sub *sub, bus_sub_stats_t *out);
+bool bus__valid_group(const bus_sub_options_t *opts);
 void bus__subs_free(struct bus_topic *t);
+
+/* Pattern subscriptions (pattern.c). The registry lock is held by the
+ * caller of bus__patterns_attach. */
+int bus__patterns_attach(struct bus *bus, struct bus_topic *t);
+void bus__pattern_detach(struct bus_sub *sub);
+void bus__pattern_free(struct bus_sub *sub);
+void bus__pattern_stats(const struct bus_sub *sub, bus_sub_stats_t *out);
+void bus__patterns_free(struct bus *bus);
 
 #endif

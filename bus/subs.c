@@ -103,8 +103,8 @@ void bus_sub_options_init(bus_sub_options_t *opts)
         memset(opts, 0, sizeof(*opts));
 }
 
-static struct bus_sub *sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,
-                               const bus_sub_options_t *opts)
+struct bus_sub *bus__sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,
+                             const bus_sub_options_t *opts)
 {
     struct bus_sub *sub = calloc(1, sizeof(*sub));
     if (!sub)
@@ -123,23 +123,15 @@ static struct bus_sub *sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx
     return sub;
 }
 
-static void sub_free(struct bus_sub *sub)
+void bus__sub_free(struct bus_sub *sub)
 {
     free(sub->group);
     free(sub);
 }
 
-int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
-                     const bus_sub_options_t *opts, bus_sub_t **out)
+int bus__sub_attach(struct bus_sub *sub)
 {
-    if (!t || !fn || !out)
-        return -EINVAL;
-    if (opts && opts->group && (opts->group[0] == '\0' || strnlen(opts->group, 256) > 255))
-        return -EINVAL;
-    struct bus_sub *sub = sub_new(t, fn, ctx, opts);
-    if (!sub)
-        return -ENOMEM;
-
+    struct bus_topic *t = sub->topic;
     int rc = 0;
     pthread_mutex_lock(&t->subs_lock);
     /* relaxed: bus_shutdown sets stopping before it takes subs_lock, so
@@ -155,8 +147,26 @@ int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
             rc = -ENOMEM;
     }
     pthread_mutex_unlock(&t->subs_lock);
+    return rc;
+}
+
+bool bus__valid_group(const bus_sub_options_t *opts)
+{
+    return !opts || !opts->group ||
+           (opts->group[0] != '\0' && strnlen(opts->group, 256) <= 255);
+}
+
+int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
+                     const bus_sub_options_t *opts, bus_sub_t **out)
+{
+    if (!t || !fn || !out || !bus__valid_group(opts))
+        return -EINVAL;
+    struct bus_sub *sub = bus__sub_new(t, fn, ctx, opts);
+    if (!sub)
+        return -ENOMEM;
+    int rc = bus__sub_attach(sub);
     if (rc) {
-        sub_free(sub);
+        bus__sub_free(sub);
         return rc;
     }
     *out = sub;
@@ -168,15 +178,23 @@ int bus_subscribe(bus_topic_t *t, bus_handler_fn fn, void *ctx, bus_sub_t **out)
     return bus_subscribe_ex(t, fn, ctx, NULL, out);
 }
 
+void bus__sub_stats_add(const struct bus_sub *sub, bus_sub_stats_t *out)
+{
+    /* relaxed: statistics, a near snapshot. */
+    out->delivered += atomic_load_explicit(&sub->delivered, memory_order_relaxed);
+    out->handler_errors += atomic_load_explicit(&sub->handler_errors, memory_order_relaxed);
+    out->filtered += atomic_load_explicit(&sub->filtered, memory_order_relaxed);
+}
+
 int bus_sub_stats(const bus_sub_t *sub, bus_sub_stats_t *out)
 {
     if (!sub || !out)
         return -EINVAL;
-    struct bus_sub *s = (struct bus_sub *)sub;
-    /* relaxed: statistics, a near snapshot. */
-    out->delivered = atomic_load_explicit(&s->delivered, memory_order_relaxed);
-    out->handler_errors = atomic_load_explicit(&s->handler_errors, memory_order_relaxed);
-    out->filtered = atomic_load_explicit(&s->filtered, memory_order_relaxed);
+    memset(out, 0, sizeof(*out));
+    if (sub->pattern)
+        bus__pattern_stats(sub, out);
+    else
+        bus__sub_stats_add(sub, out);
     return 0;
 }
 
@@ -185,7 +203,7 @@ int bus_sub_stats(const bus_sub_t *sub, bus_sub_stats_t *out)
  * for the smaller table: the old table stays, the dead flag keeps the handler
  * from being called, and the entry is freed with its topic. An unsubscribe is
  * never lost to an allocation failure. */
-static bool detach(struct bus_sub *sub)
+bool bus__sub_detach(struct bus_sub *sub)
 {
     struct bus_topic *t = sub->topic;
     pthread_mutex_lock(&t->subs_lock);
@@ -199,16 +217,34 @@ static bool detach(struct bus_sub *sub)
     return table != NULL;
 }
 
+/* Stops every call of the subscription from starting: a topic subscription
+ * leaves its table, a pattern subscription leaves the bus and its topics. */
+static void stop(struct bus_sub *sub)
+{
+    if (sub->pattern)
+        bus__pattern_detach(sub);
+    else
+        sub->detached = bus__sub_detach(sub);
+}
+
 /* After a grace period: no call of the handler runs or will start. */
+static void release(struct bus_sub *sub)
+{
+    if (sub->pattern)
+        bus__pattern_free(sub);
+    else if (sub->detached)
+        bus__sub_free(sub);
+}
+
 static void retire_rcu(struct rcu_head *head)
 {
     deferred_start(head);
     struct bus_sub *sub = caa_container_of(head, struct bus_sub, rcu);
-    bool detached = sub->detached;
-    if (sub->done)
-        sub->done(sub->done_arg);
-    if (detached)
-        sub_free(sub);
+    bus_unsubscribed_fn done = sub->done;
+    void *arg = sub->done_arg;
+    release(sub);
+    if (done)
+        done(arg);
 }
 
 int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void *arg)
@@ -217,7 +253,7 @@ int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void *arg)
         return -EINVAL;
     sub->done = done;
     sub->done_arg = arg;
-    sub->detached = detach(sub);
+    stop(sub);
     defer(&sub->rcu, retire_rcu);
     return 0;
 }
@@ -230,11 +266,10 @@ int bus_unsubscribe(bus_sub_t *sub)
      * there would wait for itself. */
     if (bus__current_worker_bus())
         return bus_unsubscribe_async(sub, NULL, NULL);
-    bool detached = detach(sub);
+    stop(sub);
     synchronize_rcu();
     TSAN_ACQUIRE(&bus__rcu_grace);
-    if (detached)
-        sub_free(sub);
+    release(sub);
     return 0;
 }
 
@@ -242,6 +277,6 @@ void bus__subs_free(struct bus_topic *t)
 {
     struct sub_table *table = atomic_load_explicit(&t->subs, memory_order_relaxed);
     for (uint32_t i = 0; i < table->count; i++)
-        sub_free(table->entries[i]);
+        bus__sub_free(table->entries[i]);
     free(table);
 }

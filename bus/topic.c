@@ -171,6 +171,12 @@ static int open_locked(struct bus *bus, const char *name, size_t len,
         rc = topic_new(bus, name, len, cfg, &t);
     if (rc)
         return rc;
+    /* Wildcard subscriptions attach before anyone can publish. */
+    rc = bus__patterns_attach(bus, t);
+    if (rc) {
+        topic_free(t);
+        return rc;
+    }
     *table_slot(bus->table, bus->table_size, name) = t;
     bus->topics[count] = t;
     /* release: bus_flush walks topics[0, ntopics) without the lock. */
@@ -204,6 +210,7 @@ const char *bus_topic_name(const bus_topic_t *topic)
 
 void bus__topics_free(struct bus *bus)
 {
+    bus__patterns_free(bus);
     uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
     for (uint32_t i = 0; i < count; i++)
         topic_free(bus->topics[i]);

@@ -238,6 +238,24 @@ BUS_API void bus_sub_options_init(bus_sub_options_t *opts);
 BUS_API int bus_subscribe_ex(bus_topic_t *topic, bus_handler_fn fn, void *ctx,
                              const bus_sub_options_t *opts, bus_sub_t **out);
 
+/**
+ * bus_subscribe_pattern - subscribe to every topic whose name matches
+ * @pattern, now and later: NATS subject syntax, where a token `*` matches
+ * exactly one token and a last token `>` matches one or more tokens
+ * (`orders.*.created`, `metrics.>`). Topics opened later that match get the
+ * subscription when they are created; matching never happens per event.
+ * ev->topic tells the handler which topic an event came from. Each matching
+ * topic dispatches the handler as a subscription of its own (order per topic,
+ * groups and filters per topic). bus_unsubscribe*() detaches from all, with
+ * the same guarantees as for one topic; bus_sub_stats() sums over them.
+ * @opts: as bus_subscribe_ex(), NULL = plain.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument, malformed pattern: tokens as in topic names,
+ * or `*`, or `>` as the last token only), -ENOMEM, -ESHUTDOWN.
+ */
+BUS_API int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn,
+                                  void *ctx, const bus_sub_options_t *opts, bus_sub_t **out);
+
 /* Counters of one subscription. */
 typedef struct bus_sub_stats {
     uint64_t delivered;      /* handler calls that returned 0 */

@@ -1,0 +1,207 @@
+/* pattern.c - wildcard subscriptions with NATS subject syntax.
+ *
+ * A pattern subscription owns one plain subscription (a child) on every
+ * topic whose name matches: `*` matches one token, `>` one or more trailing
+ * tokens. Matching happens when a pattern is added (against the existing
+ * topics) and when a topic is created (against the patterns), under the
+ * registry lock, never per event: dispatch sees only ordinary children. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct pattern {
+    char *text;
+    struct bus *bus;
+    struct bus_sub *owner; /* the handle the user holds */
+    struct bus_sub **children;
+    uint32_t count, capacity;
+    struct pattern *next; /* in bus->patterns */
+};
+
+static size_t token_length(const char *s)
+{
+    const char *dot = strchr(s, '.');
+    return dot ? (size_t)(dot - s) : strlen(s);
+}
+
+/* True if topic @name matches @pattern. */
+static bool matches(const char *pattern, const char *name)
+{
+    for (;;) {
+        if (strcmp(pattern, ">") == 0)
+            return *name != '\0';
+        size_t p = token_length(pattern), n = token_length(name);
+        bool star = p == 1 && pattern[0] == '*';
+        if (!star && (p != n || memcmp(pattern, name, p) != 0))
+            return false;
+        if (pattern[p] == '\0' || name[n] == '\0')
+            return pattern[p] == '\0' && name[n] == '\0';
+        pattern += p + 1;
+        name += n + 1;
+    }
+}
+
+/* A topic name in which a token may also be `*`, and the last one `>`. */
+static bool valid_pattern(const char *pattern)
+{
+    size_t len = strnlen(pattern, 256);
+    if (len == 0 || len > 255)
+        return false;
+    for (const char *token = pattern;; token += token_length(token) + 1) {
+        size_t n = token_length(token);
+        if (n == 0)
+            return false;
+        bool wild = n == 1 && (token[0] == '*' || token[0] == '>');
+        for (size_t i = 0; i < n && !wild; i++) {
+            unsigned char c = (unsigned char)token[i];
+            if (c <= ' ' || c >= 0x7f || c == '*' || c == '>')
+                return false;
+        }
+        if (token[n] == '\0')
+            return true;
+        if (token[0] == '>' && n == 1)
+            return false; /* `>` only at the end */
+    }
+}
+
+static int add_child(struct pattern *p, struct bus_topic *t)
+{
+    if (p->count == p->capacity) {
+        uint32_t capacity = p->capacity ? 2 * p->capacity : 8;
+        struct bus_sub **children = realloc(p->children, capacity * sizeof(*children));
+        if (!children)
+            return -ENOMEM;
+        p->children = children;
+        p->capacity = capacity;
+    }
+    const struct bus_sub *owner = p->owner;
+    bus_sub_options_t opts = {owner->group, owner->filter, owner->filter_ctx};
+    struct bus_sub *child = bus__sub_new(t, owner->fn, owner->ctx, &opts);
+    if (!child)
+        return -ENOMEM;
+    int rc = bus__sub_attach(child);
+    if (rc) {
+        bus__sub_free(child);
+        return rc;
+    }
+    p->children[p->count++] = child;
+    return 0;
+}
+
+/* Forgets the children on topic @t, which is being abandoned before anyone
+ * saw it: its teardown frees them with its table. */
+static void forget_children_on(struct bus *bus, struct bus_topic *t)
+{
+    for (struct pattern *p = bus->patterns; p; p = p->next)
+        if (p->count && p->children[p->count - 1]->topic == t)
+            p->count--;
+}
+
+int bus__patterns_attach(struct bus *bus, struct bus_topic *t)
+{
+    for (struct pattern *p = bus->patterns; p; p = p->next) {
+        if (!matches(p->text, t->name))
+            continue;
+        int rc = add_child(p, t);
+        if (rc) {
+            forget_children_on(bus, t);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, void *ctx,
+                          const bus_sub_options_t *opts, bus_sub_t **out)
+{
+    if (!bus || !pattern || !fn || !out || !valid_pattern(pattern) || !bus__valid_group(opts))
+        return -EINVAL;
+    struct pattern *p = calloc(1, sizeof(*p));
+    struct bus_sub *owner = bus__sub_new(NULL, fn, ctx, opts);
+    if (!p || !owner || !(p->text = strdup(pattern))) {
+        free(p);
+        if (owner)
+            bus__sub_free(owner);
+        return -ENOMEM;
+    }
+    p->bus = bus;
+    p->owner = owner;
+    owner->pattern = p;
+
+    int rc = 0;
+    pthread_mutex_lock(&bus->registry_lock);
+    /* relaxed: registry_lock orders it against bus_shutdown. */
+    if (atomic_load_explicit(&bus->stopping, memory_order_relaxed))
+        rc = -ESHUTDOWN;
+    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
+    for (uint32_t i = 0; i < count && rc == 0; i++)
+        if (matches(p->text, bus->topics[i]->name))
+            rc = add_child(p, bus->topics[i]);
+    if (rc == 0) {
+        p->next = bus->patterns;
+        bus->patterns = p;
+    }
+    pthread_mutex_unlock(&bus->registry_lock);
+    if (rc) {
+        /* Children attached so far may have run: retire them as an
+         * unsubscribe does, without waiting. */
+        bus_unsubscribe_async(owner, NULL, NULL);
+        return rc;
+    }
+    *out = owner;
+    return 0;
+}
+
+void bus__pattern_detach(struct bus_sub *sub)
+{
+    struct pattern *p = sub->pattern;
+    struct bus *bus = p->bus;
+    pthread_mutex_lock(&bus->registry_lock);
+    for (struct pattern **link = &bus->patterns; *link; link = &(*link)->next) {
+        if (*link == p) {
+            *link = p->next;
+            break;
+        }
+    }
+    for (uint32_t i = 0; i < p->count; i++)
+        p->children[i]->detached = bus__sub_detach(p->children[i]);
+    pthread_mutex_unlock(&bus->registry_lock);
+}
+
+static void pattern_free(struct pattern *p)
+{
+    free(p->children);
+    free(p->text);
+    free(p);
+}
+
+void bus__pattern_free(struct bus_sub *sub)
+{
+    struct pattern *p = sub->pattern;
+    for (uint32_t i = 0; i < p->count; i++)
+        if (p->children[i]->detached)
+            bus__sub_free(p->children[i]);
+    pattern_free(p);
+    bus__sub_free(sub);
+}
+
+void bus__pattern_stats(const struct bus_sub *sub, bus_sub_stats_t *out)
+{
+    struct pattern *p = sub->pattern;
+    pthread_mutex_lock(&p->bus->registry_lock);
+    for (uint32_t i = 0; i < p->count; i++)
+        bus__sub_stats_add(p->children[i], out);
+    pthread_mutex_unlock(&p->bus->registry_lock);
+}
+
+/* At bus_destroy: the children are freed with their topics' tables. */
+void bus__patterns_free(struct bus *bus)
+{
+    while (bus->patterns) {
+        struct pattern *p = bus->patterns;
+        bus->patterns = p->next;
+        bus__sub_free(p->owner);
+        pattern_free(p);
+    }
+}
