@@ -91,6 +91,18 @@ static enum outcome call_group(const struct sub_table *table, struct sub_group *
     return SKIPPED;
 }
 
+/* The event this worker is dispatching, for bus_reply. */
+struct dispatching {
+    const bus_event_t *ev;
+    const struct ring_slot *slot;
+};
+static _Thread_local struct dispatching dispatching;
+
+const struct ring_slot *bus__dispatching_slot(const bus_event_t *ev)
+{
+    return ev && dispatching.ev == ev ? dispatching.slot : NULL;
+}
+
 /* Acknowledged publish: every subscriber has had the event. */
 static void complete(const struct ring_slot *slot, const bus_event_t *ev, uint32_t handled,
                      uint32_t failed)
@@ -110,10 +122,12 @@ static void deliver(struct bus_topic *t, uint64_t first, uint64_t n)
 {
     /* acquire (consume): pairs with the release in subs.c, so the table's
      * contents are visible. The read-side section keeps it alive. */
-    const struct sub_table *table = atomic_load_explicit(&t->subs, memory_order_acquire);
-    bool shared = t->cfg.flags & BUS_TOPIC_PARALLEL;
+    struct bus_topic *owner = t->parent ? t->parent : t; /* keyed lanes */
+    const struct sub_table *table = atomic_load_explicit(&owner->subs, memory_order_acquire);
+    /* Counters and group cursors that several workers may update at once. */
+    bool shared = owner->cfg.flags & (BUS_TOPIC_PARALLEL | BUS_TOPIC_KEYED);
     uint64_t tally[3] = {0};
-    bus_event_t ev = {.topic = t};
+    bus_event_t ev = {.topic = owner};
 
     for (uint64_t ticket = first; ticket < first + n; ticket++) {
         const struct ring_slot *slot = ring_slot(&t->ring, ticket);
@@ -121,6 +135,7 @@ static void deliver(struct bus_topic *t, uint64_t first, uint64_t n)
         ev.size = slot->size;
         ev.seq = ticket + 1;
         ev.publish_ns = slot->publish_ns;
+        dispatching = (struct dispatching){&ev, slot};
         uint64_t handled = tally[HANDLED], failed = tally[FAILED];
         for (uint32_t i = 0; i < table->nplain; i++)
             tally[call(table->entries[i], &ev, shared)]++;
@@ -130,6 +145,7 @@ static void deliver(struct bus_topic *t, uint64_t first, uint64_t n)
             complete(slot, &ev, (uint32_t)(tally[HANDLED] - handled),
                      (uint32_t)(tally[FAILED] - failed));
     }
+    dispatching = (struct dispatching){NULL, NULL};
     /* relaxed: statistics; bus_flush orders them via `released`. */
     if (tally[HANDLED])
         atomic_fetch_add_explicit(&t->delivered, tally[HANDLED], memory_order_relaxed);

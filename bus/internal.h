@@ -80,6 +80,11 @@ struct bus_topic {
     bus_topic_config_t cfg;
     unsigned level; /* ready-queue priority level */
     char *name;
+    /* Keyed topics: events go to one of nlanes ordered lanes by key; a lane
+     * has the keyed topic as parent and uses its subscriptions. */
+    struct bus_topic **lanes;
+    uint32_t nlanes;
+    struct bus_topic *parent;
 };
 
 struct bus {
@@ -125,6 +130,10 @@ void bus__topic_schedule(struct bus_topic *t);
 void bus__topic_await(struct bus_topic *t, bool (*ready)(struct bus_topic *, void *),
                       void *arg);
 
+/* The slot of @ev if the calling thread is running a handler for @ev, else
+ * NULL (dispatch.c). */
+const struct ring_slot *bus__dispatching_slot(const bus_event_t *ev);
+
 /* Dispatches up to cfg.batch events of a topic popped from the ready queue,
  * inside an RCU read-side section (dispatch.c). */
 void bus__topic_dispatch(struct bus_topic *t);
@@ -138,7 +147,16 @@ int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const vo
 void bus__dead_letter(const bus_event_t *ev, int error);
 
 /* Topic registry (topic.c). */
+int bus__topic_new(struct bus *bus, const char *name, size_t len,
+                   const bus_topic_config_t *cfg, struct bus_topic **out);
+void bus__topic_free(struct bus_topic *t);
+void bus__topic_stats_add(const struct bus_topic *t, bus_topic_stats_t *out);
 void bus__topics_free(struct bus *bus);
+
+/* Keyed topics (keyed.c). */
+uint32_t bus__keyed_lane_count(const bus_topic_config_t *cfg);
+int bus__keyed_lanes_new(struct bus_topic *t);
+void bus__keyed_lanes_free(struct bus_topic *t);
 
 /* Subscriptions (subs.c). */
 struct bus_sub *bus__sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,

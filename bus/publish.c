@@ -100,9 +100,16 @@ static void report_drop(struct bus_topic *t, const void *data,
     }
 }
 
+/* A keyed topic's events without a key go to the lane of key 0. */
+static struct bus_topic *unkeyed(struct bus_topic *t)
+{
+    return t->nlanes ? t->lanes[0] : t;
+}
+
 static int publish_one(struct bus_topic *t, const void *data, size_t size,
                        const bus_publish_options_t *opts)
 {
+    t = unkeyed(t);
     uint64_t now = clock_now_ns();
     struct reservation r = {.want = 1};
     int n = reserve(t, &r);
@@ -165,6 +172,7 @@ int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_
     if (rc)
         return rc;
 
+    t = unkeyed(t);
     uint64_t now = clock_now_ns();
     size_t done = 0;
     while (done < count) {

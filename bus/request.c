@@ -103,11 +103,11 @@ int bus_request(bus_topic_t *topic, const void *data, size_t size, uint64_t time
 
 int bus_reply(const bus_event_t *ev, const void *data, size_t size)
 {
-    if (!ev || !ev->topic || (!data && size))
+    if (!data && size)
         return -EINVAL;
     /* The event's slot stays ours while its handlers run. */
-    const struct ring_slot *slot = ring_slot(&ev->topic->ring, ev->seq - 1);
-    if (!(slot->flags & SLOT_COMPLETE) || slot->complete != on_dispatched)
+    const struct ring_slot *slot = bus__dispatching_slot(ev);
+    if (!slot || !(slot->flags & SLOT_COMPLETE) || slot->complete != on_dispatched)
         return -EINVAL;
     return answer(slot->complete_arg, 0, data, size) ? 0 : -EALREADY;
 }

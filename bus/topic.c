@@ -46,7 +46,10 @@ static size_t valid_name(const char *name)
     return token_empty ? 0 : len;
 }
 
-enum { KNOWN_FLAGS = BUS_TOPIC_PARALLEL | BUS_TOPIC_HIGH_PRIORITY | BUS_TOPIC_LOW_PRIORITY };
+enum {
+    KNOWN_FLAGS = BUS_TOPIC_PARALLEL | BUS_TOPIC_HIGH_PRIORITY | BUS_TOPIC_LOW_PRIORITY |
+                  BUS_TOPIC_KEYED
+};
 
 static bool valid_config(const bus_topic_config_t *cfg)
 {
@@ -54,7 +57,8 @@ static bool valid_config(const bus_topic_config_t *cfg)
     unsigned both = BUS_TOPIC_HIGH_PRIORITY | BUS_TOPIC_LOW_PRIORITY;
     return cap >= 2 && cap <= (UINT32_C(1) << 31) && (cap & (cap - 1)) == 0 &&
            cfg->full_policy >= BUS_FULL_BLOCK && cfg->full_policy <= BUS_FULL_DROP &&
-           (cfg->flags & ~(unsigned)KNOWN_FLAGS) == 0 && (cfg->flags & both) != both;
+           (cfg->flags & ~(unsigned)KNOWN_FLAGS) == 0 && (cfg->flags & both) != both &&
+           !((cfg->flags & BUS_TOPIC_KEYED) && (cfg->flags & BUS_TOPIC_PARALLEL));
 }
 
 /* The ready-queue level of a topic: 0 high, 1 normal, 2 low. */
@@ -107,23 +111,26 @@ static int table_make_room(struct bus *bus)
     return 0;
 }
 
-static void topic_free(struct bus_topic *t)
+void bus__topic_free(struct bus_topic *t)
 {
     bus__subs_free(t);
+    free(t->lanes); /* the lanes themselves are topics of the bus */
     pthread_mutex_destroy(&t->subs_lock);
     bus__ring_fini(&t->ring);
     free(t->name);
     free(t);
 }
 
-static int topic_new(struct bus *bus, const char *name, size_t len,
-                     const bus_topic_config_t *cfg, struct bus_topic **out)
+int bus__topic_new(struct bus *bus, const char *name, size_t len,
+                   const bus_topic_config_t *cfg, struct bus_topic **out)
 {
     struct bus_topic *t = aligned_alloc(RING_CACHELINE, sizeof(*t));
     if (!t)
         return -ENOMEM;
     memset(t, 0, sizeof(*t));
-    int rc = bus__ring_init(&t->ring, cfg->capacity, cfg->max_payload,
+    /* A keyed topic's events live in its lanes: its own ring stays empty. */
+    bool keyed = cfg->flags & BUS_TOPIC_KEYED;
+    int rc = bus__ring_init(&t->ring, keyed ? 2 : cfg->capacity, keyed ? 0 : cfg->max_payload,
                             cfg->flags & BUS_TOPIC_PARALLEL);
     if (rc) {
         free(t);
@@ -163,24 +170,30 @@ static int open_locked(struct bus *bus, const char *name, size_t len,
         }
     }
     uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
-    if (count == bus->cfg.max_topics)
+    if (bus->cfg.max_topics - count < 1 + bus__keyed_lane_count(cfg))
         return -ENOSPC;
     int rc = table_make_room(bus);
     struct bus_topic *t = NULL;
     if (rc == 0)
-        rc = topic_new(bus, name, len, cfg, &t);
-    if (rc)
-        return rc;
+        rc = bus__topic_new(bus, name, len, cfg, &t);
+    if (rc == 0 && (cfg->flags & BUS_TOPIC_KEYED))
+        rc = bus__keyed_lanes_new(t);
     /* Wildcard subscriptions attach before anyone can publish. */
-    rc = bus__patterns_attach(bus, t);
+    if (rc == 0)
+        rc = bus__patterns_attach(bus, t);
     if (rc) {
-        topic_free(t);
+        if (t) {
+            bus__keyed_lanes_free(t);
+            bus__topic_free(t);
+        }
         return rc;
     }
     *table_slot(bus->table, bus->table_size, name) = t;
-    bus->topics[count] = t;
+    bus->topics[count++] = t;
+    for (uint32_t i = 0; i < t->nlanes; i++)
+        bus->topics[count++] = t->lanes[i];
     /* release: bus_flush walks topics[0, ntopics) without the lock. */
-    atomic_store_explicit(&bus->ntopics, count + 1, memory_order_release);
+    atomic_store_explicit(&bus->ntopics, count, memory_order_release);
     *out = t;
     return 0;
 }
@@ -213,26 +226,36 @@ void bus__topics_free(struct bus *bus)
     bus__patterns_free(bus);
     uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
     for (uint32_t i = 0; i < count; i++)
-        topic_free(bus->topics[i]);
+        bus__topic_free(bus->topics[i]);
     free(bus->table);
     free(bus->topics);
+}
+
+/* Adds topic @t's counters to @out. */
+void bus__topic_stats_add(const struct bus_topic *t, bus_topic_stats_t *out)
+{
+    /* A near snapshot, as documented. acquire on released keeps the load of
+     * tail after it, and tail >= released at all times, so depth never
+     * underflows; the counters are relaxed. */
+    uint64_t released = atomic_load_explicit(&t->ring.released, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit(&t->ring.tail, memory_order_acquire);
+    out->published += tail;
+    out->delivered += atomic_load_explicit(&t->delivered, memory_order_relaxed);
+    out->dropped += atomic_load_explicit(&t->dropped, memory_order_relaxed);
+    out->handler_errors += atomic_load_explicit(&t->handler_errors, memory_order_relaxed);
+    out->depth += (uint32_t)(tail - released);
+    uint32_t high = atomic_load_explicit(&t->high_water, memory_order_relaxed);
+    if (high > out->high_water)
+        out->high_water = high;
 }
 
 int bus_topic_stats(const bus_topic_t *topic, bus_topic_stats_t *out)
 {
     if (!topic || !out)
         return -EINVAL;
-    struct bus_topic *t = (struct bus_topic *)topic;
-    /* A near snapshot, as documented. acquire on released keeps the load of
-     * tail after it, and tail >= released at all times, so depth never
-     * underflows; the counters are relaxed. */
-    uint64_t released = atomic_load_explicit(&t->ring.released, memory_order_acquire);
-    uint64_t tail = atomic_load_explicit(&t->ring.tail, memory_order_acquire);
-    out->published = tail;
-    out->delivered = atomic_load_explicit(&t->delivered, memory_order_relaxed);
-    out->dropped = atomic_load_explicit(&t->dropped, memory_order_relaxed);
-    out->handler_errors = atomic_load_explicit(&t->handler_errors, memory_order_relaxed);
-    out->depth = (uint32_t)(tail - released);
-    out->high_water = atomic_load_explicit(&t->high_water, memory_order_relaxed);
+    memset(out, 0, sizeof(*out));
+    bus__topic_stats_add(topic, out);
+    for (uint32_t i = 0; i < topic->nlanes; i++)
+        bus__topic_stats_add(topic->lanes[i], out);
     return 0;
 }

@@ -93,7 +93,14 @@ enum {
      * topics first, then normal (neither flag), then low; every 4th turn of a
      * worker starts at a lower level, so no level starves. */
     BUS_TOPIC_HIGH_PRIORITY = 1u << 1,
-    BUS_TOPIC_LOW_PRIORITY = 1u << 2
+    BUS_TOPIC_LOW_PRIORITY = 1u << 2,
+    /* Keyed order (DPDK eventdev's atomic flows): events carry a key
+     * (bus_publish_keyed); events with the same key are handled one at a
+     * time in publish order, different keys in parallel on several workers.
+     * The topic is split into min(16, capacity / 2) ordered lanes of
+     * capacity / lanes events each, chosen by a hash of the key; seq counts
+     * per lane. Not with BUS_TOPIC_PARALLEL. */
+    BUS_TOPIC_KEYED = 1u << 3
 };
 
 typedef struct bus_topic_config {
@@ -401,6 +408,14 @@ BUS_API int bus_reply(const bus_event_t *ev, const void *data, size_t size);
 BUS_API int bus_request_wait(bus_topic_t *topic, const void *data, size_t size,
                              uint64_t timeout_ns, void *buf, size_t buf_size,
                              size_t *reply_size);
+
+/**
+ * bus_publish_keyed - bus_publish() with a key, for BUS_TOPIC_KEYED topics:
+ * events with equal keys are handled in publish order, one at a time. On
+ * other topics the key is ignored. bus_publish() on a keyed topic uses key 0.
+ * Thread-safety and errors: as bus_publish().
+ */
+BUS_API int bus_publish_keyed(bus_topic_t *topic, uint64_t key, const void *data, size_t size);
 
 /* One event of a batch: @size bytes at @data. */
 typedef struct bus_msg {
