@@ -34,125 +34,6 @@ void bus__topic_schedule(struct bus_topic *t)
         bus__sched_push(&t->bus->sched, t, t->level);
 }
 
-/* Adds one to a counter. An ordered topic is dispatched by one worker at a
- * time, so its counters have a single writer and a relaxed load and store
- * suffice (no locked instruction); a parallel topic's need an RMW. relaxed:
- * statistics, ordered with nothing. */
-static inline void count_one(_Atomic uint64_t *counter, bool shared)
-{
-    if (shared)
-        atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
-    else
-        atomic_store_explicit(counter,
-                              atomic_load_explicit(counter, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-}
-
-enum outcome { SKIPPED, HANDLED, FAILED };
-
-/* Calls one subscription's handler, unless it is unsubscribed or its filter
- * rejects the event. */
-static enum outcome call(struct bus_sub *sub, const bus_event_t *ev, bool shared)
-{
-    /* acquire: pairs with the release in unsubscribe, so a call that starts
-     * after unsubscribe returned sees the flag. */
-    if (atomic_load_explicit(&sub->dead, memory_order_acquire))
-        return SKIPPED;
-    if (sub->filter && !sub->filter(ev, sub->filter_ctx)) {
-        count_one(&sub->filtered, shared);
-        return SKIPPED;
-    }
-    int rc = sub->fn(ev, sub->ctx);
-    if (rc == 0) {
-        count_one(&sub->delivered, shared);
-        return HANDLED;
-    }
-    count_one(&sub->handler_errors, shared);
-    bus__dead_letter(ev, rc);
-    return FAILED;
-}
-
-/* Gives the event to one member of a queue group, round robin, passing it on
- * past members that are gone or whose filter rejects it. */
-static enum outcome call_group(const struct sub_table *table, struct sub_group *g,
-                               const bus_event_t *ev, bool shared)
-{
-    /* relaxed: only spreads events; any interleaving is correct. */
-    uint32_t start = shared ? atomic_fetch_add_explicit(&g->cursor, 1, memory_order_relaxed)
-                            : atomic_load_explicit(&g->cursor, memory_order_relaxed);
-    if (!shared)
-        atomic_store_explicit(&g->cursor, start + 1, memory_order_relaxed);
-    for (uint32_t i = 0; i < g->count; i++) {
-        struct bus_sub *member = table->entries[g->first + (start + i) % g->count];
-        enum outcome o = call(member, ev, shared);
-        if (o != SKIPPED)
-            return o;
-    }
-    return SKIPPED;
-}
-
-/* The event this worker is dispatching, for bus_reply. */
-struct dispatching {
-    const bus_event_t *ev;
-    const struct ring_slot *slot;
-};
-static _Thread_local struct dispatching dispatching;
-
-const struct ring_slot *bus__dispatching_slot(const bus_event_t *ev)
-{
-    return ev && dispatching.ev == ev ? dispatching.slot : NULL;
-}
-
-/* Acknowledged publish: every subscriber has had the event. */
-static void complete(const struct ring_slot *slot, const bus_event_t *ev, uint32_t handled,
-                     uint32_t failed)
-{
-    bus_completion_t c = {
-        .topic = ev->topic,
-        .seq = ev->seq,
-        .handled = handled,
-        .failed = failed,
-        .data = ev->data,
-    };
-    slot->complete(&c, slot->complete_arg);
-}
-
-/* Calls the subscribers for tickets [first, first + n). */
-static void deliver(struct bus_topic *t, uint64_t first, uint64_t n)
-{
-    /* acquire (consume): pairs with the release in subs.c, so the table's
-     * contents are visible. The read-side section keeps it alive. */
-    struct bus_topic *owner = t->parent ? t->parent : t; /* keyed lanes */
-    const struct sub_table *table = atomic_load_explicit(&owner->subs, memory_order_acquire);
-    /* Counters and group cursors that several workers may update at once. */
-    bool shared = owner->cfg.flags & (BUS_TOPIC_PARALLEL | BUS_TOPIC_KEYED);
-    uint64_t tally[3] = {0};
-    bus_event_t ev = {.topic = owner};
-
-    for (uint64_t ticket = first; ticket < first + n; ticket++) {
-        const struct ring_slot *slot = ring_slot(&t->ring, ticket);
-        ev.data = slot_payload(slot);
-        ev.size = slot->size;
-        ev.seq = ticket + 1;
-        ev.publish_ns = slot->publish_ns;
-        dispatching = (struct dispatching){&ev, slot};
-        uint64_t handled = tally[HANDLED], failed = tally[FAILED];
-        for (uint32_t i = 0; i < table->nplain; i++)
-            tally[call(table->entries[i], &ev, shared)]++;
-        for (uint32_t i = 0; i < table->ngroups; i++)
-            tally[call_group(table, &table->groups[i], &ev, shared)]++;
-        if (slot->flags & SLOT_COMPLETE)
-            complete(slot, &ev, (uint32_t)(tally[HANDLED] - handled),
-                     (uint32_t)(tally[FAILED] - failed));
-    }
-    dispatching = (struct dispatching){NULL, NULL};
-    /* relaxed: statistics; bus_flush orders them via `released`. */
-    if (tally[HANDLED])
-        atomic_fetch_add_explicit(&t->delivered, tally[HANDLED], memory_order_relaxed);
-    if (tally[FAILED])
-        atomic_fetch_add_explicit(&t->handler_errors, tally[FAILED], memory_order_relaxed);
-}
-
 /* True when no other topic waits for a worker. */
 static bool nothing_else_ready(struct bus_topic *t)
 {
@@ -188,7 +69,7 @@ static bool ordered_turn(struct bus_topic *t, uint64_t batch)
         if (tail == head && (tail = linger(t, head)) == head)
             return false;
         uint64_t n = tail - head < batch ? tail - head : batch;
-        deliver(t, head, n);
+        bus__deliver(t, head, n);
         head += n;
         ring_release_upto(r, head);
         evcount_notify(&t->progress, INT_MAX);
@@ -227,7 +108,7 @@ static bool parallel_turn(struct bus_topic *t, uint64_t batch)
             return false;
         if (unclaimed(r))
             bus__topic_schedule(t);
-        deliver(t, first, n);
+        bus__deliver(t, first, n);
         bus__ring_complete(r, first, n);
         evcount_notify(&t->progress, INT_MAX);
         if (!nothing_else_ready(t))

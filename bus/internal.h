@@ -130,8 +130,11 @@ void bus__topic_schedule(struct bus_topic *t);
 void bus__topic_await(struct bus_topic *t, bool (*ready)(struct bus_topic *, void *),
                       void *arg);
 
+/* Calls the subscribers for tickets [first, first + n) of @t (deliver.c). */
+void bus__deliver(struct bus_topic *t, uint64_t first, uint64_t n);
+
 /* The slot of @ev if the calling thread is running a handler for @ev, else
- * NULL (dispatch.c). */
+ * NULL (deliver.c). */
 const struct ring_slot *bus__dispatching_slot(const bus_event_t *ev);
 
 /* Dispatches up to cfg.batch events of a topic popped from the ready queue,
