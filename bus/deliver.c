@@ -22,7 +22,7 @@ enum outcome { SKIPPED, HANDLED, FAILED };
 
 /* Calls one subscription's handler, unless it is unsubscribed or its filter
  * rejects the event. */
-static enum outcome call(struct bus_sub *sub, const bus_event_t *ev, bool shared)
+static inline enum outcome call(struct bus_sub *sub, const bus_event_t *ev, bool shared)
 {
     /* acquire: pairs with the release in unsubscribe, so a call that starts
      * after unsubscribe returned sees the flag. */
@@ -66,7 +66,8 @@ struct dispatching {
     const bus_event_t *ev;
     const struct ring_slot *slot;
 };
-static _Thread_local struct dispatching dispatching;
+/* initial-exec: a plain %fs-relative access, not a __tls_get_addr call. */
+static _Thread_local struct dispatching dispatching __attribute__((tls_model("initial-exec")));
 
 const struct ring_slot *bus__dispatching_slot(const bus_event_t *ev)
 {
@@ -88,6 +89,34 @@ static void complete(const struct ring_slot *slot, const bus_event_t *ev, uint32
 }
 
 /* Calls the subscribers for tickets [first, first + n). */
+/* Calls every subscriber once for @ev; adds the outcomes to @tally. */
+__attribute__((always_inline)) static inline void
+call_all(const struct sub_table *table, const bus_event_t *ev, bool shared, uint64_t tally[3])
+{
+    /* Locals: handlers may write memory, so the compiler would reload the
+     * table's fields on every iteration. */
+    struct bus_sub *const *entries = table->entries;
+    uint32_t nplain = table->nplain, ngroups = table->ngroups;
+    for (uint32_t i = 0; i < nplain; i++)
+        tally[call(entries[i], ev, shared)]++;
+    for (uint32_t i = 0; i < ngroups; i++)
+        tally[call_group(table, &table->groups[i], ev, shared)]++;
+}
+
+/* An event with a completion: reported with its own counts, and findable by
+ * bus_reply while its handlers run. */
+static void deliver_completed(const struct sub_table *table, const struct ring_slot *slot,
+                              const bus_event_t *ev, bool shared, uint64_t tally[3])
+{
+    uint64_t mine[3] = {0};
+    dispatching = (struct dispatching){ev, slot};
+    call_all(table, ev, shared, mine);
+    dispatching = (struct dispatching){NULL, NULL};
+    complete(slot, ev, (uint32_t)mine[HANDLED], (uint32_t)mine[FAILED]);
+    for (int i = 0; i < 3; i++)
+        tally[i] += mine[i];
+}
+
 void bus__deliver(struct bus_topic *t, uint64_t first, uint64_t n)
 {
     /* acquire (consume): pairs with the release in subs.c, so the table's
@@ -105,17 +134,11 @@ void bus__deliver(struct bus_topic *t, uint64_t first, uint64_t n)
         ev.size = slot->size;
         ev.seq = ticket + 1;
         ev.publish_ns = slot->publish_ns;
-        dispatching = (struct dispatching){&ev, slot};
-        uint64_t handled = tally[HANDLED], failed = tally[FAILED];
-        for (uint32_t i = 0; i < table->nplain; i++)
-            tally[call(table->entries[i], &ev, shared)]++;
-        for (uint32_t i = 0; i < table->ngroups; i++)
-            tally[call_group(table, &table->groups[i], &ev, shared)]++;
         if (slot->flags & SLOT_COMPLETE)
-            complete(slot, &ev, (uint32_t)(tally[HANDLED] - handled),
-                     (uint32_t)(tally[FAILED] - failed));
+            deliver_completed(table, slot, &ev, shared, tally);
+        else
+            call_all(table, &ev, shared, tally);
     }
-    dispatching = (struct dispatching){NULL, NULL};
     /* relaxed: statistics; bus_flush orders them via `released`. */
     if (tally[HANDLED])
         atomic_fetch_add_explicit(&t->delivered, tally[HANDLED], memory_order_relaxed);

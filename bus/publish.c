@@ -28,20 +28,17 @@ struct reservation {
     int rc;
 };
 
-static bool reserved_or_refused(struct bus_topic *t, void *arg)
+static inline bool reserved_or_refused(struct bus_topic *t, void *arg)
 {
     struct reservation *r = arg;
     r->rc = ring_reserve(&t->ring, r->want, &r->first, &r->depth);
     return r->rc != -EAGAIN;
 }
 
-/* Reserves 1 to @r->want slots, applying the topic's policy when the ring is
- * full. Returns the number reserved, 0 when the events are to be dropped
- * (BUS_FULL_DROP), or a negative error. */
-static int reserve(struct bus_topic *t, struct reservation *r)
+/* The ring was full: apply the topic's policy. Returns the number reserved,
+ * 0 when the events are to be dropped (BUS_FULL_DROP), or a negative error. */
+__attribute__((noinline)) static int on_full(struct bus_topic *t, struct reservation *r)
 {
-    if (reserved_or_refused(t, r))
-        return r->rc;
     switch (t->cfg.full_policy) {
     case BUS_FULL_DROP:
         return 0;
@@ -57,7 +54,13 @@ static int reserve(struct bus_topic *t, struct reservation *r)
     }
 }
 
-static void fill(struct bus_topic *t, uint64_t ticket, uint64_t now, const void *data,
+/* Reserves 1 to @r->want slots; see on_full for a full ring. */
+static inline int reserve(struct bus_topic *t, struct reservation *r)
+{
+    return reserved_or_refused(t, r) ? r->rc : on_full(t, r);
+}
+
+static inline void fill(struct bus_topic *t, uint64_t ticket, uint64_t now, const void *data,
                  size_t size, const bus_publish_options_t *opts)
 {
     struct ring_slot *slot = ring_slot(&t->ring, ticket);
@@ -81,7 +84,8 @@ static void fill(struct bus_topic *t, uint64_t ticket, uint64_t now, const void 
 }
 
 /* Commits [first, first + n) and makes sure a worker will dispatch them. */
-static void commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
+__attribute__((always_inline)) static inline void
+commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
 {
     ring_commit(&t->ring, r->first, n);
     note_depth(t, r->depth);
@@ -106,8 +110,10 @@ static struct bus_topic *unkeyed(struct bus_topic *t)
     return t->nlanes ? t->lanes[0] : t;
 }
 
-static int publish_one(struct bus_topic *t, const void *data, size_t size,
-                       const bus_publish_options_t *opts)
+/* Inlined into each caller, so that bus_publish's copy (opts NULL) has no
+ * option branches. */
+__attribute__((always_inline)) static inline int
+publish_one(struct bus_topic *t, const void *data, size_t size, const bus_publish_options_t *opts)
 {
     t = unkeyed(t);
     uint64_t now = clock_now_ns();

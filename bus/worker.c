@@ -10,7 +10,8 @@ enum {
     IDLE_YIELDS = 200  /* yields before parking */
 };
 
-static _Thread_local struct bus *current_bus;
+/* initial-exec: a plain %fs-relative access, not a __tls_get_addr call. */
+static _Thread_local struct bus *current_bus __attribute__((tls_model("initial-exec")));
 
 struct bus *bus__current_worker_bus(void)
 {
