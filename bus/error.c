@@ -10,7 +10,7 @@ const char *bus_strerror(int err)
     case -EINVAL: return "invalid argument";
     case -EMSGSIZE: return "payload larger than the topic's max_payload";
     case -EAGAIN: return "topic ring is full";
-    case -ESHUTDOWN: return "bus is being destroyed";
+    case -ESHUTDOWN: return "bus is shut down";
     case -ENOMEM: return "out of memory";
     case -ENOSPC: return "bus holds max_topics topics";
     case -EEXIST: return "topic exists with another configuration";

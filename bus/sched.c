@@ -62,13 +62,16 @@ __attribute__((noinline)) static struct bus_topic *sched_pop_level(struct sched_
 struct bus_topic *bus__sched_pop(struct sched *s, unsigned *turn)
 {
     /* Every 4th pop starts at a lower level (rotating), so that busy higher
-     * levels cannot starve the lower ones. */
-    unsigned n = (*turn)++;
+     * levels cannot starve the lower ones. Only pops that find a topic
+     * count, so the order does not depend on how long a worker was idle. */
+    unsigned n = *turn;
     unsigned start = n % 4 == 3 ? 1 + n / 4 % (SCHED_LEVELS - 1) : 0;
     for (unsigned i = 0; i < SCHED_LEVELS; i++) {
         struct bus_topic *t = sched_pop_level(&s->levels[(start + i) % SCHED_LEVELS]);
-        if (t)
+        if (t) {
+            *turn = n + 1;
             return t;
+        }
     }
     return NULL;
 }

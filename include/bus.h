@@ -110,9 +110,11 @@ typedef struct bus_topic_config {
     unsigned flags;       /* BUS_TOPIC_*; at most one priority flag */
 } bus_topic_config_t;
 
-/* Counters of one topic. published + dropped = publish calls that passed
- * argument checks and found the bus open. An event dispatched while the topic
- * has no subscriber is consumed without a handler call. */
+/* Counters of one topic. published + dropped = the events publish calls
+ * returned 0 for (BUS_FULL_DROP returns 0 for a dropped event); a call that
+ * returns an error (-EAGAIN from a full ring, ...) publishes nothing and
+ * counts nowhere. An event dispatched while the topic has no subscriber is
+ * consumed without a handler call. */
 typedef struct bus_topic_stats {
     uint64_t published;      /* events accepted into the ring */
     uint64_t delivered;      /* handler calls that returned 0 */
