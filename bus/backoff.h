@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 enum {
-    BACKOFF_SPINS = 128, /* pause instructions before the first yield */
+    BACKOFF_SPINS = 32,  /* pause instructions before the first yield */
     BACKOFF_YIELDS = 64  /* yields before the wait counts as long */
 };
 

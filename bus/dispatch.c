@@ -19,7 +19,7 @@ char bus__rcu_grace;
 
 enum {
     TURN_BATCHES = 16,  /* batches per read-side section */
-    LINGER_SPINS = 256  /* polls of an empty ordered topic before handing it back */
+    LINGER_SPINS = 64   /* polls of an empty ordered topic before handing it back */
 };
 
 void bus__topic_schedule(struct bus_topic *t)

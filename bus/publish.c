@@ -4,11 +4,18 @@
 #include "clock.h"
 #include "internal.h"
 
-/* Remembers the largest depth seen. relaxed: a statistic, ordered with
- * nothing; the CAS only keeps the maximum. */
-static void note_depth(struct bus_topic *t, uint64_t depth)
+/* Remembers the largest depth seen, for tickets [first, end) just committed.
+ * @estimate (from the producers' cached consumer position) can only be too
+ * high; only when it beats the record is the real position read, so the
+ * common case stays off the consumers' cache line. relaxed: a statistic,
+ * ordered with nothing; the CAS only keeps the maximum. */
+static void note_depth(struct bus_topic *t, uint64_t estimate, uint64_t end)
 {
     uint32_t seen = atomic_load_explicit(&t->high_water, memory_order_relaxed);
+    if (estimate <= seen)
+        return;
+    uint64_t released = atomic_load_explicit(&t->ring.released, memory_order_relaxed);
+    uint64_t depth = released < end ? end - released : 0;
     while (depth > seen &&
            !atomic_compare_exchange_weak_explicit(&t->high_water, &seen, (uint32_t)depth,
                                                   memory_order_relaxed,
@@ -88,7 +95,7 @@ __attribute__((always_inline)) static inline void
 commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
 {
     ring_commit(&t->ring, r->first, n);
-    note_depth(t, r->depth);
+    note_depth(t, r->depth, r->first + n);
     /* seq_cst: see the scheduling protocol in dispatch.c. */
     if (!atomic_load_explicit(&t->scheduled, memory_order_seq_cst))
         bus__topic_schedule(t);

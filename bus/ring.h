@@ -90,8 +90,10 @@ static inline struct ring_slot *ring_slot(const struct ring *r, uint64_t ticket)
 }
 
 /* Takes up to @want consecutive tickets (at least 1) with one CAS. Returns
- * the number taken, with the first ticket and the depth the ring has once
- * they are committed; -EAGAIN when full; -ESHUTDOWN once sealed. */
+ * the number taken, with the first ticket and an upper bound of the depth
+ * the ring has once they are committed (measured against the producers'
+ * cached consumer position, which may lag); -EAGAIN when full; -ESHUTDOWN
+ * once sealed. */
 static inline int ring_reserve(struct ring *r, uint64_t want, uint64_t *first,
                                uint64_t *depth)
 {
@@ -162,13 +164,6 @@ static inline uint64_t ring_committed(struct ring *r)
 static inline void ring_release_upto(struct ring *r, uint64_t upto)
 {
     atomic_store_explicit(&r->released, upto, memory_order_release);
-}
-
-/* Events committed and not yet freed (ordered) or claimed (parallel). */
-static inline uint64_t ring_depth(struct ring *r)
-{
-    uint64_t released = atomic_load_explicit(&r->released, memory_order_relaxed);
-    return atomic_load_explicit(&r->tail, memory_order_relaxed) - released;
 }
 
 /* Parallel consumers: claims up to @max committed tickets starting at *first.

@@ -1,62 +1,67 @@
-/* sched.c - the ready queue and parking idle workers. */
+/* sched.c - the ready queues and parking idle workers. */
 #include "sched.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 
-#include "tsan.h"
 
 int bus__sched_init(struct sched *s, uint32_t max_topics)
 {
-    /* ck_ring holds size - 1 entries: the next power of two above max_topics. */
-    unsigned size = 2;
-    while (size <= max_topics)
-        size *= 2;
     for (int i = 0; i < SCHED_LEVELS; i++) {
-        /* calloc: large arrays come from mmap and stay unbacked until used. */
-        s->levels[i].slots = calloc(size, sizeof(*s->levels[i].slots));
-        if (!s->levels[i].slots) {
-            bus__sched_fini(s);
+        if (bus__readyq_init(&s->levels[i], max_topics) != 0) {
+            while (i-- > 0)
+                bus__readyq_fini(&s->levels[i]);
             return -ENOMEM;
         }
-        ck_ring_init(&s->levels[i].ring, size);
     }
     atomic_init(&s->idle.seq, 0);
     atomic_init(&s->idle.waiters, 0);
+    atomic_init(&s->spinning, 0);
     return 0;
 }
 
 void bus__sched_fini(struct sched *s)
 {
-    for (int i = 0; i < SCHED_LEVELS; i++) {
-        free(s->levels[i].slots);
-        s->levels[i].slots = NULL;
-    }
+    for (int i = 0; i < SCHED_LEVELS; i++)
+        bus__readyq_fini(&s->levels[i]);
 }
 
-/* Not inlined so that the TSan suppression for ck_ring's slot copy (whose
- * ordering is made by ck_pr fences TSan cannot see) names exactly these two
- * functions: see tests/tsan.supp. */
-__attribute__((noinline)) void bus__sched_push(struct sched *s, struct bus_topic *t,
-                                               unsigned level)
+/* Wakes one parked worker unless one polls. */
+static void wake_one(struct sched *s)
 {
-    struct sched_queue *q = &s->levels[level];
-    /* ck_ring orders the push before the pop with ck_pr fences; tell TSan. */
-    TSAN_RELEASE(t);
-    /* Cannot fail: each topic is queued at most once and the ring has room
-     * for every topic of the bus. */
-    ck_ring_enqueue_mpmc(&q->ring, q->slots, t);
-    evcount_notify(&s->idle, 1);
+    /* seq_cst fence: orders the caller's push before the loads below; a
+     * worker that stops polling decrements `spinning` and announces itself
+     * in the eventcount (both seq_cst) before it checks the queues, so either
+     * it sees the push or we see it (Dekker). */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* relaxed: ordered by the fence. */
+    if (atomic_load_explicit(&s->spinning, memory_order_relaxed) == 0 &&
+        atomic_load_explicit(&s->idle.waiters, memory_order_relaxed) != 0)
+        bus__evcount_wake(&s->idle, 1);
 }
 
-__attribute__((noinline)) static struct bus_topic *sched_pop_level(struct sched_queue *q)
+void bus__sched_push(struct sched *s, struct bus_topic *t, unsigned level)
 {
-    struct bus_topic *t;
-    if (!ck_ring_dequeue_mpmc(&q->ring, q->slots, &t))
-        return NULL;
-    TSAN_ACQUIRE(t);
-    return t;
+    /* Cannot fail: each topic is queued at most once and every queue has
+     * room for all the topics of the bus. */
+    bus__readyq_push(&s->levels[level], t);
+    wake_one(s);
+}
+
+void bus__sched_nudge(struct sched *s)
+{
+    if (!bus__sched_empty(s))
+        wake_one(s);
+}
+
+void bus__sched_spinning(struct sched *s, bool spinning)
+{
+    /* seq_cst: the worker's half of the Dekker pairing in wake_one. */
+    if (spinning)
+        atomic_fetch_add_explicit(&s->spinning, 1, memory_order_seq_cst);
+    else
+        atomic_fetch_sub_explicit(&s->spinning, 1, memory_order_seq_cst);
 }
 
 struct bus_topic *bus__sched_pop(struct sched *s, unsigned *turn)
@@ -67,7 +72,7 @@ struct bus_topic *bus__sched_pop(struct sched *s, unsigned *turn)
     unsigned n = *turn;
     unsigned start = n % 4 == 3 ? 1 + n / 4 % (SCHED_LEVELS - 1) : 0;
     for (unsigned i = 0; i < SCHED_LEVELS; i++) {
-        struct bus_topic *t = sched_pop_level(&s->levels[(start + i) % SCHED_LEVELS]);
+        struct bus_topic *t = bus__readyq_pop(&s->levels[(start + i) % SCHED_LEVELS]);
         if (t) {
             *turn = n + 1;
             return t;

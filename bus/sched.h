@@ -7,32 +7,31 @@
  * that has a topic, except on every 4th pop, when they look at the levels in
  * a rotated order, so lower levels get at least a quarter of the turns while
  * higher ones are busy: no starvation.
- * Each queue is Concurrency Kit's MPMC ck_ring of pointers. Idle workers park
- * on an eventcount: a push costs one fence and one load when no worker is
- * parked, a futex wake when one is. */
+ * Each queue is a readyq (readyq.h), in which no producer waits for another.
+ * Idle workers poll for a while (counted in `spinning`), then park on an
+ * eventcount. A push wakes a parked worker only when no worker is polling:
+ * one that polls will find the topic anyway, and a futex wake costs a
+ * syscall on the publishing thread and a CPU for a worker with nothing to do
+ * on a machine with more threads than cores. */
 #ifndef BUS_SCHED_H
 #define BUS_SCHED_H
 
-#include <ck_ring.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "evcount.h"
+#include "readyq.h"
 
 struct bus_topic;
 
 enum { SCHED_LEVELS = 3 }; /* 0 high, 1 normal, 2 low */
 
-struct sched_queue {
-    ck_ring_t ring;
-    ck_ring_buffer_t *slots;
-};
-
 struct sched {
-    struct sched_queue levels[SCHED_LEVELS];
+    struct readyq levels[SCHED_LEVELS];
     alignas(64) struct evcount idle; /* parked workers */
+    _Atomic uint32_t spinning;       /* workers polling for work */
 };
 
 /* -ENOMEM, or 0. */
@@ -47,13 +46,20 @@ void bus__sched_push(struct sched *s, struct bus_topic *t, unsigned level);
 struct bus_topic *bus__sched_pop(struct sched *s, unsigned *turn);
 
 /* True when no topic is queued. */
-static inline bool bus__sched_empty(const struct sched *s)
+static inline bool bus__sched_empty(struct sched *s)
 {
     for (int i = 0; i < SCHED_LEVELS; i++)
-        if (ck_ring_size(&s->levels[i].ring) != 0)
+        if (!readyq_empty(&s->levels[i]))
             return false;
     return true;
 }
+
+/* A worker starts or stops polling for work (see above). */
+void bus__sched_spinning(struct sched *s, bool spinning);
+
+/* Wakes a parked worker if topics wait and no worker polls: called by a
+ * worker that takes a topic while others remain queued. */
+void bus__sched_nudge(struct sched *s);
 
 /* Sleeps until a push or bus__sched_wake_all(); returns at once if a topic is
  * ready or *stop is set. May return spuriously. */

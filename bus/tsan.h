@@ -3,8 +3,7 @@
  * liburcu is an uninstrumented shared library, so TSan does not see that an
  * RCU grace period orders a reader's critical section before the updater's
  * free. Readers announce the end of a section with TSAN_RELEASE and updaters
- * claim it after a grace period with TSAN_ACQUIRE, on one shared address.
- * Likewise ck_ring's ordering of a push before its pop (sched.c). */
+ * claim it after a grace period with TSAN_ACQUIRE, on one shared address. */
 #ifndef BUS_TSAN_H
 #define BUS_TSAN_H
 

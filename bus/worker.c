@@ -6,11 +6,10 @@
 #include "internal.h"
 
 enum {
-    IDLE_SPINS = 2000, /* empty polls before yielding (a few microseconds) */
-    IDLE_YIELDS = 200  /* yields before parking */
+    IDLE_SPINS = 500, /* empty polls before yielding (a few microseconds) */
+    IDLE_YIELDS = 50  /* yields before parking */
 };
 
-/* initial-exec: a plain %fs-relative access, not a __tls_get_addr call. */
 static _Thread_local struct bus *current_bus __attribute__((tls_model("initial-exec")));
 
 struct bus *bus__current_worker_bus(void)
@@ -19,14 +18,20 @@ struct bus *bus__current_worker_bus(void)
 }
 
 /* One step of waiting for work, escalating with @idle_rounds. */
+/* One step of waiting for work, escalating with @idle_rounds. A worker
+ * counts as spinning from its first empty poll until it parks or finds work:
+ * producers then leave the parked ones asleep (sched.h). */
 static void idle_wait(struct bus *bus, unsigned *idle_rounds)
 {
     unsigned rounds = ++*idle_rounds;
+    if (rounds == 1)
+        bus__sched_spinning(&bus->sched, true);
     if (rounds < IDLE_SPINS || bus->cfg.wait == BUS_WAIT_SPIN) {
         cpu_relax();
     } else if (rounds < IDLE_SPINS + IDLE_YIELDS || bus->cfg.wait == BUS_WAIT_YIELD) {
         sched_yield();
     } else {
+        bus__sched_spinning(&bus->sched, false);
         bus__sched_park(&bus->sched, &bus->exiting);
         *idle_rounds = 0;
     }
@@ -40,8 +45,13 @@ static void *worker_main(void *arg)
     for (;;) {
         struct bus_topic *t = bus__sched_pop(&bus->sched, &turn);
         if (t) {
+            if (idle_rounds) {
+                bus__sched_spinning(&bus->sched, false);
+                idle_rounds = 0;
+            }
+            /* More topics wait and nobody polls: get a parked worker going. */
+            bus__sched_nudge(&bus->sched);
             bus__topic_dispatch(t);
-            idle_rounds = 0;
             continue;
         }
         /* acquire: pairs with bus_destroy's release; everything was drained
@@ -50,6 +60,8 @@ static void *worker_main(void *arg)
             break;
         idle_wait(bus, &idle_rounds);
     }
+    if (idle_rounds)
+        bus__sched_spinning(&bus->sched, false);
     return NULL; /* urcu-bp forgets the thread by itself when it exits */
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -291,4 +292,49 @@ bus_topic_t *stress_topic(bus_t *bus, const char *name, uint32_t capacity,
     bus_topic_t *t = NULL;
     stress_must(bus_topic_open(bus, name, &cfg, &t), name);
     return t;
+}
+
+void stress_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    if (pthread_create(t, NULL, fn, arg) != 0)
+        stress_must(-EAGAIN, "pthread_create");
+}
+
+void *stress_map_lazy(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        abort();
+    }
+    return p;
+}
+
+void stress_unmap(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes);
+}
+
+void stress_overlap_enter(struct stress_overlap *o)
+{
+    /* relaxed: see the header; the RMW alone makes the count exact. */
+    int now = atomic_fetch_add_explicit(&o->running, 1, memory_order_relaxed) + 1;
+    int max = atomic_load_explicit(&o->max_running, memory_order_relaxed);
+    while (now > max && !atomic_compare_exchange_weak_explicit(
+                            &o->max_running, &max, now, memory_order_relaxed,
+                            memory_order_relaxed))
+        ;
+}
+
+void stress_overlap_leave(struct stress_overlap *o)
+{
+    atomic_fetch_sub_explicit(&o->running, 1, memory_order_relaxed);
+}
+
+int stress_overlap_max(const struct stress_overlap *o)
+{
+    /* relaxed: read after the calls are over, ordered by a flush or join. */
+    return atomic_load_explicit(&o->max_running, memory_order_relaxed);
 }

@@ -6,6 +6,8 @@
 #ifndef BUS_STRESS_COMMON_H
 #define BUS_STRESS_COMMON_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +69,33 @@ void stress_stamp_fill(void *buf, size_t size, uint32_t producer, uint32_t topic
 /* Copies the stamp out of an event; false (stamp untouched) if the event is
  * too short, its size disagrees with the stamp or the checksum is wrong. */
 bool stress_stamp_check(const bus_event_t *ev, struct stress_stamp *out);
+
+/* ---- threads ---- */
+/* pthread_create that must succeed: aborts the run otherwise. */
+void stress_spawn(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/* ---- per-event bookkeeping ---- */
+/* @bytes of zeroed memory, mapped lazily (MAP_NORESERVE): only the pages a
+ * run touches cost memory, so tables indexed by event number can be sized
+ * for a soak. Aborts if it cannot be mapped. */
+void *stress_map_lazy(size_t bytes);
+void stress_unmap(void *p, size_t bytes);
+
+/* Concurrent calls of some code (handlers of one topic): enter/leave around
+ * it; the maximum says whether calls ever overlapped. relaxed inside: the
+ * RMW makes the count exact, and the maximum is read once the calls are
+ * over (a flush or a join orders them). */
+struct stress_overlap {
+    atomic_int running, max_running;
+};
+void stress_overlap_enter(struct stress_overlap *o);
+void stress_overlap_leave(struct stress_overlap *o);
+int stress_overlap_max(const struct stress_overlap *o);
+
+/* Ctx canaries: a handler checks ALIVE; whoever may free the ctx writes DEAD
+ * first, so a late call sees it (or ASan sees the use after free). */
+#define STRESS_CANARY_ALIVE UINT64_C(0xA11CEA11CEA11CE0)
+#define STRESS_CANARY_DEAD UINT64_C(0xDEADDEADDEADDEAD)
 
 /* ---- process resources (Linux /proc) ---- */
 long stress_rss_kb(void);

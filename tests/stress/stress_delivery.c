@@ -13,7 +13,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "stress_common.h"
 
@@ -61,7 +60,7 @@ struct topic_state {
     const struct topic_spec *spec;
     bus_topic_t *topic;
     struct subscriber subs[SUBSCRIBERS];
-    atomic_int running, max_running; /* concurrent handler calls */
+    struct stress_overlap running; /* concurrent handler calls */
     atomic_ulong full;               /* -EAGAIN seen by producers */
 };
 
@@ -74,18 +73,6 @@ struct producer {
 
 static struct topic_state topics[TOPICS];
 static unsigned nproducers;
-
-static void note_running(struct topic_state *t, int delta)
-{
-    /* relaxed: a statistic; the atomic RMW makes the count exact, and the
-     * maximum is read after the workers finished (bus_flush orders it). */
-    int now = atomic_fetch_add_explicit(&t->running, delta, memory_order_relaxed) + delta;
-    int max = atomic_load_explicit(&t->max_running, memory_order_relaxed);
-    while (now > max && !atomic_compare_exchange_weak_explicit(
-                            &t->max_running, &max, now, memory_order_relaxed,
-                            memory_order_relaxed))
-        ;
-}
 
 static void check_ordered(struct subscriber *s, const bus_event_t *ev,
                           const struct stress_stamp *st)
@@ -107,7 +94,7 @@ static void check_parallel(struct subscriber *s, const bus_event_t *ev,
     struct topic_state *t = s->topic;
     bool first_sub = s == &t->subs[0];
     if (first_sub)
-        note_running(t, 1);
+        stress_overlap_enter(&t->running);
     _Atomic uint64_t *word = &s->seen[st->producer][st->seq / 64];
     uint64_t bit = UINT64_C(1) << (st->seq % 64);
     /* relaxed: the RMW alone decides who set the bit; nothing else is
@@ -118,7 +105,7 @@ static void check_parallel(struct subscriber *s, const bus_event_t *ev,
     if (first_sub && ev->seq % SLOW_EVERY == 0)
         stress_sleep_us(SLOW_US);
     if (first_sub)
-        note_running(t, -1);
+        stress_overlap_leave(&t->running);
 }
 
 static int on_event(const bus_event_t *ev, void *ctx)
@@ -142,17 +129,6 @@ static int on_event(const bus_event_t *ev, void *ctx)
     return 0;
 }
 
-static _Atomic uint64_t *map_bitmap(void)
-{
-    void *p = mmap(NULL, SEEN_BITS / 8, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
-        perror("mmap");
-        abort();
-    }
-    return p;
-}
-
 static void setup_subscriber(struct topic_state *t, struct subscriber *s)
 {
     s->topic = t;
@@ -160,7 +136,7 @@ static void setup_subscriber(struct topic_state *t, struct subscriber *s)
     if (t->spec->flags & BUS_TOPIC_PARALLEL) {
         s->seen = calloc(nproducers, sizeof(*s->seen));
         for (unsigned p = 0; p < nproducers; p++)
-            s->seen[p] = map_bitmap();
+            s->seen[p] = stress_map_lazy(SEEN_BITS / 8);
     }
     bus_sub_t *sub;
     stress_must(bus_subscribe(t->topic, on_event, s, &sub), "bus_subscribe");
@@ -172,7 +148,7 @@ static void teardown(void)
         for (unsigned j = 0; j < SUBSCRIBERS; j++) {
             struct subscriber *s = &topics[i].subs[j];
             for (unsigned p = 0; s->seen && p < nproducers; p++)
-                munmap((void *)s->seen[p], SEEN_BITS / 8);
+                stress_unmap((void *)s->seen[p], SEEN_BITS / 8);
             free(s->seen);
             free(s->next_seq);
         }
@@ -252,7 +228,7 @@ static void verify_subscriber(const struct subscriber *s, const struct producer 
     }
 }
 
-static void verify_topic(const struct topic_state *t, const struct producer *prods,
+static void verify_topic(struct topic_state *t, const struct producer *prods,
                          unsigned workers)
 {
     uint64_t total = 0;
@@ -275,7 +251,7 @@ static void verify_topic(const struct topic_state *t, const struct producer *pro
 
     /* The run exercised what it claims. */
     unsigned long full = atomic_load_explicit(&t->full, memory_order_relaxed);
-    int max_running = atomic_load_explicit(&t->max_running, memory_order_relaxed);
+    int max_running = stress_overlap_max(&t->running);
     if (t->spec->policy == BUS_FULL_FAIL)
         STRESS_CHECK(full > 0, "%s: the ring never filled up", t->spec->name);
     if ((t->spec->flags & BUS_TOPIC_PARALLEL) && workers >= 2)
@@ -299,8 +275,7 @@ int main(int argc, char **argv)
     for (unsigned p = 0; p < nproducers; p++) {
         prods[p] = (struct producer){.id = p, .rng = stress_seed_for(o.seed, p),
                                      .deadline = deadline};
-        if (pthread_create(&threads[p], NULL, produce, &prods[p]) != 0)
-            stress_must(-EAGAIN, "pthread_create");
+        stress_spawn(&threads[p], produce, &prods[p]);
     }
     for (unsigned p = 0; p < nproducers; p++)
         pthread_join(threads[p], NULL);

@@ -27,9 +27,6 @@ enum {
     MIN_EVENTS = 10000,
 };
 
-#define CANARY_ALIVE UINT64_C(0xA11CEA11CEA11CE0)
-#define CANARY_DEAD UINT64_C(0xDEADDEADDEADDEAD)
-
 enum kind {
     PLAIN,      /* owned by a churner slot, unsubscribed synchronously */
     VICTIM,     /* waits in the victim pool for a killer or a churner */
@@ -124,7 +121,7 @@ static struct sub_ctx *victim_take(void)
 
 static void poison_and_free(struct sub_ctx *c)
 {
-    c->canary = CANARY_DEAD;
+    c->canary = STRESS_CANARY_DEAD;
     free(c);
 }
 
@@ -184,7 +181,7 @@ static void kill_a_victim(void)
 static int on_event(const bus_event_t *ev, void *arg)
 {
     struct sub_ctx *c = arg;
-    if (c->canary != CANARY_ALIVE) {
+    if (c->canary != STRESS_CANARY_ALIVE) {
         stress_fail("handler called on a dead ctx (canary %llx)",
                     (unsigned long long)c->canary);
         return 0;
@@ -205,7 +202,7 @@ static int on_event(const bus_event_t *ev, void *arg)
 static struct sub_ctx *subscribe(enum kind kind, uint64_t *rng)
 {
     struct sub_ctx *c = calloc(1, sizeof(*c));
-    c->canary = CANARY_ALIVE;
+    c->canary = STRESS_CANARY_ALIVE;
     c->kind = kind;
     c->topic = topics[stress_below(rng, TOPICS)];
     c->trigger = 1 + stress_below(rng, 8);
@@ -301,7 +298,7 @@ static void free_orphans(void)
     pthread_mutex_lock(&orphans_lock);
     while (orphans.next != &orphans) {
         struct sub_ctx *c = orphans.next;
-        STRESS_CHECK(c->canary == CANARY_ALIVE, "an orphan's canary was overwritten");
+        STRESS_CHECK(c->canary == STRESS_CANARY_ALIVE, "an orphan's canary was overwritten");
         orphan_remove_locked(c);
         poison_and_free(c);
     }
@@ -346,12 +343,6 @@ static void report_and_check(void)
                  pending);
 }
 
-static void spawn(pthread_t *t, void *(*fn)(void *), uint64_t *seed)
-{
-    if (pthread_create(t, NULL, fn, seed) != 0)
-        stress_must(-EAGAIN, "pthread_create");
-}
-
 int main(int argc, char **argv)
 {
     struct stress_opts o = {.seconds = 3, .threads = 4, .workers = 2};
@@ -370,7 +361,7 @@ int main(int argc, char **argv)
     deadline = stress_deadline_ns(o.seconds);
     for (unsigned i = 0; i < n; i++) {
         seeds[i] = stress_seed_for(o.seed, i);
-        spawn(&threads[i], i < o.threads ? churn : produce, &seeds[i]);
+        stress_spawn(&threads[i], i < o.threads ? churn : produce, &seeds[i]);
     }
     for (unsigned i = 0; i < n; i++)
         pthread_join(threads[i], NULL);

@@ -1,0 +1,39 @@
+/* load.h - the producer side of the throughput-style scenarios: P threads
+ * publishing into a fixture's topics, for a number of events or seconds,
+ * then a flush. Shared by throughput, churn and scale. */
+#ifndef BENCH_LOAD_H
+#define BENCH_LOAD_H
+
+#include "harness.h"
+
+struct load_spec {
+    unsigned producers;
+    unsigned first_topic, ntopics; /* publish to fixture topics [first, first + n) */
+    unsigned burst;    /* events per call: 1 = publish, more = one batch publish */
+    uint64_t events;   /* total over all producers; 0 = run for `seconds` */
+    double seconds;
+    uint32_t payload;
+    bool pin;
+};
+
+struct load_outcome {
+    uint64_t warmup_published; /* published before the timed phase */
+    uint64_t published;        /* published in the timed phase */
+    double seconds; /* from the start gate to the end of the flush */
+    int error;      /* first publish or flush error, or 0 */
+};
+
+/* Warms up, then publishes, waits for the producers and flushes, timed;
+ * fills @out. Every event of both phases reaches the handlers. */
+void load_run(const struct fixture *f, const struct load_spec *spec, struct load_outcome *out);
+
+/* Events published in both phases: what the handlers must have seen. */
+static inline uint64_t load_total(const struct load_outcome *out)
+{
+    return out->warmup_published + out->published;
+}
+
+/* The spec the command line asks for, over all of the fixture's topics. */
+struct load_spec load_spec_from(const struct run_params *p, unsigned ntopics, unsigned burst);
+
+#endif

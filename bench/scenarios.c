@@ -1,0 +1,50 @@
+/* scenarios.c - the table of scenarios. */
+#include "scenarios.h"
+
+#include <string.h>
+
+#define EVENTS(full_n, quick_n) .full = {full_n, 0}, .quick = {quick_n, 0}
+#define SECONDS(full_s, quick_s) .full = {0, full_s}, .quick = {0, quick_s}
+
+const struct scenario scenarios[] = {
+    {"throughput", "P producers -> T ordered topics -> S subscribers each, W workers",
+     scenario_throughput, EVENTS(2000000, 100000)},
+    {"throughput-parallel", "as throughput, parallel topics", scenario_throughput_parallel,
+     EVENTS(2000000, 100000)},
+    {"throughput-batch32", "as throughput, 32 events per batch publish (a loop where none)",
+     scenario_throughput_batch, EVENTS(2000000, 100000)},
+    {"latency-pingpong", "round trip over two topics, one event in flight", scenario_pingpong,
+     EVENTS(100000, 3000)},
+    {"latency-openloop", "fixed-rate sends, latency from the intended send time",
+     scenario_openloop, SECONDS(2.0, 0.2)},
+    {"churn", "publish rate with 10,000 subscribe+unsubscribe pairs/s vs without",
+     scenario_churn, SECONDS(2.0, 0.25)},
+    {"scale", "one busy topic among 100,000 idle ones vs alone; memory per topic",
+     scenario_scale, EVENTS(2000000, 100000)},
+    {"idle", "CPU burnt while idle (getrusage)", scenario_idle, SECONDS(5.0, 0.5),
+     .timed_only = true},
+    {NULL, NULL, NULL, {0, 0}, {0, 0}, false},
+};
+
+struct run_params scenario_params(const struct scenario *s, const struct run_params *cli)
+{
+    struct run_params p = *cli;
+    const struct scenario_length *len = cli->quick ? &s->quick : &s->full;
+    bool given = cli->events || cli->seconds > 0;
+    if (s->timed_only && !(cli->seconds > 0)) {
+        p.events = 0;
+        p.seconds = len->seconds;
+    } else if (!given) {
+        p.events = len->events;
+        p.seconds = len->seconds;
+    }
+    return p;
+}
+
+const struct scenario *scenario_find(const char *name)
+{
+    for (const struct scenario *s = scenarios; s->name; s++)
+        if (strcmp(s->name, name) == 0)
+            return s;
+    return NULL;
+}

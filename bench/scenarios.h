@@ -1,0 +1,50 @@
+/* scenarios.h - the scenarios, each a plain C function over a system. */
+#ifndef BENCH_SCENARIOS_H
+#define BENCH_SCENARIOS_H
+
+#include "harness.h"
+
+/* Runs once and fills @r, whose system, scenario, params and ok = true are
+ * set by the caller. A count mismatch or an error clears r->ok. */
+typedef void (*scenario_fn)(const struct sut_ops *ops, const struct run_params *p,
+                            struct result *r);
+
+/* How long a scenario runs unless told: a count of events, or seconds when
+ * events is 0 (each for a full run, and for --quick). */
+struct scenario_length {
+    uint64_t events;
+    double seconds;
+};
+
+struct scenario {
+    const char *name;
+    const char *summary;
+    scenario_fn run;
+    struct scenario_length full, quick;
+    bool timed_only; /* ignores --events (idle) */
+};
+
+/* @cli with the scenario's default length filled in where the command line
+ * gave none. */
+struct run_params scenario_params(const struct scenario *s, const struct run_params *cli);
+
+/* Every scenario, NULL-terminated (scenarios.c). */
+extern const struct scenario scenarios[];
+const struct scenario *scenario_find(const char *name);
+
+/* Events per batch in throughput-batch32: one publish_batch call (the bus's
+ * bus_publish_batch), or 32 publish calls for systems without one. */
+enum { BATCH_EVENTS = 32 };
+
+void scenario_throughput(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_throughput_parallel(const struct sut_ops *ops, const struct run_params *p,
+                                  struct result *r);
+void scenario_throughput_batch(const struct sut_ops *ops, const struct run_params *p,
+                               struct result *r);
+void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_openloop(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_scale(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_idle(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+
+#endif

@@ -1,0 +1,72 @@
+/* sut.h - the "system under test" interface every scenario is written against.
+ *
+ * Each system (the bus and its peers) is a table of function pointers over
+ * opaque handles, so every system runs exactly the same scenario code.
+ * Functions return 0 or a negative errno value. */
+#ifndef BENCH_SUT_H
+#define BENCH_SUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Called on a worker thread for every event of a subscribed topic. */
+typedef void (*sut_handler_fn)(void *ctx, const void *data, size_t size);
+
+/* How idle workers wait; systems that only know one way ignore it. */
+enum sut_wait { SUT_WAIT_SPIN, SUT_WAIT_YIELD, SUT_WAIT_PARK };
+
+struct sut_config {
+    unsigned workers;
+    enum sut_wait wait;
+    uint32_t max_topics;
+};
+
+struct sut_topic_config {
+    uint32_t capacity;    /* events the topic buffers, a power of two */
+    uint32_t max_payload; /* largest payload in bytes */
+    bool parallel;        /* several workers may handle the topic at once */
+};
+
+enum sut_caps {
+    SUT_CAN_CHURN = 1u << 0 /* subscribe/unsubscribe while events flow */
+};
+
+/* One event of a batch. */
+struct sut_msg {
+    const void *data;
+    size_t size;
+};
+
+struct sut_ops {
+    const char *name;
+    const char *summary; /* one line: what the system is */
+    unsigned caps;       /* SUT_CAN_* */
+    size_t max_payload;  /* largest payload it can carry; 0 = no limit */
+    int (*create)(const struct sut_config *cfg, void **sys);
+    /* Scenarios open each name once; systems need not look names up. */
+    int (*topic_open)(void *sys, const char *name, const struct sut_topic_config *cfg,
+                      void **topic);
+    int (*subscribe)(void *sys, void *topic, sut_handler_fn fn, void *ctx, void **sub);
+    /* When it returns, the handler is not running and will not run again. */
+    int (*unsubscribe)(void *sys, void *sub);
+    int (*publish)(void *sys, void *topic, const void *data, size_t size);
+    /* Publishes all @count events, in order; NULL when the system has no
+     * batch publish (then the harness calls publish @count times). */
+    int (*publish_batch)(void *sys, void *topic, const struct sut_msg *msgs, size_t count);
+    /* Returns once every event published before the call has been handled. */
+    int (*flush)(void *sys);
+    void (*destroy)(void *sys);
+};
+
+/* publish_batch, or a loop of publish where the system has none. */
+int sut_publish_batch(const struct sut_ops *ops, void *sys, void *topic,
+                      const struct sut_msg *msgs, size_t count);
+
+/* Every system built in, NULL-terminated (systems.c). */
+extern const struct sut_ops *const sut_systems[];
+
+/* The system called @name, or NULL. */
+const struct sut_ops *sut_find(const char *name);
+
+#endif

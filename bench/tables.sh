@@ -1,0 +1,68 @@
+#!/bin/sh
+# tables.sh - the Markdown tables of docs/performance.md from run-docs.sh's
+# JSON (medians of the repetitions). Needs jq.
+# usage: bench/tables.sh RESULTS_DIR
+set -eu
+r=${1:?usage: bench/tables.sh RESULTS_DIR}
+
+throughput() { # FILE TITLE: M events/s and ratios against mutex and zmq
+    echo "#### $2"
+    echo
+    echo "| system | M events/s | x mutex | x zmq | check |"
+    echo "|---|---:|---:|---:|---|"
+    jq -r '(.results | map({(.system): .events_per_s}) | add) as $by
+        | .results[] | "| \(.system) | \(.events_per_s / 1e6 * 100 | round / 100) | \(
+          if $by.mutex then (.events_per_s / $by.mutex * 100 | round / 100) else "-" end) | \(
+          if $by.zmq then (.events_per_s / $by.zmq * 100 | round / 100) else "-" end) | \(
+          if .skipped then "n/a" elif .ok then "ok" else "FAIL" end) |"' "$1"
+    echo
+}
+
+latency() { # FILE TITLE: percentiles in microseconds
+    echo "#### $2"
+    echo
+    echo "| system | p50 | p90 | p99 | p99.9 | p99.99 | max | p50 x mutex | p99 x mutex |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    jq -r '(.results | map({(.system): .latency_ns}) | add) as $by
+        | def us: . / 1000 * 100 | round / 100;
+        .results[] | .latency_ns as $l | "| \(.system) | \($l.p50 | us) | \($l.p90 | us) | \(
+          $l.p99 | us) | \($l["p99.9"] | us) | \($l["p99.99"] | us) | \($l.max | us) | \(
+          $l.p50 / $by.mutex.p50 * 100 | round / 100) | \($l.p99 / $by.mutex.p99 * 100 | round / 100) |"' "$1"
+    echo
+}
+
+extras() { # FILE TITLE KEYS...: events/s and the named extra metrics
+    file=$1 title=$2
+    shift 2
+    echo "#### $title"
+    echo
+    printf '| system | M events/s |'
+    for k in "$@"; do printf ' %s |' "$k"; done
+    printf '\n|---|---:|'
+    for k in "$@"; do printf -- '---:|'; done
+    printf '\n'
+    keys=$(printf '"%s",' "$@")
+    jq -r --argjson keys "[${keys%,}]" '.results[] | "| \(.system) | \(
+        if .skipped then "n/a" elif .events_per_s == 0 then "-"
+          else (.events_per_s / 1e6 * 100 | round / 100) end) | " +
+        ([$keys[] as $k | .extra[$k] // "-" | tostring | .[0:8]] | join(" | ")) + " |"' "$file"
+    echo
+}
+
+throughput "$r/tp-1p1w.json" "1 producer, 1 worker, 1 subscriber, 1 topic, 32 B, one event per publish"
+throughput "$r/batch-1p1w.json" "Same, 32-event batches"
+throughput "$r/tp-2p2w2s-t1.json" "2 producers, 2 workers, 2 subscribers, 1 ordered topic"
+throughput "$r/tp-2p2w2s-t2.json" "2 producers, 2 workers, 2 subscribers, 2 ordered topics"
+throughput "$r/tp-2p2w2s-par.json" "2 producers, 2 workers, 2 subscribers, 1 parallel topic"
+for n in 1 2 4 8; do
+    throughput "$r/sweep-$n.json" "Sweep: N = $n producers, workers and topics, 1 subscriber"
+done
+latency "$r/pingpong.json" "Ping-pong round trip (us)"
+latency "$r/openloop-half.json" "Open-loop at half of each system's own peak (us)"
+latency "$r/openloop-100k.json" "Open-loop at 100,000 events/s (us)"
+extras "$r/churn.json" "Churn: publish rate with 10,000 subscribe+unsubscribe pairs/s" \
+    rate_without_churn ratio churn_pairs_per_s
+extras "$r/scale.json" "Scale: one busy topic among 100,000 idle ones" \
+    rate_alone ratio heap_bytes_per_topic rss_bytes_per_topic flush_us_alone \
+    flush_us_100k_idle
+extras "$r/idle.json" "Idle CPU over 5 s" idle_cpu_pct_of_core
