@@ -50,7 +50,7 @@ int bus_create(bus_t **out, const bus_config_t *cfg)
         return rc;
     }
     bus->topics = malloc(bus->cfg.max_topics * sizeof(*bus->topics));
-    if (!bus->topics || bus__sched_init(&bus->sched, bus->cfg.max_topics) != 0) {
+    if (!bus->topics || bus__sched_init(&bus->sched, bus->cfg.max_topics, bus->cfg.workers) != 0) {
         free(bus->topics);
         free(bus);
         return -ENOMEM;

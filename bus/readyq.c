@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "backoff.h"
+
 int bus__readyq_init(struct readyq *q, uint32_t capacity)
 {
     uint64_t size = 2;
@@ -27,8 +29,9 @@ void bus__readyq_fini(struct readyq *q)
     free(q->cells);
 }
 
-bool bus__readyq_push(struct readyq *q, struct bus_topic *t)
+void bus__readyq_push(struct readyq *q, struct bus_topic *t)
 {
+    struct backoff wait = BACKOFF_INIT;
     /* relaxed: the CAS below decides who owns a position. */
     uint64_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
     for (;;) {
@@ -47,10 +50,13 @@ bool bus__readyq_push(struct readyq *q, struct bus_topic *t)
                  * as committing events) is visible to the consumer that sees
                  * this sequence (its acquire load). */
                 atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
-                return true;
+                return;
             }
         } else if (lag < 0) {
-            return false; /* a full lap behind: full */
+            /* The cell still holds last lap's entry, or a consumer that has
+             * taken it has not freed it yet: wait, never drop a topic. */
+            backoff_wait(&wait);
+            pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
         } else {
             pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
         }

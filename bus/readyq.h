@@ -38,12 +38,15 @@ struct readyq {
     struct readyq_cell *cells;
 };
 
-/* Room for @capacity entries at once (rounded up to a power of two). */
+/* Room for @capacity entries at once (rounded up to a power of two). Size it
+ * for every entry that can be queued at once plus one per consumer: a cell
+ * taken by a consumer is free only once that consumer has read it. */
 int bus__readyq_init(struct readyq *q, uint32_t capacity);
 void bus__readyq_fini(struct readyq *q);
 
-/* Returns false only if the queue is full. */
-bool bus__readyq_push(struct readyq *q, struct bus_topic *t);
+/* Queues @t. With the sizing above a cell is always free or about to be:
+ * waits (spin, then yield) for a consumer still reading it, never fails. */
+void bus__readyq_push(struct readyq *q, struct bus_topic *t);
 
 /* Returns NULL when empty (or when the oldest entry is still being pushed). */
 struct bus_topic *bus__readyq_pop(struct readyq *q);

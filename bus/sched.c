@@ -6,10 +6,10 @@
 #include <stdlib.h>
 
 
-int bus__sched_init(struct sched *s, uint32_t max_topics)
+int bus__sched_init(struct sched *s, uint32_t max_topics, uint32_t workers)
 {
     for (int i = 0; i < SCHED_LEVELS; i++) {
-        if (bus__readyq_init(&s->levels[i], max_topics) != 0) {
+        if (bus__readyq_init(&s->levels[i], max_topics + workers) != 0) {
             while (i-- > 0)
                 bus__readyq_fini(&s->levels[i]);
             return -ENOMEM;
@@ -43,8 +43,8 @@ static void wake_one(struct sched *s)
 
 void bus__sched_push(struct sched *s, struct bus_topic *t, unsigned level)
 {
-    /* Cannot fail: each topic is queued at most once and every queue has
-     * room for all the topics of the bus. */
+    /* Each topic is queued at most once, and every queue has room for all
+     * the topics of the bus plus one cell per worker (readyq.h). */
     bus__readyq_push(&s->levels[level], t);
     wake_one(s);
 }

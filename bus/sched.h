@@ -35,7 +35,7 @@ struct sched {
 };
 
 /* -ENOMEM, or 0. */
-int bus__sched_init(struct sched *s, uint32_t max_topics);
+int bus__sched_init(struct sched *s, uint32_t max_topics, uint32_t workers);
 void bus__sched_fini(struct sched *s);
 
 /* Queues a topic at its level (never fails: see above) and wakes a parked

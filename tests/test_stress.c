@@ -100,12 +100,70 @@ START_TEST(every_event_exactly_once_per_subscriber)
 }
 END_TEST
 
+/* The ready queue sized to the bus's topics, with every topic busy: a push
+ * may find its cell still being read by a worker that popped it a lap ago.
+ * It must wait for the cell, never drop the topic (the topic would stay
+ * marked scheduled with nobody to dispatch it, and its producers would block
+ * forever). */
+struct tiny_producer {
+    bus_topic_t *topic;
+    unsigned long published;
+};
+
+static void *publish_for_a_while(void *arg)
+{
+    struct tiny_producer *p = arg;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        for (int i = 0; i < 1000; i++)
+            ck_assert_ok(bus_publish(p->topic, &i, sizeof(i)));
+        p->published += 1000;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_sec - start.tv_sec < 2);
+    return NULL;
+}
+
+START_TEST(full_ready_queue_never_drops_a_topic)
+{
+    enum { TOPICS = 2, PER_TOPIC = 2 };
+    bus_config_t cfg;
+    bus_config_init(&cfg);
+    cfg.workers = 2;
+    cfg.max_topics = TOPICS;
+    bus_t *bus;
+    ck_assert_ok(bus_create(&bus, &cfg));
+    struct counter c = {0};
+    struct tiny_producer prods[TOPICS * PER_TOPIC];
+    pthread_t threads[TOPICS * PER_TOPIC];
+    for (int t = 0; t < TOPICS; t++) {
+        char name[8] = {'t', (char)('0' + t), 0};
+        bus_topic_t *topic = new_topic(bus, name, 64, BUS_FULL_BLOCK, 0);
+        bus_sub_t *sub;
+        ck_assert_ok(bus_subscribe(topic, count_only, &c, &sub));
+        for (int p = 0; p < PER_TOPIC; p++)
+            prods[t * PER_TOPIC + p] = (struct tiny_producer){topic, 0};
+    }
+    for (int i = 0; i < TOPICS * PER_TOPIC; i++)
+        pthread_create(&threads[i], NULL, publish_for_a_while, &prods[i]);
+    unsigned long published = 0;
+    for (int i = 0; i < TOPICS * PER_TOPIC; i++) {
+        pthread_join(threads[i], NULL);
+        published += prods[i].published;
+    }
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(atomic_load(&c.calls), published);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stress");
     TCase *tc = tcase_create("stress");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, every_event_exactly_once_per_subscriber);
+    tcase_add_test(tc, full_ready_queue_never_drops_a_topic);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
