@@ -141,6 +141,7 @@ int bus_shutdown(bus_t *bus)
         /* Deliver what was accepted: every ticket handed out before the seal
          * is committed soon (its producer is between reserve and commit),
          * then dispatched by the running workers. */
+        /* acquire: pairs with the release in bus_topic_open (topics built). */
         uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
         for (uint32_t i = 0; i < count; i++)
             wait_handled(bus->topics[i], ring_handed_out(&bus->topics[i]->ring));

@@ -34,6 +34,7 @@ int bus_dead_letter_topic(bus_t *bus, const bus_topic_config_t *cfg, bus_topic_t
 void bus__dead_letter(const bus_event_t *ev, int error)
 {
     struct bus_topic *from = ev->topic;
+    /* acquire: pairs with the release in bus_dead_letter_topic. */
     struct bus_topic *to = atomic_load_explicit(&from->bus->dead_letters, memory_order_acquire);
     if (!to || to == from)
         return; /* no dead-letter topic, or a dead letter of a dead letter */

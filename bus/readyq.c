@@ -58,6 +58,7 @@ void bus__readyq_push(struct readyq *q, struct bus_topic *t)
             backoff_wait(&wait);
             pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
         } else {
+            /* Another producer took pos: look again (relaxed, as above). */
             pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
         }
     }

@@ -139,6 +139,7 @@ int bus__sub_attach(struct bus_sub *sub)
     if (atomic_load_explicit(&t->bus->stopping, memory_order_relaxed)) {
         rc = -ESHUTDOWN;
     } else {
+        /* relaxed: subs_lock orders writers of the table pointer. */
         struct sub_table *table =
             table_build(atomic_load_explicit(&t->subs, memory_order_relaxed), NULL, sub);
         if (table)
@@ -207,6 +208,7 @@ bool bus__sub_detach(struct bus_sub *sub)
 {
     struct bus_topic *t = sub->topic;
     pthread_mutex_lock(&t->subs_lock);
+    /* relaxed: subs_lock orders writers of the table pointer. */
     struct sub_table *table =
         table_build(atomic_load_explicit(&t->subs, memory_order_relaxed), sub, NULL);
     if (table)
@@ -275,6 +277,7 @@ int bus_unsubscribe(bus_sub_t *sub)
 
 void bus__subs_free(struct bus_topic *t)
 {
+    /* relaxed: bus_destroy, after the workers were joined. */
     struct sub_table *table = atomic_load_explicit(&t->subs, memory_order_relaxed);
     for (uint32_t i = 0; i < table->count; i++)
         bus__sub_free(table->entries[i]);

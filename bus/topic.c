@@ -96,6 +96,7 @@ static struct bus_topic **table_slot(struct bus_topic **table, uint32_t size, co
 /* Keeps the table at most half full, so probes stay short. */
 static int table_make_room(struct bus *bus)
 {
+    /* relaxed: only written under registry_lock, which we hold (or bus_destroy). */
     uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
     if ((count + 1) * 2 <= bus->table_size)
         return 0;
@@ -169,6 +170,7 @@ static int open_locked(struct bus *bus, const char *name, size_t len,
             return 0;
         }
     }
+    /* relaxed: only written under registry_lock, which we hold (or bus_destroy). */
     uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
     if (bus->cfg.max_topics - count < 1 + bus__keyed_lane_count(cfg))
         return -ENOSPC;
@@ -224,6 +226,7 @@ const char *bus_topic_name(const bus_topic_t *topic)
 void bus__topics_free(struct bus *bus)
 {
     bus__patterns_free(bus);
+    /* relaxed: only written under registry_lock, which we hold (or bus_destroy). */
     uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
     for (uint32_t i = 0; i < count; i++)
         bus__topic_free(bus->topics[i]);
