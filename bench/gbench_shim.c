@@ -33,8 +33,8 @@ const char *shim_scenario_name(unsigned scenario)
 
 bool shim_applies(unsigned system, unsigned scenario)
 {
-    return strcmp(scenarios[scenario].name, "churn") != 0 ||
-           (sut_systems[system]->caps & SUT_CAN_CHURN);
+    unsigned needs = scenarios[scenario].needs;
+    return (sut_systems[system]->caps & needs) == needs;
 }
 
 void shim_run(unsigned system, unsigned scenario, bool full, struct shim_summary *out)

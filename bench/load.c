@@ -13,6 +13,7 @@ struct producer {
     struct start_gate *gate;
     unsigned index;
     uint64_t quota; /* events to publish; UINT64_MAX = until deadline */
+    uint64_t first_seq;
     uint64_t deadline_ns;
     uint64_t published;
     int error;
@@ -25,8 +26,7 @@ static bool time_is_up(const struct producer *pr, uint64_t done, uint64_t rounds
     return rounds % DEADLINE_CHECK_EVERY == 0 && now_ns() >= pr->deadline_ns;
 }
 
-/* Publishes @n events (one call, or one batch call) stamped with their
- * producer-local sequence number. */
+/* Publishes @n events (one call, or one batch call) with their stamps. */
 static int publish_burst(const struct producer *pr, void *topic, struct sut_msg *msgs,
                          unsigned char *payloads, unsigned n, uint64_t first_seq)
 {
@@ -34,7 +34,14 @@ static int publish_burst(const struct producer *pr, void *topic, struct sut_msg 
     size_t stamp = s->payload < sizeof(first_seq) ? s->payload : sizeof(first_seq);
     for (unsigned i = 0; i < n; i++) {
         uint64_t seq = first_seq + i;
-        memcpy(payloads + (size_t)i * s->payload, &seq, stamp);
+        uint64_t value = s->keys ? seq << 8 | pr->index : seq;
+        memcpy(payloads + (size_t)i * s->payload, &value, stamp);
+    }
+    if (s->keys) {
+        uint64_t value = first_seq << 8 | pr->index;
+        return pr->f->ops->publish_keyed(pr->f->sys, topic,
+                                         load_key_of(value, s->producers, s->keys), payloads,
+                                         s->payload);
     }
     if (s->burst == 1)
         return pr->f->ops->publish(pr->f->sys, topic, payloads, s->payload);
@@ -62,7 +69,7 @@ static void *producer_main(void *arg)
         uint64_t left = pr->quota - done;
         unsigned n = left < s->burst ? (unsigned)left : s->burst;
         pr->error = publish_burst(pr, pr->f->topics[s->first_topic + topic], msgs, payloads, n,
-                                  done);
+                                  pr->first_seq + done);
         if (pr->error)
             break;
         done += n;
@@ -76,7 +83,7 @@ out:
 }
 
 /* One timed phase: producers through the gate, join, flush. */
-static void run_phase(const struct fixture *f, const struct load_spec *spec,
+static void run_phase(const struct fixture *f, const struct load_spec *spec, uint64_t first_seq,
                       struct load_outcome *out)
 {
     memset(out, 0, sizeof(*out));
@@ -93,6 +100,7 @@ static void run_phase(const struct fixture *f, const struct load_spec *spec,
             share++;
         prs[i] = (struct producer){.f = f, .spec = spec, .gate = &gate, .index = i,
                                    .quota = spec->events ? share : UINT64_MAX,
+                                   .first_seq = first_seq,
                                    .deadline_ns = deadline};
     }
     out->error = run_threads(spec->producers, producer_main, prs, sizeof(*prs), &gate);
@@ -116,8 +124,8 @@ void load_run(const struct fixture *f, const struct load_spec *spec, struct load
     warm.events = spec->events ? (spec->events / 10 > 1000 ? spec->events / 10 : 1000) : 0;
     warm.seconds = spec->seconds / 10;
     struct load_outcome warm_out;
-    run_phase(f, &warm, &warm_out);
-    run_phase(f, spec, out);
+    run_phase(f, &warm, 0, &warm_out);
+    run_phase(f, spec, LOAD_TIMED_SEQ, out);
     out->warmup_published = warm_out.published;
     if (!out->error)
         out->error = warm_out.error;

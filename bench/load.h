@@ -10,6 +10,7 @@ struct load_spec {
     unsigned producers;
     unsigned first_topic, ntopics; /* publish to fixture topics [first, first + n) */
     unsigned burst;    /* events per call: 1 = publish, more = one batch publish */
+    unsigned keys;     /* > 0: publish_keyed over this many keys (burst 1) */
     uint64_t events;   /* total over all producers; 0 = run for `seconds` */
     double seconds;
     uint32_t payload;
@@ -26,6 +27,21 @@ struct load_outcome {
 /* Warms up, then publishes, waits for the producers and flushes, timed;
  * fills @out. Every event of both phases reaches the handlers. */
 void load_run(const struct fixture *f, const struct load_spec *spec, struct load_outcome *out);
+
+/* Stamps, the first 8 bytes of each payload: the producer's sequence
+ * number of the event, or with keys, (seq << 8 | producer index). The timed
+ * phase numbers from LOAD_TIMED_SEQ, so stamps grow across both phases. */
+#define LOAD_TIMED_SEQ (UINT64_C(1) << 40)
+enum { LOAD_MAX_KEYED_PRODUCERS = 256 };
+
+/* The key of a keyed event from its stamp: each producer owns keys / producers
+ * keys of its own, so every key's events come from one producer, in stamp
+ * order. */
+static inline uint64_t load_key_of(uint64_t stamp, unsigned producers, unsigned keys)
+{
+    uint64_t producer = stamp & 0xff, seq = stamp >> 8;
+    return producer + producers * (seq % (keys / producers));
+}
 
 /* Events published in both phases: what the handlers must have seen. */
 static inline uint64_t load_total(const struct load_outcome *out)

@@ -205,7 +205,8 @@ static void run_rep(const struct cli *c, const struct job *j, struct result *r)
         snprintf(r->note, sizeof(r->note), "payload over %zu bytes", j->ops->max_payload);
         return;
     }
-    j->scn->run(j->ops, &r->params, r);
+    if (scenario_applies(j->scn, j->ops, r))
+        j->scn->run(j->ops, &r->params, r);
 }
 
 static bool selected(const char *wanted, const char *name)

@@ -1,6 +1,7 @@
 /* scenarios.c - the table of scenarios. */
 #include "scenarios.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define EVENTS(full_n, quick_n) .full = {full_n, 0}, .quick = {quick_n, 0}
@@ -18,12 +19,22 @@ const struct scenario scenarios[] = {
     {"latency-openloop", "fixed-rate sends, latency from the intended send time",
      scenario_openloop, SECONDS(2.0, 0.2)},
     {"churn", "publish rate with 10,000 subscribe+unsubscribe pairs/s vs without",
-     scenario_churn, SECONDS(2.0, 0.25)},
+     scenario_churn, SECONDS(2.0, 0.25), .needs = SUT_CAN_CHURN,
+     .lacking = "subscribers are fixed while events flow"},
     {"scale", "one busy topic among 100,000 idle ones vs alone; memory per topic",
      scenario_scale, EVENTS(2000000, 100000)},
     {"idle", "CPU burnt while idle (getrusage)", scenario_idle, SECONDS(5.0, 0.5),
      .timed_only = true},
-    {NULL, NULL, NULL, {0, 0}, {0, 0}, false},
+    {"request-reply", "round trip of a blocking request to an echo responder",
+     scenario_request_reply, EVENTS(100000, 3000), .needs = SUT_CAN_REQUEST,
+     .lacking = "no request-reply"},
+    {"queue-group", "as throughput-parallel, 2 queue-group members vs 1 plain subscriber",
+     scenario_queue_group, EVENTS(2000000, 100000), .needs = SUT_CAN_GROUPS,
+     .lacking = "no queue groups"},
+    {"keyed", "as throughput, a keyed topic with 1,000 keys vs a parallel topic",
+     scenario_keyed, EVENTS(2000000, 100000), .needs = SUT_CAN_KEYED,
+     .lacking = "no keyed topics"},
+    {NULL, NULL, NULL, {0, 0}, {0, 0}, false, 0, NULL},
 };
 
 struct run_params scenario_params(const struct scenario *s, const struct run_params *cli)
@@ -39,6 +50,15 @@ struct run_params scenario_params(const struct scenario *s, const struct run_par
         p.seconds = len->seconds;
     }
     return p;
+}
+
+bool scenario_applies(const struct scenario *s, const struct sut_ops *ops, struct result *r)
+{
+    if ((ops->caps & s->needs) == s->needs)
+        return true;
+    r->skipped = true;
+    snprintf(r->note, sizeof(r->note), "%s", s->lacking);
+    return false;
 }
 
 const struct scenario *scenario_find(const char *name)

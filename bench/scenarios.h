@@ -22,11 +22,20 @@ struct scenario {
     scenario_fn run;
     struct scenario_length full, quick;
     bool timed_only; /* ignores --events (idle) */
+    unsigned needs;  /* SUT_CAN_* a system must have; others are skipped */
+    const char *lacking; /* why those are skipped */
 };
+
+/* True when @ops can run @s; otherwise fills @r as skipped, with a note. */
+bool scenario_applies(const struct scenario *s, const struct sut_ops *ops, struct result *r);
 
 /* @cli with the scenario's default length filled in where the command line
  * gave none. */
 struct run_params scenario_params(const struct scenario *s, const struct run_params *cli);
+
+struct hist;
+/* Fills r's latency percentiles from @h. */
+void record_latency(struct result *r, const struct hist *h);
 
 /* Every scenario, NULL-terminated (scenarios.c). */
 extern const struct scenario scenarios[];
@@ -46,5 +55,10 @@ void scenario_openloop(const struct sut_ops *ops, const struct run_params *p, st
 void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_scale(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_idle(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_request_reply(const struct sut_ops *ops, const struct run_params *p,
+                            struct result *r);
+void scenario_queue_group(const struct sut_ops *ops, const struct run_params *p,
+                          struct result *r);
+void scenario_keyed(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 
 #endif

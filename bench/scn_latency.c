@@ -17,7 +17,7 @@
 enum { WAIT_SPINS_BEFORE_YIELD = 2000 };
 #define PONG_TIMEOUT_NS UINT64_C(5000000000)
 
-static void record_latency(struct result *r, const struct hist *h)
+void record_latency(struct result *r, const struct hist *h)
 {
     static const double quantiles[LAT_COUNT] = {0.5, 0.9, 0.99, 0.999, 0.9999, 1.0};
     r->has_latency = true;

@@ -26,10 +26,14 @@ struct sut_topic_config {
     uint32_t capacity;    /* events the topic buffers, a power of two */
     uint32_t max_payload; /* largest payload in bytes */
     bool parallel;        /* several workers may handle the topic at once */
+    bool keyed;           /* equal keys in order, others in parallel (SUT_CAN_KEYED) */
 };
 
 enum sut_caps {
-    SUT_CAN_CHURN = 1u << 0 /* subscribe/unsubscribe while events flow */
+    SUT_CAN_CHURN = 1u << 0,   /* subscribe/unsubscribe while events flow */
+    SUT_CAN_GROUPS = 1u << 1,  /* subscribe_group */
+    SUT_CAN_KEYED = 1u << 2,   /* keyed topics and publish_keyed */
+    SUT_CAN_REQUEST = 1u << 3  /* subscribe_echo and request */
 };
 
 /* One event of a batch. */
@@ -57,6 +61,22 @@ struct sut_ops {
     /* Returns once every event published before the call has been handled. */
     int (*flush)(void *sys);
     void (*destroy)(void *sys);
+
+    /* Delivery patterns, NULL unless the matching SUT_CAN_* is in caps. */
+    /* Subscribes a member of queue group @group: each event goes to exactly
+     * one member of the group. Unsubscribed with unsubscribe. */
+    int (*subscribe_group)(void *sys, void *topic, const char *group, sut_handler_fn fn,
+                           void *ctx, void **sub);
+    /* publish onto a keyed topic: events with equal keys are handled one at
+     * a time, in publish order. */
+    int (*publish_keyed)(void *sys, void *topic, uint64_t key, const void *data, size_t size);
+    /* Subscribes a responder that answers every request on @topic with the
+     * request's own payload. Unsubscribed with unsubscribe. */
+    int (*subscribe_echo)(void *sys, void *topic, void **sub);
+    /* Sends a request on @topic and blocks until its reply, copied to
+     * @reply (up to @cap bytes). Not from a handler. */
+    int (*request)(void *sys, void *topic, const void *data, size_t size, void *reply,
+                   size_t cap);
 };
 
 /* publish_batch, or a loop of publish where the system has none. */

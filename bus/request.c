@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "clock.h"
 #include "internal.h"
 
@@ -112,11 +113,13 @@ int bus_reply(const bus_event_t *ev, const void *data, size_t size)
     return answer(slot->complete_arg, 0, data, size) ? 0 : -EALREADY;
 }
 
-/* bus_request_wait's rendezvous with the answer. */
+/* bus_request_wait's rendezvous with the answer: a flag the waiter spins
+ * on first (an answer often comes within microseconds, sooner than a
+ * futex sleep and wake-up), then the condition variable. */
 struct waiter {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool done;
+    _Atomic bool done; /* written under lock */
     int status;
     void *buf;
     size_t buf_size, reply_size;
@@ -132,7 +135,9 @@ static void wake_waiter(int status, const void *reply, size_t size, void *arg)
         memcpy(w->buf, reply, size < w->buf_size ? size : w->buf_size);
     if (status == 0 && size > w->buf_size)
         w->status = -EMSGSIZE;
-    w->done = true;
+    /* release: the fields above are visible to a waiter that sees done
+     * without taking the lock (spinning). */
+    atomic_store_explicit(&w->done, true, memory_order_release);
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
@@ -149,8 +154,15 @@ int bus_request_wait(bus_topic_t *topic, const void *data, size_t size, uint64_t
     pthread_cond_init(&w.cond, NULL);
     int rc = bus_request(topic, data, size, timeout_ns, wake_waiter, &w);
     if (rc == 0) {
+        struct backoff b = BACKOFF_INIT;
+        /* acquire: pairs with wake_waiter's release. */
+        while (!atomic_load_explicit(&w.done, memory_order_acquire) && backoff_wait(&b))
+            continue;
+        /* Taken even when done was seen: the waker may still be inside the
+         * lock (signalling), and w dies when this function returns.
+         * relaxed: the lock orders the flag and the fields. */
         pthread_mutex_lock(&w.lock);
-        while (!w.done)
+        while (!atomic_load_explicit(&w.done, memory_order_relaxed))
             pthread_cond_wait(&w.cond, &w.lock);
         pthread_mutex_unlock(&w.lock);
         rc = w.status;

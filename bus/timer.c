@@ -20,6 +20,7 @@ void bus__timers_init(struct timers *tm)
     pthread_mutex_init(&tm->lock, NULL);
     tm->heap = NULL;
     tm->count = tm->size = 0;
+    tm->asleep_until = UINT64_MAX;
     tm->started = tm->stopping = false;
 }
 
@@ -74,15 +75,22 @@ static void *timer_main(void *arg)
     struct timers *tm = arg;
     pthread_mutex_lock(&tm->lock);
     while (!tm->stopping) {
-        if (tm->count == 0) {
-            pthread_cond_wait(&tm->wake, &tm->lock);
-            continue;
-        }
-        struct timer_entry *first = tm->heap[0];
-        if (first->deadline_ns > clock_now_ns()) {
-            struct timespec until = {(time_t)(first->deadline_ns / 1000000000u),
-                                     (long)(first->deadline_ns % 1000000000u)};
-            pthread_cond_timedwait(&tm->wake, &tm->lock, &until);
+        uint64_t now = clock_now_ns();
+        struct timer_entry *first = tm->count ? tm->heap[0] : NULL;
+        if (!first || first->deadline_ns > now) {
+            /* With an empty heap, keep the wake-up already planned (see
+             * timer.h); once it has passed, sleep until an arm. */
+            if (first)
+                tm->asleep_until = first->deadline_ns;
+            else if (tm->asleep_until <= now)
+                tm->asleep_until = UINT64_MAX;
+            if (tm->asleep_until == UINT64_MAX) {
+                pthread_cond_wait(&tm->wake, &tm->lock);
+            } else {
+                struct timespec until = {(time_t)(tm->asleep_until / 1000000000u),
+                                         (long)(tm->asleep_until % 1000000000u)};
+                pthread_cond_timedwait(&tm->wake, &tm->lock, &until);
+            }
             continue;
         }
         heap_remove(tm, first);
@@ -122,8 +130,8 @@ int bus__timer_arm(struct timers *tm, struct timer_entry *e)
     if (rc == 0) {
         tm->heap[tm->count++] = e;
         sift_up(tm, tm->count - 1);
-        if (e->index == 0)
-            pthread_cond_signal(&tm->wake); /* a new earliest deadline */
+        if (e->deadline_ns < tm->asleep_until)
+            pthread_cond_signal(&tm->wake); /* earlier than the thread's wake-up */
     } else {
         e->index = NOT_ARMED;
     }

@@ -126,6 +126,57 @@ START_TEST(timeout_races_late_reply)
 }
 END_TEST
 
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Times out a request to @slow after @timeout_ms; returns the ms it took. */
+static double time_out_once(bus_topic_t *slow, struct slow *s, long timeout_ms)
+{
+    struct answer a = {0};
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_ok(bus_request(slow, NULL, 0, (uint64_t)timeout_ms * 1000000u, record_answer, &a));
+    await_answer(&a);
+    double took = ms_since(&t0);
+    ck_assert_int_eq(a.status, -ETIMEDOUT);
+    gate_open(&s->gate);
+    ck_assert_int_eq(atomic_load(&a.calls), 1);
+    return took;
+}
+
+/* The timer thread is woken by an arm only for a deadline earlier than its
+ * planned wake-up, and keeps that wake-up when answered requests empty its
+ * heap: timeouts armed before and after that wake-up both fire on time. */
+START_TEST(timeouts_fire_after_answered_requests)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *fast = new_topic(bus, "fast", 8, BUS_FULL_BLOCK, 0);
+    bus_topic_t *slow = new_topic(bus, "slow", 8, BUS_FULL_BLOCK, 0);
+    bus_sub_t *s1, *s2;
+    struct slow s = {.reply_rc = 1};
+    gate_init(&s.gate);
+    ck_assert_ok(bus_subscribe(fast, double_it, NULL, &s1));
+    ck_assert_ok(bus_subscribe(slow, reply_late, &s, &s2));
+    int v = 1, got;
+    size_t size;
+    /* Planned wake-up in 10 s, heap empty again: a 20 ms timeout is earlier. */
+    ck_assert_ok(bus_request_wait(fast, &v, sizeof(v), 10000000000u, &got, sizeof(got), &size));
+    double took = time_out_once(slow, &s, 20);
+    ck_assert_msg(took >= 19 && took < 5000, "20 ms timeout took %.1f ms", took);
+    ck_assert_ok(bus_flush(bus));
+    /* Planned wake-up in 30 ms, heap empty: a 60 ms timeout comes after it. */
+    gate_init(&s.gate);
+    ck_assert_ok(bus_request_wait(fast, &v, sizeof(v), 30000000u, &got, sizeof(got), &size));
+    took = time_out_once(slow, &s, 60);
+    ck_assert_msg(took >= 59 && took < 5000, "60 ms timeout took %.1f ms", took);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 /* Many requests with timeouts at once, one timer thread: each answered once. */
 START_TEST(many_requests_each_answered_once)
 {
@@ -206,6 +257,7 @@ int main(void)
     tcase_add_test(tc, no_responders_fail_fast);
     tcase_add_test(tc, handlers_without_reply);
     tcase_add_test(tc, timeout_races_late_reply);
+    tcase_add_test(tc, timeouts_fire_after_answered_requests);
     tcase_add_test(tc, many_requests_each_answered_once);
     tcase_add_test(tc, blocking_request);
     tcase_add_test(tc, reply_outside_request_is_einval);

@@ -42,7 +42,7 @@ static int bus_sut_topic_open(void *sys, const char *name, const struct sut_topi
     bus_topic_config_init(&tc);
     tc.capacity = cfg->capacity;
     tc.max_payload = cfg->max_payload;
-    tc.flags = cfg->parallel ? BUS_TOPIC_PARALLEL : 0;
+    tc.flags = (cfg->parallel ? BUS_TOPIC_PARALLEL : 0) | (cfg->keyed ? BUS_TOPIC_KEYED : 0);
     return bus_topic_open(sys, name, &tc, (bus_topic_t **)topic);
 }
 
@@ -53,21 +53,51 @@ static int call_sut_handler(const bus_event_t *ev, void *ctx)
     return 0;
 }
 
-static int bus_sut_subscribe(void *sys, void *topic, sut_handler_fn fn, void *ctx, void **sub)
+static int echo_request(const bus_event_t *ev, void *ctx)
 {
-    (void)sys;
+    (void)ctx;
+    return bus_reply(ev, ev->data, ev->size);
+}
+
+/* A subscription of the harness's handler (NULL: the echo responder),
+ * plain or as a member of @group. */
+static int subscribe_as(bus_topic_t *topic, const char *group, sut_handler_fn fn, void *ctx,
+                        void **sub)
+{
     struct bus_sut_sub *s = malloc(sizeof(*s));
     if (!s)
         return -ENOMEM;
     s->fn = fn;
     s->ctx = ctx;
-    int rc = bus_subscribe(topic, call_sut_handler, s, &s->sub);
+    bus_sub_options_t opts;
+    bus_sub_options_init(&opts);
+    opts.group = group;
+    int rc = bus_subscribe_ex(topic, fn ? call_sut_handler : echo_request, s, &opts, &s->sub);
     if (rc) {
         free(s);
         return rc;
     }
     *sub = s;
     return 0;
+}
+
+static int bus_sut_subscribe(void *sys, void *topic, sut_handler_fn fn, void *ctx, void **sub)
+{
+    (void)sys;
+    return subscribe_as(topic, NULL, fn, ctx, sub);
+}
+
+static int bus_sut_subscribe_group(void *sys, void *topic, const char *group,
+                                   sut_handler_fn fn, void *ctx, void **sub)
+{
+    (void)sys;
+    return subscribe_as(topic, group, fn, ctx, sub);
+}
+
+static int bus_sut_subscribe_echo(void *sys, void *topic, void **sub)
+{
+    (void)sys;
+    return subscribe_as(topic, NULL, NULL, NULL, sub);
 }
 
 static int bus_sut_unsubscribe(void *sys, void *sub)
@@ -83,6 +113,22 @@ static int bus_sut_publish(void *sys, void *topic, const void *data, size_t size
 {
     (void)sys;
     return bus_publish(topic, data, size);
+}
+
+static int bus_sut_publish_keyed(void *sys, void *topic, uint64_t key, const void *data,
+                                 size_t size)
+{
+    (void)sys;
+    return bus_publish_keyed(topic, key, data, size);
+}
+
+static int bus_sut_request(void *sys, void *topic, const void *data, size_t size, void *reply,
+                           size_t cap)
+{
+    (void)sys;
+    const uint64_t timeout_ns = UINT64_C(5000000000); /* a lost reply fails the run */
+    size_t reply_size;
+    return bus_request_wait(topic, data, size, timeout_ns, reply, cap, &reply_size);
 }
 
 static int bus_sut_publish_batch(void *sys, void *topic, const struct sut_msg *msgs,
@@ -118,7 +164,7 @@ static void bus_sut_destroy(void *sys)
 const struct sut_ops sut_bus_ops = {
     .name = "bus",
     .summary = "this library: per-topic rings, worker pool, RCU subscriptions",
-    .caps = SUT_CAN_CHURN,
+    .caps = SUT_CAN_CHURN | SUT_CAN_GROUPS | SUT_CAN_KEYED | SUT_CAN_REQUEST,
     .create = bus_sut_create,
     .topic_open = bus_sut_topic_open,
     .subscribe = bus_sut_subscribe,
@@ -127,4 +173,8 @@ const struct sut_ops sut_bus_ops = {
     .publish_batch = bus_sut_publish_batch,
     .flush = bus_sut_flush,
     .destroy = bus_sut_destroy,
+    .subscribe_group = bus_sut_subscribe_group,
+    .publish_keyed = bus_sut_publish_keyed,
+    .subscribe_echo = bus_sut_subscribe_echo,
+    .request = bus_sut_request,
 };
