@@ -20,12 +20,13 @@ struct cli {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: bus-bench [--system NAME|all] [--scenario NAME|all] [--producers N]\n"
+            "usage: bus-bench [--system NAMES|all] [--scenario NAMES|all] [--producers N]\n"
             "                 [--workers N] [--subs N] [--topics N] [--payload BYTES]\n"
             "                 [--events N | --seconds S] [--rate EV/S] [--wait spin|yield|park]\n"
             "                 [--pin] [--repeat N] [--json FILE] [--quick]\n"
-            "--repeat N reports the median of N runs. --quick runs everything briefly and\n"
-            "fails on any lost or extra event.\nsystems:");
+            "NAMES is one name or a comma-separated list. --repeat N reports the median of\n"
+            "N runs. --quick runs everything briefly and fails on any lost or extra event.\n"
+            "systems:");
     for (const struct sut_ops *const *s = sut_systems; *s; s++)
         fprintf(out, "\n  %-7s %s", (*s)->name, (*s)->summary);
     fprintf(out, "\nscenarios:");
@@ -140,13 +141,53 @@ static bool set_number(struct cli *c, int opt, const char *arg)
     }
 }
 
+/* True when @name is in @list: "all", or names separated by commas. */
+static bool selected(const char *list, const char *name)
+{
+    if (strcmp(list, "all") == 0)
+        return true;
+    size_t len = strlen(name);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, name, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+            return true;
+    return false;
+}
+
+/* The first name of @list that @known does not find, or NULL. */
+static const char *unknown_name(const char *list, bool (*known)(const char *name),
+                                char *buf, size_t size)
+{
+    if (strcmp(list, "all") == 0)
+        return NULL;
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        size_t len = strcspn(p, ",");
+        snprintf(buf, size, "%.*s", (int)len, p);
+        if (!known(buf))
+            return buf;
+    }
+    return NULL;
+}
+
+static bool is_system(const char *name)
+{
+    return sut_find(name) != NULL;
+}
+
+static bool is_scenario(const char *name)
+{
+    return scenario_find(name) != NULL;
+}
+
 static int check_names(const struct cli *c)
 {
-    if (strcmp(c->system, "all") != 0 && !sut_find(c->system))
+    char buf[64];
+    const char *bad = unknown_name(c->system, is_system, buf, sizeof(buf));
+    if (bad)
         return bad_option("unknown system '%s' (see --help; optional peers need their "
-                          "library at build time)", c->system);
-    if (strcmp(c->scenario, "all") != 0 && !scenario_find(c->scenario))
-        return bad_option("unknown scenario '%s' (see --help)", c->scenario);
+                          "library at build time)", bad);
+    bad = unknown_name(c->scenario, is_scenario, buf, sizeof(buf));
+    if (bad)
+        return bad_option("unknown scenario '%s' (see --help)", bad);
     if (c->p.events && c->p.seconds > 0)
         return bad_option("%s", "--events and --seconds exclude each other");
     if (c->p.topics * c->p.subs > MAX_SUBS_TOTAL)
@@ -207,11 +248,6 @@ static void run_rep(const struct cli *c, const struct job *j, struct result *r)
     }
     if (scenario_applies(j->scn, j->ops, r))
         j->scn->run(j->ops, &r->params, r);
-}
-
-static bool selected(const char *wanted, const char *name)
-{
-    return strcmp(wanted, "all") == 0 || strcmp(wanted, name) == 0;
 }
 
 /* The pairs the command line selects, with room for their repetitions. */

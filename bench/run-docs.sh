@@ -51,3 +51,10 @@ quiet $bench --scenario latency-openloop --rate 100000 --json "$out/openloop-100
 quiet $bench --scenario churn --json "$out/churn.json"
 quiet $bench --scenario scale --json "$out/scale.json"
 quiet $bench --scenario idle --json "$out/idle.json"
+# Delivery patterns, each beside its baseline in the same run (the peers have
+# none of them and show as n/a).
+quiet $bench --system bus,mutex --scenario latency-pingpong,request-reply \
+    --json "$out/request-reply.json"
+$tp --system bus --scenario queue-group --workers 2 --json "$out/queue-group.json"
+$tp --system bus --scenario keyed --producers 2 --workers 2 --json "$out/keyed.json"
+$tp --system bus --scenario throughput,throughput-batch32 --json "$out/batch-vs-single.json"

@@ -18,6 +18,18 @@ throughput() { # FILE TITLE: M events/s and ratios against mutex and zmq
     echo
 }
 
+scenario_latency() { # FILE TITLE: percentiles in microseconds, one row per run
+    echo "#### $2"
+    echo
+    echo "| system | scenario | p50 | p90 | p99 | p99.9 | p99.99 | max |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    jq -r 'def us: . / 1000 * 100 | round / 100;
+        .results[] | select(.skipped | not) | .latency_ns as $l | "| \(.system) | \(.scenario) | \(
+          $l.p50 | us) | \($l.p90 | us) | \($l.p99 | us) | \($l["p99.9"] | us) | \(
+          $l["p99.99"] | us) | \($l.max | us) |"' "$1"
+    echo
+}
+
 latency() { # FILE TITLE: percentiles in microseconds
     echo "#### $2"
     echo
@@ -36,16 +48,18 @@ extras() { # FILE TITLE KEYS...: events/s and the named extra metrics
     shift 2
     echo "#### $title"
     echo
-    printf '| system | M events/s |'
+    printf '| system | scenario | M events/s |'
     for k in "$@"; do printf ' %s |' "$k"; done
-    printf '\n|---|---:|'
+    printf '\n|---|---|---:|'
     for k in "$@"; do printf -- '---:|'; done
     printf '\n'
     keys=$(printf '"%s",' "$@")
-    jq -r --argjson keys "[${keys%,}]" '.results[] | "| \(.system) | \(
-        if .skipped then "n/a" elif .events_per_s == 0 then "-"
-          else (.events_per_s / 1e6 * 100 | round / 100) end) | " +
-        ([$keys[] as $k | .extra[$k] // "-" | tostring | .[0:8]] | join(" | ")) + " |"' "$file"
+    jq -r --argjson keys "[${keys%,}]" '.results[] | select(.skipped | not)
+        | "| \(.system) | \(.scenario) | \(
+        if .events_per_s == 0 then "-" else (.events_per_s / 1e6 * 100 | round / 100) end) | " +
+        ([$keys[] as $k | .extra[$k] // "-" | if type != "number" then .
+          elif . >= 100 then round else . * 1000 | round / 1000 end | tostring]
+         | join(" | ")) + " |"' "$file"
     echo
 }
 
@@ -66,3 +80,10 @@ extras "$r/scale.json" "Scale: one busy topic among 100,000 idle ones" \
     rate_alone ratio heap_bytes_per_topic rss_bytes_per_topic flush_us_alone \
     flush_us_100k_idle
 extras "$r/idle.json" "Idle CPU over 5 s" idle_cpu_pct_of_core
+scenario_latency "$r/request-reply.json" "Request-reply round trip vs ping-pong, same run (us)"
+extras "$r/queue-group.json" "Queue group of 2 members vs 1 plain subscriber (parallel topic, 2 workers)" \
+    one_sub_rate ratio least_member_share
+extras "$r/keyed.json" "Keyed topic, 1,000 keys vs parallel topic (2 producers, 2 workers)" \
+    parallel_rate ratio parallel_out_of_key_order
+extras "$r/batch-vs-single.json" "Batch publish (32 events) vs one event per call, same run" \
+    handler_calls_per_s
