@@ -55,13 +55,21 @@ void bus__sched_nudge(struct sched *s)
         wake_one(s);
 }
 
-void bus__sched_spinning(struct sched *s, bool spinning)
+bool bus__sched_start_polling(struct sched *s)
 {
-    /* seq_cst: the worker's half of the Dekker pairing in wake_one. */
-    if (spinning)
-        atomic_fetch_add_explicit(&s->spinning, 1, memory_order_seq_cst);
-    else
-        atomic_fetch_sub_explicit(&s->spinning, 1, memory_order_seq_cst);
+    uint32_t none = 0;
+    /* seq_cst: the worker's half of the Dekker pairing in wake_one; on
+     * failure nothing was written (relaxed). */
+    return atomic_compare_exchange_strong_explicit(&s->spinning, &none, 1,
+                                                   memory_order_seq_cst,
+                                                   memory_order_relaxed);
+}
+
+void bus__sched_stop_polling(struct sched *s)
+{
+    /* seq_cst: the poller's half of the Dekker pairing in wake_one: after
+     * this store it checks the queues again (nudge, or park's re-check). */
+    atomic_store_explicit(&s->spinning, 0, memory_order_seq_cst);
 }
 
 struct bus_topic *bus__sched_pop(struct sched *s, unsigned *turn)

@@ -8,11 +8,13 @@
  * a rotated order, so lower levels get at least a quarter of the turns while
  * higher ones are busy: no starvation.
  * Each queue is a readyq (readyq.h), in which no producer waits for another.
- * Idle workers poll for a while (counted in `spinning`), then park on an
- * eventcount. A push wakes a parked worker only when no worker is polling:
- * one that polls will find the topic anyway, and a futex wake costs a
- * syscall on the publishing thread and a CPU for a worker with nothing to do
- * on a machine with more threads than cores. */
+ * One idle worker at a time polls for a while (`spinning` is 1 while it
+ * does), then parks on an eventcount; the other idle workers park at once,
+ * so that on a machine with more threads than cores idle workers do not
+ * take the CPU the producers and busy workers need. A push wakes a parked
+ * worker only when no worker is polling: the poller will find the topic
+ * anyway, and a futex wake costs a syscall on the publishing thread. A
+ * worker that takes a topic while others wait wakes the next one (nudge). */
 #ifndef BUS_SCHED_H
 #define BUS_SCHED_H
 
@@ -31,7 +33,7 @@ enum { SCHED_LEVELS = 3 }; /* 0 high, 1 normal, 2 low */
 struct sched {
     struct readyq levels[SCHED_LEVELS];
     alignas(64) struct evcount idle; /* parked workers */
-    _Atomic uint32_t spinning;       /* workers polling for work */
+    _Atomic uint32_t spinning;       /* 1 while a worker polls for work */
 };
 
 /* -ENOMEM, or 0. */
@@ -54,8 +56,11 @@ static inline bool bus__sched_empty(struct sched *s)
     return true;
 }
 
-/* A worker starts or stops polling for work (see above). */
-void bus__sched_spinning(struct sched *s, bool spinning);
+/* An idle worker asks to poll for work: true if it is now the poller,
+ * false if another worker polls already (then it should park). */
+bool bus__sched_start_polling(struct sched *s);
+/* The poller stops polling: it found work or is about to park. */
+void bus__sched_stop_polling(struct sched *s);
 
 /* Wakes a parked worker if topics wait and no worker polls: called by a
  * worker that takes a topic while others remain queued. */

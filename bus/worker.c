@@ -17,21 +17,33 @@ struct bus *bus__current_worker_bus(void)
     return current_bus;
 }
 
-/* One step of waiting for work, escalating with @idle_rounds. */
-/* One step of waiting for work, escalating with @idle_rounds. A worker
- * counts as spinning from its first empty poll until it parks or finds work:
- * producers then leave the parked ones asleep (sched.h). */
-static void idle_wait(struct bus *bus, unsigned *idle_rounds)
+/* One step of waiting for work, escalating with @idle_rounds. Under
+ * BUS_WAIT_SPIN and BUS_WAIT_YIELD every idle worker polls forever (the
+ * user gave them the CPUs). Under BUS_WAIT_PARK one idle worker polls for a
+ * while (sched.h) and the others park at once; *polling says whether this
+ * worker is the poller. */
+static void idle_wait(struct bus *bus, unsigned *idle_rounds, bool *polling)
 {
     unsigned rounds = ++*idle_rounds;
-    if (rounds == 1)
-        bus__sched_spinning(&bus->sched, true);
-    if (rounds < IDLE_SPINS || bus->cfg.wait == BUS_WAIT_SPIN) {
+    bool yield_only = bus->cfg.wait == BUS_WAIT_YIELD;
+    if (bus->cfg.wait == BUS_WAIT_SPIN || (yield_only && rounds < IDLE_SPINS)) {
         cpu_relax();
-    } else if (rounds < IDLE_SPINS + IDLE_YIELDS || bus->cfg.wait == BUS_WAIT_YIELD) {
+        return;
+    }
+    if (yield_only) {
+        sched_yield();
+        return;
+    }
+    if (rounds == 1)
+        *polling = bus__sched_start_polling(&bus->sched);
+    if (*polling && rounds < IDLE_SPINS) {
+        cpu_relax();
+    } else if (*polling && rounds < IDLE_SPINS + IDLE_YIELDS) {
         sched_yield();
     } else {
-        bus__sched_spinning(&bus->sched, false);
+        if (*polling)
+            bus__sched_stop_polling(&bus->sched);
+        *polling = false;
         bus__sched_park(&bus->sched, &bus->exiting);
         *idle_rounds = 0;
     }
@@ -41,14 +53,15 @@ static void *worker_main(void *arg)
 {
     struct bus *bus = arg;
     unsigned idle_rounds = 0, turn = 0;
+    bool polling = false;
     current_bus = bus;
     for (;;) {
         struct bus_topic *t = bus__sched_pop(&bus->sched, &turn);
         if (t) {
-            if (idle_rounds) {
-                bus__sched_spinning(&bus->sched, false);
-                idle_rounds = 0;
-            }
+            if (polling)
+                bus__sched_stop_polling(&bus->sched);
+            polling = false;
+            idle_rounds = 0;
             /* More topics wait and nobody polls: get a parked worker going. */
             bus__sched_nudge(&bus->sched);
             bus__topic_dispatch(t);
@@ -58,10 +71,10 @@ static void *worker_main(void *arg)
          * before exiting was set. */
         if (atomic_load_explicit(&bus->exiting, memory_order_acquire))
             break;
-        idle_wait(bus, &idle_rounds);
+        idle_wait(bus, &idle_rounds, &polling);
     }
-    if (idle_rounds)
-        bus__sched_spinning(&bus->sched, false);
+    if (polling)
+        bus__sched_stop_polling(&bus->sched);
     return NULL; /* urcu-bp forgets the thread by itself when it exits */
 }
 
