@@ -92,14 +92,14 @@ int bus_flush(bus_t *bus)
     /* acquire: pairs with the release in bus_topic_open; topics below the
      * count are fully built. */
     uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
-    /* Each topic's committed count now bounds the events published before
+    /* Each topic's tickets handed out now bound the events published before
      * the call. Snapshot them all first, so that waiting on a slow topic does
      * not widen the others' targets. */
     uint64_t *targets = malloc((count ? count : 1) * sizeof(*targets));
     if (!targets)
         return -ENOMEM;
     for (uint32_t i = 0; i < count; i++)
-        targets[i] = ring_committed(&bus->topics[i]->ring);
+        targets[i] = ring_handed_out(&bus->topics[i]->ring);
     for (uint32_t i = 0; i < count; i++)
         wait_handled(bus->topics[i], targets[i]);
     free(targets);

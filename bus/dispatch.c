@@ -7,9 +7,13 @@
  * an ordered topic is dispatched by one worker at a time. A parallel
  * topic clears the flag as soon as it is popped, so another worker may pop it
  * again and claim the next events while the first is still handling its own.
- * Publishers commit (seq_cst store to tail) then load the flag (seq_cst); a
- * worker stores 0 to the flag (seq_cst) then loads tail (seq_cst). One of the
- * two sees the other, so no committed event is left unscheduled. */
+ * Publishers mark their slots ready, issue a seq_cst fence and load the flag
+ * (seq_cst); a worker stores 0 to the flag (seq_cst) then loads the ready
+ * mark of the first ticket it has not consumed (seq_cst). One of the two
+ * sees the other. Only that first ticket matters: a later ticket's producer
+ * may miss the worker's store, but the worker never gets past the first
+ * ticket without it, and the first ticket's producer does the pairing. So no
+ * committed event is left unscheduled. */
 #include <limits.h>
 
 #include "internal.h"
@@ -43,16 +47,15 @@ static bool nothing_else_ready(struct bus_topic *t)
 /* An ordered topic that just ran dry: wait a moment for the next commit
  * before giving the topic up, as long as no other topic is waiting. Handing a
  * topic back and forth for every event costs far more than this spin when a
- * producer is publishing steadily. Returns the committed count. */
-static uint64_t linger(struct bus_topic *t, uint64_t head)
+ * producer is publishing steadily. True if ticket @head got committed. */
+static bool linger(struct bus_topic *t, uint64_t head)
 {
     for (int i = 0; i < LINGER_SPINS && nothing_else_ready(t); i++) {
-        uint64_t tail = ring_committed(&t->ring);
-        if (tail != head)
-            return tail;
+        if (ring_ready(&t->ring, head))
+            return true;
         cpu_relax();
     }
-    return head;
+    return false;
 }
 
 /* Up to TURN_BATCHES batches of an ordered topic. Returns true if the topic
@@ -62,15 +65,17 @@ static bool ordered_turn(struct bus_topic *t, uint64_t batch)
     struct ring *r = &t->ring;
     /* acquire: pairs with the previous owner's release of released. Only the
      * worker owning the topic writes it; the hand-over through the ready
-     * queue orders it too, but by ck_pr fences outside the C11 model. */
+     * queue orders it too. */
     uint64_t head = atomic_load_explicit(&r->released, memory_order_acquire);
     for (int b = 0; b < TURN_BATCHES; b++) {
-        uint64_t tail = ring_committed(r);
-        if (tail == head && (tail = linger(t, head)) == head)
-            return false;
-        uint64_t n = tail - head < batch ? tail - head : batch;
-        bus__deliver(t, head, n);
-        head += n;
+        uint64_t end = ring_ready_upto(r, head, batch);
+        if (end == head) {
+            if (!linger(t, head))
+                return false;
+            end = ring_ready_upto(r, head, batch);
+        }
+        bus__deliver(t, head, end - head);
+        head = end;
         ring_release_upto(r, head);
         evcount_notify(&t->progress, INT_MAX);
         if (!nothing_else_ready(t))
@@ -85,14 +90,15 @@ static void ordered_hand_back(struct bus_topic *t)
     /* seq_cst: see the protocol above. */
     atomic_store_explicit(&t->scheduled, 0, memory_order_seq_cst);
     /* relaxed on released: we wrote it last. */
-    if (ring_committed(r) != atomic_load_explicit(&r->released, memory_order_relaxed))
+    if (ring_ready(r, atomic_load_explicit(&r->released, memory_order_relaxed)))
         bus__topic_schedule(t);
 }
 
 static bool unclaimed(struct ring *r)
 {
-    /* relaxed on claimed: a stale value only schedules the topic once more. */
-    return ring_committed(r) != atomic_load_explicit(&r->claimed, memory_order_relaxed);
+    /* relaxed on claimed: a stale value only schedules the topic once more
+     * (its slot is then ready from an earlier lap, or not ready). */
+    return ring_ready(r, atomic_load_explicit(&r->claimed, memory_order_relaxed));
 }
 
 /* Up to TURN_BATCHES batches of a parallel topic; whenever events remain

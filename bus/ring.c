@@ -2,6 +2,7 @@
 #include "ring.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,15 +26,18 @@ int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool
     r->mask = capacity - 1;
     r->capacity = capacity;
     r->stride = stride;
-    /* Not zeroed: large rings come from mmap and stay unbacked until used. */
-    r->slots = aligned_alloc(RING_CACHELINE, round_up(bytes, RING_CACHELINE));
-    if (!r->slots)
+    /* Zeroed, so no slot starts out ready; calloc's large blocks come from
+     * mmap and stay unbacked until used. Aligned by hand: there is no
+     * aligned calloc. */
+    r->slots_alloc = calloc(1, bytes + RING_CACHELINE);
+    if (!r->slots_alloc)
         return -ENOMEM;
+    r->slots = (unsigned char *)round_up((uintptr_t)r->slots_alloc, RING_CACHELINE);
     if (parallel) {
         /* Zero never equals a ticket + 1, so no slot starts out "done". */
         r->done = calloc(capacity, sizeof(*r->done));
         if (!r->done) {
-            free(r->slots);
+            free(r->slots_alloc);
             return -ENOMEM;
         }
     }
@@ -42,7 +46,7 @@ int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool
 
 void bus__ring_fini(struct ring *r)
 {
-    free(r->slots);
+    free(r->slots_alloc);
     free(r->done);
 }
 
@@ -56,25 +60,23 @@ void bus__ring_seal(struct ring *r)
 uint64_t bus__ring_claim(struct ring *r, uint64_t max, uint64_t *first)
 {
     /* relaxed: the CAS below decides; the slots are ordered by the acquire
-     * load of tail. */
+     * loads of their ready marks. */
     uint64_t start = atomic_load_explicit(&r->claimed, memory_order_relaxed);
     for (;;) {
-        /* acquire: pairs with the producers' commit, so the slots are written. */
-        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-        if (start >= tail) {
-            /* Nothing committed beyond what is claimed, or start was stale. */
+        uint64_t end = ring_ready_upto(r, start, max);
+        if (end == start) {
+            /* Nothing committed at start, or start was stale. */
             uint64_t now = atomic_load_explicit(&r->claimed, memory_order_relaxed);
             if (now == start)
                 return 0;
             start = now;
             continue;
         }
-        uint64_t n = tail - start < max ? tail - start : max;
-        if (atomic_compare_exchange_weak_explicit(&r->claimed, &start, start + n,
+        if (atomic_compare_exchange_weak_explicit(&r->claimed, &start, end,
                                                   memory_order_relaxed,
                                                   memory_order_relaxed)) {
             *first = start;
-            return n;
+            return end - start;
         }
     }
 }

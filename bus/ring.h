@@ -1,21 +1,26 @@
 /* ring.h - a topic's bounded ring of in-place event slots.
  *
- * The protocol is ck_ring's MPMC enqueue (reserve a ticket with a CAS on the
- * producer head, write the slot, commit in ticket order on the producer tail),
- * rebuilt on C11 atomics with four changes the bus needs (docs/design.md):
+ * Producers take tickets with a CAS on `reserve` (as in ck_ring's MPMC
+ * enqueue), write their slot, and mark it ready by storing ticket + 1 in the
+ * slot (as in the LMAX Disruptor's multi-producer sequencer). No producer
+ * waits for another: a producer preempted between reserve and commit only
+ * delays the consumers, which stop at the first slot that is not ready. Why
+ * not ck_ring itself (docs/design.md):
  *  - 64-bit tickets, so a ticket is the event's seq and never wraps;
  *  - the ring holds exactly `capacity` events (ck_ring holds size - 1);
  *  - consumers read slots in place and free them afterwards (release), so a
  *    payload is copied once, at publish, and handlers read it in the ring;
- *  - a producer waiting for an earlier one to commit yields the CPU after a
- *    short spin instead of spinning until it is rescheduled, and the head can
- *    be sealed so that no ticket is handed out once the bus shuts down.
+ *  - ck_ring's commit spins until every earlier producer has committed, so on
+ *    a machine with more threads than cores one preempted producer stalls
+ *    all the others; and the head can be sealed so that no ticket is handed
+ *    out once the bus shuts down.
  *
  * Ticket t lives in slot t & mask. Indices only grow:
- *   released <= claimed <= tail <= reserve (without RING_SEALED)
+ *   released <= claimed <= reserve (without RING_SEALED)
  * released: slots below are free; claimed: tickets below are taken by a
  * consumer (parallel topics only; ordered topics have one consumer at a time
- * and use released); tail: tickets below are written and visible.
+ * and use released). A ticket is committed once its slot's `ready` is
+ * ticket + 1; the slots start zeroed, and no ticket + 1 is zero.
  */
 #ifndef BUS_RING_H
 #define BUS_RING_H
@@ -38,6 +43,7 @@ enum {
 };
 
 struct ring_slot {
+    _Atomic uint64_t ready; /* ticket + 1 once the event is written */
     uint64_t publish_ns;
     uint64_t size;
     uint32_t flags; /* SLOT_*; the fields below are set only if flagged */
@@ -57,7 +63,6 @@ struct ring {
     /* A recent value of released, kept on the producers' line so that they
      * read the consumers' line only when the ring looks full. */
     _Atomic uint64_t released_cache;
-    alignas(RING_CACHELINE) _Atomic uint64_t tail;    /* written by producers */
     alignas(RING_CACHELINE) _Atomic uint64_t released; /* written by consumers */
     alignas(RING_CACHELINE) _Atomic uint64_t claimed;  /* parallel consumers */
     /* Read-only after bus__ring_init. */
@@ -65,6 +70,7 @@ struct ring {
     uint64_t capacity;
     size_t stride;
     unsigned char *slots;
+    void *slots_alloc; /* what slots was carved from (aligned) */
     /* Parallel topics: done[t & mask] == t + 1 once ticket t is handled. */
     _Atomic uint64_t *done;
 };
@@ -77,9 +83,10 @@ void bus__ring_fini(struct ring *r);
 /* Stops handing out tickets: later reservations fail with -ESHUTDOWN. */
 void bus__ring_seal(struct ring *r);
 
-/* Tickets handed out, once sealed. relaxed: the caller sealed the ring, and
- * coherence makes this load see that RMW's result, which no longer changes. */
-static inline uint64_t ring_handed_out(struct ring *r)
+/* Tickets handed out so far: a bound of the events published before the
+ * call (a ticket is committed soon after it is handed out). relaxed: a
+ * publish that happens before the caller's call is seen by coherence. */
+static inline uint64_t ring_handed_out(const struct ring *r)
 {
     return atomic_load_explicit(&r->reserve, memory_order_relaxed) & ~RING_SEALED;
 }
@@ -136,27 +143,40 @@ static inline int ring_reserve(struct ring *r, uint64_t want, uint64_t *first,
     }
 }
 
-/* Makes the slots of tickets [first, first + n) visible to consumers, after
- * every earlier ticket. */
+/* Marks the slots of tickets [first, first + n), written by the caller,
+ * ready for consumers. */
 static inline void ring_commit(struct ring *r, uint64_t first, uint64_t n)
 {
-    struct backoff wait = BACKOFF_INIT;
-    /* acquire: the earlier producer's slot writes happen before its store to
-     * tail, which we read here, so our release below publishes them too. */
-    while (atomic_load_explicit(&r->tail, memory_order_acquire) != first)
-        backoff_wait(&wait); /* short: the earlier producer is mid-publish */
-    /* seq_cst (a release is enough for the slots): the publisher then loads
-     * the topic's scheduling state, and a worker that went idle stores that
-     * state then loads tail. seq_cst on both sides means one of them sees the
-     * other, so an event is never left without a worker (Dekker). */
-    atomic_store_explicit(&r->tail, first + n, memory_order_seq_cst);
+    for (uint64_t t = first; t < first + n; t++)
+        /* release: the slot's contents are visible to a consumer that sees
+         * ready (its acquire load). */
+        atomic_store_explicit(&ring_slot(r, t)->ready, t + 1, memory_order_release);
+    /* seq_cst fence: the publisher then loads the topic's scheduling state,
+     * and a worker that went idle stores that state then loads the ready
+     * mark of its next ticket (seq_cst, ring_ready). The fence and the
+     * worker's seq_cst operations mean one of them sees the other, so an
+     * event is never left without a worker (Dekker; dispatch.c). */
+    atomic_thread_fence(memory_order_seq_cst);
 }
 
-/* Tickets below the returned value are committed. seq_cst: the other half of
- * the Dekker pairing described in ring_commit (acquire for the slots). */
-static inline uint64_t ring_committed(struct ring *r)
+/* True once ticket @ticket is committed. seq_cst: the worker's half of the
+ * Dekker pairing in ring_commit; acquire for the slot's contents. */
+static inline bool ring_ready(struct ring *r, uint64_t ticket)
 {
-    return atomic_load_explicit(&r->tail, memory_order_seq_cst);
+    return atomic_load_explicit(&ring_slot(r, ticket)->ready, memory_order_seq_cst) ==
+           ticket + 1;
+}
+
+/* The first ticket from @from that is not committed, looking at no more than
+ * @max tickets: [from, result) can be consumed. */
+static inline uint64_t ring_ready_upto(struct ring *r, uint64_t from, uint64_t max)
+{
+    uint64_t t = from;
+    /* acquire: pairs with ring_commit's release; the slots are written. */
+    while (t - from < max &&
+           atomic_load_explicit(&ring_slot(r, t)->ready, memory_order_acquire) == t + 1)
+        t++;
+    return t;
 }
 
 /* Ordered consumers: the one consumer frees every ticket below @upto.

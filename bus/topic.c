@@ -237,11 +237,12 @@ void bus__topics_free(struct bus *bus)
 /* Adds topic @t's counters to @out. */
 void bus__topic_stats_add(const struct bus_topic *t, bus_topic_stats_t *out)
 {
-    /* A near snapshot, as documented. acquire on released keeps the load of
-     * tail after it, and tail >= released at all times, so depth never
+    /* A near snapshot, as documented: an event counts as published (and in
+     * the depth) from its reservation. acquire on released keeps the load of
+     * reserve after it, and reserve >= released at all times, so depth never
      * underflows; the counters are relaxed. */
     uint64_t released = atomic_load_explicit(&t->ring.released, memory_order_acquire);
-    uint64_t tail = atomic_load_explicit(&t->ring.tail, memory_order_acquire);
+    uint64_t tail = ring_handed_out(&t->ring);
     out->published += tail;
     out->delivered += atomic_load_explicit(&t->delivered, memory_order_relaxed);
     out->dropped += atomic_load_explicit(&t->dropped, memory_order_relaxed);
