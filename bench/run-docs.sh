@@ -49,6 +49,7 @@ quiet $bench --scenario latency-openloop --json "$out/openloop-half.json"
 quiet $bench --scenario latency-openloop --rate 100000 --json "$out/openloop-100k.json"
 # Churn, scale, idle.
 quiet $bench --scenario churn --json "$out/churn.json"
+quiet $bench --scenario churn-async --system bus --json "$out/churn-async.json"
 quiet $bench --scenario scale --json "$out/scale.json"
 quiet $bench --scenario idle --json "$out/idle.json"
 # Delivery patterns, each beside its baseline in the same run (the peers have

@@ -53,6 +53,8 @@ void scenario_throughput_batch(const struct sut_ops *ops, const struct run_param
 void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_openloop(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_churn_async(const struct sut_ops *ops, const struct run_params *p,
+                          struct result *r);
 void scenario_scale(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_idle(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_request_reply(const struct sut_ops *ops, const struct run_params *p,

@@ -1,6 +1,8 @@
 /* scn_churn.c - publish rate while another thread subscribes and
  * unsubscribes a second handler on the same topic at a fixed rate, compared
- * with the rate of the same system without churn. */
+ * with the rate of the same system without churn. `churn` unsubscribes and
+ * waits until the handler can no longer run; `churn-async` only starts the
+ * removal (the system frees the subscription later). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@ enum { CHURN_PAIRS_PER_S = 10000 };
 
 struct churner {
     const struct fixture *f;
+    bool async; /* unsubscribe_async instead of unsubscribe */
     _Atomic bool stop;
     uint64_t pairs;
     int error;
@@ -32,7 +35,8 @@ static void *churn_main(void *arg)
         c->error = ops->subscribe(c->f->sys, c->f->topics[0], sink_count, &c->sink, &sub);
         if (c->error)
             break;
-        c->error = ops->unsubscribe(c->f->sys, sub);
+        c->error = c->async ? ops->unsubscribe_async(c->f->sys, sub)
+                            : ops->unsubscribe(c->f->sys, sub);
         if (c->error)
             break;
         c->pairs++;
@@ -59,7 +63,8 @@ static void run_phase(const struct fixture *f, const struct run_params *p, struc
     }
 }
 
-void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struct result *r)
+static void run_churn(const struct sut_ops *ops, const struct run_params *p, bool async,
+                      struct result *r)
 {
     struct fixture f = {0};
     struct sink *stable = aligned_alloc(64, sizeof(*stable));
@@ -69,6 +74,7 @@ void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struc
     if (rc == 0) {
         atomic_init(&stable->count, 0);
         c->f = &f;
+        c->async = async;
         rc = fixture_open_topics(&f, "churn", 1, &cfg);
         if (rc == 0)
             rc = fixture_subscribe(&f, f.topics[0], sink_count, stable);
@@ -94,4 +100,15 @@ void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struc
     fixture_destroy(&f);
     free(stable);
     free(c);
+}
+
+void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struct result *r)
+{
+    run_churn(ops, p, false, r);
+}
+
+void scenario_churn_async(const struct sut_ops *ops, const struct run_params *p,
+                          struct result *r)
+{
+    run_churn(ops, p, true, r);
 }

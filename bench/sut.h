@@ -33,7 +33,8 @@ enum sut_caps {
     SUT_CAN_CHURN = 1u << 0,   /* subscribe/unsubscribe while events flow */
     SUT_CAN_GROUPS = 1u << 1,  /* subscribe_group */
     SUT_CAN_KEYED = 1u << 2,   /* keyed topics and publish_keyed */
-    SUT_CAN_REQUEST = 1u << 3  /* subscribe_echo and request */
+    SUT_CAN_REQUEST = 1u << 3, /* subscribe_echo and request */
+    SUT_CAN_UNSUBSCRIBE_ASYNC = 1u << 4 /* unsubscribe_async */
 };
 
 /* One event of a batch. */
@@ -62,7 +63,11 @@ struct sut_ops {
     int (*flush)(void *sys);
     void (*destroy)(void *sys);
 
-    /* Delivery patterns, NULL unless the matching SUT_CAN_* is in caps. */
+    /* Optional, NULL unless the matching SUT_CAN_* is in caps. */
+    /* Starts removing @sub and returns at once; the system frees it once its
+     * handler can no longer run (by destroy at the latest). */
+    int (*unsubscribe_async)(void *sys, void *sub);
+    /* Delivery patterns. */
     /* Subscribes a member of queue group @group: each event goes to exactly
      * one member of the group. Unsubscribed with unsubscribe. */
     int (*subscribe_group)(void *sys, void *topic, const char *group, sut_handler_fn fn,

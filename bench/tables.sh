@@ -76,6 +76,8 @@ latency "$r/openloop-half.json" "Open-loop at half of each system's own peak (us
 latency "$r/openloop-100k.json" "Open-loop at 100,000 events/s (us)"
 extras "$r/churn.json" "Churn: publish rate with 10,000 subscribe+unsubscribe pairs/s" \
     rate_without_churn ratio churn_pairs_per_s
+extras "$r/churn-async.json" "Churn with bus_unsubscribe_async (bus only)" \
+    rate_without_churn ratio churn_pairs_per_s
 extras "$r/scale.json" "Scale: one busy topic among 100,000 idle ones" \
     rate_alone ratio heap_bytes_per_topic rss_bytes_per_topic flush_us_alone \
     flush_us_100k_idle

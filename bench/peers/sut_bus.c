@@ -109,6 +109,13 @@ static int bus_sut_unsubscribe(void *sys, void *sub)
     return rc;
 }
 
+static int bus_sut_unsubscribe_async(void *sys, void *sub)
+{
+    (void)sys;
+    struct bus_sut_sub *s = sub;
+    return bus_unsubscribe_async(s->sub, free, s); /* s is freed once unused */
+}
+
 static int bus_sut_publish(void *sys, void *topic, const void *data, size_t size)
 {
     (void)sys;
@@ -164,7 +171,8 @@ static void bus_sut_destroy(void *sys)
 const struct sut_ops sut_bus_ops = {
     .name = "bus",
     .summary = "this library: per-topic rings, worker pool, RCU subscriptions",
-    .caps = SUT_CAN_CHURN | SUT_CAN_GROUPS | SUT_CAN_KEYED | SUT_CAN_REQUEST,
+    .caps = SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC | SUT_CAN_GROUPS | SUT_CAN_KEYED |
+            SUT_CAN_REQUEST,
     .create = bus_sut_create,
     .topic_open = bus_sut_topic_open,
     .subscribe = bus_sut_subscribe,
@@ -173,6 +181,7 @@ const struct sut_ops sut_bus_ops = {
     .publish_batch = bus_sut_publish_batch,
     .flush = bus_sut_flush,
     .destroy = bus_sut_destroy,
+    .unsubscribe_async = bus_sut_unsubscribe_async,
     .subscribe_group = bus_sut_subscribe_group,
     .publish_keyed = bus_sut_publish_keyed,
     .subscribe_echo = bus_sut_subscribe_echo,
