@@ -21,10 +21,7 @@
 
 char bus__rcu_grace;
 
-enum {
-    TURN_BATCHES = 16,  /* batches per read-side section */
-    LINGER_SPINS = 64   /* polls of an empty ordered topic before handing it back */
-};
+enum { LINGER_SPINS = 64 }; /* polls of an empty ordered topic before handing it back */
 
 void bus__topic_schedule(struct bus_topic *t)
 {
@@ -58,30 +55,25 @@ static bool linger(struct bus_topic *t, uint64_t head)
     return false;
 }
 
-/* Up to TURN_BATCHES batches of an ordered topic. Returns true if the topic
- * still has events and nothing else is ready: the worker keeps it. */
-static bool ordered_turn(struct bus_topic *t, uint64_t batch)
+/* One batch of an ordered topic. Returns true if nothing else is ready: the
+ * worker keeps the topic. */
+static bool ordered_batch(struct bus_topic *t, uint64_t batch)
 {
     struct ring *r = &t->ring;
     /* acquire: pairs with the previous owner's release of released. Only the
      * worker owning the topic writes it; the hand-over through the ready
      * queue orders it too. */
     uint64_t head = atomic_load_explicit(&r->released, memory_order_acquire);
-    for (int b = 0; b < TURN_BATCHES; b++) {
-        uint64_t end = ring_ready_upto(r, head, batch);
-        if (end == head) {
-            if (!linger(t, head))
-                return false;
-            end = ring_ready_upto(r, head, batch);
-        }
-        bus__deliver(t, head, end - head);
-        head = end;
-        ring_release_upto(r, head);
-        evcount_notify(&t->progress, INT_MAX);
-        if (!nothing_else_ready(t))
+    uint64_t end = ring_ready_upto(r, head, batch);
+    if (end == head) {
+        if (!linger(t, head))
             return false;
+        end = ring_ready_upto(r, head, batch);
     }
-    return true;
+    bus__deliver(t, head, end - head);
+    ring_release_upto(r, end);
+    evcount_notify(&t->progress, INT_MAX);
+    return nothing_else_ready(t);
 }
 
 static void ordered_hand_back(struct bus_topic *t)
@@ -101,26 +93,22 @@ static bool unclaimed(struct ring *r)
     return ring_ready(r, atomic_load_explicit(&r->claimed, memory_order_relaxed));
 }
 
-/* Up to TURN_BATCHES batches of a parallel topic; whenever events remain
- * unclaimed the topic goes back on the ready queue, so another worker can
- * claim them while we handle ours. Returns true if the worker keeps going. */
-static bool parallel_turn(struct bus_topic *t, uint64_t batch)
+/* One batch of a parallel topic; if events remain unclaimed the topic goes
+ * back on the ready queue, so another worker can claim them while we handle
+ * ours. Returns true if the worker keeps going. */
+static bool parallel_batch(struct bus_topic *t, uint64_t batch)
 {
     struct ring *r = &t->ring;
-    for (int b = 0; b < TURN_BATCHES; b++) {
-        uint64_t first;
-        uint64_t n = bus__ring_claim(r, batch, &first);
-        if (n == 0)
-            return false;
-        if (unclaimed(r))
-            bus__topic_schedule(t);
-        bus__deliver(t, first, n);
-        bus__ring_complete(r, first, n);
-        evcount_notify(&t->progress, INT_MAX);
-        if (!nothing_else_ready(t))
-            return false;
-    }
-    return true;
+    uint64_t first;
+    uint64_t n = bus__ring_claim(r, batch, &first);
+    if (n == 0)
+        return false;
+    if (unclaimed(r))
+        bus__topic_schedule(t);
+    bus__deliver(t, first, n);
+    bus__ring_complete(r, first, n);
+    evcount_notify(&t->progress, INT_MAX);
+    return nothing_else_ready(t);
 }
 
 static void parallel_hand_back(struct bus_topic *t)
@@ -139,10 +127,12 @@ void bus__topic_dispatch(struct bus_topic *t)
         atomic_store_explicit(&t->scheduled, 0, memory_order_seq_cst);
     bool keep;
     do {
-        /* One read-side section per turn, so that grace periods (and the
-         * unsubscribes waiting for them) progress while a topic stays busy. */
+        /* One read-side section per batch (a few microseconds), so that grace
+         * periods end within liburcu's busy-wait of a synchronize_rcu() (it
+         * sleeps 10 ms after 100 polls) while a topic stays busy: a
+         * synchronous unsubscribe then takes microseconds, not milliseconds. */
         rcu_read_lock();
-        keep = parallel ? parallel_turn(t, batch) : ordered_turn(t, batch);
+        keep = parallel ? parallel_batch(t, batch) : ordered_batch(t, batch);
         /* The section's end happens before any grace period that waits for it. */
         TSAN_RELEASE(&bus__rcu_grace);
         rcu_read_unlock();
