@@ -42,6 +42,9 @@ for n in 1 2 4 8; do
     $tp --scenario throughput --producers $n --workers $n --topics $n \
         --json "$out/sweep-$n.json"
 done
+# How much the machine itself stalls a spinning thread: the floor under the
+# tail latencies below.
+"$build/bench/bus-hiccup" 5 > "$out/hiccup.txt"
 # Latency: ping-pong, open-loop at half each system's peak, open-loop at a
 # common 100,000 events/s.
 quiet $bench --scenario latency-pingpong --json "$out/pingpong.json"
