@@ -88,7 +88,6 @@ static void complete(const struct ring_slot *slot, const bus_event_t *ev, uint32
     slot->complete(&c, slot->complete_arg);
 }
 
-/* Calls the subscribers for tickets [first, first + n). */
 /* Calls every subscriber once for @ev; adds the outcomes to @tally. */
 __attribute__((always_inline)) static inline void
 call_all(const struct sub_table *table, const bus_event_t *ev, bool shared, uint64_t tally[3])
@@ -117,7 +116,12 @@ static void deliver_completed(const struct sub_table *table, const struct ring_s
         tally[i] += mine[i];
 }
 
-void bus__deliver(struct bus_topic *t, uint64_t first, uint64_t n)
+/* Calls the subscribers for tickets from @first on, at most @max of them;
+ * with @check_ready, stops at the first ticket not yet committed (ordered
+ * topics check as they go instead of in a pass of their own). Returns how
+ * many were delivered. */
+__attribute__((always_inline)) static inline uint64_t
+deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready)
 {
     /* acquire (consume): pairs with the release in subs.c, so the table's
      * contents are visible. The read-side section keeps it alive. */
@@ -128,8 +132,13 @@ void bus__deliver(struct bus_topic *t, uint64_t first, uint64_t n)
     uint64_t tally[3] = {0};
     bus_event_t ev = {.topic = owner};
 
-    for (uint64_t ticket = first; ticket < first + n; ticket++) {
+    uint64_t ticket = first;
+    for (; ticket < first + max; ticket++) {
         const struct ring_slot *slot = ring_slot(&t->ring, ticket);
+        /* acquire: pairs with ring_commit's release; the slot is written. */
+        if (check_ready &&
+            atomic_load_explicit(&slot->ready, memory_order_acquire) != ticket + 1)
+            break;
         ev.data = slot_payload(slot);
         ev.size = slot->size;
         ev.seq = ticket + 1;
@@ -144,4 +153,15 @@ void bus__deliver(struct bus_topic *t, uint64_t first, uint64_t n)
         atomic_fetch_add_explicit(&t->delivered, tally[HANDLED], memory_order_relaxed);
     if (tally[FAILED])
         atomic_fetch_add_explicit(&t->handler_errors, tally[FAILED], memory_order_relaxed);
+    return ticket - first;
+}
+
+void bus__deliver(struct bus_topic *t, uint64_t first, uint64_t n)
+{
+    deliver_run(t, first, n, false);
+}
+
+uint64_t bus__deliver_ready(struct bus_topic *t, uint64_t first, uint64_t max)
+{
+    return deliver_run(t, first, max, true);
 }

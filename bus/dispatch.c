@@ -64,14 +64,13 @@ static bool ordered_batch(struct bus_topic *t, uint64_t batch)
      * worker owning the topic writes it; the hand-over through the ready
      * queue orders it too. */
     uint64_t head = atomic_load_explicit(&r->released, memory_order_acquire);
-    uint64_t end = ring_ready_upto(r, head, batch);
-    if (end == head) {
+    uint64_t n = bus__deliver_ready(t, head, batch);
+    if (n == 0) {
         if (!linger(t, head))
             return false;
-        end = ring_ready_upto(r, head, batch);
+        n = bus__deliver_ready(t, head, batch);
     }
-    bus__deliver(t, head, end - head);
-    ring_release_upto(r, end);
+    ring_release_upto(r, head + n);
     evcount_notify(&t->progress, INT_MAX);
     return nothing_else_ready(t);
 }

@@ -132,6 +132,9 @@ void bus__topic_await(struct bus_topic *t, bool (*ready)(struct bus_topic *, voi
 
 /* Calls the subscribers for tickets [first, first + n) of @t (deliver.c). */
 void bus__deliver(struct bus_topic *t, uint64_t first, uint64_t n);
+/* bus__deliver() for the committed tickets from @first on, stopping at the
+ * first one that is not, at most @max; returns how many it delivered. */
+uint64_t bus__deliver_ready(struct bus_topic *t, uint64_t first, uint64_t max);
 
 /* The slot of @ev if the calling thread is running a handler for @ev, else
  * NULL (deliver.c). */
