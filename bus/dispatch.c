@@ -87,8 +87,10 @@ static void ordered_hand_back(struct bus_topic *t)
 
 static bool unclaimed(struct ring *r)
 {
-    /* relaxed on claimed: a stale value only schedules the topic once more
-     * (its slot is then ready from an earlier lap, or not ready). */
+    /* relaxed on claimed: at least the value this worker's last claim saw.
+     * A worker that moved it further checks the mark at its own, newer
+     * position right after its claim (parallel_batch), so a stale value here
+     * only adds a check (or a needless schedule) to the one that worker makes. */
     return ring_ready(r, atomic_load_explicit(&r->claimed, memory_order_relaxed));
 }
 
