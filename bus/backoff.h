@@ -1,8 +1,8 @@
 /* backoff.h - the short part of a wait: spin, then yield.
  *
  * Spinning keeps waits of a few hundred nanoseconds cheap; yielding lets a
- * preempted thread (an earlier producer that has not committed, a worker
- * draining a full ring) run on a machine with more threads than cores.
+ * preempted thread (a worker draining a full ring, or freeing a ready-queue
+ * cell) run on a machine with more threads than cores.
  * Waits that may be long then sleep on an eventcount (evcount.h). */
 #ifndef BUS_BACKOFF_H
 #define BUS_BACKOFF_H

@@ -11,6 +11,7 @@
 
 #include <urcu-bp.h>
 
+#include "backoff.h"
 #include "bus.h"
 #include "evcount.h"
 #include "ring.h"

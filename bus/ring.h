@@ -31,7 +31,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "backoff.h"
 #include "bus.h"
 
 #define RING_SEALED (UINT64_C(1) << 63)

@@ -17,14 +17,17 @@
  *    a handler. Functions say whether they may be called from a handler.
  *
  * Progress guarantees (exact, see docs/design.md):
- *  - Publishing is lock-free in the absence of preemption, not in the strict
- *    sense: producers reserve a slot with one CAS, then publish slots in
- *    reservation order, so a producer preempted between its reservation and its
- *    commit delays the producers that reserved after it on the same topic
- *    (they spin briefly, then yield the CPU to let it finish). It never takes a
- *    lock, allocates, or makes a syscall, except: waking a parked worker
- *    (futex, only when one is parked), yielding while waiting as described,
- *    and sleeping under BUS_FULL_BLOCK on a full topic.
+ *  - Publishing onto a topic with room is lock-free: a producer reserves a
+ *    slot with one CAS (it retries only when another producer's CAS won),
+ *    writes it and marks it ready; it never waits for another producer. A
+ *    producer preempted between its reservation and its mark delays the
+ *    *dispatch* of the later events of that topic (workers take events in
+ *    order) until it runs again, not the other producers. Queuing an idle
+ *    topic for the workers may wait for a worker that is between taking a
+ *    queue cell and freeing it (a few instructions), when the queue has
+ *    wrapped around to that very cell. Publishing never takes a lock or
+ *    allocates; its only syscalls are waking a parked worker (futex, only
+ *    when one is parked) and waiting under BUS_FULL_BLOCK on a full topic.
  *  - Dispatch takes no lock and does not allocate. A handler that blocks holds
  *    up its own topic (ordered topics) and its worker; other workers keep
  *    serving other topics. It also delays bus_unsubscribe() callers, which
