@@ -181,8 +181,10 @@ static void key_order_free(struct key_order *ko)
 
 void scenario_keyed(const struct sut_ops *ops, const struct run_params *p, struct result *r)
 {
-    if (p->payload < sizeof(uint64_t) || p->producers > LOAD_MAX_KEYED_PRODUCERS ||
-        p->producers > KEYS) {
+    /* Keys are split among producers: at most 256 producers (the stamp's
+     * low byte), which leaves each of them KEYS / 256 >= 1 keys. */
+    _Static_assert((int)KEYS >= (int)LOAD_MAX_KEYED_PRODUCERS, "every producer needs a key");
+    if (p->payload < sizeof(uint64_t) || p->producers > LOAD_MAX_KEYED_PRODUCERS) {
         result_fail(r, "needs payload >= 8 bytes and at most %d producers",
                     LOAD_MAX_KEYED_PRODUCERS);
         return;
@@ -214,7 +216,8 @@ void scenario_keyed(const struct sut_ops *ops, const struct run_params *p, struc
         r->rate = load_one_topic(&f, p, 1, KEYS, &counts[1], r);
         for (unsigned t = 0; t < 2; t++)
             result_check_counts(r, counts[t], sink_read(&orders[t]->handled));
-        /* relaxed: read after the flush, which orders the handlers' adds. */
+        /* relaxed (here and for the parallel count below): read after the
+         * flush, which orders the handlers' adds. */
         uint64_t keyed_disorder =
             atomic_load_explicit(&orders[1]->out_of_order, memory_order_relaxed);
         if (keyed_disorder)
