@@ -30,17 +30,21 @@ static int resolve_config(const bus_config_t *in, bus_config_t *out)
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         out->workers = cpus > 0 ? (unsigned)cpus : 1;
     }
-    if (out->workers > MAX_WORKERS || out->wait < BUS_WAIT_PARK ||
-        out->wait > BUS_WAIT_SPIN || out->max_topics == 0 ||
-        out->max_topics > MAX_TOPICS || out->batch == 0 || out->batch > MAX_BATCH)
-        return -EINVAL;
+    if (out->workers > MAX_WORKERS)
+        return bus__fail(-EINVAL, "bus_create: workers is over 1024");
+    if (out->wait < BUS_WAIT_PARK || out->wait > BUS_WAIT_SPIN)
+        return bus__fail(-EINVAL, "bus_create: wait is not a BUS_WAIT_* value");
+    if (out->max_topics == 0 || out->max_topics > MAX_TOPICS)
+        return bus__fail(-EINVAL, "bus_create: max_topics is 0 or over 2^24");
+    if (out->batch == 0 || out->batch > MAX_BATCH)
+        return bus__fail(-EINVAL, "bus_create: batch is 0 or over 65536");
     return 0;
 }
 
 int bus_create(bus_t **out, const bus_config_t *cfg)
 {
     if (!out)
-        return -EINVAL;
+        return bus__fail(-EINVAL, "bus_create: out is NULL");
     struct bus *bus = calloc(1, sizeof(*bus));
     if (!bus)
         return -ENOMEM;

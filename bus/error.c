@@ -1,7 +1,23 @@
 /* error.c - text for the library's error codes. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "bus.h"
+
+/* Codes the library does not produce itself, such as a handler's own return
+ * value in a dead letter: glibc's static description of the errno value, or
+ * the number in a thread-local buffer (strerror() is not thread-safe). */
+static const char *system_text(int err)
+{
+    const char *text = err < 0 && err != INT_MIN ? strerrordesc_np(-err) : NULL;
+    if (text)
+        return text;
+    static _Thread_local char unknown[sizeof("unknown error -2147483648")];
+    snprintf(unknown, sizeof(unknown), "unknown error %d", err);
+    return unknown;
+}
 
 const char *bus_strerror(int err)
 {
@@ -19,6 +35,6 @@ const char *bus_strerror(int err)
     case -ENOENT: return "no subscriber for the request";
     case -ENOMSG: return "handlers ran but none replied";
     case -EALREADY: return "request already answered";
-    default: return "unknown error";
+    default: return system_text(err);
     }
 }

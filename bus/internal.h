@@ -14,6 +14,7 @@
 #include "backoff.h"
 #include "bus.h"
 #include "evcount.h"
+#include "lasterr.h"
 #include "ring.h"
 #include "sched.h"
 #include "timer.h"

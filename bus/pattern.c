@@ -115,8 +115,13 @@ int bus__patterns_attach(struct bus *bus, struct bus_topic *t)
 int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, void *ctx,
                           const bus_sub_options_t *opts, bus_sub_t **out)
 {
-    if (!bus || !pattern || !fn || !out || !valid_pattern(pattern) || !bus__valid_group(opts))
-        return -EINVAL;
+    if (!bus || !pattern || !fn || !out)
+        return bus__fail(-EINVAL, "bus_subscribe_pattern: bus, pattern, fn or out is NULL");
+    if (!valid_pattern(pattern))
+        return bus__fail(-EINVAL, "bus_subscribe_pattern: malformed pattern (tokens as in "
+                                  "topic names, `*`, or `>` as the last token only)");
+    if (!bus__valid_group(opts))
+        return bus__fail(-EINVAL, "bus_subscribe_pattern: group is \"\" or over 255 bytes");
     struct pattern *p = calloc(1, sizeof(*p));
     struct bus_sub *owner = bus__sub_new(NULL, fn, ctx, opts);
     if (!p || !owner || !(p->text = strdup(pattern))) {

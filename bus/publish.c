@@ -160,9 +160,9 @@ publish_one(struct bus_topic *t, const void *data, size_t size, const bus_publis
 int bus_publish(bus_topic_t *t, const void *data, size_t size)
 {
     if (!t || (!data && size))
-        return -EINVAL;
+        return bus__fail(-EINVAL, "bus_publish: topic is NULL, or data is NULL with size > 0");
     if (size > t->cfg.max_payload)
-        return -EMSGSIZE;
+        return bus__fail(-EMSGSIZE, "bus_publish: size is over the topic's max_payload");
     return publish_one(t, data, size, NULL);
 }
 
@@ -175,22 +175,24 @@ void bus_publish_options_init(bus_publish_options_t *opts)
 int bus_publish_ex(bus_topic_t *t, const void *data, size_t size,
                    const bus_publish_options_t *opts)
 {
-    if (!t || (!data && size) || (opts && opts->zero_copy && !opts->on_complete))
-        return -EINVAL;
+    if (!t || (!data && size))
+        return bus__fail(-EINVAL, "bus_publish_ex: topic is NULL, or data is NULL with size > 0");
+    if (opts && opts->zero_copy && !opts->on_complete)
+        return bus__fail(-EINVAL, "bus_publish_ex: zero_copy without on_complete");
     if (size > t->cfg.max_payload && !(opts && opts->zero_copy))
-        return -EMSGSIZE;
+        return bus__fail(-EMSGSIZE, "bus_publish_ex: size is over the topic's max_payload");
     return publish_one(t, data, size, opts);
 }
 
 static int check_batch(const struct bus_topic *t, const bus_msg_t *msgs, size_t count)
 {
     if (!msgs && count)
-        return -EINVAL;
+        return bus__fail(-EINVAL, "bus_publish_batch: msgs is NULL with count > 0");
     for (size_t i = 0; i < count; i++) {
         if (!msgs[i].data && msgs[i].size)
-            return -EINVAL;
+            return bus__fail(-EINVAL, "bus_publish_batch: a message has data NULL with size > 0");
         if (msgs[i].size > t->cfg.max_payload)
-            return -EMSGSIZE;
+            return bus__fail(-EMSGSIZE, "bus_publish_batch: a size is over the topic's max_payload");
     }
     return 0;
 }
@@ -198,7 +200,7 @@ static int check_batch(const struct bus_topic *t, const bus_msg_t *msgs, size_t 
 int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_t *accepted)
 {
     if (!t || !accepted)
-        return -EINVAL;
+        return bus__fail(-EINVAL, "bus_publish_batch: topic or accepted is NULL");
     *accepted = 0;
     int rc = check_batch(t, msgs, count);
     if (rc)

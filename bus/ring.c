@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lasterr.h"
+
 static size_t round_up(size_t n, size_t to)
 {
     return (n + to - 1) / to * to;
@@ -20,7 +22,7 @@ int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool
      * never a short allocation. */
     if (__builtin_mul_overflow(stride, (size_t)capacity, &bytes) ||
         bytes > PTRDIFF_MAX - RING_CACHELINE)
-        return -EINVAL;
+        return bus__fail(-EINVAL, "bus_topic_open: capacity * slot size overflows");
 
     memset(r, 0, sizeof(*r));
     r->mask = capacity - 1;

@@ -160,8 +160,10 @@ bool bus__valid_group(const bus_sub_options_t *opts)
 int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
                      const bus_sub_options_t *opts, bus_sub_t **out)
 {
-    if (!t || !fn || !out || !bus__valid_group(opts))
-        return -EINVAL;
+    if (!t || !fn || !out)
+        return bus__fail(-EINVAL, "bus_subscribe: topic, fn or out is NULL");
+    if (!bus__valid_group(opts))
+        return bus__fail(-EINVAL, "bus_subscribe_ex: group is \"\" or over 255 bytes");
     struct bus_sub *sub = bus__sub_new(t, fn, ctx, opts);
     if (!sub)
         return -ENOMEM;

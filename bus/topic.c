@@ -51,14 +51,22 @@ enum {
                   BUS_TOPIC_KEYED
 };
 
-static bool valid_config(const bus_topic_config_t *cfg)
+/* Returns what is wrong with @cfg (for bus_last_error), or NULL. */
+static const char *config_problem(const bus_topic_config_t *cfg)
 {
     uint32_t cap = cfg->capacity;
     unsigned both = BUS_TOPIC_HIGH_PRIORITY | BUS_TOPIC_LOW_PRIORITY;
-    return cap >= 2 && cap <= (UINT32_C(1) << 31) && (cap & (cap - 1)) == 0 &&
-           cfg->full_policy >= BUS_FULL_BLOCK && cfg->full_policy <= BUS_FULL_DROP &&
-           (cfg->flags & ~(unsigned)KNOWN_FLAGS) == 0 && (cfg->flags & both) != both &&
-           !((cfg->flags & BUS_TOPIC_KEYED) && (cfg->flags & BUS_TOPIC_PARALLEL));
+    if (cap < 2 || cap > (UINT32_C(1) << 31) || (cap & (cap - 1)) != 0)
+        return "bus_topic_open: capacity is not a power of two from 2 to 2^31";
+    if (cfg->full_policy < BUS_FULL_BLOCK || cfg->full_policy > BUS_FULL_DROP)
+        return "bus_topic_open: full_policy is not a BUS_FULL_* value";
+    if ((cfg->flags & ~(unsigned)KNOWN_FLAGS) != 0)
+        return "bus_topic_open: flags has bits that are no BUS_TOPIC_* flag";
+    if ((cfg->flags & both) == both)
+        return "bus_topic_open: flags has both priority flags";
+    if ((cfg->flags & BUS_TOPIC_KEYED) && (cfg->flags & BUS_TOPIC_PARALLEL))
+        return "bus_topic_open: flags has both BUS_TOPIC_KEYED and BUS_TOPIC_PARALLEL";
+    return NULL;
 }
 
 /* The ready-queue level of a topic: 0 high, 1 normal, 2 low. */
@@ -209,8 +217,14 @@ int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
         cfg = &defaults;
     }
     size_t len;
-    if (!bus || !name || !out || !(len = valid_name(name)) || !valid_config(cfg))
-        return -EINVAL;
+    if (!bus || !name || !out)
+        return bus__fail(-EINVAL, "bus_topic_open: bus, name or out is NULL");
+    if (!(len = valid_name(name)))
+        return bus__fail(-EINVAL, "bus_topic_open: malformed name (1 to 255 bytes of "
+                                  "tokens separated by single dots, no `*` or `>`)");
+    const char *problem = config_problem(cfg);
+    if (problem)
+        return bus__fail(-EINVAL, problem);
 
     pthread_mutex_lock(&bus->registry_lock);
     int rc = open_locked(bus, name, len, cfg, out);

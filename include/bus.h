@@ -50,6 +50,15 @@ extern "C" {
 #define BUS_API
 #endif
 
+/* The version of this header, as meson.build's project version (semantic
+ * versioning: the major number changes when the API or ABI breaks).
+ * BUS_VERSION is 0xMMmmpp, comparable with bus_version(). */
+#define BUS_VERSION_MAJOR 0
+#define BUS_VERSION_MINOR 1
+#define BUS_VERSION_PATCH 0
+#define BUS_VERSION \
+    ((BUS_VERSION_MAJOR << 16) | (BUS_VERSION_MINOR << 8) | BUS_VERSION_PATCH)
+
 typedef struct bus bus_t;             /* opaque */
 typedef struct bus_topic bus_topic_t; /* opaque, owned by its bus */
 typedef struct bus_sub bus_sub_t;     /* opaque */
@@ -497,10 +506,38 @@ BUS_API int bus_topic_stats(const bus_topic_t *topic, bus_topic_stats_t *out);
 
 /**
  * bus_strerror - text for an error code returned by this library (0 or a
- * negative errno value). Returns a static string; never NULL.
+ * negative errno value), or for any other code, such as a handler's own
+ * return value in a dead letter: the system's description of a negative
+ * errno value, else "unknown error N". Never NULL.
+ * Lifetime: a static string, except "unknown error N", which lives in a
+ * buffer of the calling thread, valid until that thread's next
+ * bus_strerror() call or its exit.
  * Thread-safety: any thread.
  */
 BUS_API const char *bus_strerror(int err);
+
+/**
+ * bus_last_error - what was wrong, in words, when a call of this library on
+ * the calling thread last failed an argument or configuration check: the
+ * -EINVAL and -EMSGSIZE returns of bus_create(), bus_topic_open(),
+ * bus_subscribe(), bus_subscribe_ex(), bus_subscribe_pattern(),
+ * bus_publish(), bus_publish_ex() and bus_publish_batch() set it, e.g.
+ * "bus_topic_open: capacity is not a power of two from 2 to 2^31". Like
+ * errno, successful calls and other errors leave it unchanged, so read it
+ * right after the failing call. "" if no check has failed on this thread.
+ * Returns a static string; never NULL.
+ * Thread-safety: any thread; each thread has its own.
+ */
+BUS_API const char *bus_last_error(void);
+
+/**
+ * bus_version - the library's version at run time, as BUS_VERSION
+ * (0xMMmmpp); it may differ from the header the program was compiled with.
+ * bus_version_string - the same as "MAJOR.MINOR.PATCH", a static string.
+ * Thread-safety: any thread.
+ */
+BUS_API unsigned bus_version(void);
+BUS_API const char *bus_version_string(void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,10 @@
+/* lasterr.h - the calling thread's last error detail (bus_last_error). */
+#ifndef BUS_LASTERR_H
+#define BUS_LASTERR_H
+
+/* Records @why (a string literal) as the calling thread's last error detail
+ * and returns @err, so that a failing check stays one line:
+ * `return bus__fail(-EINVAL, "bus_create: batch is 0 or over 65536");`. */
+int bus__fail(int err, const char *why);
+
+#endif /* BUS_LASTERR_H */
