@@ -86,6 +86,17 @@ void result_extra(struct result *r, const char *key, double value)
         r->extra[r->nextra++] = (struct metric){key, value};
 }
 
+bool result_extra_find(const struct result *r, const char *key, double *value)
+{
+    for (unsigned i = 0; i < r->nextra; i++) {
+        if (strcmp(r->extra[i].key, key) == 0) {
+            *value = r->extra[i].value;
+            return true;
+        }
+    }
+    return false;
+}
+
 void result_fail(struct result *r, const char *fmt, ...)
 {
     if (r->ok || !r->note[0]) {
@@ -95,6 +106,23 @@ void result_fail(struct result *r, const char *fmt, ...)
         va_end(ap);
     }
     r->ok = false;
+}
+
+void result_implausible(struct result *r, const char *fmt, ...)
+{
+    if (!r->ok || r->implausible)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->note, sizeof(r->note), fmt, ap);
+    va_end(ap);
+    r->implausible = true;
+}
+
+void result_check_measured(struct result *r)
+{
+    if (r->published == 0)
+        result_fail(r, "measured nothing: no event was published");
 }
 
 void result_check_counts(struct result *r, uint64_t expected, uint64_t handled)

@@ -84,7 +84,8 @@ struct result {
     struct run_params params;
     bool skipped;      /* the system cannot run the scenario: see note */
     bool ok;           /* counts matched and nothing failed */
-    char note[160];    /* why it failed or was skipped */
+    bool implausible;  /* ok, but a figure cannot be right (noise): see note */
+    char note[160];    /* why it failed, was skipped or is implausible */
     uint64_t published, expected, handled;
     double seconds;
     double rate;       /* events published per second, 0 if not measured */
@@ -95,9 +96,16 @@ struct result {
 };
 
 void result_extra(struct result *r, const char *key, double value);
+/* The value of extra @key, or false if @r has none. */
+bool result_extra_find(const struct result *r, const char *key, double *value);
 /* Records a failure (first one wins) and clears ok. */
 void result_fail(struct result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Marks an ok result whose figures cannot be right (first reason wins). */
+void result_implausible(struct result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Fails a run that published no event: its figures would be zeros. */
+void result_check_measured(struct result *r);
 /* Checks that every expected handler call happened. */
 void result_check_counts(struct result *r, uint64_t expected, uint64_t handled);
 

@@ -246,8 +246,10 @@ static void run_rep(const struct cli *c, const struct job *j, struct result *r)
         snprintf(r->note, sizeof(r->note), "payload over %zu bytes", j->ops->max_payload);
         return;
     }
-    if (scenario_applies(j->scn, j->ops, r))
-        j->scn->run(j->ops, &r->params, r);
+    if (!scenario_applies(j->scn, j->ops, r))
+        return;
+    j->scn->run(j->ops, &r->params, r);
+    result_check_measured(r);
 }
 
 /* The pairs the command line selects, with room for their repetitions. */
@@ -294,10 +296,14 @@ int main(int argc, char **argv)
         }
     }
     report_table_header(stdout);
+    unsigned implausible = 0;
     for (size_t i = 0; i < njobs; i++) {
         report_median(jobs[i].reps, c.repeat, &results[i]);
+        if (jobs[i].scn->judge && results[i].ok && !results[i].skipped)
+            jobs[i].scn->judge(&results[i]);
         report_table_row(stdout, &results[i]);
         failures += !results[i].ok && !results[i].skipped;
+        implausible += results[i].implausible;
     }
     size_t n = njobs;
     if (c.json && report_json(c.json, results, (unsigned)n, c.repeat)) {
@@ -308,6 +314,9 @@ int main(int argc, char **argv)
         free(jobs[i].reps);
     free(jobs);
     free(results);
+    if (implausible)
+        fprintf(stderr, "bus-bench: %u result(s) implausible, rerun them (see odd rows)\n",
+                implausible);
     if (failures)
         fprintf(stderr, "bus-bench: %u run(s) failed (see FAIL rows)\n", failures);
     return failures ? 1 : 0;

@@ -35,7 +35,7 @@ void report_table_row(FILE *out, const struct result *r)
     else
         fprintf(out, " %11s", "-");
     print_latency(out, r);
-    fprintf(out, "  %-6s", r->skipped ? "n/a" : r->ok ? "ok" : "FAIL");
+    fprintf(out, "  %-6s", r->skipped ? "n/a" : !r->ok ? "FAIL" : r->implausible ? "odd" : "ok");
     for (unsigned i = 0; i < r->nextra; i++)
         fprintf(out, " %s=%.4g", r->extra[i].key, r->extra[i].value);
     if (r->note[0])
@@ -109,10 +109,11 @@ static void json_result(FILE *out, const struct result *r)
     fprintf(out,
             "{\"system\":\"%s\",\"scenario\":\"%s\",\"producers\":%u,\"workers\":%u,"
             "\"subs\":%u,\"topics\":%u,\"payload\":%u,\"wait\":\"%s\",\"ok\":%s,"
-            "\"skipped\":%s,\"note\":\"%s\",\"published\":%llu,\"expected\":%llu,"
+            "\"implausible\":%s,\"skipped\":%s,\"note\":\"%s\",\"published\":%llu,\"expected\":%llu,"
             "\"handled\":%llu,\"seconds\":%.6f,\"events_per_s\":%.1f",
             r->system, r->scenario, p->producers, p->workers, p->subs, p->topics, p->payload,
-            waits[p->wait], r->ok ? "true" : "false", r->skipped ? "true" : "false", r->note,
+            waits[p->wait], r->ok ? "true" : "false", r->implausible ? "true" : "false",
+            r->skipped ? "true" : "false", r->note,
             (unsigned long long)r->published, (unsigned long long)r->expected,
             (unsigned long long)r->handled, r->seconds, r->rate);
     if (r->has_latency) {

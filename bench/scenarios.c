@@ -20,10 +20,11 @@ const struct scenario scenarios[] = {
      scenario_openloop, SECONDS(2.0, 0.2)},
     {"churn", "publish rate with 10,000 subscribe+unsubscribe pairs/s vs without",
      scenario_churn, SECONDS(2.0, 0.25), .needs = SUT_CAN_CHURN,
-     .lacking = "subscribers are fixed while events flow"},
+     .lacking = "subscribers are fixed while events flow", .judge = judge_churn},
     {"churn-async", "as churn, unsubscribing without waiting for the handler to stop",
      scenario_churn_async, SECONDS(2.0, 0.25),
-     .needs = SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC, .lacking = "no asynchronous unsubscribe"},
+     .needs = SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC, .lacking = "no asynchronous unsubscribe",
+     .judge = judge_churn},
     {"scale", "one busy topic among 100,000 idle ones vs alone; memory per topic",
      scenario_scale, EVENTS(2000000, 100000)},
     {"idle", "CPU burnt while idle (getrusage)", scenario_idle, SECONDS(5.0, 0.5),
@@ -37,7 +38,7 @@ const struct scenario scenarios[] = {
     {"keyed", "as throughput, a keyed topic with 1,000 keys vs a parallel topic",
      scenario_keyed, EVENTS(2000000, 100000), .needs = SUT_CAN_KEYED,
      .lacking = "no keyed topics"},
-    {NULL, NULL, NULL, {0, 0}, {0, 0}, false, 0, NULL},
+    {NULL, NULL, NULL, {0, 0}, {0, 0}, false, 0, NULL, NULL},
 };
 
 struct run_params scenario_params(const struct scenario *s, const struct run_params *cli)

@@ -24,6 +24,9 @@ struct scenario {
     bool timed_only; /* ignores --events (idle) */
     unsigned needs;  /* SUT_CAN_* a system must have; others are skipped */
     const char *lacking; /* why those are skipped */
+    /* Marks figures of a passed run (the median of the repetitions) that
+     * cannot be right; NULL = none to check. */
+    void (*judge)(struct result *r);
 };
 
 /* True when @ops can run @s; otherwise fills @r as skipped, with a note. */
@@ -36,6 +39,18 @@ struct run_params scenario_params(const struct scenario *s, const struct run_par
 struct hist;
 /* Fills r's latency percentiles from @h. */
 void record_latency(struct result *r, const struct hist *h);
+
+/* How many round trips a closed-loop scenario (one in flight) makes: a
+ * warm-up (not recorded), then p->events, or as many as p->seconds allow
+ * (--seconds, or a timed default), counted from round_trips_plan(). */
+struct round_trips {
+    uint64_t warmup;
+    uint64_t total;       /* warm-up included; 0: until deadline_ns */
+    uint64_t deadline_ns;
+};
+struct round_trips round_trips_plan(const struct run_params *p);
+/* True while round trip @seq (from 1) is to be made. */
+bool round_trips_more(const struct round_trips *rt, uint64_t seq);
 
 /* Every scenario, NULL-terminated (scenarios.c). */
 extern const struct scenario scenarios[];
@@ -55,6 +70,7 @@ void scenario_openloop(const struct sut_ops *ops, const struct run_params *p, st
 void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_churn_async(const struct sut_ops *ops, const struct run_params *p,
                           struct result *r);
+void judge_churn(struct result *r);
 void scenario_scale(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_idle(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_request_reply(const struct sut_ops *ops, const struct run_params *p,

@@ -102,6 +102,21 @@ static void run_churn(const struct sut_ops *ops, const struct run_params *p, boo
     free(c);
 }
 
+/* The load cannot run faster because subscriptions churn beside it: a ratio
+ * above 1 means the run without churn was slowed by something else. A
+ * churner far below its schedule did not load the system as claimed. */
+void judge_churn(struct result *r)
+{
+    double ratio, pairs;
+    if (!result_extra_find(r, "ratio", &ratio) || !result_extra_find(r, "churn_pairs_per_s", &pairs))
+        return;
+    if (ratio > 1)
+        result_implausible(r, "ratio %.3g above 1: the run without churn was disturbed", ratio);
+    else if (pairs < CHURN_PAIRS_PER_S / 2)
+        result_implausible(r, "churned %.0f pairs/s, under half the %d targeted", pairs,
+                           CHURN_PAIRS_PER_S);
+}
+
 void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struct result *r)
 {
     run_churn(ops, p, false, r);

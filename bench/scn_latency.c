@@ -25,6 +25,26 @@ void record_latency(struct result *r, const struct hist *h)
         r->lat_ns[k] = hist_quantile(h, quantiles[k]);
 }
 
+struct round_trips round_trips_plan(const struct run_params *p)
+{
+    enum { WARMUP_MAX = 1000 };
+    uint64_t warmup = p->events ? p->events / 10 : WARMUP_MAX;
+    if (warmup > WARMUP_MAX)
+        warmup = WARMUP_MAX;
+    return (struct round_trips){
+        .warmup = warmup,
+        .total = p->events ? p->events + warmup : 0,
+        .deadline_ns = now_ns() + (uint64_t)(p->seconds * 1e9),
+    };
+}
+
+bool round_trips_more(const struct round_trips *rt, uint64_t seq)
+{
+    if (rt->total)
+        return seq <= rt->total;
+    return seq <= rt->warmup || now_ns() < rt->deadline_ns;
+}
+
 /* Both latency scenarios: one system, ping (and pong) topics of 1 subscriber. */
 static int open_pair(struct fixture *f, const struct sut_ops *ops, const struct run_params *p,
                      struct result *r)
@@ -100,12 +120,12 @@ void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, st
     }
     if (rc == 0)
         rc = fixture_subscribe(&f, f.topics[1], on_pong, pp);
-    uint64_t warmup = p->events / 10 < 1000 ? p->events / 10 : 1000;
-    uint64_t total = p->events + warmup, sent = 0;
+    uint64_t sent = 0;
     if (p->pin)
         pin_thread(0);
     uint64_t start = now_ns();
-    for (uint64_t seq = 1; rc == 0 && seq <= total; seq++) {
+    struct round_trips trips = round_trips_plan(p);
+    for (uint64_t seq = 1; rc == 0 && round_trips_more(&trips, seq); seq++) {
         memcpy(buf, &seq, sizeof(seq));
         uint64_t t0 = now_ns();
         rc = ops->publish(f.sys, f.topics[0], buf, size);
@@ -116,7 +136,7 @@ void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, st
             result_fail(r, "pong %llu never came", (unsigned long long)seq);
             break;
         }
-        if (seq > warmup)
+        if (seq > trips.warmup)
             hist_record(h, now_ns() - t0);
     }
     double seconds = (double)(now_ns() - start) / 1e9;

@@ -33,14 +33,15 @@ void scenario_request_reply(const struct sut_ops *ops, const struct run_params *
     if (rc == 0 && !(h && request))
         rc = -ENOMEM;
     unsigned char *reply = request + cfg.max_payload;
-    uint64_t warmup = p->events / 10 < 1000 ? p->events / 10 : 1000;
-    uint64_t total = p->events + warmup, answered = 0;
+    uint64_t asked = 0, answered = 0;
     if (p->pin)
         pin_thread(0);
     uint64_t start = now_ns();
-    for (uint64_t seq = 1; rc == 0 && seq <= total; seq++) {
+    struct round_trips trips = round_trips_plan(p);
+    for (uint64_t seq = 1; rc == 0 && round_trips_more(&trips, seq); seq++) {
         memcpy(request, &seq, sizeof(seq));
         uint64_t t0 = now_ns();
+        asked++;
         rc = ops->request(f.sys, f.topics[0], request, cfg.max_payload, reply, cfg.max_payload);
         uint64_t t1 = now_ns();
         if (rc)
@@ -50,7 +51,7 @@ void scenario_request_reply(const struct sut_ops *ops, const struct run_params *
             break;
         }
         answered++;
-        if (seq > warmup)
+        if (seq > trips.warmup)
             hist_record(h, t1 - t0);
     }
     r->seconds = (double)(now_ns() - start) / 1e9;
@@ -58,7 +59,7 @@ void scenario_request_reply(const struct sut_ops *ops, const struct run_params *
         rc = ops->flush(f.sys);
     if (rc)
         result_fail(r, "setup/request/flush: %d", rc);
-    result_check_counts(r, total, answered);
+    result_check_counts(r, asked, answered);
     r->published = answered;
     if (h)
         record_latency(r, h);

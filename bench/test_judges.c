@@ -1,0 +1,75 @@
+/* test_judges.c - the benchmark's verdicts: a run that measured nothing
+ * fails, and churn figures that cannot be right are marked, not "ok". */
+#include <check.h>
+
+#include "scenarios.h"
+
+static struct result passed_run(uint64_t published)
+{
+    return (struct result){.system = "bus", .scenario = "churn", .ok = true,
+                           .published = published};
+}
+
+START_TEST(a_run_that_published_nothing_fails)
+{
+    struct result r = passed_run(0);
+    result_check_measured(&r);
+    ck_assert(!r.ok);
+    ck_assert_str_eq(r.note, "measured nothing: no event was published");
+    r = passed_run(1);
+    result_check_measured(&r);
+    ck_assert(r.ok);
+}
+END_TEST
+
+static struct result churn_run(double ratio, double pairs_per_s)
+{
+    struct result r = passed_run(1000);
+    result_extra(&r, "ratio", ratio);
+    result_extra(&r, "churn_pairs_per_s", pairs_per_s);
+    judge_churn(&r);
+    return r;
+}
+
+START_TEST(churn_figures_that_cannot_be_right_are_marked)
+{
+    struct result r = churn_run(1.2, 10000);
+    ck_assert(r.ok && r.implausible);
+    ck_assert_ptr_nonnull(strstr(r.note, "above 1"));
+    r = churn_run(0.9, 2000);
+    ck_assert(r.ok && r.implausible);
+    ck_assert_ptr_nonnull(strstr(r.note, "under half"));
+    r = churn_run(0.9, 9990);
+    ck_assert(r.ok && !r.implausible);
+    ck_assert_str_eq(r.note, "");
+    r = churn_run(1.0, 9990); /* no slower, within the bounds */
+    ck_assert(!r.implausible);
+}
+END_TEST
+
+START_TEST(a_failed_run_stays_failed)
+{
+    struct result r = passed_run(1000);
+    result_fail(&r, "handled 1 of 2");
+    result_extra(&r, "ratio", 3.0);
+    result_extra(&r, "churn_pairs_per_s", 1.0);
+    judge_churn(&r);
+    ck_assert(!r.ok && !r.implausible);
+    ck_assert_str_eq(r.note, "handled 1 of 2");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("bench-judges");
+    TCase *tc = tcase_create("judges");
+    tcase_add_test(tc, a_run_that_published_nothing_fails);
+    tcase_add_test(tc, churn_figures_that_cannot_be_right_are_marked);
+    tcase_add_test(tc, a_failed_run_stays_failed);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
