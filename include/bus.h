@@ -99,7 +99,10 @@ enum { BUS_FULL_BLOCK = 0, BUS_FULL_FAIL = 1, BUS_FULL_DROP = 2 };
 /* Topic flags. */
 enum {
     /* Several workers may dispatch the topic at once. Handlers of a parallel
-     * topic may run concurrently and see events out of seq order. */
+     * topic may run concurrently and see events out of seq order. The mode
+     * for competing consumers (queue groups) that should work in parallel:
+     * an ordered topic (no flag) is dispatched by one worker at a time, so
+     * its group members take turns but never run at once. */
     BUS_TOPIC_PARALLEL = 1u << 0,
     /* Priority: when several topics have events, workers serve high-priority
      * topics first, then normal (neither flag), then low; every 4th turn of a
@@ -234,6 +237,10 @@ typedef bool (*bus_filter_fn)(const bus_event_t *ev, void *ctx);
 typedef struct bus_sub_options {
     /* Queue group (competing consumers): each event goes to exactly one
      * member of each group, round robin, and to every plain subscriber.
+     * Members run in parallel only as far as the topic's mode allows: on an
+     * ordered topic one worker dispatches at a time, so the group spreads
+     * events but gains no parallelism. Use BUS_TOPIC_PARALLEL for parallel
+     * members, BUS_TOPIC_KEYED for parallel members that keep per-key order.
      * NULL = a plain subscription. Copied; 1 to 255 bytes. */
     const char *group;
     bus_filter_fn filter; /* NULL = every event */
