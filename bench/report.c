@@ -109,8 +109,8 @@ static void json_result(FILE *out, const struct result *r)
     fprintf(out,
             "{\"system\":\"%s\",\"scenario\":\"%s\",\"producers\":%u,\"workers\":%u,"
             "\"subs\":%u,\"topics\":%u,\"payload\":%u,\"wait\":\"%s\",\"ok\":%s,"
-            "\"implausible\":%s,\"skipped\":%s,\"note\":\"%s\",\"published\":%llu,\"expected\":%llu,"
-            "\"handled\":%llu,\"seconds\":%.6f,\"events_per_s\":%.1f",
+            "\"implausible\":%s,\"skipped\":%s,\"note\":\"%s\",\"published\":%llu,"
+            "\"expected\":%llu,\"handled\":%llu,\"seconds\":%.6f,\"events_per_s\":%.1f",
             r->system, r->scenario, p->producers, p->workers, p->subs, p->topics, p->payload,
             waits[p->wait], r->ok ? "true" : "false", r->implausible ? "true" : "false",
             r->skipped ? "true" : "false", r->note,

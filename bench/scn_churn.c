@@ -108,7 +108,8 @@ static void run_churn(const struct sut_ops *ops, const struct run_params *p, boo
 void judge_churn(struct result *r)
 {
     double ratio, pairs;
-    if (!result_extra_find(r, "ratio", &ratio) || !result_extra_find(r, "churn_pairs_per_s", &pairs))
+    if (!result_extra_find(r, "ratio", &ratio) ||
+        !result_extra_find(r, "churn_pairs_per_s", &pairs))
         return;
     if (ratio > 1)
         result_implausible(r, "ratio %.3g above 1: the run without churn was disturbed", ratio);

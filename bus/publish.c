@@ -192,7 +192,8 @@ static int check_batch(const struct bus_topic *t, const bus_msg_t *msgs, size_t 
         if (!msgs[i].data && msgs[i].size)
             return bus__fail(-EINVAL, "bus_publish_batch: a message has data NULL with size > 0");
         if (msgs[i].size > t->cfg.max_payload)
-            return bus__fail(-EMSGSIZE, "bus_publish_batch: a size is over the topic's max_payload");
+            return bus__fail(-EMSGSIZE,
+                             "bus_publish_batch: a size is over the topic's max_payload");
     }
     return 0;
 }

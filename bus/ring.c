@@ -22,7 +22,8 @@ int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool
      * never a short allocation. */
     if (__builtin_mul_overflow(stride, (size_t)capacity, &bytes) ||
         bytes > PTRDIFF_MAX - RING_CACHELINE)
-        return bus__fail(-EINVAL, "bus_topic_open: capacity * slot size overflows");
+        return bus__fail(-EINVAL,
+                         "bus_topic_open: capacity * slot size is over PTRDIFF_MAX bytes");
 
     memset(r, 0, sizeof(*r));
     r->mask = capacity - 1;
