@@ -9,8 +9,9 @@
  *
  * Conventions (every function below follows them):
  *  - Every int-returning function returns 0 on success or a negative errno
- *    value; bus_strerror() turns it into text. When a function fails, it has
- *    no effect and any callback it was given will never be called.
+ *    value; bus_strerror() turns it into text, and after a rejected argument
+ *    or configuration bus_last_error() says which. When a function fails, it
+ *    has no effect and any callback it was given will never be called.
  *  - Handles are opaque. A bus owns its topics; topics live until the bus is
  *    destroyed. A subscription handle lives until it is unsubscribed.
  *  - "Worker thread" means a thread of the bus pool, i.e. code running inside
