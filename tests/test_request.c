@@ -322,6 +322,27 @@ START_TEST(refused_request_is_never_answered)
 }
 END_TEST
 
+/* A request dropped by a full BUS_FULL_DROP ring is answered (-EAGAIN)
+ * inside bus_request(), before its timer would be armed: the arm must then
+ * do nothing. Were the hour-long timers armed anyway, their requests would
+ * still be in the heap at bus_destroy (a leak LeakSanitizer reports). */
+START_TEST(dropped_request_arms_no_timer)
+{
+    enum { N = 100 };
+    struct full_topic f;
+    hold_full_topic(&f, BUS_FULL_DROP);
+    struct answer a = {0};
+    for (int i = 0; i < N; i++) {
+        ck_assert_ok(bus_request(f.topic, NULL, 0, 3600 * UINT64_C(1000000000), record_answer,
+                                 &a));
+        ck_assert_int_eq(calls_of(&a), i + 1);
+        ck_assert_int_eq(a.status, -EAGAIN);
+    }
+    gate_open(&f.gate);
+    ck_assert_ok(bus_destroy(f.bus));
+}
+END_TEST
+
 struct blocked_request {
     bus_topic_t *topic;
     struct answer answer;
@@ -508,6 +529,7 @@ int main(void)
     tcase_add_test(tc, reply_outside_request_is_einval);
     tcase_add_test(tc, reply_larger_than_buffer_is_enobufs);
     tcase_add_test(tc, refused_request_is_never_answered);
+    tcase_add_test(tc, dropped_request_arms_no_timer);
     tcase_add_test(tc, request_refused_after_blocking_is_never_answered);
     tcase_add_test(tc, huge_timeout_never_fires);
     tcase_add_test(tc, timer_thread_cannot_end_its_bus);
