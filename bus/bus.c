@@ -136,7 +136,9 @@ int bus_shutdown(bus_t *bus)
 {
     if (!bus)
         return -EINVAL;
-    if (bus__current_worker_bus() == bus)
+    /* A worker would wait for itself, the timer thread (an on_reply) would
+     * join itself; bus_destroy relies on this check too. */
+    if (bus__current_worker_bus() == bus || bus__timers_on_thread(&bus->timers))
         return -EDEADLK;
     /* A second caller waits here until the first has finished. */
     pthread_mutex_lock(&bus->shutdown_lock);

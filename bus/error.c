@@ -34,7 +34,8 @@ const char *bus_strerror(int err)
     case -ETIMEDOUT: return "no reply before the timeout";
     case -ENOENT: return "no subscriber for the request";
     case -ENOMSG: return "handlers ran but none replied";
-    case -EALREADY: return "request already answered";
+    case -EALREADY: return "request already answered or timed out";
+    case -ENOBUFS: return "reply larger than the caller's buffer";
     default: return system_text(err);
     }
 }

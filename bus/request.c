@@ -5,8 +5,40 @@
  * event's slot and answers; the completion (after every subscriber has had
  * the event) answers "no responders" or "no reply" if nobody did; a timer
  * answers -ETIMEDOUT. A CAS on `answered` makes the first answer the only one.
- * The record is freed by whichever of the dispatch side and the timer side
- * lets go of it last. */
+ *
+ * Publish first, arm the timer after. A refused publish (full BUS_FULL_FAIL
+ * ring, shutdown during a blocked publish) then has no timer that could
+ * answer it: the error return is its only answer. What can fail in arming
+ * (heap room, starting the thread) is reserved before the publish, so
+ * nothing fails after it.
+ *
+ * A timed request holds two references: the dispatch side's, dropped by
+ * on_dispatched, and the timer side's, which bus_request holds until the arm
+ * hands it to the heap; the timer drops it when it fires, on_dispatched when
+ * it cancels the armed timer, bus_request when the arm does nothing. The
+ * timer lock orders arm, cancel and fire. Every interleaving:
+ *  1. The publish fails: on_dispatched never runs (bus_publish_ex's
+ *     contract) and nothing was armed; bus_request gives the reservation
+ *     back, frees the record and returns the error. No on_reply call.
+ *  2. The dispatch completes before the arm (a quick worker, or a drop by a
+ *     full BUS_FULL_DROP ring, inside the publish): on_dispatched answers,
+ *     its cancel finds the entry not armed yet and marks it cancelled
+ *     (false: not its reference to drop), and it drops its own. The arm
+ *     sees the mark and does nothing; bus_request drops the timer
+ *     reference, the last one. Until then that reference kept the record
+ *     alive for bus_request.
+ *  3. The arm, then the dispatch before the deadline: on_dispatched answers
+ *     (unless a handler replied), cancels the armed entry (true) and drops
+ *     both references. bus_request no longer touches the record once armed.
+ *  4. The arm, then the deadline: the timer takes the entry out of the heap,
+ *     answers -ETIMEDOUT (unless a handler replied) and drops its reference;
+ *     on_dispatched, before, during or after, finds the entry fired (false)
+ *     and drops its own. Replies and on_dispatched's answer race the timer's
+ *     through the CAS; the last reference dropped frees.
+ *  5. Shutdown: a publish that succeeded took its ticket before the rings
+ *     were sealed, so bus_shutdown waits for its dispatch (2 to 4) before it
+ *     stops the timers; a reservation after the stop fails (-ESHUTDOWN,
+ *     before publishing), an arm after it does nothing (as in 2). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,13 +48,21 @@
 
 struct request {
     _Atomic bool answered;
-    _Atomic int refs; /* the event's completion, and the armed timer */
+    _Atomic int refs; /* the dispatch side's and (timed) the timer side's, see above */
     bus_reply_fn fn;
     void *arg;
     struct timers *timers;
     bool timed;
     struct timer_entry timer;
 };
+
+/* The clock's value @timeout_ns from now, or UINT64_MAX (never) when that
+ * is past the clock's range: "wait forever" must not wrap into the past. */
+static uint64_t deadline_after(uint64_t timeout_ns)
+{
+    uint64_t now = clock_now_ns();
+    return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
 
 static void request_put(struct request *r)
 {
@@ -72,19 +112,20 @@ int bus_request(bus_topic_t *topic, const void *data, size_t size, uint64_t time
 {
     if (!topic || !on_reply)
         return -EINVAL;
+    uint64_t deadline = timeout_ns ? deadline_after(timeout_ns) : UINT64_MAX;
+    bool timed = deadline != UINT64_MAX;
     struct request *r = malloc(sizeof(*r));
     if (!r)
         return -ENOMEM;
     atomic_init(&r->answered, false);
-    atomic_init(&r->refs, timeout_ns ? 2 : 1);
+    atomic_init(&r->refs, timed ? 2 : 1);
     r->fn = on_reply;
     r->arg = arg;
     r->timers = &topic->bus->timers;
-    r->timed = timeout_ns != 0;
-    if (r->timed) {
-        r->timer.deadline_ns = clock_now_ns() + timeout_ns;
-        r->timer.fire = on_timeout;
-        int rc = bus__timer_arm(r->timers, &r->timer);
+    r->timed = timed;
+    if (timed) {
+        bus__timer_entry_init(&r->timer, deadline, on_timeout);
+        int rc = bus__timer_reserve(r->timers);
         if (rc) {
             free(r);
             return rc;
@@ -92,14 +133,15 @@ int bus_request(bus_topic_t *topic, const void *data, size_t size, uint64_t time
     }
     bus_publish_options_t opts = {.on_complete = on_dispatched, .arg = r};
     int rc = bus_publish_ex(topic, data, size, &opts);
-    if (rc) {
-        /* The caller gets the error, so on_reply must never run: claim the
-         * answer before the timer can. relaxed: only this flag matters. */
-        atomic_store_explicit(&r->answered, true, memory_order_relaxed);
-        disarm(r);
-        request_put(r);
+    if (rc) { /* case 1 above */
+        if (timed)
+            bus__timer_unreserve(r->timers);
+        free(r);
+        return rc;
     }
-    return rc;
+    if (timed && !bus__timer_arm(r->timers, &r->timer))
+        request_put(r); /* case 2: the dispatch came first */
+    return 0;
 }
 
 int bus_reply(const bus_event_t *ev, const void *data, size_t size)
@@ -131,10 +173,11 @@ static void wake_waiter(int status, const void *reply, size_t size, void *arg)
     pthread_mutex_lock(&w->lock);
     w->status = status;
     w->reply_size = size;
-    if (size)
-        memcpy(w->buf, reply, size < w->buf_size ? size : w->buf_size);
+    size_t fits = size < w->buf_size ? size : w->buf_size;
+    if (fits) /* buf may be NULL when buf_size is 0 */
+        memcpy(w->buf, reply, fits);
     if (status == 0 && size > w->buf_size)
-        w->status = -EMSGSIZE;
+        w->status = -ENOBUFS;
     /* release: the fields above are visible to a waiter that sees done
      * without taking the lock (spinning). */
     atomic_store_explicit(&w->done, true, memory_order_release);
@@ -147,7 +190,9 @@ int bus_request_wait(bus_topic_t *topic, const void *data, size_t size, uint64_t
 {
     if (!topic || (!buf && buf_size) || !reply_size)
         return -EINVAL;
-    if (bus__current_worker_bus() == topic->bus)
+    /* A worker could wait for itself; the timer thread (an on_reply after
+     * a timeout) for the timeout only it can fire. */
+    if (bus__current_worker_bus() == topic->bus || bus__timers_on_thread(&topic->bus->timers))
         return -EDEADLK;
     struct waiter w = {.buf = buf, .buf_size = buf_size};
     pthread_mutex_init(&w.lock, NULL);

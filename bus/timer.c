@@ -8,7 +8,12 @@
 
 #include "clock.h"
 
-#define NOT_ARMED SIZE_MAX
+/* A timer_entry's index when it is not in the heap. */
+#define TIMER_IDLE SIZE_MAX       /* not armed yet */
+#define TIMER_DONE (SIZE_MAX - 1) /* fired or cancelled: never armed again */
+
+/* The timers whose thread runs the calling thread, or NULL. */
+static _Thread_local const struct timers *current_timers;
 
 void bus__timers_init(struct timers *tm)
 {
@@ -19,7 +24,7 @@ void bus__timers_init(struct timers *tm)
     pthread_condattr_destroy(&attr);
     pthread_mutex_init(&tm->lock, NULL);
     tm->heap = NULL;
-    tm->count = tm->size = 0;
+    tm->count = tm->size = tm->reserved = 0;
     tm->asleep_until = UINT64_MAX;
     tm->started = tm->stopping = false;
 }
@@ -62,7 +67,7 @@ static void heap_remove(struct timers *tm, struct timer_entry *e)
 {
     size_t i = e->index;
     struct timer_entry *last = tm->heap[--tm->count];
-    e->index = NOT_ARMED;
+    e->index = TIMER_DONE;
     if (last == e)
         return;
     place(tm, i, last);
@@ -73,6 +78,7 @@ static void heap_remove(struct timers *tm, struct timer_entry *e)
 static void *timer_main(void *arg)
 {
     struct timers *tm = arg;
+    current_timers = tm;
     pthread_mutex_lock(&tm->lock);
     while (!tm->stopping) {
         uint64_t now = clock_now_ns();
@@ -113,13 +119,26 @@ static int grow(struct timers *tm)
     return 0;
 }
 
-int bus__timer_arm(struct timers *tm, struct timer_entry *e)
+bool bus__timers_on_thread(const struct timers *tm)
+{
+    return current_timers == tm;
+}
+
+void bus__timer_entry_init(struct timer_entry *e, uint64_t deadline_ns,
+                           void (*fire)(struct timer_entry *entry))
+{
+    e->deadline_ns = deadline_ns;
+    e->index = TIMER_IDLE;
+    e->fire = fire;
+}
+
+int bus__timer_reserve(struct timers *tm)
 {
     int rc = 0;
     pthread_mutex_lock(&tm->lock);
     if (tm->stopping)
         rc = -ESHUTDOWN;
-    else if (tm->count == tm->size)
+    else if (tm->count + tm->reserved == tm->size)
         rc = grow(tm);
     if (rc == 0 && !tm->started) {
         if (pthread_create(&tm->thread, NULL, timer_main, tm) == 0)
@@ -127,24 +146,42 @@ int bus__timer_arm(struct timers *tm, struct timer_entry *e)
         else
             rc = -ENOMEM;
     }
-    if (rc == 0) {
+    if (rc == 0)
+        tm->reserved++;
+    pthread_mutex_unlock(&tm->lock);
+    return rc;
+}
+
+void bus__timer_unreserve(struct timers *tm)
+{
+    pthread_mutex_lock(&tm->lock);
+    tm->reserved--;
+    pthread_mutex_unlock(&tm->lock);
+}
+
+bool bus__timer_arm(struct timers *tm, struct timer_entry *e)
+{
+    pthread_mutex_lock(&tm->lock);
+    tm->reserved--; /* its cell is the one taken below */
+    bool arm = e->index == TIMER_IDLE && !tm->stopping;
+    if (arm) {
         tm->heap[tm->count++] = e;
         sift_up(tm, tm->count - 1);
         if (e->deadline_ns < tm->asleep_until)
             pthread_cond_signal(&tm->wake); /* earlier than the thread's wake-up */
-    } else {
-        e->index = NOT_ARMED;
     }
     pthread_mutex_unlock(&tm->lock);
-    return rc;
+    return arm;
 }
 
 bool bus__timer_cancel(struct timers *tm, struct timer_entry *e)
 {
     pthread_mutex_lock(&tm->lock);
-    bool armed = e->index != NOT_ARMED;
+    bool armed = e->index < TIMER_DONE;
     if (armed)
         heap_remove(tm, e);
+    else
+        e->index = TIMER_DONE; /* a later arm does nothing */
     pthread_mutex_unlock(&tm->lock);
     return armed;
 }

@@ -166,10 +166,11 @@ BUS_API int bus_create(bus_t **out, const bus_config_t *cfg);
  * down, let them see -ESHUTDOWN and join them, then bus_destroy().
  * After it, bus_flush(), bus_topic_stats(), bus_topic_name() and
  * bus_unsubscribe*() still work. Calling it again returns 0 at once.
- * Thread-safety: any thread except a worker of this bus (a handler),
+ * Thread-safety: any thread except a worker of this bus (a handler) and its
+ * timer thread (an on_reply called for a timeout, see bus_request()),
  * concurrently with any call on the bus except bus_destroy().
- * Errors: -EINVAL (bus NULL), -EDEADLK (called from a handler of this bus;
- * nothing is done).
+ * Errors: -EINVAL (bus NULL), -EDEADLK (called from a handler or the timer
+ * thread of this bus, which it would wait for; nothing is done).
  */
 BUS_API int bus_shutdown(bus_t *bus);
 
@@ -177,12 +178,13 @@ BUS_API int bus_shutdown(bus_t *bus);
  * bus_destroy - bus_shutdown() if not done yet, then run pending
  * bus_unsubscribe_async() completions and free the bus, its topics and the
  * remaining subscriptions. Every handle of the bus is invalid afterwards.
- * Thread-safety: any thread except a worker of this bus (a handler), once.
+ * Thread-safety: any thread except a worker of this bus (a handler) and its
+ * timer thread (an on_reply called for a timeout), once.
  * No other call on this bus or its handles may be running or start when it
  * begins its frees: threads that may still publish must be stopped first
  * (bus_shutdown() makes them fail with -ESHUTDOWN so they can be joined).
- * Errors: -EINVAL (bus NULL), -EDEADLK (called from a handler of this bus;
- * the bus is left running).
+ * Errors: -EINVAL (bus NULL), -EDEADLK (called from a handler or the timer
+ * thread of this bus; the bus is left running).
  */
 BUS_API int bus_destroy(bus_t *bus);
 
@@ -397,8 +399,19 @@ typedef void (*bus_reply_fn)(int status, const void *reply, size_t size, void *a
  * @on_reply(status, reply, size, @arg) exactly once: with the first reply a
  * handler gives through bus_reply(), or with an error (see bus_reply_fn).
  * The call happens on the replying worker, on the worker that finished
- * dispatching the request (no reply), or on the bus's timer thread (timeout).
- * @timeout_ns: 0 = no timeout. Timeouts share one thread per bus.
+ * dispatching the request (no reply), on the bus's timer thread (timeout),
+ * or, for a request dropped by a full BUS_FULL_DROP ring, on the calling
+ * thread before bus_request() returns 0.
+ * on_reply should be short: on the timer thread it delays every other
+ * timeout of the bus. On a worker or the timer thread it must not call
+ * bus_shutdown(), bus_destroy() or bus_request_wait() on this bus (they
+ * would wait for their own thread: -EDEADLK); bus_request() is fine.
+ * @timeout_ns: counted from the call; 0 = no timeout, and so is a timeout
+ *   too large for the clock to reach (such as UINT64_MAX: wait forever).
+ *   The timer starts once the request is published: a publish blocked on a
+ *   full BUS_FULL_BLOCK topic is not cut short by it, and a request whose
+ *   deadline passed meanwhile times out at once unless it was answered.
+ *   Timeouts share one thread per bus.
  * A request published onto a parallel topic or a queue group works the same.
  * Thread-safety: any thread, handlers included (on_reply must then not
  * expect to run before the handler returns).
@@ -420,12 +433,16 @@ BUS_API int bus_reply(const bus_event_t *ev, const void *data, size_t size);
 
 /**
  * bus_request_wait - bus_request() that blocks until the answer. The reply
- * is copied to @buf (up to @buf_size bytes); *@reply_size receives its full
- * size. Returns the status (0, or the errors of bus_reply_fn), or an error of
- * bus_request(), or -EMSGSIZE if the reply was larger than @buf_size (the
- * first @buf_size bytes are copied).
- * Thread-safety: any thread that is not a worker of the topic's bus: a worker
- * waiting for a reply could wait for itself (-EDEADLK).
+ * is copied to @buf (up to @buf_size bytes; @buf may be NULL if @buf_size is
+ * 0); *@reply_size receives its full size. Returns the status (0, or the
+ * errors of bus_reply_fn), or an error of bus_request() (-EMSGSIZE: the
+ * request's payload is over max_payload), or -ENOBUFS if the reply was
+ * larger than @buf_size (the first @buf_size bytes are copied).
+ * Thread-safety: any thread that is not a worker or the timer thread of the
+ * topic's bus (-EDEADLK): a worker waiting for a reply could wait for
+ * itself, the timer thread for a timeout only it can fire.
+ * Errors: as above, and -EINVAL (topic or reply_size NULL, buf NULL with
+ * buf_size > 0).
  */
 BUS_API int bus_request_wait(bus_topic_t *topic, const void *data, size_t size,
                              uint64_t timeout_ns, void *buf, size_t buf_size,

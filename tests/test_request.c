@@ -18,6 +18,11 @@ static void record_answer(int status, const void *reply, size_t size, void *arg)
     atomic_fetch_add(&a->calls, 1);
 }
 
+static int calls_of(struct answer *a)
+{
+    return atomic_load(&a->calls);
+}
+
 static void await_answer(struct answer *a)
 {
     while (atomic_load(&a->calls) == 0)
@@ -214,10 +219,6 @@ START_TEST(blocking_request)
     ck_assert_ok(bus_request_wait(t, &v, sizeof(v), 1000000000u, &got, sizeof(got), &size));
     ck_assert_int_eq(got, 10);
     ck_assert_uint_eq(size, sizeof(got));
-    char small[2];
-    ck_assert_int_eq(bus_request_wait(t, &v, sizeof(v), 0, small, sizeof(small), &size),
-                     -EMSGSIZE);
-    ck_assert_uint_eq(size, sizeof(int));
     ck_assert_int_eq(bus_request_wait(t, &v, sizeof(v), 0, NULL, 4, &size), -EINVAL);
     ck_assert_ok(bus_destroy(bus));
 }
@@ -248,6 +249,271 @@ START_TEST(reply_outside_request_is_einval)
 }
 END_TEST
 
+/* A reply that does not fit the caller's buffer is -ENOBUFS, with the first
+ * bytes copied and the full size told; a request payload over max_payload
+ * stays -EMSGSIZE. buf NULL with buf_size 0 is allowed: nothing is copied
+ * (not even memcpy(NULL, ..., 0), which UBSan reports). */
+START_TEST(reply_larger_than_buffer_is_enobufs)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "sync", 8, BUS_FULL_BLOCK, 0);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, double_it, NULL, &sub));
+    int v = 5, doubled = 10;
+    size_t size = 0;
+    ck_assert_int_eq(bus_request_wait(t, &v, sizeof(v), 0, NULL, 0, &size), -ENOBUFS);
+    ck_assert_uint_eq(size, sizeof(int));
+    char small[2] = {0};
+    size = 0;
+    ck_assert_int_eq(bus_request_wait(t, &v, sizeof(v), 0, small, sizeof(small), &size),
+                     -ENOBUFS);
+    ck_assert_uint_eq(size, sizeof(int));
+    ck_assert_mem_eq(small, &doubled, sizeof(small));
+    char big[257] = {0}; /* the default max_payload is 256 */
+    ck_assert_int_eq(bus_request_wait(t, big, sizeof(big), 0, small, sizeof(small), &size),
+                     -EMSGSIZE);
+    ck_assert_ptr_nonnull(strstr(bus_strerror(-ENOBUFS), "buffer"));
+    ck_assert_ptr_nonnull(strstr(bus_strerror(-EALREADY), "timed out"));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* A topic whose only worker is held in a handler, with a full ring. */
+struct full_topic {
+    bus_t *bus;
+    bus_topic_t *topic;
+    struct gate gate;
+    bus_sub_t *sub;
+};
+
+static void hold_full_topic(struct full_topic *f, int policy)
+{
+    f->bus = new_bus(1);
+    f->topic = new_topic(f->bus, "full", 2, policy, 0);
+    gate_init(&f->gate);
+    ck_assert_ok(bus_subscribe(f->topic, wait_at_gate, &f->gate, &f->sub));
+    for (int i = 0; i < 2; i++) /* the first one is being handled: still in the ring */
+        ck_assert_ok(bus_publish(f->topic, &i, sizeof(i)));
+    gate_await_waiters(&f->gate, 1);
+}
+
+/* Requests refused by a full BUS_FULL_FAIL ring with a 1 ns timeout: the
+ * error return must be the only answer. A timer armed before the publish
+ * could fire before the refusal was noted (in 5 to 35% of the calls here), calling
+ * on_reply, or waking a bus_request_wait() that had returned (its waiter on
+ * a dead stack frame). */
+START_TEST(refused_request_is_never_answered)
+{
+    enum { ROUNDS = 5000 };
+    struct full_topic f;
+    hold_full_topic(&f, BUS_FULL_FAIL);
+    struct answer a = {0};
+    char reply[8];
+    size_t size;
+    for (int i = 0; i < ROUNDS; i++) {
+        ck_assert_int_eq(bus_request(f.topic, NULL, 0, 1, record_answer, &a), -EAGAIN);
+        ck_assert_int_eq(bus_request_wait(f.topic, NULL, 0, 1, reply, sizeof(reply), &size),
+                         -EAGAIN);
+    }
+    gate_open(&f.gate);
+    ck_assert_ok(bus_shutdown(f.bus)); /* joins the timer thread: no answer is under way */
+    ck_assert_int_eq(calls_of(&a), 0);
+    ck_assert_ok(bus_destroy(f.bus));
+}
+END_TEST
+
+/* A request dropped by a full BUS_FULL_DROP ring is answered (-EAGAIN)
+ * inside bus_request(), before its timer would be armed: the arm must then
+ * do nothing. Were the hour-long timers armed anyway, their requests would
+ * still be in the heap at bus_destroy (a leak LeakSanitizer reports). */
+START_TEST(dropped_request_arms_no_timer)
+{
+    enum { N = 100 };
+    struct full_topic f;
+    hold_full_topic(&f, BUS_FULL_DROP);
+    struct answer a = {0};
+    for (int i = 0; i < N; i++) {
+        ck_assert_ok(bus_request(f.topic, NULL, 0, 3600 * UINT64_C(1000000000), record_answer,
+                                 &a));
+        ck_assert_int_eq(calls_of(&a), i + 1);
+        ck_assert_int_eq(a.status, -EAGAIN);
+    }
+    gate_open(&f.gate);
+    ck_assert_ok(bus_destroy(f.bus));
+}
+END_TEST
+
+struct blocked_request {
+    bus_topic_t *topic;
+    struct answer answer;
+    int rc;
+};
+
+static void *request_on_full_topic(void *arg)
+{
+    struct blocked_request *b = arg;
+    b->rc = bus_request(b->topic, NULL, 0, 1000000u /* 1 ms */, record_answer, &b->answer);
+    return NULL;
+}
+
+static void *shut_down_bus(void *bus)
+{
+    return (void *)(intptr_t)bus_shutdown(bus);
+}
+
+/* A request blocked on a full BUS_FULL_BLOCK ring for longer than its
+ * timeout, then refused by bus_shutdown: the caller gets -ESHUTDOWN and no
+ * answer, not also an -ETIMEDOUT from a timer armed before the publish. */
+START_TEST(request_refused_after_blocking_is_never_answered)
+{
+    struct full_topic f;
+    hold_full_topic(&f, BUS_FULL_BLOCK);
+    struct blocked_request b = {.topic = f.topic};
+    pthread_t requester, stopper;
+    pthread_create(&requester, NULL, request_on_full_topic, &b);
+    /* Not synchronisation: time for a timer armed before the publish to
+     * fire (1 ms) while the publish blocks. */
+    sleep_ms(20);
+    pthread_create(&stopper, NULL, shut_down_bus, f.bus);
+    pthread_join(requester, NULL);
+    ck_assert_int_eq(b.rc, -ESHUTDOWN);
+    gate_open(&f.gate);
+    void *shutdown_rc;
+    pthread_join(stopper, &shutdown_rc);
+    ck_assert_int_eq((int)(intptr_t)shutdown_rc, 0); /* timer thread joined */
+    ck_assert_int_eq(calls_of(&b.answer), 0);
+    ck_assert_ok(bus_destroy(f.bus));
+}
+END_TEST
+
+/* Timeouts whose deadline is past the clock's range mean "no timeout"; added
+ * to the clock without saturating, they wrapped to a deadline in the past.
+ * A 20 ms request on another topic times out first: the timer thread fires
+ * deadlines in order, so a wrapped one would have fired by then. */
+START_TEST(huge_timeout_never_fires)
+{
+    static const uint64_t huge[] = {UINT64_MAX, UINT64_MAX - 1000, UINT64_MAX / 2};
+    enum { N = sizeof(huge) / sizeof(huge[0]) };
+    bus_t *bus = new_bus(2);
+    bus_topic_t *slow = new_topic(bus, "slow", 8, BUS_FULL_BLOCK, 0);
+    bus_topic_t *other = new_topic(bus, "other", 8, BUS_FULL_BLOCK, 0);
+    struct slow s = {.reply_rc = 1}, o = {.reply_rc = 1};
+    gate_init(&s.gate);
+    gate_init(&o.gate);
+    bus_sub_t *s1, *s2;
+    ck_assert_ok(bus_subscribe(slow, reply_late, &s, &s1));
+    ck_assert_ok(bus_subscribe(other, reply_late, &o, &s2));
+    struct answer a[N] = {0}, yardstick = {0};
+    for (int i = 0; i < N; i++)
+        ck_assert_ok(bus_request(slow, NULL, 0, huge[i], record_answer, &a[i]));
+    ck_assert_ok(bus_request(other, NULL, 0, 20 * 1000000u, record_answer, &yardstick));
+    await_answer(&yardstick);
+    ck_assert_int_eq(yardstick.status, -ETIMEDOUT);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(calls_of(&a[i]), 0);
+    gate_open(&s.gate);
+    for (int i = 0; i < N; i++) {
+        await_answer(&a[i]);
+        ck_assert_int_eq(a[i].status, 0);
+        ck_assert_mem_eq(a[i].reply, "late", 4);
+    }
+    gate_open(&o.gate);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* on_reply on the timer thread (a timeout) tries to end the bus. Shutting
+ * down from there would join the timer thread from itself; destroying would
+ * free the bus under it. Both are refused and the bus keeps running. */
+struct ender {
+    bus_t *bus;
+    struct gate *gate;
+    atomic_int calls;
+    int status, shutdown_rc, destroy_rc;
+};
+
+static void end_bus(int status, const void *reply, size_t size, void *arg)
+{
+    (void)reply;
+    (void)size;
+    struct ender *e = arg;
+    e->status = status;
+    gate_open(e->gate); /* a shutdown that went ahead would wait for the handler */
+    e->shutdown_rc = bus_shutdown(e->bus);
+    e->destroy_rc = bus_destroy(e->bus);
+    atomic_store(&e->calls, 1);
+}
+
+START_TEST(timer_thread_cannot_end_its_bus)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "slow", 8, BUS_FULL_BLOCK, 0);
+    struct slow s = {.reply_rc = 1};
+    gate_init(&s.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, reply_late, &s, &sub));
+    struct ender e = {.bus = bus, .gate = &s.gate};
+    ck_assert_ok(bus_request(t, NULL, 0, 1000000u, end_bus, &e));
+    while (!atomic_load(&e.calls))
+        sleep_ms(1);
+    ck_assert_int_eq(e.status, -ETIMEDOUT);
+    ck_assert_int_eq(e.shutdown_rc, -EDEADLK);
+    ck_assert_int_eq(e.destroy_rc, -EDEADLK);
+    ck_assert_ok(bus_flush(bus)); /* still running: the late reply is refused */
+    ck_assert_int_eq(atomic_load(&s.reply_rc), -EALREADY);
+    ck_assert_ok(bus_publish(t, NULL, 0));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* bus_request_wait() from on_reply on the timer thread would wait for a
+ * timeout that only this thread can fire. */
+struct nested {
+    bus_topic_t *topic;
+    atomic_int calls;
+    int status, wait_rc;
+};
+
+static int linger(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    (void)ctx;
+    sleep_ms(200); /* slow work that never replies */
+    return 0;
+}
+
+static void wait_again(int status, const void *reply, size_t size, void *arg)
+{
+    (void)reply;
+    (void)size;
+    struct nested *n = arg;
+    n->status = status;
+    size_t got;
+    n->wait_rc = bus_request_wait(n->topic, NULL, 0, 10 * 1000000u, NULL, 0, &got);
+    atomic_store(&n->calls, 1);
+}
+
+START_TEST(request_wait_on_timer_thread_is_edeadlk)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *slow = new_topic(bus, "slow", 8, BUS_FULL_BLOCK, 0);
+    bus_topic_t *lingering = new_topic(bus, "lingering", 8, BUS_FULL_BLOCK, 0);
+    struct slow s = {.reply_rc = 1};
+    gate_init(&s.gate);
+    bus_sub_t *s1, *s2;
+    ck_assert_ok(bus_subscribe(slow, reply_late, &s, &s1));
+    ck_assert_ok(bus_subscribe(lingering, linger, NULL, &s2));
+    struct nested n = {.topic = lingering};
+    ck_assert_ok(bus_request(slow, NULL, 0, 1000000u, wait_again, &n));
+    while (!atomic_load(&n.calls))
+        sleep_ms(1);
+    ck_assert_int_eq(n.status, -ETIMEDOUT);
+    ck_assert_int_eq(n.wait_rc, -EDEADLK);
+    gate_open(&s.gate);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("request");
@@ -261,6 +527,13 @@ int main(void)
     tcase_add_test(tc, many_requests_each_answered_once);
     tcase_add_test(tc, blocking_request);
     tcase_add_test(tc, reply_outside_request_is_einval);
+    tcase_add_test(tc, reply_larger_than_buffer_is_enobufs);
+    tcase_add_test(tc, refused_request_is_never_answered);
+    tcase_add_test(tc, dropped_request_arms_no_timer);
+    tcase_add_test(tc, request_refused_after_blocking_is_never_answered);
+    tcase_add_test(tc, huge_timeout_never_fires);
+    tcase_add_test(tc, timer_thread_cannot_end_its_bus);
+    tcase_add_test(tc, request_wait_on_timer_thread_is_edeadlk);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
