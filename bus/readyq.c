@@ -2,7 +2,7 @@
 #include "readyq.h"
 
 #include <errno.h>
-#include <stdlib.h>
+#include <sys/mman.h>
 
 #include "backoff.h"
 
@@ -11,11 +11,15 @@ int bus__readyq_init(struct readyq *q, uint32_t capacity)
     uint64_t size = 2;
     while (size < capacity)
         size *= 2;
-    /* Zeroed cells are free for the first lap (readyq.h); calloc does not
-     * touch the fresh pages it maps for a large block. */
-    q->cells = calloc(size, sizeof(*q->cells));
-    if (!q->cells)
+    /* Zeroed cells are free for the first lap (readyq.h). An anonymous
+     * mapping is zero pages the kernel backs on first touch, whatever the
+     * allocator; calloc also writes them under some (MALLOC_PERTURB_,
+     * ThreadSanitizer's). */
+    void *cells = mmap(NULL, size * sizeof(*q->cells), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (cells == MAP_FAILED)
         return -ENOMEM;
+    q->cells = cells;
     q->mask = size - 1;
     atomic_init(&q->tail, 0);
     atomic_init(&q->head, 0);
@@ -24,7 +28,7 @@ int bus__readyq_init(struct readyq *q, uint32_t capacity)
 
 void bus__readyq_fini(struct readyq *q)
 {
-    free(q->cells);
+    munmap(q->cells, (q->mask + 1) * sizeof(*q->cells));
 }
 
 /* Position @pos's sequence value as its cell stores it (minus the cell's

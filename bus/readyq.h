@@ -9,10 +9,10 @@
  * lap by setting it to p + size.
  *
  * Unlike Vyukov's, a cell stores its sequence minus its own index, so that
- * the initial state (sequence = index) is all zeroes: the cells come from
- * calloc, whose large blocks are fresh anonymous pages the kernel maps on
- * first touch, and a queue sized for max_topics = 2^24 costs no memory until
- * positions reach its cells. (Pushes walk the cells in order, lap after lap:
+ * the initial state (sequence = index) is all zeroes: the cells are an
+ * anonymous mapping, zero pages the kernel backs on first touch, and a queue
+ * sized for max_topics = 2^24 costs no memory until positions reach its
+ * cells. (Pushes walk the cells in order, lap after lap:
  * a busy queue ends up touching all of them, 16 bytes a cell.) The memory
  * orders are Vyukov's, unchanged: the encoding only shifts the compared
  * values.

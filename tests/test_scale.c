@@ -90,9 +90,8 @@ static long rss_kib(void)
 /* Capacity for topics that do not exist costs no memory: a bus sized for
  * 2^24 topics (ready queues of 2^25 cells a level, 1.5 GiB, and the topic
  * array, 128 MiB) adds little to the resident set until topics are opened.
- * Its queues then work as usual: one event on each of a few topics. Before
- * the queues were zero-initialised by calloc, bus_create wrote every cell:
- * +1.5 GiB. */
+ * Its queues then work as usual: one event on each of a few topics. When
+ * bus_create wrote every cell's initial sequence, it grew by 1.5 GiB. */
 START_TEST(unused_topic_capacity_costs_no_memory)
 {
     /* meson test sets MALLOC_PERTURB_, which makes malloc and calloc write
