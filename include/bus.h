@@ -263,7 +263,9 @@ BUS_API int bus_subscribe_ex(bus_topic_t *topic, bus_handler_fn fn, void *ctx,
  * @opts: as bus_subscribe_ex(), NULL = plain.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (NULL argument, malformed pattern: tokens as in topic names,
- * or `*`, or `>` as the last token only), -ENOMEM, -ESHUTDOWN.
+ * or `*`, or `>` as the last token only), -ENOMEM, -ESHUTDOWN. As for every
+ * call, a failure has no effect: the handler has not been called, even when
+ * memory ran out after some matching topics were subscribed.
  */
 BUS_API int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn,
                                   void *ctx, const bus_sub_options_t *opts, bus_sub_t **out);
