@@ -12,10 +12,9 @@
  * the initial state (sequence = index) is all zeroes: the cells are an
  * anonymous mapping, zero pages the kernel backs on first touch, and a queue
  * sized for max_topics = 2^24 costs no memory until positions reach its
- * cells. (Pushes walk the cells in order, lap after lap:
- * a busy queue ends up touching all of them, 16 bytes a cell.) The memory
- * orders are Vyukov's, unchanged: the encoding only shifts the compared
- * values.
+ * cells. (Pushes walk the cells in order, lap after lap: a busy queue ends
+ * up touching all of them, 16 bytes a cell.) The memory orders are Vyukov's,
+ * unchanged: the encoding only shifts the compared values.
  *
  * We used ck_ring's MPMC enqueue here first. It waits, spinning with no
  * yield, until every producer that claimed an earlier slot has committed; on

@@ -96,13 +96,13 @@ static inline struct ring_slot *ring_slot(const struct ring *r, uint64_t ticket)
 }
 
 /* Takes up to @want consecutive tickets (at least 1) with one CAS. Returns
- * the number taken (up to the capacity, 2^31, so an int64_t: an int would
- * turn a full 2^31 into a negative "error" after taking the tickets), with the first ticket and an upper bound of the depth
+ * the number taken, with the first ticket and an upper bound of the depth
  * the ring has once they are committed (measured against the producers'
  * cached consumer position, which may lag); -EAGAIN when full; -ESHUTDOWN
- * once sealed. */
+ * once sealed. The count goes up to the capacity, 2^31: an int would turn
+ * 2^31 into a negative "error" after the tickets were taken. */
 static inline int64_t ring_reserve(struct ring *r, uint64_t want, uint64_t *first,
-                               uint64_t *depth)
+                                   uint64_t *depth)
 {
     /* relaxed: the tickets only need to be unique (the CAS gives that); the
      * slots' reuse is ordered through released (below). */
