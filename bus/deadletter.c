@@ -5,30 +5,50 @@
 
 static const char DEAD_LETTER_TOPIC[] = "bus.dead_letter";
 
+/* Serializes bus_dead_letter_topic() (of every bus: the calls are rare), so
+ * that opening the topic and making it the bus's dead-letter topic are one
+ * step: a caller passing NULL then finds the topic another caller opened
+ * with its own configuration, instead of failing with -EEXIST. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A dead letter has no key to pick a keyed topic's lane with; parallel and
+ * priority topics are fine (letters handled concurrently, or at a level). */
+static int resolve_config(const bus_topic_config_t *cfg, bus_topic_config_t *out)
+{
+    if (cfg) {
+        *out = *cfg;
+    } else {
+        bus_topic_config_init(out);
+        out->capacity = 1024;
+        out->max_payload = 256 + sizeof(bus_dead_letter_t);
+    }
+    out->full_policy = BUS_FULL_DROP;
+    if (out->max_payload < sizeof(bus_dead_letter_t) || (out->flags & BUS_TOPIC_KEYED))
+        return -EINVAL;
+    return 0;
+}
+
 int bus_dead_letter_topic(bus_t *bus, const bus_topic_config_t *cfg, bus_topic_t **out)
 {
     if (!bus || !out)
         return -EINVAL;
     bus_topic_config_t c;
-    if (cfg) {
-        c = *cfg;
-    } else {
-        bus_topic_config_init(&c);
-        c.capacity = 1024;
-        c.max_payload = 256 + sizeof(bus_dead_letter_t);
-    }
-    c.full_policy = BUS_FULL_DROP;
-    if (c.max_payload < sizeof(bus_dead_letter_t))
-        return -EINVAL;
-    bus_topic_t *t;
-    int rc = bus_topic_open(bus, DEAD_LETTER_TOPIC, &c, &t);
+    int rc = resolve_config(cfg, &c);
     if (rc)
         return rc;
-    /* release: pairs with the acquire in bus__dead_letter; the topic is
-     * fully built before a worker routes to it. */
-    atomic_store_explicit(&bus->dead_letters, t, memory_order_release);
-    *out = t;
-    return 0;
+    pthread_mutex_lock(&open_lock);
+    /* relaxed: open_lock orders it after the store of an earlier call. */
+    bus_topic_t *t = atomic_load_explicit(&bus->dead_letters, memory_order_relaxed);
+    if (!t || cfg)
+        rc = bus_topic_open(bus, DEAD_LETTER_TOPIC, &c, &t);
+    if (rc == 0)
+        /* release: pairs with the acquire in bus__dead_letter; the topic is
+         * fully built before a worker routes to it. */
+        atomic_store_explicit(&bus->dead_letters, t, memory_order_release);
+    pthread_mutex_unlock(&open_lock);
+    if (rc == 0)
+        *out = t;
+    return rc;
 }
 
 void bus__dead_letter(const bus_event_t *ev, int error)

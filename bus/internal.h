@@ -147,7 +147,8 @@ const struct ring_slot *bus__dispatching_slot(const bus_event_t *ev);
 void bus__topic_dispatch(struct bus_topic *t);
 
 /* Publishes the concatenation of two buffers as one event, without waiting
- * (publish.c). Returns 0 or a negative error. */
+ * (publish.c); on a keyed topic, to the lane of key 0. Returns 0, -EMSGSIZE
+ * if they exceed max_payload, or another negative error. */
 int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const void *b,
                      size_t b_size);
 

@@ -65,7 +65,9 @@ static bool valid_pattern(const char *pattern)
     }
 }
 
-static int add_child(struct pattern *p, struct bus_topic *t)
+/* Attaches a child on @t; @live false makes it a child that skips every
+ * event until it is made live (see bus_subscribe_pattern). */
+static int add_child(struct pattern *p, struct bus_topic *t, bool live)
 {
     if (p->count == p->capacity) {
         uint32_t capacity = p->capacity ? 2 * p->capacity : 8;
@@ -80,6 +82,8 @@ static int add_child(struct pattern *p, struct bus_topic *t)
     struct bus_sub *child = bus__sub_new(t, owner->fn, owner->ctx, &opts);
     if (!child)
         return -ENOMEM;
+    /* Not shared yet: attaching publishes it (release of the table). */
+    atomic_init(&child->dead, !live);
     int rc = bus__sub_attach(child);
     if (rc) {
         bus__sub_free(child);
@@ -103,7 +107,8 @@ int bus__patterns_attach(struct bus *bus, struct bus_topic *t)
     for (struct pattern *p = bus->patterns; p; p = p->next) {
         if (!matches(p->text, t->name))
             continue;
-        int rc = add_child(p, t);
+        /* Nobody can publish on @t yet: the child can be live at once. */
+        int rc = add_child(p, t, true);
         if (rc) {
             forget_children_on(bus, t);
             return rc;
@@ -140,17 +145,25 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
     if (atomic_load_explicit(&bus->stopping, memory_order_relaxed))
         rc = -ESHUTDOWN;
     uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
+    /* The children skip every event until all are attached, so that a
+     * call failing part way has had no effect: no handler call ran. */
     for (uint32_t i = 0; i < count && rc == 0; i++)
         if (matches(p->text, bus->topics[i]->name))
-            rc = add_child(p, bus->topics[i]);
+            rc = add_child(p, bus->topics[i], false);
     if (rc == 0) {
+        for (uint32_t i = 0; i < p->count; i++)
+            /* relaxed: a worker reaches the child through the table it
+             * loaded with acquire, which published the child's fields; an
+             * event published after we return reaches the worker with the
+             * ring's release/acquire, which orders this store before it. */
+            atomic_store_explicit(&p->children[i]->dead, false, memory_order_relaxed);
         p->next = bus->patterns;
         bus->patterns = p;
     }
     pthread_mutex_unlock(&bus->registry_lock);
     if (rc) {
-        /* Children attached so far may have run: retire them as an
-         * unsubscribe does, without waiting. */
+        /* The children attached so far never ran: detach them and free them
+         * after a grace period (workers may still hold their tables). */
         bus_unsubscribe_async(owner, NULL, NULL);
         return rc;
     }

@@ -32,7 +32,7 @@ static void count_dropped(struct bus_topic *t, uint64_t n)
 /* A reservation attempt, as a condition bus__topic_await can wait on. */
 struct reservation {
     uint64_t want, first, depth;
-    int rc;
+    int64_t rc; /* ring_reserve's: a count up to 2^31, or an error */
 };
 
 static inline bool reserved_or_refused(struct bus_topic *t, void *arg)
@@ -44,7 +44,7 @@ static inline bool reserved_or_refused(struct bus_topic *t, void *arg)
 
 /* The ring was full: apply the topic's policy. Returns the number reserved,
  * 0 when the events are to be dropped (BUS_FULL_DROP), or a negative error. */
-__attribute__((noinline)) static int on_full(struct bus_topic *t, struct reservation *r)
+__attribute__((noinline)) static int64_t on_full(struct bus_topic *t, struct reservation *r)
 {
     switch (t->cfg.full_policy) {
     case BUS_FULL_DROP:
@@ -62,7 +62,7 @@ __attribute__((noinline)) static int on_full(struct bus_topic *t, struct reserva
 }
 
 /* Reserves 1 to @r->want slots; see on_full for a full ring. */
-static inline int reserve(struct bus_topic *t, struct reservation *r)
+static inline int64_t reserve(struct bus_topic *t, struct reservation *r)
 {
     return reserved_or_refused(t, r) ? r->rc : on_full(t, r);
 }
@@ -144,13 +144,13 @@ publish_one(struct bus_topic *t, const void *data, size_t size, const bus_publis
     t = unkeyed(t);
     uint64_t now = clock_now_ns();
     struct reservation r = {.want = 1};
-    int n = reserve(t, &r);
+    int64_t n = reserve(t, &r);
     if (n <= 0) {
         if (n == 0) {
             count_dropped(t, 1);
             report_drop(t, data, opts);
         }
-        return n;
+        return (int)n;
     }
     fill(t, r.first, now, data, size, opts);
     commit(t, &r, 1);
@@ -212,16 +212,15 @@ int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_
     size_t done = 0;
     while (done < count) {
         struct reservation r = {.want = count - done};
-        int n = reserve(t, &r);
+        int64_t n = reserve(t, &r);
         if (n <= 0) {
             if (n == 0)
                 count_dropped(t, count - done);
-            rc = n;
+            rc = (int)n;
             break;
         }
-        for (int i = 0; i < n; i++)
-            fill(t, r.first + (uint64_t)i, now, msgs[done + i].data, msgs[done + i].size,
-                 NULL);
+        for (size_t i = 0; i < (size_t)n; i++)
+            fill(t, r.first + i, now, msgs[done + i].data, msgs[done + i].size, NULL);
         commit(t, &r, (uint64_t)n);
         done += (size_t)n;
         /* Only BUS_FULL_BLOCK waits for room for the rest. */
@@ -239,12 +238,16 @@ int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_
 int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const void *b,
                      size_t b_size)
 {
+    /* A keyed topic's own ring has no room for payloads: its lanes do. */
+    t = unkeyed(t);
+    if (a_size > t->cfg.max_payload || b_size > t->cfg.max_payload - a_size)
+        return -EMSGSIZE;
     struct reservation r = {.want = 1};
-    int n = ring_reserve(&t->ring, 1, &r.first, &r.depth);
+    int64_t n = ring_reserve(&t->ring, 1, &r.first, &r.depth);
     if (n < 0) {
         if (n == -EAGAIN)
             count_dropped(t, 1);
-        return n;
+        return (int)n;
     }
     struct ring_slot *slot = ring_slot(&t->ring, r.first);
     slot->publish_ns = clock_now_ns();

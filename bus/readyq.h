@@ -8,6 +8,14 @@
  * `head` when the sequence says it is full, and frees the cell for the next
  * lap by setting it to p + size.
  *
+ * Unlike Vyukov's, a cell stores its sequence minus its own index, so that
+ * the initial state (sequence = index) is all zeroes: the cells are an
+ * anonymous mapping, zero pages the kernel backs on first touch, and a queue
+ * sized for max_topics = 2^24 costs no memory until positions reach its
+ * cells. (Pushes walk the cells in order, lap after lap: a busy queue ends
+ * up touching all of them, 16 bytes a cell.) The memory orders are Vyukov's,
+ * unchanged: the encoding only shifts the compared values.
+ *
  * We used ck_ring's MPMC enqueue here first. It waits, spinning with no
  * yield, until every producer that claimed an earlier slot has committed; on
  * a 2-core machine with more publishing threads than cores a producer
@@ -27,7 +35,7 @@
 struct bus_topic;
 
 struct readyq_cell {
-    _Atomic uint64_t seq;
+    _Atomic uint64_t seq; /* the sequence minus the cell's index */
     struct bus_topic *_Atomic topic;
 };
 

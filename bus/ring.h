@@ -99,9 +99,10 @@ static inline struct ring_slot *ring_slot(const struct ring *r, uint64_t ticket)
  * the number taken, with the first ticket and an upper bound of the depth
  * the ring has once they are committed (measured against the producers'
  * cached consumer position, which may lag); -EAGAIN when full; -ESHUTDOWN
- * once sealed. */
-static inline int ring_reserve(struct ring *r, uint64_t want, uint64_t *first,
-                               uint64_t *depth)
+ * once sealed. The count goes up to the capacity, 2^31: an int would turn
+ * 2^31 into a negative "error" after the tickets were taken. */
+static inline int64_t ring_reserve(struct ring *r, uint64_t want, uint64_t *first,
+                                   uint64_t *depth)
 {
     /* relaxed: the tickets only need to be unique (the CAS gives that); the
      * slots' reuse is ordered through released (below). */
@@ -137,7 +138,7 @@ static inline int ring_reserve(struct ring *r, uint64_t want, uint64_t *first,
                                                   memory_order_relaxed)) {
             *first = pos;
             *depth = pos + n - released;
-            return (int)n;
+            return (int64_t)n;
         }
     }
 }

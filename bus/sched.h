@@ -2,7 +2,9 @@
  *
  * A topic is in a ready queue at most once (its `scheduled` flag says so), so
  * a queue of max_topics + 1 entries never overflows, and workers only ever
- * look at topics that have events: idle topics cost nothing.
+ * look at topics that have events: idle topics cost nothing, and topics that
+ * do not exist cost no memory until the queue's positions reach their cells
+ * (readyq.h).
  * There is one queue per priority level. Workers take from the highest level
  * that has a topic, except on every 4th pop, when they look at the levels in
  * a rotated order, so lower levels get at least a quarter of the turns while

@@ -282,7 +282,9 @@ BUS_API int bus_subscribe_ex(bus_topic_t *topic, bus_handler_fn fn, void *ctx,
  * @opts: as bus_subscribe_ex(), NULL = plain.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (NULL argument, malformed pattern: tokens as in topic names,
- * or `*`, or `>` as the last token only), -ENOMEM, -ESHUTDOWN.
+ * or `*`, or `>` as the last token only), -ENOMEM, -ESHUTDOWN. As for every
+ * call, a failure has no effect: the handler has not been called, even when
+ * memory ran out after some matching topics were subscribed.
  */
 BUS_API int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn,
                                   void *ctx, const bus_sub_options_t *opts, bus_sub_t **out);
@@ -337,7 +339,11 @@ BUS_API int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void
  * sleeps), except on a worker thread, where it returns -EAGAIN at once: a
  * handler waiting for its own worker would hang the bus. BUS_FULL_FAIL
  * returns -EAGAIN; BUS_FULL_DROP discards the event, counts it in `dropped`
- * and returns 0 (fire and forget: the loss shows in the stats, not here). Each producer's events are dispatched in its own publish order.
+ * and returns 0 (fire and forget: the loss shows in the stats, not here).
+ * Order: on an ordered topic (the default) each producer's events are
+ * dispatched in its own publish order; a parallel topic's handlers may see
+ * them out of order (BUS_TOPIC_PARALLEL), and a keyed topic keeps the order
+ * per key (BUS_TOPIC_KEYED; this call uses key 0).
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (topic NULL, data NULL with size > 0), -EMSGSIZE (size over
  * max_payload), -EAGAIN (ring full, as above), -ESHUTDOWN (bus shut down).
@@ -412,7 +418,8 @@ typedef void (*bus_reply_fn)(int status, const void *reply, size_t size, void *a
  *   full BUS_FULL_BLOCK topic is not cut short by it, and a request whose
  *   deadline passed meanwhile times out at once unless it was answered.
  *   Timeouts share one thread per bus.
- * A request published onto a parallel topic or a queue group works the same.
+ * A request published onto a parallel topic or a queue group works the same;
+ * on a keyed topic it goes to the lane of key 0, as bus_publish() does.
  * Thread-safety: any thread, handlers included (on_reply must then not
  * expect to run before the handler returns).
  * Errors: as bus_publish(), and -EINVAL (on_reply NULL); -ENOMEM.
@@ -466,7 +473,8 @@ typedef struct bus_msg {
  * bus_publish_batch - publish @count events onto @topic with as few ring
  * reservations as room allows (one when the ring has room for all): cheaper
  * than @count calls of bus_publish(). The events get consecutive seqs, in
- * array order. Payloads are copied; @msgs is the caller's.
+ * array order. Payloads are copied; @msgs is the caller's. On a keyed topic
+ * the whole batch goes to the lane of key 0, as bus_publish() does.
  * @accepted: receives how many events (a prefix of @msgs) were accepted.
  * When the ring is full: BUS_FULL_BLOCK waits for room until all are accepted
  * (on a worker thread it stops instead, as bus_publish() would fail);
@@ -500,13 +508,18 @@ typedef struct bus_dead_letter {
  * (returns non-zero) publishes a bus_dead_letter_t, followed by as much of
  * the payload as fits, onto it. Failures of the dead-letter topic's own
  * handlers are not routed again (they count in its handler_errors).
- * @cfg: the topic's configuration, NULL = capacity 1024, max_payload 256 +
+ * @cfg: the topic's configuration; NULL = the dead-letter topic as it is if
+ *   it is open already, else capacity 1024, max_payload 256 +
  *   sizeof(bus_dead_letter_t), BUS_FULL_DROP. A full dead-letter ring drops
  *   (counted in its `dropped`): a worker never waits for it. The policy is
- *   forced to BUS_FULL_DROP and max_payload must hold the header.
- * Calling it again returns the same topic. Thread-safety: any thread.
- * Errors: as bus_topic_open(), and -EINVAL if max_payload is smaller than
- * sizeof(bus_dead_letter_t).
+ *   forced to BUS_FULL_DROP and max_payload must hold the header. Flags:
+ *   BUS_TOPIC_PARALLEL (letters handled concurrently, out of seq order) and
+ *   a priority are allowed; BUS_TOPIC_KEYED is not (a letter has no key).
+ * Calling it again returns the same topic (with @cfg NULL, or the same
+ * configuration). Thread-safety: any thread.
+ * Errors: as bus_topic_open() (-EEXIST: open with a different configuration),
+ * and -EINVAL if max_payload is smaller than sizeof(bus_dead_letter_t) or
+ * the flags include BUS_TOPIC_KEYED.
  */
 BUS_API int bus_dead_letter_topic(bus_t *bus, const bus_topic_config_t *cfg, bus_topic_t **out);
 

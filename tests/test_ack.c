@@ -238,6 +238,80 @@ START_TEST(dead_letter_config_checked)
 }
 END_TEST
 
+/* A dead letter has no key: a keyed dead-letter topic was accepted, and
+ * routing then wrote letters into the keyed topic's own ring (2 slots, no
+ * room for a payload): a heap-buffer-overflow under ASan. */
+START_TEST(dead_letter_topic_is_not_keyed)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_config_t cfg;
+    bus_topic_config_init(&cfg);
+    cfg.max_payload = 64;
+    cfg.flags = BUS_TOPIC_KEYED;
+    bus_topic_t *dlq;
+    ck_assert_int_eq(bus_dead_letter_topic(bus, &cfg, &dlq), -EINVAL);
+    /* Failing handlers then have no dead-letter topic to write to. */
+    bus_topic_t *t = new_topic(bus, "orders", 8, BUS_FULL_BLOCK, 0);
+    bus_sub_t *failing;
+    ck_assert_ok(bus_subscribe(t, fail_always, NULL, &failing));
+    uint64_t value = 7;
+    ck_assert_ok(bus_publish(t, &value, sizeof(value)));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* Parallel and priority dead-letter topics make sense (letters handled
+ * concurrently, or after other work) and get every letter. */
+START_TEST(dead_letter_topic_parallel_or_low_priority)
+{
+    const unsigned flags[] = {BUS_TOPIC_PARALLEL, BUS_TOPIC_LOW_PRIORITY};
+    for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+        bus_t *bus = new_bus(2);
+        bus_topic_config_t cfg;
+        bus_topic_config_init(&cfg);
+        cfg.capacity = 256;
+        cfg.max_payload = sizeof(bus_dead_letter_t) + 8;
+        cfg.flags = flags[f];
+        bus_topic_t *dlq;
+        ck_assert_ok(bus_dead_letter_topic(bus, &cfg, &dlq));
+        struct counter letters = {0};
+        bus_sub_t *sub;
+        ck_assert_ok(bus_subscribe(dlq, count_only, &letters, &sub));
+        bus_topic_t *t = new_topic(bus, "orders", 256, BUS_FULL_BLOCK, 0);
+        bus_sub_t *failing;
+        ck_assert_ok(bus_subscribe(t, fail_always, NULL, &failing));
+        for (uint64_t i = 0; i < 100; i++)
+            ck_assert_ok(bus_publish(t, &i, sizeof(i)));
+        ck_assert_ok(bus_flush(bus));
+        ck_assert_ok(bus_flush(bus)); /* the letters, published during the first */
+        ck_assert_uint_eq(atomic_load(&letters.calls), 100);
+        ck_assert_ok(bus_destroy(bus));
+    }
+}
+END_TEST
+
+/* NULL means "the dead-letter topic as it is": after a call with a
+ * configuration it returned -EEXIST (NULL stood for the defaults). */
+START_TEST(dead_letter_topic_null_finds_configured_one)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_config_t cfg;
+    bus_topic_config_init(&cfg);
+    cfg.capacity = 64;
+    cfg.max_payload = sizeof(bus_dead_letter_t) + 32;
+    bus_topic_t *dlq, *again;
+    ck_assert_ok(bus_dead_letter_topic(bus, &cfg, &dlq));
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &again));
+    ck_assert_ptr_eq(again, dlq);
+    ck_assert_ok(bus_dead_letter_topic(bus, &cfg, &again)); /* same configuration */
+    ck_assert_ptr_eq(again, dlq);
+    cfg.capacity = 128; /* a different one is still refused */
+    ck_assert_int_eq(bus_dead_letter_topic(bus, &cfg, &again), -EEXIST);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ack");
@@ -250,6 +324,9 @@ int main(void)
     tcase_add_test(tc, zero_copy_release_on_destroy);
     tcase_add_test(tc, failed_events_become_dead_letters);
     tcase_add_test(tc, dead_letter_config_checked);
+    tcase_add_test(tc, dead_letter_topic_is_not_keyed);
+    tcase_add_test(tc, dead_letter_topic_parallel_or_low_priority);
+    tcase_add_test(tc, dead_letter_topic_null_finds_configured_one);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
