@@ -73,6 +73,7 @@ static void heap_remove(struct timers *tm, struct timer_entry *e)
 static void *timer_main(void *arg)
 {
     struct timers *tm = arg;
+    pthread_setname_np(pthread_self(), "bus-timer"); /* for top and gdb */
     pthread_mutex_lock(&tm->lock);
     while (!tm->stopping) {
         uint64_t now = clock_now_ns();
