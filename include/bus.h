@@ -196,8 +196,9 @@ BUS_API int bus_shutdown(bus_t *bus);
 
 /**
  * bus_shutdown_timeout - bus_shutdown() that gives up after @timeout_ns
- * (relative, CLOCK_MONOTONIC; 0 = do not wait; a timeout so large that the
- * deadline does not fit in 64 bits, such as UINT64_MAX, means forever).
+ * (relative, CLOCK_MONOTONIC; 0 = do not wait, unlike bus_request()'s 0;
+ * a timeout so large that the deadline does not fit in 64 bits, such as
+ * UINT64_MAX, means forever).
  * On -ETIMEDOUT the bus is half-way: intake is stopped (as above, for good),
  * the workers keep running and deliver the accepted events; call
  * bus_shutdown*() again to finish, or bus_destroy(), which finishes first.
@@ -539,8 +540,9 @@ BUS_API int bus_flush(bus_t *bus);
 
 /**
  * bus_flush_timeout - bus_flush() that gives up after @timeout_ns (relative,
- * CLOCK_MONOTONIC; 0 = do not wait, only check; a timeout so large that the
- * deadline does not fit in 64 bits, such as UINT64_MAX, means forever).
+ * CLOCK_MONOTONIC; 0 = do not wait, only check, unlike bus_request()'s 0;
+ * a timeout so large that the deadline does not fit in 64 bits, such as
+ * UINT64_MAX, means forever).
  * Thread-safety: as bus_flush().
  * Errors: as bus_flush(), and -ETIMEDOUT (some of those events were not
  * handled yet; nothing is undone, they will be).
