@@ -1,10 +1,12 @@
 /* bus.c - the bus's life: create, flush, shut down, destroy. */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "internal.h"
 
 enum { MAX_WORKERS = 1024, MAX_TOPICS = 1u << 24, MAX_BATCH = 65536 };
@@ -18,6 +20,18 @@ void bus_config_init(bus_config_t *cfg)
     cfg->wait = BUS_WAIT_PARK;
     cfg->max_topics = 65536;
     cfg->batch = 64;
+}
+
+/* CPU numbers fit a cpu_set_t (the system may still lack them: that shows
+ * when the workers start). */
+static bool valid_cpus(const bus_config_t *cfg)
+{
+    if (cfg->worker_cpus_count && !cfg->worker_cpus)
+        return false;
+    for (unsigned i = 0; i < cfg->worker_cpus_count; i++)
+        if (cfg->worker_cpus[i] >= CPU_SETSIZE)
+            return false;
+    return true;
 }
 
 static int resolve_config(const bus_config_t *in, bus_config_t *out)
@@ -38,6 +52,8 @@ static int resolve_config(const bus_config_t *in, bus_config_t *out)
         return bus__fail(-EINVAL, "bus_create: max_topics is 0 or over 2^24");
     if (out->batch == 0 || out->batch > MAX_BATCH)
         return bus__fail(-EINVAL, "bus_create: batch is 0 or over 65536");
+    if (!valid_cpus(out))
+        return bus__fail(-EINVAL, "bus_create: worker_cpus is NULL or names a CPU over CPU_SETSIZE");
     return 0;
 }
 
@@ -72,67 +88,16 @@ int bus_create(bus_t **out, const bus_config_t *cfg)
         free(bus);
         return rc;
     }
+    /* Read by the workers' start only; the caller may free it now. */
+    bus->cfg.worker_cpus = NULL;
+    bus->cfg.worker_cpus_count = 0;
     *out = bus;
     return 0;
 }
 
-static bool handled_upto(struct bus_topic *t, void *target)
-{
-    return ring_drained(&t->ring, *(uint64_t *)target);
-}
-
-/* Waits until topic @t has handled every ticket below @target. */
-static void wait_handled(struct bus_topic *t, uint64_t target)
-{
-    bus__topic_await(t, handled_upto, &target);
-}
-
-int bus_flush(bus_t *bus)
-{
-    if (!bus)
-        return -EINVAL;
-    if (bus__current_worker_bus() == bus)
-        return -EDEADLK;
-    /* acquire: pairs with the release in bus_topic_open; topics below the
-     * count are fully built. */
-    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
-    /* Each topic's tickets handed out now bound the events published before
-     * the call. Snapshot them all first, so that waiting on a slow topic does
-     * not widen the others' targets. */
-    uint64_t *targets = malloc((count ? count : 1) * sizeof(*targets));
-    if (!targets)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < count; i++)
-        targets[i] = ring_handed_out(&bus->topics[i]->ring);
-    for (uint32_t i = 0; i < count; i++)
-        wait_handled(bus->topics[i], targets[i]);
-    free(targets);
-    return 0;
-}
-
-/* Stops intake: no topic or subscription from now on (both check stopping
- * under the lock they take), and no event: sealing a ring makes every later
- * reservation fail with -ESHUTDOWN. */
-static void stop_intake(struct bus *bus)
-{
-    pthread_mutex_lock(&bus->registry_lock);
-    /* relaxed: registry_lock and the subs locks publish it. */
-    atomic_store_explicit(&bus->stopping, true, memory_order_relaxed);
-    pthread_mutex_unlock(&bus->registry_lock);
-    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
-    for (uint32_t i = 0; i < count; i++) {
-        struct bus_topic *t = bus->topics[i];
-        /* A subscribe that took the lock before us has finished; one that
-         * takes it after sees stopping. */
-        pthread_mutex_lock(&t->subs_lock);
-        pthread_mutex_unlock(&t->subs_lock);
-        bus__ring_seal(&t->ring);
-        /* Producers asleep on a full ring wake up and see the seal. */
-        evcount_notify(&t->progress, INT_MAX);
-    }
-}
-
-int bus_shutdown(bus_t *bus)
+/* Refuses callers that would wait for themselves: a handler of @bus waiting
+ * for its own worker. */
+static int check_caller(struct bus *bus)
 {
     if (!bus)
         return -EINVAL;
@@ -140,24 +105,201 @@ int bus_shutdown(bus_t *bus)
      * join itself; bus_destroy relies on this check too. */
     if (bus__current_worker_bus() == bus || bus__timers_on_thread(&bus->timers))
         return -EDEADLK;
-    /* A second caller waits here until the first has finished. */
+    return 0;
+}
+
+/* Calls @fn on every topic of @bus, until it returns non-zero (returned).
+ * The only walk over the registry: topics opened meanwhile may be missed. */
+static int for_each_topic(struct bus *bus, int (*fn)(struct bus_topic *, void *), void *arg)
+{
+    /* acquire: pairs with the release in bus_topic_open; topics below the
+     * count are fully built. */
+    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
+    for (uint32_t i = 0; i < count; i++) {
+        int rc = fn(bus->topics[i], arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Which topics a drain or a seal applies to. The bus's own topics ("bus.",
+ * such as the dead-letter topic) receive events that the bus publishes for
+ * the user's: shutdown seals and drains them last. */
+enum topic_set { ALL_TOPICS, USER_TOPICS, OWN_TOPICS };
+
+static bool in_set(const struct bus_topic *t, enum topic_set set)
+{
+    if (set == ALL_TOPICS)
+        return true;
+    /* Keyed lanes carry their parent's name. */
+    bool own = strncmp(t->name, "bus.", 4) == 0;
+    return own == (set == OWN_TOPICS);
+}
+
+struct drain {
+    enum topic_set set;
+    uint64_t deadline_ns;
+    uint64_t tickets; /* the sum of the targets waited for */
+};
+
+static bool handled_upto(struct bus_topic *t, void *target)
+{
+    return ring_drained(&t->ring, *(uint64_t *)target);
+}
+
+/* Waits until @t has handled every ticket handed out when we got here. */
+static int drain_topic(struct bus_topic *t, void *arg)
+{
+    struct drain *d = arg;
+    if (!in_set(t, d->set))
+        return 0;
+    uint64_t target = ring_handed_out(&t->ring);
+    d->tickets += target;
+    return bus__topic_await_until(t, handled_upto, &target, d->deadline_ns) ? 0 : -ETIMEDOUT;
+}
+
+/* One pass over the topics of @set: 0 once each has handled the tickets it
+ * had handed out when the pass reached it, or -ETIMEDOUT. *@tickets, if not
+ * NULL, receives the sum of those ticket counts. A topic's target is read
+ * when the pass reaches it, not all up front, so that nothing is allocated;
+ * it is larger only by events published during the pass. */
+static int drain(struct bus *bus, enum topic_set set, uint64_t deadline_ns, uint64_t *tickets)
+{
+    struct drain d = {.set = set, .deadline_ns = deadline_ns};
+    int rc = for_each_topic(bus, drain_topic, &d);
+    if (tickets)
+        *tickets = d.tickets;
+    return rc;
+}
+
+int bus_flush_timeout(bus_t *bus, uint64_t timeout_ns)
+{
+    int rc = check_caller(bus);
+    if (rc)
+        return rc;
+    return drain(bus, ALL_TOPICS, clock_deadline_ns(timeout_ns), NULL);
+}
+
+int bus_flush(bus_t *bus)
+{
+    return bus_flush_timeout(bus, CLOCK_NEVER);
+}
+
+/* Quiet: passes until one hands out no ticket the previous did not. Tickets
+ * only grow, so equal sums mean that no topic handed out a ticket between
+ * its visits in the two passes; every topic was drained at the end of the
+ * first pass then (it had handled its tickets, and got no new one), so no
+ * handler was running either: a running handler holds an unreleased ticket,
+ * and anything it publishes takes a ticket before that one is released.
+ * (The sums wrap only after 2^64 events within one flush.) */
+int bus_flush_quiet(bus_t *bus, uint64_t timeout_ns)
+{
+    int rc = check_caller(bus);
+    if (rc)
+        return rc;
+    uint64_t deadline = clock_deadline_ns(timeout_ns);
+    uint64_t before, after;
+    rc = drain(bus, ALL_TOPICS, deadline, &before);
+    while (rc == 0) {
+        rc = drain(bus, ALL_TOPICS, deadline, &after);
+        if (rc == 0 && after == before)
+            return 0;
+        before = after;
+    }
+    return rc;
+}
+
+/* Waits for subscribes in progress on @t: one that took the lock before us
+ * has finished; one that takes it after sees stopping. */
+static int fence_subscribers(struct bus_topic *t, void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&t->subs_lock);
+    pthread_mutex_unlock(&t->subs_lock);
+    return 0;
+}
+
+/* Seals @t if in the set (*@set): every later reservation fails with
+ * -ESHUTDOWN, and producers asleep on a full ring wake up to see it. */
+static int seal_topic(struct bus_topic *t, void *set)
+{
+    if (in_set(t, *(enum topic_set *)set)) {
+        bus__ring_seal(&t->ring);
+        evcount_notify(&t->progress, INT_MAX);
+    }
+    return 0;
+}
+
+static void seal(struct bus *bus, enum topic_set set)
+{
+    for_each_topic(bus, seal_topic, &set);
+}
+
+/* Stops intake: no topic or subscription from now on (both check stopping
+ * under the lock they take), and no event on the user's topics. Idempotent. */
+static void stop_intake(struct bus *bus)
+{
+    pthread_mutex_lock(&bus->registry_lock);
+    /* relaxed: registry_lock and the subs locks publish it. */
+    atomic_store_explicit(&bus->stopping, true, memory_order_relaxed);
+    pthread_mutex_unlock(&bus->registry_lock);
+    /* The set of topics is final from here on. */
+    for_each_topic(bus, fence_subscribers, NULL);
+    seal(bus, USER_TOPICS);
+}
+
+/* The end of a shutdown, once everything is delivered: join the workers and
+ * the timer thread, once. */
+static void stop_threads(struct bus *bus)
+{
     pthread_mutex_lock(&bus->shutdown_lock);
     if (!bus->shut_down) {
-        stop_intake(bus);
-        /* Deliver what was accepted: every ticket handed out before the seal
-         * is committed soon (its producer is between reserve and commit),
-         * then dispatched by the running workers. */
-        /* acquire: pairs with the release in bus_topic_open (topics built). */
-        uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
-        for (uint32_t i = 0; i < count; i++)
-            wait_handled(bus->topics[i], ring_handed_out(&bus->topics[i]->ring));
         bus__workers_stop(bus);
         /* Every request's event has been dispatched and its timer disarmed. */
         bus__timers_stop(&bus->timers);
         bus->shut_down = true;
     }
     pthread_mutex_unlock(&bus->shutdown_lock);
+}
+
+static bool is_shut_down(struct bus *bus)
+{
+    pthread_mutex_lock(&bus->shutdown_lock);
+    bool done = bus->shut_down;
+    pthread_mutex_unlock(&bus->shutdown_lock);
+    return done;
+}
+
+/* Every step is idempotent and the waits only read, so concurrent callers,
+ * and a caller after a timed-out one, all drive the same shutdown. Every
+ * ticket handed out before a seal is committed soon (its producer is between
+ * reserve and commit), then dispatched by the running workers. The user's
+ * topics are drained before the bus's own are sealed: their handlers' dead
+ * letters find the dead-letter topic open. */
+int bus_shutdown_timeout(bus_t *bus, uint64_t timeout_ns)
+{
+    int rc = check_caller(bus);
+    if (rc)
+        return rc;
+    if (is_shut_down(bus))
+        return 0;
+    uint64_t deadline = clock_deadline_ns(timeout_ns);
+    stop_intake(bus);
+    rc = drain(bus, USER_TOPICS, deadline, NULL);
+    if (rc)
+        return rc;
+    seal(bus, OWN_TOPICS);
+    rc = drain(bus, OWN_TOPICS, deadline, NULL);
+    if (rc)
+        return rc;
+    stop_threads(bus);
     return 0;
+}
+
+int bus_shutdown(bus_t *bus)
+{
+    return bus_shutdown_timeout(bus, CLOCK_NEVER);
 }
 
 int bus_destroy(bus_t *bus)

@@ -3,11 +3,22 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 void bus__evcount_wait(struct evcount *e, uint32_t key)
 {
-    syscall(SYS_futex, &e->seq, FUTEX_WAIT_PRIVATE, key, NULL, NULL, 0);
+    bus__evcount_wait_until(e, key, UINT64_MAX);
+}
+
+void bus__evcount_wait_until(struct evcount *e, uint32_t key, uint64_t deadline_ns)
+{
+    struct timespec until = {(time_t)(deadline_ns / 1000000000u),
+                             (long)(deadline_ns % 1000000000u)};
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline (plain
+     * FUTEX_WAIT a relative one); FUTEX_WAKE wakes it like any waiter. */
+    syscall(SYS_futex, &e->seq, FUTEX_WAIT_BITSET_PRIVATE, key,
+            deadline_ns == UINT64_MAX ? NULL : &until, NULL, FUTEX_BITSET_MATCH_ANY);
     evcount_cancel(e);
 }
 

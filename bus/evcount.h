@@ -41,6 +41,10 @@ static inline void evcount_cancel(struct evcount *e)
  * spuriously. Then cancels the announcement. */
 void bus__evcount_wait(struct evcount *e, uint32_t key);
 
+/* bus__evcount_wait() that also returns at @deadline_ns (CLOCK_MONOTONIC;
+ * UINT64_MAX = none). */
+void bus__evcount_wait_until(struct evcount *e, uint32_t key, uint64_t deadline_ns);
+
 /* Wakes up to @count waiters (INT_MAX: all), if any are announced. */
 void bus__evcount_wake(struct evcount *e, int count);
 

@@ -72,6 +72,7 @@ struct bus_topic {
     alignas(RING_CACHELINE) struct evcount progress;
     /* Written by publishers, rarely (slow path, new maximum). */
     alignas(RING_CACHELINE) _Atomic uint64_t dropped;
+    _Atomic uint64_t blocked; /* BUS_FULL_BLOCK waits for room */
     _Atomic uint32_t high_water;
     /* RCU-protected: read by workers in a read-side section, replaced under
      * subs_lock. */
@@ -96,9 +97,10 @@ struct bus {
     _Atomic bool stopping;
     /* Set by bus_destroy once drained: idle workers exit. */
     _Atomic bool exiting;
-    pthread_t *threads;
+    struct worker *threads;
     unsigned nthreads;
-    /* bus_shutdown runs once, under shutdown_lock. */
+    /* The end of bus_shutdown (joining the threads) runs once, under
+     * shutdown_lock; shut_down says it is done. */
     pthread_mutex_t shutdown_lock;
     bool shut_down;
     /* Topics by name; opened under registry_lock, never removed before
@@ -120,7 +122,15 @@ struct bus {
 /* The bus whose worker runs the calling thread, or NULL. */
 struct bus *bus__current_worker_bus(void);
 
-/* Worker pool (worker.c). */
+/* One thread of the worker pool. */
+struct worker {
+    struct bus *bus;
+    unsigned index;
+    pthread_t thread;
+};
+
+/* Worker pool (worker.c). Start: 0, -EINVAL (a CPU of cfg.worker_cpus
+ * cannot be used), -ENOMEM. */
 int bus__workers_start(struct bus *bus);
 void bus__workers_stop(struct bus *bus);
 
@@ -131,6 +141,10 @@ void bus__topic_schedule(struct bus_topic *t);
  * Workers notify t->progress after freeing slots. */
 void bus__topic_await(struct bus_topic *t, bool (*ready)(struct bus_topic *, void *),
                       void *arg);
+/* bus__topic_await() until @deadline_ns at the latest (clock.h; CLOCK_NEVER
+ * = none). True if @ready holds, false if the deadline passed first. */
+bool bus__topic_await_until(struct bus_topic *t, bool (*ready)(struct bus_topic *, void *),
+                            void *arg, uint64_t deadline_ns);
 
 /* Calls the subscribers for tickets [first, first + n) of @t (deliver.c). */
 void bus__deliver(struct bus_topic *t, uint64_t first, uint64_t n);

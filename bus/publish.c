@@ -56,6 +56,8 @@ __attribute__((noinline)) static int64_t on_full(struct bus_topic *t, struct res
          * drain the topic. */
         if (bus__current_worker_bus())
             return -EAGAIN;
+        /* relaxed: a statistic. */
+        atomic_fetch_add_explicit(&t->blocked, 1, memory_order_relaxed);
         bus__topic_await(t, reserved_or_refused, r);
         return r->rc;
     }

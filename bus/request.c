@@ -56,14 +56,6 @@ struct request {
     struct timer_entry timer;
 };
 
-/* The clock's value @timeout_ns from now, or UINT64_MAX (never) when that
- * is past the clock's range: "wait forever" must not wrap into the past. */
-static uint64_t deadline_after(uint64_t timeout_ns)
-{
-    uint64_t now = clock_now_ns();
-    return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
-}
-
 static void request_put(struct request *r)
 {
     /* acq_rel: the last owner frees, after every other owner's use. */
@@ -112,8 +104,8 @@ int bus_request(bus_topic_t *topic, const void *data, size_t size, uint64_t time
 {
     if (!topic || !on_reply)
         return -EINVAL;
-    uint64_t deadline = timeout_ns ? deadline_after(timeout_ns) : UINT64_MAX;
-    bool timed = deadline != UINT64_MAX;
+    uint64_t deadline = timeout_ns ? clock_deadline_ns(timeout_ns) : CLOCK_NEVER;
+    bool timed = deadline != CLOCK_NEVER;
     struct request *r = malloc(sizeof(*r));
     if (!r)
         return -ENOMEM;

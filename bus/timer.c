@@ -79,6 +79,7 @@ static void *timer_main(void *arg)
 {
     struct timers *tm = arg;
     current_timers = tm;
+    pthread_setname_np(pthread_self(), "bus-timer"); /* for top and gdb */
     pthread_mutex_lock(&tm->lock);
     while (!tm->stopping) {
         uint64_t now = clock_now_ns();

@@ -260,6 +260,7 @@ void bus__topic_stats_add(const struct bus_topic *t, bus_topic_stats_t *out)
     out->published += tail;
     out->delivered += atomic_load_explicit(&t->delivered, memory_order_relaxed);
     out->dropped += atomic_load_explicit(&t->dropped, memory_order_relaxed);
+    out->blocked += atomic_load_explicit(&t->blocked, memory_order_relaxed);
     out->handler_errors += atomic_load_explicit(&t->handler_errors, memory_order_relaxed);
     out->depth += (uint32_t)(tail - released);
     uint32_t high = atomic_load_explicit(&t->high_water, memory_order_relaxed);

@@ -1,6 +1,9 @@
 /* worker.c - the worker pool: pop a ready topic, dispatch it, and wait by the
  * configured strategy when there is nothing to do. */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -49,12 +52,25 @@ static void idle_wait(struct bus *bus, unsigned *idle_rounds, bool *polling)
     }
 }
 
+/* Names the thread "bus-w<index>" (top, gdb, perf). */
+static void name_thread(unsigned index)
+{
+    char name[16]; /* the kernel's limit, NUL included */
+    snprintf(name, sizeof(name), "bus-w%u", index);
+    pthread_setname_np(pthread_self(), name);
+}
+
 static void *worker_main(void *arg)
 {
-    struct bus *bus = arg;
+    struct worker *self = arg;
+    struct bus *bus = self->bus;
     unsigned idle_rounds = 0, turn = 0;
     bool polling = false;
+    /* Set before the start hook, so that it runs under a handler's rules. */
     current_bus = bus;
+    name_thread(self->index);
+    if (bus->cfg.on_worker_start)
+        bus->cfg.on_worker_start(bus, self->index, bus->cfg.worker_hook_arg);
     for (;;) {
         struct bus_topic *t = bus__sched_pop(&bus->sched, &turn);
         if (t) {
@@ -75,7 +91,28 @@ static void *worker_main(void *arg)
     }
     if (polling)
         bus__sched_stop_polling(&bus->sched);
+    if (bus->cfg.on_worker_stop)
+        bus->cfg.on_worker_stop(bus, self->index, bus->cfg.worker_hook_arg);
     return NULL; /* urcu-bp forgets the thread by itself when it exits */
+}
+
+/* Starts worker @index, pinned to its CPU if the configuration gives CPUs.
+ * Returns pthread_create's error. */
+static int start_worker(struct bus *bus, unsigned index)
+{
+    struct worker *w = &bus->threads[index];
+    *w = (struct worker){.bus = bus, .index = index};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (bus->cfg.worker_cpus_count) {
+        cpu_set_t cpus;
+        CPU_ZERO(&cpus);
+        CPU_SET(bus->cfg.worker_cpus[index % bus->cfg.worker_cpus_count], &cpus);
+        pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus);
+    }
+    int err = pthread_create(&w->thread, &attr, worker_main, w);
+    pthread_attr_destroy(&attr);
+    return err;
 }
 
 int bus__workers_start(struct bus *bus)
@@ -84,9 +121,11 @@ int bus__workers_start(struct bus *bus)
     if (!bus->threads)
         return -ENOMEM;
     for (; bus->nthreads < bus->cfg.workers; bus->nthreads++) {
-        if (pthread_create(&bus->threads[bus->nthreads], NULL, worker_main, bus) != 0) {
+        int err = start_worker(bus, bus->nthreads);
+        if (err) {
             bus__workers_stop(bus);
-            return -ENOMEM;
+            /* EINVAL: the affinity names a CPU the system does not have. */
+            return err == EINVAL ? -EINVAL : -ENOMEM;
         }
     }
     return 0;
@@ -100,7 +139,7 @@ void bus__workers_stop(struct bus *bus)
     atomic_store_explicit(&bus->exiting, true, memory_order_seq_cst);
     bus__sched_wake_all(&bus->sched);
     for (unsigned i = 0; i < bus->nthreads; i++)
-        pthread_join(bus->threads[i], NULL);
+        pthread_join(bus->threads[i].thread, NULL);
     free(bus->threads);
     bus->threads = NULL;
     bus->nthreads = 0;

@@ -86,12 +86,32 @@ enum {
     BUS_WAIT_SPIN = 2   /* spin forever: lowest latency, burns one core per worker */
 };
 
+/* Called on a worker thread of @bus: @worker is its number, 0 to workers - 1
+ * (the thread is named "bus-w<worker>", as top and gdb show it). */
+typedef void (*bus_worker_hook_fn)(bus_t *bus, unsigned worker, void *arg);
+
 typedef struct bus_config {
     unsigned workers;    /* worker threads; 0 = online CPUs; at most 1024 */
     int wait;            /* BUS_WAIT_*; default BUS_WAIT_PARK */
     uint32_t max_topics; /* topics the bus can hold; default 65536, at most 2^24 */
     uint32_t batch;      /* events a worker dispatches from one topic before it
                             looks at other topics; default 64, 1 to 65536 */
+    /* CPU affinity: worker i runs only on CPU worker_cpus[i % worker_cpus_count]
+     * (numbers as in sched_setaffinity(2), below 1024). Read by bus_create()
+     * only: the array may be freed once it returns. Count 0 = no pinning
+     * (default). For another placement (a set of CPUs per worker, NUMA),
+     * set it from on_worker_start. */
+    const unsigned *worker_cpus;
+    unsigned worker_cpus_count;
+    /* Hooks for profilers, tracers and thread-local setup, NULL = none
+     * (default). on_worker_start runs on each worker thread before it handles
+     * any event; on_worker_stop after its last one, when bus_shutdown()
+     * stops the workers (or bus_create() fails after starting some).
+     * Both run under a handler's rules: they may call what a handler may,
+     * and must not block for long (bus_shutdown() waits for on_worker_stop). */
+    bus_worker_hook_fn on_worker_start;
+    bus_worker_hook_fn on_worker_stop;
+    void *worker_hook_arg; /* passed to both hooks */
 } bus_config_t;
 
 /* What bus_publish() does when the topic's ring is full. */
@@ -130,19 +150,23 @@ typedef struct bus_topic_config {
  * returned 0 for (BUS_FULL_DROP returns 0 for a dropped event); a call that
  * returns an error (-EAGAIN from a full ring, ...) publishes nothing and
  * counts nowhere. An event dispatched while the topic has no subscriber is
- * consumed without a handler call. */
+ * consumed without a handler call. delivered and handler_errors count
+ * handler calls, not events: an event handled by 3 subscribers adds 3. */
 typedef struct bus_topic_stats {
     uint64_t published;      /* events accepted into the ring */
-    uint64_t delivered;      /* handler calls that returned 0 */
+    uint64_t delivered;      /* handler calls that returned 0 (not events) */
     uint64_t dropped;        /* events refused by a full ring under BUS_FULL_DROP */
     uint64_t handler_errors; /* handler calls that returned non-zero */
     uint32_t depth;          /* events in the ring now, being handled included */
     uint32_t high_water;     /* largest depth a publisher has seen */
+    /* Back-pressure: times a BUS_FULL_BLOCK publish found the ring full and
+     * waited for room (a bus_publish_batch() that waits twice counts 2). */
+    uint64_t blocked;
 } bus_topic_stats_t;
 
 /**
  * bus_config_init - fill @cfg with the defaults (workers 0 = online CPUs,
- * BUS_WAIT_PARK, max_topics 65536, batch 64).
+ * BUS_WAIT_PARK, max_topics 65536, batch 64, no CPU pinning, no hooks).
  * Thread-safety: any thread. @cfg NULL is ignored.
  */
 BUS_API void bus_config_init(bus_config_t *cfg);
@@ -152,8 +176,9 @@ BUS_API void bus_config_init(bus_config_t *cfg);
  * @out: receives the bus; untouched on error.
  * @cfg: configuration, copied; NULL = defaults.
  * Thread-safety: any thread. The caller owns the bus and must destroy it.
- * Errors: -EINVAL (out NULL, a field out of range), -ENOMEM (memory or
- * threads could not be obtained).
+ * Errors: -EINVAL (out NULL, a field out of range, worker_cpus NULL with a
+ * count, a CPU number of 1024 or more or one the system does not have),
+ * -ENOMEM (memory or threads could not be obtained).
  */
 BUS_API int bus_create(bus_t **out, const bus_config_t *cfg);
 
@@ -164,8 +189,17 @@ BUS_API int bus_create(bus_t **out, const bus_config_t *cfg);
  * with -ESHUTDOWN; every event accepted before that is delivered before it
  * returns. Use it to stop producers that race with the end of the bus: shut
  * down, let them see -ESHUTDOWN and join them, then bus_destroy().
+ * The user's topics are sealed and drained first, the bus's own (names
+ * starting with "bus.", e.g. the dead-letter topic) after them: dead letters
+ * of failures during the drain are delivered (or, the dead-letter ring being
+ * full, counted in its `dropped`). A handler that publishes during the drain
+ * gets -ESHUTDOWN, as any producer.
  * After it, bus_flush(), bus_topic_stats(), bus_topic_name() and
- * bus_unsubscribe*() still work. Calling it again returns 0 at once.
+ * bus_unsubscribe*() still work. Once it has returned 0, calling it again
+ * returns 0 at once. Calls made while another is in progress help it and
+ * return 0 only when the bus is shut down (workers joined), so any caller
+ * that got 0 may go on to bus_destroy(). Same as
+ * bus_shutdown_timeout(bus, UINT64_MAX).
  * Thread-safety: any thread except a worker of this bus (a handler) and its
  * timer thread (an on_reply called for a timeout, see bus_request()),
  * concurrently with any call on the bus except bus_destroy().
@@ -173,6 +207,22 @@ BUS_API int bus_create(bus_t **out, const bus_config_t *cfg);
  * thread of this bus, which it would wait for; nothing is done).
  */
 BUS_API int bus_shutdown(bus_t *bus);
+
+/**
+ * bus_shutdown_timeout - bus_shutdown() that gives up after @timeout_ns
+ * (relative, CLOCK_MONOTONIC; 0 = do not wait, unlike bus_request()'s 0;
+ * a timeout so large that the deadline does not fit in 64 bits, such as
+ * UINT64_MAX, means forever).
+ * On -ETIMEDOUT the bus is half-way: intake is stopped (as above, for good),
+ * the workers keep running and deliver the accepted events; call
+ * bus_shutdown*() again to finish, or bus_destroy(), which finishes first.
+ * The deadline bounds the wait for events to be handled; the workers' final
+ * join (they are idle by then) waits for on_worker_stop hooks.
+ * Thread-safety: as bus_shutdown().
+ * Errors: as bus_shutdown(), and -ETIMEDOUT (events still being handled,
+ * including those of another caller's shutdown in progress).
+ */
+BUS_API int bus_shutdown_timeout(bus_t *bus, uint64_t timeout_ns);
 
 /**
  * bus_destroy - bus_shutdown() if not done yet, then run pending
@@ -325,7 +375,7 @@ typedef void (*bus_unsubscribed_fn)(void *arg);
  * bus_unsubscribe_async - like bus_unsubscribe(), but return at once; @done(@arg)
  * is called later, on liburcu's call_rcu thread, once no call of the handler is
  * running or will ever start. Then ctx may be freed. @done may be NULL.
- * @done may call bus functions except bus_destroy() and bus_flush(); it runs
+ * @done may call bus functions except bus_destroy() and bus_flush*(); it runs
  * before bus_destroy() of the bus returns at the latest.
  * Thread-safety: any thread, handlers included. @sub is invalid after the call.
  * Errors: -EINVAL (sub NULL); @done is then never called.
@@ -526,12 +576,43 @@ BUS_API int bus_dead_letter_topic(bus_t *bus, const bus_topic_config_t *cfg, bus
 /**
  * bus_flush - return when every event published (bus_publish() returned 0)
  * before the call has been handled by every subscriber. Events published
- * meanwhile, by handlers included, may or may not be handled.
- * Thread-safety: any thread except a worker of this bus. Waits by spinning,
- * yielding, then sleeping in short steps.
- * Errors: -EINVAL (bus NULL), -EDEADLK (called from a handler of this bus).
+ * meanwhile, by handlers included, may or may not be handled (bus_flush_quiet()
+ * waits for those too). Same as bus_flush_timeout(bus, UINT64_MAX); allocates
+ * nothing.
+ * Thread-safety: any thread except a worker of this bus and its timer thread
+ * (a handler waiting in bus_request_wait() may need that thread to time it
+ * out). Waits by spinning, yielding, then sleeping in short steps.
+ * Errors: -EINVAL (bus NULL), -EDEADLK (called from a handler or the timer
+ * thread of this bus).
  */
 BUS_API int bus_flush(bus_t *bus);
+
+/**
+ * bus_flush_timeout - bus_flush() that gives up after @timeout_ns (relative,
+ * CLOCK_MONOTONIC; 0 = do not wait, only check, unlike bus_request()'s 0;
+ * a timeout so large that the deadline does not fit in 64 bits, such as
+ * UINT64_MAX, means forever).
+ * Thread-safety: as bus_flush().
+ * Errors: as bus_flush(), and -ETIMEDOUT (some of those events were not
+ * handled yet; nothing is undone, they will be).
+ */
+BUS_API int bus_flush_timeout(bus_t *bus, uint64_t timeout_ns);
+
+/**
+ * bus_flush_quiet - wait until the bus is quiet: every event is handled,
+ * those that handlers publish meanwhile included (forwarded events, dead
+ * letters, replies, their consequences), and no handler runs. When it
+ * returns 0 there was an instant at which every topic was empty and no
+ * handler was running. Use it to wait for a pipeline of topics to drain.
+ * Threads other than the workers must stop publishing for it to succeed
+ * (else it waits until @timeout_ns); it does not wait for request timeouts
+ * still armed (their on_reply runs later on the timer thread) nor for
+ * bus_unsubscribe_async() completions.
+ * @timeout_ns: as bus_flush_timeout().
+ * Thread-safety: as bus_flush().
+ * Errors: as bus_flush_timeout().
+ */
+BUS_API int bus_flush_quiet(bus_t *bus, uint64_t timeout_ns);
 
 /**
  * bus_topic_stats - copy the topic's counters to @out. Counters are read one by
