@@ -25,8 +25,8 @@ static size_t token_length(const char *s)
     return dot ? (size_t)(dot - s) : strlen(s);
 }
 
-/* True if topic @name matches @pattern. */
-static bool matches(const char *pattern, const char *name)
+/* True if topic @name matches @pattern, token by token. */
+static bool tokens_match(const char *pattern, const char *name)
 {
     for (;;) {
         if (strcmp(pattern, ">") == 0)
@@ -40,6 +40,24 @@ static bool matches(const char *pattern, const char *name)
         pattern += p + 1;
         name += n + 1;
     }
+}
+
+static const char RESERVED_TOKEN[] = "bus";
+
+static bool first_token_is(const char *s, const char *token)
+{
+    size_t n = strlen(token);
+    return strncmp(s, token, n) == 0 && (s[n] == '.' || s[n] == '\0');
+}
+
+/* True if topic @name matches @pattern. The bus's own topics (first token
+ * `bus`) match only patterns that name `bus` first: wildcards never reach
+ * them by accident (NATS's $SYS rule). */
+static bool matches(const char *pattern, const char *name)
+{
+    if (first_token_is(name, RESERVED_TOKEN) && !first_token_is(pattern, RESERVED_TOKEN))
+        return false;
+    return tokens_match(pattern, name);
 }
 
 /* A topic name in which a token may also be `*`, and the last one `>`. */

@@ -155,20 +155,30 @@ int bus__topic_new(struct bus *bus, const char *name, size_t len,
     return 0;
 }
 
+/* The open topic called @name, or NULL. Called with registry_lock held. */
+static struct bus_topic *find_locked(struct bus *bus, const char *name)
+{
+    return bus->table_size ? *table_slot(bus->table, bus->table_size, name) : NULL;
+}
+
+/* @cfg NULL: the topic as it is, or a new one with the defaults. */
 static int open_locked(struct bus *bus, const char *name, size_t len,
                        const bus_topic_config_t *cfg, bus_topic_t **out)
 {
     /* relaxed: registry_lock orders stopping against bus_destroy. */
     if (atomic_load_explicit(&bus->stopping, memory_order_relaxed))
         return -ESHUTDOWN;
-    if (bus->table_size) {
-        struct bus_topic *found = *table_slot(bus->table, bus->table_size, name);
-        if (found) {
-            if (!same_config(&found->cfg, cfg))
-                return -EEXIST;
-            *out = found;
-            return 0;
-        }
+    struct bus_topic *found = find_locked(bus, name);
+    if (found) {
+        if (cfg && !same_config(&found->cfg, cfg))
+            return -EEXIST;
+        *out = found;
+        return 0;
+    }
+    bus_topic_config_t defaults;
+    if (!cfg) {
+        bus_topic_config_init(&defaults);
+        cfg = &defaults;
     }
     /* relaxed: only written under registry_lock, which we hold (or bus_destroy). */
     uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
@@ -203,19 +213,27 @@ static int open_locked(struct bus *bus, const char *name, size_t len,
 int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
                    bus_topic_t **out)
 {
-    bus_topic_config_t defaults;
-    if (!cfg) {
-        bus_topic_config_init(&defaults);
-        cfg = &defaults;
-    }
     size_t len;
-    if (!bus || !name || !out || !(len = valid_name(name)) || !valid_config(cfg))
+    if (!bus || !name || !out || !(len = valid_name(name)) || (cfg && !valid_config(cfg)))
         return -EINVAL;
 
     pthread_mutex_lock(&bus->registry_lock);
     int rc = open_locked(bus, name, len, cfg, out);
     pthread_mutex_unlock(&bus->registry_lock);
     return rc;
+}
+
+int bus_topic_find(bus_t *bus, const char *name, bus_topic_t **out)
+{
+    if (!bus || !name || !out || !valid_name(name))
+        return -EINVAL;
+    pthread_mutex_lock(&bus->registry_lock);
+    struct bus_topic *found = find_locked(bus, name);
+    pthread_mutex_unlock(&bus->registry_lock);
+    if (!found)
+        return -ENOENT;
+    *out = found;
+    return 0;
 }
 
 const char *bus_topic_name(const bus_topic_t *topic)

@@ -185,8 +185,13 @@ BUS_API void bus_topic_config_init(bus_topic_config_t *cfg);
  * @name: 1 to 255 bytes of tokens separated by single dots; a token is one or
  *   more printable, non-space ASCII characters other than '.', '*' and '>'
  *   (reserved for wildcards). Copied.
- * @cfg: configuration for a new topic (copied); NULL = defaults. Opening an
- *   existing topic with a @cfg different from its own is an error.
+ *   Names whose first token is `bus` (`bus.dead_letter`, ...) are reserved
+ *   for the bus's own topics: open them only to find those topics; wildcard
+ *   patterns match them only when they name `bus` (bus_subscribe_pattern()).
+ * @cfg: configuration for a new topic (copied). NULL = the topic as it is,
+ *   whatever its configuration, or a new one with the defaults if none is
+ *   called @name. Opening an existing topic with a non-NULL @cfg different
+ *   from its own is an error (-EEXIST).
  * @out: receives the topic, owned by the bus (valid until bus_destroy).
  * The ring (capacity slots of max_payload bytes) is allocated here, once.
  * Thread-safety: any thread, handlers included.
@@ -197,6 +202,16 @@ BUS_API void bus_topic_config_init(bus_topic_config_t *cfg);
  */
 BUS_API int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
                    bus_topic_t **out);
+
+/**
+ * bus_topic_find - find the open topic called @name; never creates one.
+ * @out: receives the topic, as bus_topic_open() would return it; untouched
+ *   on error.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument, malformed name), -ENOENT (no open topic is
+ * called @name).
+ */
+BUS_API int bus_topic_find(bus_t *bus, const char *name, bus_topic_t **out);
 
 /**
  * bus_topic_name - the topic's name, owned by the bus.
@@ -256,6 +271,11 @@ BUS_API int bus_subscribe_ex(bus_topic_t *topic, bus_handler_fn fn, void *ctx,
  * exactly one token and a last token `>` matches one or more tokens
  * (`orders.*.created`, `metrics.>`). Topics opened later that match get the
  * subscription when they are created; matching never happens per event.
+ * Reserved names: a topic whose first token is `bus` (the bus's own topics,
+ * such as `bus.dead_letter`) matches only a pattern whose first token is
+ * literally `bus` (`bus.>`, `bus.*`), never `>`, `*.dead_letter` or
+ * `*.>`, as NATS does with `$SYS`: a catch-all subscriber does not receive
+ * the bus's own events by accident.
  * ev->topic tells the handler which topic an event came from. Each matching
  * topic dispatches the handler as a subscription of its own (order per topic,
  * groups and filters per topic). bus_unsubscribe*() detaches from all, with
