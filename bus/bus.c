@@ -49,22 +49,19 @@ int bus_create(bus_t **out, const bus_config_t *cfg)
         free(bus);
         return rc;
     }
-    bus->topics = malloc(bus->cfg.max_topics * sizeof(*bus->topics));
-    if (!bus->topics || bus__sched_init(&bus->sched, bus->cfg.max_topics, bus->cfg.workers) != 0) {
-        free(bus->topics);
+    if (bus__sched_init(&bus->sched, bus->cfg.max_topics, bus->cfg.workers) != 0) {
         free(bus);
         return -ENOMEM;
     }
-    pthread_mutex_init(&bus->registry_lock, NULL);
+    bus__registry_init(bus);
     pthread_mutex_init(&bus->shutdown_lock, NULL);
     bus__timers_init(&bus->timers);
     rc = bus__workers_start(bus);
     if (rc) {
         bus__timers_fini(&bus->timers);
         bus__sched_fini(&bus->sched);
-        pthread_mutex_destroy(&bus->registry_lock);
+        bus__registry_fini(bus);
         pthread_mutex_destroy(&bus->shutdown_lock);
-        free(bus->topics);
         free(bus);
         return rc;
     }
@@ -89,43 +86,44 @@ int bus_flush(bus_t *bus)
         return -EINVAL;
     if (bus__current_worker_bus() == bus)
         return -EDEADLK;
-    /* acquire: pairs with the release in bus_topic_open; topics below the
-     * count are fully built. */
-    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
+    /* Pinned: a topic closed meanwhile stays allocated until we let go. */
+    struct topic_snapshot snap;
+    if (bus__topics_pin(bus, &snap) != 0)
+        return -ENOMEM;
+    uint32_t count = snap.count;
     /* Each topic's tickets handed out now bound the events published before
      * the call. Snapshot them all first, so that waiting on a slow topic does
      * not widen the others' targets. */
     uint64_t *targets = malloc((count ? count : 1) * sizeof(*targets));
-    if (!targets)
+    if (!targets) {
+        bus__topics_unpin(&snap);
         return -ENOMEM;
+    }
     for (uint32_t i = 0; i < count; i++)
-        targets[i] = ring_handed_out(&bus->topics[i]->ring);
+        targets[i] = ring_handed_out(&snap.topics[i]->ring);
     for (uint32_t i = 0; i < count; i++)
-        wait_handled(bus->topics[i], targets[i]);
+        wait_handled(snap.topics[i], targets[i]);
     free(targets);
+    bus__topics_unpin(&snap);
     return 0;
 }
 
-/* Stops intake: no topic or subscription from now on (both check stopping
- * under the lock they take), and no event: sealing a ring makes every later
+/* No event on @t from now on: sealing its ring makes every later
  * reservation fail with -ESHUTDOWN. */
-static void stop_intake(struct bus *bus)
+static void stop_topic(struct bus_topic *t)
 {
-    pthread_mutex_lock(&bus->registry_lock);
-    /* relaxed: registry_lock and the subs locks publish it. */
-    atomic_store_explicit(&bus->stopping, true, memory_order_relaxed);
-    pthread_mutex_unlock(&bus->registry_lock);
-    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
-    for (uint32_t i = 0; i < count; i++) {
-        struct bus_topic *t = bus->topics[i];
-        /* A subscribe that took the lock before us has finished; one that
-         * takes it after sees stopping. */
-        pthread_mutex_lock(&t->subs_lock);
-        pthread_mutex_unlock(&t->subs_lock);
-        bus__ring_seal(&t->ring);
-        /* Producers asleep on a full ring wake up and see the seal. */
-        evcount_notify(&t->progress, INT_MAX);
-    }
+    /* A subscribe that took the lock before us has finished; one that
+     * takes it after sees stopping. */
+    pthread_mutex_lock(&t->subs_lock);
+    pthread_mutex_unlock(&t->subs_lock);
+    bus__ring_seal(&t->ring);
+    /* Producers asleep on a full ring wake up and see the seal. */
+    evcount_notify(&t->progress, INT_MAX);
+}
+
+static void wait_all_handed_out(struct bus_topic *t)
+{
+    wait_handled(t, ring_handed_out(&t->ring));
 }
 
 int bus_shutdown(bus_t *bus)
@@ -137,14 +135,13 @@ int bus_shutdown(bus_t *bus)
     /* A second caller waits here until the first has finished. */
     pthread_mutex_lock(&bus->shutdown_lock);
     if (!bus->shut_down) {
-        stop_intake(bus);
+        /* Stops intake: no topic, subscription or close from now on (they
+         * check stopping under the lock they take), and no event. */
+        bus__topics_stop(bus, stop_topic);
         /* Deliver what was accepted: every ticket handed out before the seal
          * is committed soon (its producer is between reserve and commit),
-         * then dispatched by the running workers. */
-        /* acquire: pairs with the release in bus_topic_open (topics built). */
-        uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
-        for (uint32_t i = 0; i < count; i++)
-            wait_handled(bus->topics[i], ring_handed_out(&bus->topics[i]->ring));
+         * then dispatched by the running workers. The topics are frozen. */
+        bus__topics_frozen_foreach(bus, wait_all_handed_out);
         bus__workers_stop(bus);
         /* Every request's event has been dispatched and its timer disarmed. */
         bus__timers_stop(&bus->timers);
@@ -165,7 +162,7 @@ int bus_destroy(bus_t *bus)
     bus__timers_fini(&bus->timers);
     bus__topics_free(bus);
     bus__sched_fini(&bus->sched);
-    pthread_mutex_destroy(&bus->registry_lock);
+    bus__registry_fini(bus);
     pthread_mutex_destroy(&bus->shutdown_lock);
     free(bus);
     return 0;

@@ -29,6 +29,9 @@ struct sub_group {
  * queue group's members, contiguous. */
 struct sub_table {
     struct rcu_head rcu;
+    /* The table of a topic being closed (close.c): it has no entries, and
+     * workers count the events they take under it as dropped. */
+    bool closed;
     uint32_t count, nplain, ngroups;
     struct sub_group *groups;
     struct bus_sub *entries[];
@@ -63,6 +66,9 @@ struct bus_topic {
     /* 1 while the topic is queued on the ready queue or (ordered topics)
      * being dispatched; see dispatch.c for the protocol. */
     alignas(RING_CACHELINE) _Atomic int scheduled;
+    /* Workers inside bus__topic_dispatch() for this topic (close.c waits
+     * for none once it holds `scheduled`). */
+    _Atomic uint32_t dispatchers;
     /* Statistics written by workers, once per batch. */
     alignas(RING_CACHELINE) _Atomic uint64_t delivered;
     _Atomic uint64_t handler_errors;
@@ -86,6 +92,16 @@ struct bus_topic {
     struct bus_topic **lanes;
     uint32_t nlanes;
     struct bus_topic *parent;
+    /* Lifecycle (topic.c, close.c). `closed` is set once, under
+     * registry_lock, when bus_topic_close() starts. `pins` counts threads
+     * that use the topic outside an RCU read-side section (a producer
+     * blocked on a full ring, bus_flush()); a closer frees the topic only
+     * once it is unpinned. prev/next: the registry's list of named topics
+     * (lanes are not in it), under registry_lock. */
+    _Atomic bool closed;
+    _Atomic uint32_t pins;
+    struct bus_topic *prev, *next;
+    struct rcu_head rcu;
 };
 
 struct bus {
@@ -100,14 +116,17 @@ struct bus {
     /* bus_shutdown runs once, under shutdown_lock. */
     pthread_mutex_t shutdown_lock;
     bool shut_down;
-    /* Topics by name; opened under registry_lock, never removed before
-     * bus_destroy. `topics` is append-only and sized for max_topics, so it
-     * can be walked without the lock up to `ntopics`. */
+    /* The registry (topic.c), all under registry_lock: topics by name (open
+     * addressing), the list of named topics, how many topics and lanes
+     * exist (for max_topics), and closes in progress (bus_shutdown waits
+     * for them on `closes_done`). */
     pthread_mutex_t registry_lock;
+    pthread_cond_t closes_done;
     struct bus_topic **table; /* open addressing, table_size slots */
     uint32_t table_size;
-    struct bus_topic **topics;
-    _Atomic uint32_t ntopics;
+    struct bus_topic *first;
+    uint32_t ntopics;
+    uint32_t closing;
     /* Request timeouts (request.c). */
     struct timers timers;
     /* Pattern subscriptions, under registry_lock (pattern.c). */
@@ -154,6 +173,30 @@ int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const vo
 void bus__dead_letter(const bus_event_t *ev, int error);
 
 /* Topic registry (topic.c). */
+void bus__registry_init(struct bus *bus);
+void bus__registry_fini(struct bus *bus);
+/* The topics and lanes of the bus, each pinned (not freed by a close) until
+ * bus__topics_unpin(). */
+struct topic_snapshot {
+    struct bus_topic **topics;
+    uint32_t count;
+};
+int bus__topics_pin(struct bus *bus, struct topic_snapshot *out); /* 0, -ENOMEM */
+void bus__topics_unpin(struct topic_snapshot *snap);
+void bus__topic_pin(struct bus_topic *t);
+void bus__topic_unpin(struct bus_topic *t);
+/* Stops the registry for bus_shutdown(): sets `stopping` (no new topic,
+ * subscription or close), waits for the closes in progress, then calls @fn
+ * on every topic and lane under registry_lock. From then on the set of
+ * topics is frozen until bus_destroy. */
+void bus__topics_stop(struct bus *bus, void (*fn)(struct bus_topic *t));
+/* Calls @fn on every topic and lane, without a lock: only once frozen. */
+void bus__topics_frozen_foreach(struct bus *bus, void (*fn)(struct bus_topic *t));
+/* bus_topic_close()'s registry steps (topic.c): take the topic out of the
+ * registry (its name becomes free) and out of the patterns and dead-letter
+ * routing; then, once it is gone from every queue, count it out. */
+int bus__topic_unregister(struct bus_topic *t);
+void bus__topic_unregistered(struct bus_topic *t);
 int bus__topic_new(struct bus *bus, const char *name, size_t len,
                    const bus_topic_config_t *cfg, struct bus_topic **out);
 void bus__topic_free(struct bus_topic *t);
@@ -184,5 +227,16 @@ void bus__pattern_detach(struct bus_sub *sub);
 void bus__pattern_free(struct bus_sub *sub);
 void bus__pattern_stats(const struct bus_sub *sub, bus_sub_stats_t *out);
 void bus__patterns_free(struct bus *bus);
+/* Forgets the pattern children on topic @t, which is being closed or
+ * abandoned: they are freed with its table. registry_lock held. */
+void bus__patterns_forget(struct bus *bus, struct bus_topic *t);
+/* Walks the named topics: for pattern.c and introspection, under
+ * registry_lock. */
+#define bus__for_each_topic(bus, t) for (struct bus_topic *t = (bus)->first; t; t = t->next)
+
+/* Closing (subs.c): installs the closed table on @t and returns the one it
+ * replaces, whose entries the closer frees. */
+struct sub_table *bus__subs_close(struct bus_topic *t);
+extern struct sub_table bus__closed_table;
 
 #endif

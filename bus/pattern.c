@@ -107,13 +107,16 @@ static int add_child(struct pattern *p, struct bus_topic *t)
     return 0;
 }
 
-/* Forgets the children on topic @t, which is being abandoned before anyone
- * saw it: its teardown frees them with its table. */
-static void forget_children_on(struct bus *bus, struct bus_topic *t)
+void bus__patterns_forget(struct bus *bus, struct bus_topic *t)
 {
-    for (struct pattern *p = bus->patterns; p; p = p->next)
-        if (p->count && p->children[p->count - 1]->topic == t)
-            p->count--;
+    for (struct pattern *p = bus->patterns; p; p = p->next) {
+        for (uint32_t i = 0; i < p->count;) {
+            if (p->children[i]->topic == t)
+                p->children[i] = p->children[--p->count];
+            else
+                i++;
+        }
+    }
 }
 
 int bus__patterns_attach(struct bus *bus, struct bus_topic *t)
@@ -123,7 +126,7 @@ int bus__patterns_attach(struct bus *bus, struct bus_topic *t)
             continue;
         int rc = add_child(p, t);
         if (rc) {
-            forget_children_on(bus, t);
+            bus__patterns_forget(bus, t);
             return rc;
         }
     }
@@ -152,10 +155,10 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
     /* relaxed: registry_lock orders it against bus_shutdown. */
     if (atomic_load_explicit(&bus->stopping, memory_order_relaxed))
         rc = -ESHUTDOWN;
-    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
-    for (uint32_t i = 0; i < count && rc == 0; i++)
-        if (matches(p->text, bus->topics[i]->name))
-            rc = add_child(p, bus->topics[i]);
+    bus__for_each_topic(bus, t) {
+        if (rc == 0 && matches(p->text, t->name))
+            rc = add_child(p, t);
+    }
     if (rc == 0) {
         p->next = bus->patterns;
         bus->patterns = p;

@@ -1,4 +1,9 @@
-/* publish.c - the producer side: copy events into their topic's ring. */
+/* publish.c - the producer side: copy events into their topic's ring.
+ *
+ * A topic may be closed while producers use it (close.c): every public call
+ * runs inside an RCU read-side section, so the topic is not freed under it,
+ * except while it sleeps on a full ring, when it pins the topic instead (a
+ * section would hold up every grace period of the process for as long). */
 #include <string.h>
 
 #include "clock.h"
@@ -56,15 +61,30 @@ __attribute__((noinline)) static int on_full(struct bus_topic *t, struct reserva
          * drain the topic. */
         if (bus__current_worker_bus())
             return -EAGAIN;
+        bus__topic_pin(t);
+        rcu_read_unlock();
         bus__topic_await(t, reserved_or_refused, r);
+        rcu_read_lock();
+        bus__topic_unpin(t);
         return r->rc;
     }
+}
+
+/* A sealed ring: the topic is being closed (-EPIPE) or the bus shut down. */
+__attribute__((noinline)) static int sealed(struct bus_topic *t)
+{
+    const struct bus_topic *owner = t->parent ? t->parent : t; /* keyed lanes */
+    /* acquire fence: our reservation read the seal, a release RMW made after
+     * the closer set `closed` (close.c); relaxed load after it. */
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&owner->closed, memory_order_relaxed) ? -EPIPE : -ESHUTDOWN;
 }
 
 /* Reserves 1 to @r->want slots; see on_full for a full ring. */
 static inline int reserve(struct bus_topic *t, struct reservation *r)
 {
-    return reserved_or_refused(t, r) ? r->rc : on_full(t, r);
+    int rc = reserved_or_refused(t, r) ? r->rc : on_full(t, r);
+    return rc == -ESHUTDOWN ? sealed(t) : rc;
 }
 
 /* memcpy for payloads, inlined for the small sizes events usually have:
@@ -161,9 +181,10 @@ int bus_publish(bus_topic_t *t, const void *data, size_t size)
 {
     if (!t || (!data && size))
         return -EINVAL;
-    if (size > t->cfg.max_payload)
-        return -EMSGSIZE;
-    return publish_one(t, data, size, NULL);
+    rcu_read_lock();
+    int rc = size > t->cfg.max_payload ? -EMSGSIZE : publish_one(t, data, size, NULL);
+    rcu_read_unlock();
+    return rc;
 }
 
 void bus_publish_options_init(bus_publish_options_t *opts)
@@ -177,9 +198,12 @@ int bus_publish_ex(bus_topic_t *t, const void *data, size_t size,
 {
     if (!t || (!data && size) || (opts && opts->zero_copy && !opts->on_complete))
         return -EINVAL;
-    if (size > t->cfg.max_payload && !(opts && opts->zero_copy))
-        return -EMSGSIZE;
-    return publish_one(t, data, size, opts);
+    rcu_read_lock();
+    int rc = size > t->cfg.max_payload && !(opts && opts->zero_copy)
+                 ? -EMSGSIZE
+                 : publish_one(t, data, size, opts);
+    rcu_read_unlock();
+    return rc;
 }
 
 static int check_batch(const struct bus_topic *t, const bus_msg_t *msgs, size_t count)
@@ -195,11 +219,23 @@ static int check_batch(const struct bus_topic *t, const bus_msg_t *msgs, size_t 
     return 0;
 }
 
+static int publish_batch(struct bus_topic *t, const bus_msg_t *msgs, size_t count,
+                         size_t *accepted);
+
 int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_t *accepted)
 {
     if (!t || !accepted)
         return -EINVAL;
     *accepted = 0;
+    rcu_read_lock();
+    int rc = publish_batch(t, msgs, count, accepted);
+    rcu_read_unlock();
+    return rc;
+}
+
+static int publish_batch(struct bus_topic *t, const bus_msg_t *msgs, size_t count,
+                         size_t *accepted)
+{
     int rc = check_batch(t, msgs, count);
     if (rc)
         return rc;

@@ -11,8 +11,9 @@
  *  - Every int-returning function returns 0 on success or a negative errno
  *    value; bus_strerror() turns it into text. When a function fails, it has
  *    no effect and any callback it was given will never be called.
- *  - Handles are opaque. A bus owns its topics; topics live until the bus is
- *    destroyed. A subscription handle lives until it is unsubscribed.
+ *  - Handles are opaque. A bus owns its topics; a topic lives until it is
+ *    closed (bus_topic_close()) or the bus is destroyed. A subscription handle
+ *    lives until it is unsubscribed or its topic is closed.
  *  - "Worker thread" means a thread of the bus pool, i.e. code running inside
  *    a handler. Functions say whether they may be called from a handler.
  *
@@ -121,7 +122,8 @@ typedef struct bus_topic_config {
 typedef struct bus_topic_stats {
     uint64_t published;      /* events accepted into the ring */
     uint64_t delivered;      /* handler calls that returned 0 */
-    uint64_t dropped;        /* events refused by a full ring under BUS_FULL_DROP */
+    uint64_t dropped;        /* events refused by a full ring under BUS_FULL_DROP,
+                                and events discarded by BUS_CLOSE_DROP */
     uint64_t handler_errors; /* handler calls that returned non-zero */
     uint32_t depth;          /* events in the ring now, being handled included */
     uint32_t high_water;     /* largest depth a publisher has seen */
@@ -212,6 +214,56 @@ BUS_API int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_
  * called @name).
  */
 BUS_API int bus_topic_find(bus_t *bus, const char *name, bus_topic_t **out);
+
+/* What bus_topic_close() does with the events still queued. */
+enum {
+    BUS_CLOSE_DRAIN = 0, /* deliver them first, as bus_flush() would */
+    BUS_CLOSE_DROP = 1   /* discard them: counted in `dropped`, no handler call */
+};
+
+/**
+ * bus_topic_close - close @topic and free it: for servers with short-lived
+ * topics (one per user, connection or request inbox), so that memory does
+ * not grow without bound.
+ * From its start, publishing onto the topic fails with -EPIPE (a producer
+ * blocked on its full ring wakes up and fails too), subscribing fails with
+ * -EPIPE, and bus_topic_open()/bus_topic_find(), bus_flush(), wildcard
+ * subscriptions and bus_topics_foreach() no longer see it: its name is free
+ * for a new topic at once. Dead-letter routing stops when the dead-letter
+ * topic is closed.
+ * @mode: BUS_CLOSE_DRAIN: the events accepted before the start are handled
+ *   before it returns (it waits for the handlers, as bus_flush() does);
+ *   BUS_CLOSE_DROP: they are discarded without a handler call and counted in
+ *   `dropped` (events already being handled finish; acknowledged publishes
+ *   and requests among the discarded ones complete with status -EPIPE).
+ *   Either way every accepted event is delivered or dropped: published =
+ *   delivered events + dropped.
+ * @final: NULL, or receives the topic's last counters (taken when no event
+ *   is left, so exact).
+ * When it returns, no handler runs for the topic on any thread and none will
+ * be called (the guarantee of bus_unsubscribe()): the topic's subscriptions
+ * (plain ones, and the topic's share of wildcard subscriptions, which stay
+ * valid for their other topics) have been removed and their handles freed.
+ * Handle validity: calls on @topic that start before bus_topic_close()
+ * returns are safe and fail with -EPIPE (or, when they win the race, succeed
+ * and their events count as above): bus_publish*(), bus_request*(),
+ * bus_subscribe*(), bus_topic_stats(), bus_topic_name() (its string is valid
+ * until the close returns). Using @topic, or a subscription handle of it,
+ * after bus_topic_close() has returned is a use-after-free, as after
+ * bus_unsubscribe(); so is bus_unsubscribe() of one of its subscriptions
+ * concurrently with the close. The memory is reclaimed after an RCU grace
+ * period.
+ * Thread-safety: any thread except a worker of the topic's bus (a handler:
+ * -EDEADLK, the close would wait for its own worker) and except inside a
+ * bus_unsubscribe_async() completion (it waits for grace periods).
+ * Concurrently with other calls on the bus, bus_shutdown() included (which
+ * waits for the closes in progress).
+ * Errors: -EINVAL (topic NULL, unknown mode), -EDEADLK (from a handler),
+ * -EPIPE (another close of @topic is in progress), -ESHUTDOWN (the bus is
+ * shut down: the topic is freed by bus_destroy()). On an error nothing is
+ * done.
+ */
+BUS_API int bus_topic_close(bus_topic_t *topic, int mode, bus_topic_stats_t *final);
 
 /**
  * bus_topic_name - the topic's name, owned by the bus.
@@ -341,7 +393,8 @@ BUS_API int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void
  * and returns 0 (fire and forget: the loss shows in the stats, not here). Each producer's events are dispatched in its own publish order.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (topic NULL, data NULL with size > 0), -EMSGSIZE (size over
- * max_payload), -EAGAIN (ring full, as above), -ESHUTDOWN (bus shut down).
+ * max_payload), -EAGAIN (ring full, as above), -ESHUTDOWN (bus shut down),
+ * -EPIPE (topic closed or being closed: bus_topic_close()).
  */
 BUS_API int bus_publish(bus_topic_t *topic, const void *data, size_t size);
 
@@ -352,7 +405,8 @@ typedef struct bus_completion {
     uint32_t handled;  /* handler calls that returned 0 */
     uint32_t failed;   /* handler calls that returned non-zero */
     int status;        /* 0: dispatched (to every subscriber active then, maybe
-                          none); -EAGAIN: dropped by a full BUS_FULL_DROP ring */
+                          none); -EAGAIN: dropped by a full BUS_FULL_DROP ring;
+                          -EPIPE: discarded by bus_topic_close(BUS_CLOSE_DROP) */
     const void *data;  /* the payload pointer given to bus_publish_ex() */
 } bus_completion_t;
 
@@ -392,7 +446,8 @@ BUS_API int bus_publish_ex(bus_topic_t *topic, const void *data, size_t size,
 /* The answer to a request: status 0 with the reply (valid during the call
  * only), or an error: -ETIMEDOUT (no reply in time), -ENOENT (no subscriber
  * was called: nobody listens), -ENOMSG (handlers ran, none replied), -EAGAIN
- * (dropped by a full BUS_FULL_DROP ring). */
+ * (dropped by a full BUS_FULL_DROP ring), -EPIPE (discarded by
+ * bus_topic_close(BUS_CLOSE_DROP)). */
 typedef void (*bus_reply_fn)(int status, const void *reply, size_t size, void *arg);
 
 /**

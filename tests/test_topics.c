@@ -1,6 +1,68 @@
 /* test_topics.c - topic lifecycle and introspection: finding topics by name,
- * the reserved `bus.` names. */
+ * the reserved `bus.` names, closing topics. */
 #include "helpers.h"
+
+static bus_t *new_bus_batch(unsigned workers, uint32_t batch)
+{
+    bus_config_t cfg;
+    bus_config_init(&cfg);
+    cfg.workers = workers;
+    cfg.batch = batch;
+    bus_t *bus = NULL;
+    ck_assert_ok(bus_create(&bus, &cfg));
+    return bus;
+}
+
+/* A handler held at a gate on its first call, counting every call. */
+struct held {
+    struct gate gate;
+    atomic_ulong calls;
+};
+
+static int hold_first(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    struct held *h = ctx;
+    if (atomic_fetch_add(&h->calls, 1) == 0)
+        gate_pass(&h->gate);
+    return 0;
+}
+
+struct closer {
+    pthread_t thread;
+    bus_topic_t *topic;
+    int mode, rc;
+    bus_topic_stats_t final;
+};
+
+static void *close_main(void *arg)
+{
+    struct closer *c = arg;
+    c->rc = bus_topic_close(c->topic, c->mode, &c->final);
+    return NULL;
+}
+
+static void close_in_thread(struct closer *c, bus_topic_t *t, int mode)
+{
+    c->topic = t;
+    c->mode = mode;
+    c->rc = 1;
+    ck_assert_int_eq(pthread_create(&c->thread, NULL, close_main, c), 0);
+}
+
+/* Publishes until the topic refuses with -EPIPE: the close has started.
+ * Returns how many were accepted meanwhile (a full ring refuses with
+ * -EAGAIN until then). */
+static uint64_t publish_until_closed(bus_topic_t *t)
+{
+    uint64_t accepted = 0;
+    int rc;
+    while ((rc = bus_publish(t, "z", 1)) != -EPIPE) {
+        ck_assert(rc == 0 || rc == -EAGAIN);
+        accepted += rc == 0;
+    }
+    return accepted;
+}
 
 START_TEST(open_null_cfg_returns_existing_topic_as_it_is)
 {
@@ -106,6 +168,252 @@ START_TEST(wildcards_skip_reserved_bus_topics)
 }
 END_TEST
 
+/* Queued events are handled before a draining close returns. */
+START_TEST(close_drain_delivers_queued_events)
+{
+    bus_t *bus = new_bus_batch(1, 1);
+    bus_topic_t *t = new_topic(bus, "inbox.1", 256, BUS_FULL_FAIL, 0);
+    struct held h = {.calls = 0};
+    gate_init(&h.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    for (int i = 0; i < 100; i++)
+        ck_assert_ok(bus_publish(t, "x", 1));
+    gate_await_waiters(&h.gate, 1); /* event 1 is being handled, 99 queued */
+    struct closer c;
+    close_in_thread(&c, t, BUS_CLOSE_DRAIN);
+    uint64_t late = publish_until_closed(t);
+    gate_open(&h.gate);
+    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
+    ck_assert_ok(c.rc);
+    ck_assert_uint_eq(atomic_load(&h.calls), 100 + late);
+    ck_assert_uint_eq(c.final.published, 100 + late);
+    ck_assert_uint_eq(c.final.delivered, 100 + late);
+    ck_assert_uint_eq(c.final.dropped, 0);
+    ck_assert_uint_eq(c.final.depth, 0);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* A dropping close discards what is queued, counts it, calls no handler. */
+START_TEST(close_drop_counts_queued_events_as_dropped)
+{
+    bus_t *bus = new_bus_batch(1, 1);
+    bus_topic_t *t = new_topic(bus, "inbox.2", 256, BUS_FULL_FAIL, 0);
+    struct held h = {.calls = 0};
+    gate_init(&h.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    for (int i = 0; i < 100; i++)
+        ck_assert_ok(bus_publish(t, "x", 1));
+    gate_await_waiters(&h.gate, 1);
+    struct closer c;
+    close_in_thread(&c, t, BUS_CLOSE_DROP);
+    uint64_t late = publish_until_closed(t);
+    gate_open(&h.gate);
+    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
+    ck_assert_ok(c.rc);
+    /* Batches of 1: only the held event reached the handler. */
+    ck_assert_uint_eq(atomic_load(&h.calls), 1);
+    ck_assert_uint_eq(c.final.published, 100 + late);
+    ck_assert_uint_eq(c.final.delivered, 1);
+    ck_assert_uint_eq(c.final.dropped, 99 + late);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+static void note_ack(const bus_completion_t *c, void *arg)
+{
+    if (c->status == -EPIPE)
+        atomic_fetch_add((atomic_ulong *)arg, 1);
+}
+
+/* Acknowledged publishes among the dropped events still complete. */
+START_TEST(close_drop_completes_acknowledged_events)
+{
+    bus_t *bus = new_bus_batch(1, 1);
+    bus_topic_t *t = new_topic(bus, "acks", 64, BUS_FULL_FAIL, 0);
+    struct held h = {.calls = 0};
+    gate_init(&h.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    atomic_ulong epipe = 0;
+    bus_publish_options_t opts;
+    bus_publish_options_init(&opts);
+    opts.on_complete = note_ack;
+    opts.arg = &epipe;
+    for (int i = 0; i < 10; i++)
+        ck_assert_ok(bus_publish_ex(t, "x", 1, &opts));
+    gate_await_waiters(&h.gate, 1);
+    struct closer c;
+    close_in_thread(&c, t, BUS_CLOSE_DROP);
+    publish_until_closed(t); /* plain events: no completion */
+    gate_open(&h.gate);
+    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
+    ck_assert_ok(c.rc);
+    ck_assert_uint_eq(atomic_load(&epipe), 9);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* The name is free at once; subscriptions on the closed topic are gone,
+ * wildcard subscriptions live on for the other topics. */
+START_TEST(close_frees_name_and_detaches_subscriptions)
+{
+    bus_t *bus = new_bus(2);
+    atomic_ulong plain = 0, wild = 0;
+    bus_sub_t *psub, *wsub;
+    ck_assert_ok(bus_subscribe_pattern(bus, "user.*", count_calls, &wild, NULL, &wsub));
+    bus_topic_t *a = new_topic(bus, "user.a", 16, BUS_FULL_BLOCK, 0);
+    bus_topic_t *b = new_topic(bus, "user.b", 16, BUS_FULL_BLOCK, 0);
+    ck_assert_ok(bus_subscribe(a, count_calls, &plain, &psub));
+    ck_assert_ok(bus_publish(a, "x", 1));
+    ck_assert_ok(bus_topic_close(a, BUS_CLOSE_DRAIN, NULL));
+    ck_assert_uint_eq(atomic_load(&plain), 1);
+    ck_assert_uint_eq(atomic_load(&wild), 1);
+    bus_topic_t *found;
+    ck_assert_int_eq(bus_topic_find(bus, "user.a", &found), -ENOENT);
+    /* A new topic under the old name, with another configuration. */
+    bus_topic_t *again = new_topic(bus, "user.a", 8, BUS_FULL_FAIL, BUS_TOPIC_PARALLEL);
+    ck_assert_ok(bus_topic_find(bus, "user.a", &found));
+    ck_assert_ptr_eq(found, again);
+    ck_assert_ok(bus_publish(again, "y", 1));
+    ck_assert_ok(bus_publish(b, "z", 1));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(atomic_load(&plain), 1); /* the closed topic's sub is gone */
+    ck_assert_uint_eq(atomic_load(&wild), 3);  /* the new user.a and user.b */
+    bus_sub_stats_t ss;
+    ck_assert_ok(bus_sub_stats(wsub, &ss));
+    ck_assert_uint_eq(ss.delivered, 2); /* sums over the topics it is on now */
+    ck_assert_ok(bus_unsubscribe(wsub));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+struct blocked_producer {
+    bus_topic_t *topic;
+    atomic_int rc;
+    atomic_ulong accepted;
+};
+
+static void *publish_until_error(void *arg)
+{
+    struct blocked_producer *p = arg;
+    int rc;
+    while ((rc = bus_publish(p->topic, "b", 1)) == 0)
+        atomic_fetch_add(&p->accepted, 1);
+    atomic_store(&p->rc, rc);
+    return NULL;
+}
+
+/* A producer asleep on the full ring of a closing topic fails with -EPIPE. */
+START_TEST(close_wakes_blocked_producer_with_epipe)
+{
+    bus_t *bus = new_bus_batch(1, 1);
+    bus_topic_t *t = new_topic(bus, "full", 2, BUS_FULL_BLOCK, 0);
+    struct held h = {.calls = 0};
+    gate_init(&h.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    struct blocked_producer p = {.topic = t, .rc = 1, .accepted = 0};
+    pthread_t producer;
+    ck_assert_int_eq(pthread_create(&producer, NULL, publish_until_error, &p), 0);
+    gate_await_waiters(&h.gate, 1);
+    struct closer c;
+    close_in_thread(&c, t, BUS_CLOSE_DROP);
+    /* The producer returns while the handler is still held: the close woke
+     * it, not room in the ring. */
+    ck_assert_int_eq(pthread_join(producer, NULL), 0);
+    ck_assert_int_eq(atomic_load(&p.rc), -EPIPE);
+    gate_open(&h.gate);
+    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
+    ck_assert_ok(c.rc);
+    ck_assert_uint_eq(c.final.published, atomic_load(&p.accepted));
+    ck_assert_uint_eq(c.final.delivered + c.final.dropped, atomic_load(&p.accepted));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+static int try_close(const bus_event_t *ev, void *ctx)
+{
+    *(int *)ctx = bus_topic_close(ev->topic, BUS_CLOSE_DROP, NULL);
+    return 0;
+}
+
+START_TEST(close_errors)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "e", 8, BUS_FULL_FAIL, 0);
+    ck_assert_int_eq(bus_topic_close(NULL, BUS_CLOSE_DRAIN, NULL), -EINVAL);
+    ck_assert_int_eq(bus_topic_close(t, 7, NULL), -EINVAL);
+    int from_handler = 1;
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, try_close, &from_handler, &sub));
+    ck_assert_ok(bus_publish(t, "x", 1));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_int_eq(from_handler, -EDEADLK);
+    ck_assert_ok(bus_publish(t, "x", 1)); /* still open */
+    ck_assert_str_ne(bus_strerror(-EPIPE), bus_strerror(-9999));
+    ck_assert_ok(bus_shutdown(bus));
+    ck_assert_int_eq(bus_topic_close(t, BUS_CLOSE_DRAIN, NULL), -ESHUTDOWN);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* Keyed topics close with their lanes; parallel ones while several workers
+ * dispatch them. */
+START_TEST(close_keyed_and_parallel_topics)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *k = new_topic(bus, "k", 64, BUS_FULL_BLOCK, BUS_TOPIC_KEYED);
+    bus_topic_t *p = new_topic(bus, "p", 64, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
+    atomic_ulong kc = 0, pc = 0;
+    bus_sub_t *ks, *ps;
+    ck_assert_ok(bus_subscribe(k, count_calls, &kc, &ks));
+    ck_assert_ok(bus_subscribe(p, count_calls, &pc, &ps));
+    for (uint64_t i = 0; i < 1000; i++) {
+        ck_assert_ok(bus_publish_keyed(k, i, "x", 1));
+        ck_assert_ok(bus_publish(p, "x", 1));
+    }
+    bus_topic_stats_t kf, pf;
+    ck_assert_ok(bus_topic_close(k, BUS_CLOSE_DRAIN, &kf));
+    ck_assert_ok(bus_topic_close(p, BUS_CLOSE_DROP, &pf));
+    ck_assert_uint_eq(atomic_load(&kc), 1000);
+    ck_assert_uint_eq(kf.published, 1000);
+    ck_assert_uint_eq(kf.delivered, 1000);
+    ck_assert_uint_eq(pf.published, 1000);
+    ck_assert_uint_eq(pf.delivered + pf.dropped, 1000);
+    ck_assert_uint_eq(atomic_load(&pc), pf.delivered);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* Closing the dead-letter topic stops routing; it can be opened again. */
+START_TEST(close_dead_letter_topic_stops_routing)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *dlq, *t = new_topic(bus, "w", 16, BUS_FULL_BLOCK, 0);
+    bus_sub_t *failing, *dsub;
+    ck_assert_ok(bus_subscribe(t, fail_always, NULL, &failing));
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &dlq));
+    ck_assert_ok(bus_publish(t, "x", 1));
+    ck_assert_ok(bus_flush(bus));
+    bus_topic_stats_t st;
+    ck_assert_ok(bus_topic_close(dlq, BUS_CLOSE_DRAIN, &st));
+    ck_assert_uint_eq(st.published, 1);
+    ck_assert_ok(bus_publish(t, "x", 1)); /* fails again: routed nowhere */
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &dlq));
+    atomic_ulong letters = 0;
+    ck_assert_ok(bus_subscribe(dlq, count_calls, &letters, &dsub));
+    ck_assert_ok(bus_publish(t, "x", 1));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(atomic_load(&letters), 1);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("topics");
@@ -115,6 +423,14 @@ int main(void)
     tcase_add_test(tc, dead_letter_topic_found_by_name);
     tcase_add_test(tc, find_never_creates);
     tcase_add_test(tc, wildcards_skip_reserved_bus_topics);
+    tcase_add_test(tc, close_drain_delivers_queued_events);
+    tcase_add_test(tc, close_drop_counts_queued_events_as_dropped);
+    tcase_add_test(tc, close_drop_completes_acknowledged_events);
+    tcase_add_test(tc, close_frees_name_and_detaches_subscriptions);
+    tcase_add_test(tc, close_wakes_blocked_producer_with_epipe);
+    tcase_add_test(tc, close_errors);
+    tcase_add_test(tc, close_keyed_and_parallel_topics);
+    tcase_add_test(tc, close_dead_letter_topic_stops_routing);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -1,0 +1,139 @@
+/* close.c - closing a topic while producers, workers and other callers may
+ * still hold it.
+ *
+ * The steps, each waiting for the users the previous one can no longer
+ * reach:
+ *  1. Unregister (topic.c): the name is free, wildcards, dead-letter routing
+ *     and bus_flush() no longer find the topic, subscribe fails (-EPIPE).
+ *  2. BUS_CLOSE_DROP: install the closed table, under which workers take
+ *     events without a handler call and count them as dropped.
+ *  3. Seal the rings: every later reservation fails (-EPIPE); wake blocked
+ *     producers.
+ *  4. Grace period: every public call runs in a read-side section
+ *     (publish.c), so every producer that got a ticket has committed it and
+ *     let go of the topic, and every one about to sleep on a full ring has
+ *     pinned it.
+ *  5. Wait until every ticket is handled (delivered, or dropped under the
+ *     closed table), then until nothing pins the topic (woken producers see
+ *     the seal; flushers see the drain).
+ *  6. BUS_CLOSE_DRAIN: install the closed table now. Grace period: no handler
+ *     runs for the topic's subscriptions any more (the unsubscribe
+ *     guarantee), and no worker still holds the old table.
+ *  7. Off the queues: take `scheduled` from 0 to 1 for good, so that nobody
+ *     queues the topic again, then wait until no worker is inside
+ *     bus__topic_dispatch() for it (dispatch.c).
+ *  8. Count it out of the registry and free it after one more grace period
+ *     (call_rcu), behind the deferred frees already queued that may touch
+ *     its subscriptions. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "tsan.h"
+
+/* The topic and its keyed lanes: what is scheduled and has a ring. */
+static void for_each_ring(struct bus_topic *t, void (*fn)(struct bus_topic *))
+{
+    fn(t);
+    for (uint32_t i = 0; i < t->nlanes; i++)
+        fn(t->lanes[i]);
+}
+
+static void seal(struct bus_topic *t)
+{
+    bus__ring_seal(&t->ring);
+    /* Producers asleep on a full ring wake up and see the seal. */
+    evcount_notify(&t->progress, INT_MAX);
+}
+
+static void grace_period(void)
+{
+    synchronize_rcu();
+    /* The readers' sections end before this point (tsan.h). */
+    TSAN_ACQUIRE(&bus__rcu_grace);
+}
+
+static bool drained(struct bus_topic *t, void *arg)
+{
+    (void)arg;
+    return ring_drained(&t->ring, ring_handed_out(&t->ring));
+}
+
+static void wait_drained(struct bus_topic *t)
+{
+    bus__topic_await(t, drained, NULL);
+}
+
+/* Unpinning does not notify (the topic may be gone right after), so this
+ * polls; pins are short once the topic is sealed and drained. */
+static void wait_unpinned(struct bus_topic *t)
+{
+    struct backoff wait = BACKOFF_INIT;
+    /* acquire: pairs with the release in bus__topic_unpin. */
+    while (atomic_load_explicit(&t->pins, memory_order_acquire) != 0) {
+        if (!backoff_wait(&wait)) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+    }
+}
+
+static void wait_off_queues(struct bus_topic *t)
+{
+    struct backoff wait = BACKOFF_INIT;
+    int idle = 0;
+    /* seq_cst: a worker counts itself in `dispatchers` (seq_cst) before it
+     * stores 0 to `scheduled`; reading that 0, we see its count. On failure
+     * relaxed: we only retry. Only workers store 0, each after popping the
+     * topic, so at 0 no queue holds it; holding 1, nobody queues it again. */
+    while (!atomic_compare_exchange_weak_explicit(&t->scheduled, &idle, 1,
+                                                  memory_order_seq_cst,
+                                                  memory_order_relaxed)) {
+        idle = 0;
+        backoff_wait(&wait);
+    }
+    /* acquire: pairs with the release decrement at the end of dispatch. */
+    while (atomic_load_explicit(&t->dispatchers, memory_order_acquire) != 0)
+        backoff_wait(&wait);
+}
+
+static void free_closed(struct rcu_head *head)
+{
+    struct bus_topic *t = caa_container_of(head, struct bus_topic, rcu);
+    TSAN_ACQUIRE(head);
+    bus__keyed_lanes_free(t);
+    bus__topic_free(t);
+}
+
+int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)
+{
+    if (!t || t->parent || (mode != BUS_CLOSE_DRAIN && mode != BUS_CLOSE_DROP))
+        return -EINVAL;
+    if (bus__current_worker_bus() == t->bus)
+        return -EDEADLK;
+    int rc = bus__topic_unregister(t);
+    if (rc)
+        return rc;
+    struct sub_table *subs = NULL;
+    if (mode == BUS_CLOSE_DROP)
+        subs = bus__subs_close(t);
+    for_each_ring(t, seal);
+    grace_period();
+    for_each_ring(t, wait_drained);
+    for_each_ring(t, wait_unpinned);
+    if (mode == BUS_CLOSE_DRAIN)
+        subs = bus__subs_close(t);
+    grace_period();
+    for_each_ring(t, wait_off_queues);
+    if (final)
+        bus_topic_stats(t, final);
+    /* relaxed: no reader is left; bus__topic_free frees the old table and
+     * the subscriptions in it. */
+    atomic_store_explicit(&t->subs, subs, memory_order_relaxed);
+    bus__topic_unregistered(t);
+    TSAN_RELEASE(&t->rcu);
+    call_rcu(&t->rcu, free_closed);
+    return 0;
+}
