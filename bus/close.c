@@ -103,6 +103,7 @@ static void free_closed(struct rcu_head *head)
 {
     struct bus_topic *t = caa_container_of(head, struct bus_topic, rcu);
     TSAN_ACQUIRE(head);
+    TSAN_ACQUIRE(&bus__rcu_grace);
     bus__keyed_lanes_free(t);
     bus__topic_free(t);
 }

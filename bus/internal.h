@@ -17,6 +17,7 @@
 #include "ring.h"
 #include "sched.h"
 #include "timer.h"
+#include "tsan.h"
 
 /* The members of one queue group: table->entries[first, first + count). */
 struct sub_group {
@@ -134,6 +135,14 @@ struct bus {
     /* The dead-letter topic, once opened (deadletter.c). */
     struct bus_topic *_Atomic dead_letters;
 };
+
+/* Ends a read-side section of a public call on a topic (publish.c), telling
+ * TSan that it ends before the grace periods that wait for it (tsan.h). */
+static inline void bus__read_unlock(void)
+{
+    TSAN_RELEASE(&bus__rcu_grace);
+    rcu_read_unlock();
+}
 
 /* The bus whose worker runs the calling thread, or NULL. */
 struct bus *bus__current_worker_bus(void);

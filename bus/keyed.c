@@ -63,7 +63,7 @@ int bus_publish_keyed(bus_topic_t *t, uint64_t key, const void *data, size_t siz
     if (t && t->nlanes)
         t = t->lanes[mix(key) & (t->nlanes - 1)];
     int rc = bus_publish(t, data, size);
-    rcu_read_unlock();
+    bus__read_unlock();
     return rc;
 }
 /* mix(0) == 0: bus_publish() on a keyed topic uses lane 0, the lane of key 0. */

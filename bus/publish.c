@@ -62,7 +62,7 @@ __attribute__((noinline)) static int on_full(struct bus_topic *t, struct reserva
         if (bus__current_worker_bus())
             return -EAGAIN;
         bus__topic_pin(t);
-        rcu_read_unlock();
+        bus__read_unlock();
         bus__topic_await(t, reserved_or_refused, r);
         rcu_read_lock();
         bus__topic_unpin(t);
@@ -183,7 +183,7 @@ int bus_publish(bus_topic_t *t, const void *data, size_t size)
         return -EINVAL;
     rcu_read_lock();
     int rc = size > t->cfg.max_payload ? -EMSGSIZE : publish_one(t, data, size, NULL);
-    rcu_read_unlock();
+    bus__read_unlock();
     return rc;
 }
 
@@ -202,7 +202,7 @@ int bus_publish_ex(bus_topic_t *t, const void *data, size_t size,
     int rc = size > t->cfg.max_payload && !(opts && opts->zero_copy)
                  ? -EMSGSIZE
                  : publish_one(t, data, size, opts);
-    rcu_read_unlock();
+    bus__read_unlock();
     return rc;
 }
 
@@ -229,7 +229,7 @@ int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_
     *accepted = 0;
     rcu_read_lock();
     int rc = publish_batch(t, msgs, count, accepted);
-    rcu_read_unlock();
+    bus__read_unlock();
     return rc;
 }
 
