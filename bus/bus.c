@@ -88,7 +88,7 @@ int bus_flush(bus_t *bus)
         return -EDEADLK;
     /* Pinned: a topic closed meanwhile stays allocated until we let go. */
     struct topic_snapshot snap;
-    if (bus__topics_pin(bus, &snap) != 0)
+    if (bus__topics_pin(bus, true, &snap) != 0)
         return -ENOMEM;
     uint32_t count = snap.count;
     /* Each topic's tickets handed out now bound the events published before

@@ -45,6 +45,7 @@ struct bus_sub {
     void *ctx;
     struct bus_topic *topic;  /* NULL for a pattern subscription */
     struct pattern *pattern;  /* a pattern subscription's own state, or NULL */
+    bool pattern_child;       /* one topic's share of a pattern subscription */
     char *group;           /* queue group name, or NULL */
     bus_filter_fn filter;  /* or NULL */
     void *filter_ctx;
@@ -190,7 +191,8 @@ struct topic_snapshot {
     struct bus_topic **topics;
     uint32_t count;
 };
-int bus__topics_pin(struct bus *bus, struct topic_snapshot *out); /* 0, -ENOMEM */
+/* 0, -ENOMEM. @lanes: keyed topics' lanes too (they have rings of their own). */
+int bus__topics_pin(struct bus *bus, bool lanes, struct topic_snapshot *out);
 void bus__topics_unpin(struct topic_snapshot *snap);
 void bus__topic_pin(struct bus_topic *t);
 void bus__topic_unpin(struct bus_topic *t);
@@ -232,6 +234,13 @@ void bus__subs_free(struct bus_topic *t);
 /* Pattern subscriptions (pattern.c). The registry lock is held by the
  * caller of bus__patterns_attach. */
 int bus__patterns_attach(struct bus *bus, struct bus_topic *t);
+/* Pattern subscriptions that would attach to a topic called @name
+ * (registry_lock held). */
+uint32_t bus__patterns_matching(struct bus *bus, const char *name);
+/* The open topic called @name, or NULL (registry_lock held). */
+struct bus_topic *bus__topic_lookup(struct bus *bus, const char *name);
+/* Whether @name is a valid topic name (topic.c). */
+bool bus__valid_topic_name(const char *name);
 void bus__pattern_detach(struct bus_sub *sub);
 void bus__pattern_free(struct bus_sub *sub);
 void bus__pattern_stats(const struct bus_sub *sub, bus_sub_stats_t *out);

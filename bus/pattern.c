@@ -98,6 +98,7 @@ static int add_child(struct pattern *p, struct bus_topic *t)
     struct bus_sub *child = bus__sub_new(t, owner->fn, owner->ctx, &opts);
     if (!child)
         return -ENOMEM;
+    child->pattern_child = true;
     int rc = bus__sub_attach(child);
     if (rc) {
         bus__sub_free(child);
@@ -131,6 +132,14 @@ int bus__patterns_attach(struct bus *bus, struct bus_topic *t)
         }
     }
     return 0;
+}
+
+uint32_t bus__patterns_matching(struct bus *bus, const char *name)
+{
+    uint32_t n = 0;
+    for (struct pattern *p = bus->patterns; p; p = p->next)
+        n += matches(p->text, name);
+    return n;
 }
 
 int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, void *ctx,

@@ -55,6 +55,11 @@ static size_t valid_name(const char *name)
     return token_empty ? 0 : len;
 }
 
+bool bus__valid_topic_name(const char *name)
+{
+    return valid_name(name) != 0;
+}
+
 enum {
     KNOWN_FLAGS = BUS_TOPIC_PARALLEL | BUS_TOPIC_HIGH_PRIORITY | BUS_TOPIC_LOW_PRIORITY |
                   BUS_TOPIC_KEYED
@@ -213,8 +218,7 @@ int bus__topic_new(struct bus *bus, const char *name, size_t len,
     return 0;
 }
 
-/* The open topic called @name, or NULL. Called with registry_lock held. */
-static struct bus_topic *find_locked(struct bus *bus, const char *name)
+struct bus_topic *bus__topic_lookup(struct bus *bus, const char *name)
 {
     return bus->table_size ? *table_slot(bus->table, bus->table_size, name) : NULL;
 }
@@ -226,7 +230,7 @@ static int open_locked(struct bus *bus, const char *name, size_t len,
     /* relaxed: registry_lock orders stopping against bus_destroy. */
     if (atomic_load_explicit(&bus->stopping, memory_order_relaxed))
         return -ESHUTDOWN;
-    struct bus_topic *found = find_locked(bus, name);
+    struct bus_topic *found = bus__topic_lookup(bus, name);
     if (found) {
         if (cfg && !same_config(&found->cfg, cfg))
             return -EEXIST;
@@ -281,7 +285,7 @@ int bus_topic_find(bus_t *bus, const char *name, bus_topic_t **out)
     if (!bus || !name || !out || !valid_name(name))
         return -EINVAL;
     pthread_mutex_lock(&bus->registry_lock);
-    struct bus_topic *found = find_locked(bus, name);
+    struct bus_topic *found = bus__topic_lookup(bus, name);
     pthread_mutex_unlock(&bus->registry_lock);
     if (!found)
         return -ENOENT;
@@ -321,7 +325,7 @@ void bus__topic_unpin(struct bus_topic *t)
     atomic_fetch_sub_explicit(&t->pins, 1, memory_order_release);
 }
 
-int bus__topics_pin(struct bus *bus, struct topic_snapshot *out)
+int bus__topics_pin(struct bus *bus, bool lanes, struct topic_snapshot *out)
 {
     pthread_mutex_lock(&bus->registry_lock);
     out->count = 0;
@@ -329,7 +333,7 @@ int bus__topics_pin(struct bus *bus, struct topic_snapshot *out)
     if (out->topics) {
         bus__for_each_topic(bus, t) {
             out->topics[out->count++] = t;
-            for (uint32_t i = 0; i < t->nlanes; i++)
+            for (uint32_t i = 0; lanes && i < t->nlanes; i++)
                 out->topics[out->count++] = t->lanes[i];
         }
         for (uint32_t i = 0; i < out->count; i++)

@@ -251,8 +251,11 @@ enum {
  * until the close returns). Using @topic, or a subscription handle of it,
  * after bus_topic_close() has returned is a use-after-free, as after
  * bus_unsubscribe(); so is bus_unsubscribe() of one of its subscriptions
- * concurrently with the close. The memory is reclaimed after an RCU grace
- * period.
+ * concurrently with the close. The memory is reclaimed with call_rcu() of
+ * liburcu-bp once the close returns: a thread that holds a liburcu-bp
+ * read-side section (rcu_read_lock() of urcu-bp.h) begun before the close
+ * returned may use the handle as above until it leaves the section; this is
+ * how a program lets producers that loaded the handle race with the close.
  * Thread-safety: any thread except a worker of the topic's bus (a handler:
  * -EDEADLK, the close would wait for its own worker) and except inside a
  * bus_unsubscribe_async() completion (it waits for grace periods).
@@ -569,6 +572,71 @@ BUS_API int bus_flush(bus_t *bus);
  * Errors: -EINVAL (NULL argument).
  */
 BUS_API int bus_topic_stats(const bus_topic_t *topic, bus_topic_stats_t *out);
+
+/* The subscriptions of one topic now (bus_topic_subs()). Each queue-group
+ * member counts once; a wildcard subscription counts once per topic it is
+ * on. Subscriptions being removed may still count. */
+typedef struct bus_topic_subs {
+    uint32_t plain;         /* plain subscriptions: each gets every event */
+    uint32_t grouped;       /* members of queue groups */
+    uint32_t groups;        /* queue groups: each gets every event once */
+    uint32_t from_patterns; /* of plain + grouped, the wildcard subscriptions */
+} bus_topic_subs_t;
+
+/**
+ * bus_topic_subs - count the subscriptions of @topic into @out (a snapshot).
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument).
+ */
+BUS_API int bus_topic_subs(const bus_topic_t *topic, bus_topic_subs_t *out);
+
+/* One topic as bus_topics_foreach() shows it. */
+typedef struct bus_topic_info {
+    bus_topic_t *topic;      /* the handle, as bus_topic_find() returns it */
+    const char *name;        /* owned by the bus */
+    bus_topic_config_t cfg;  /* its configuration */
+    bus_topic_stats_t stats; /* as bus_topic_stats() */
+    bus_topic_subs_t subs;   /* as bus_topic_subs() */
+} bus_topic_info_t;
+
+/* Called once per topic; return 0 to go on, anything else to stop (then
+ * bus_topics_foreach() returns it). @info is valid during the call only. */
+typedef int (*bus_topic_visit_fn)(const bus_topic_info_t *info, void *ctx);
+
+/**
+ * bus_topics_foreach - call @fn(info, @ctx) for every open topic of @bus, in
+ * no particular order, on the calling thread: a snapshot of the topics open
+ * when it starts (each one's counters read when it is visited). Topics opened
+ * meanwhile may be missed; topics closed meanwhile stay allocated until it
+ * returns, so @info is safe to read. @fn may call any bus function except
+ * bus_topic_close() (the close would wait for this walk to finish: collect
+ * the handles and close them afterwards), bus_shutdown() and bus_destroy().
+ * The bus's own topics (`bus.` names) are listed too.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument), -ENOMEM (no room for the snapshot; @fn not
+ * called), or the first non-zero value @fn returned.
+ */
+BUS_API int bus_topics_foreach(bus_t *bus, bus_topic_visit_fn fn, void *ctx);
+
+/* Who would receive an event published now on a topic name
+ * (bus_subscriptions_matching()). */
+typedef struct bus_match {
+    bool topic_exists; /* a topic of that name is open */
+    uint32_t direct;   /* subscriptions made on that topic with bus_subscribe*()
+                          (queue-group members included) */
+    uint32_t patterns; /* wildcard subscriptions whose pattern matches the name
+                          (whether the topic exists or not: they attach when it
+                          is opened), the reserved `bus.` rule applied */
+} bus_match_t;
+
+/**
+ * bus_subscriptions_matching - count the subscriptions that would receive an
+ * event on topic @name (as NATS's /subsz?test=): a debugging aid for "why does
+ * nobody get my events". A snapshot; nothing is created.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument, malformed name).
+ */
+BUS_API int bus_subscriptions_matching(bus_t *bus, const char *name, bus_match_t *out);
 
 /**
  * bus_strerror - text for an error code returned by this library (0 or a

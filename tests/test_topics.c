@@ -414,6 +414,115 @@ START_TEST(close_dead_letter_topic_stops_routing)
 }
 END_TEST
 
+struct listing {
+    int seen;
+    bool saw_a, saw_dlq;
+    uint64_t a_published;
+    bus_topic_subs_t a_subs;
+    unsigned a_capacity;
+};
+
+static int list_topic(const bus_topic_info_t *info, void *ctx)
+{
+    struct listing *l = ctx;
+    l->seen++;
+    if (strcmp(info->name, "svc.a") == 0) {
+        l->saw_a = true;
+        l->a_published = info->stats.published;
+        l->a_subs = info->subs;
+        l->a_capacity = info->cfg.capacity;
+    }
+    l->saw_dlq |= strcmp(info->name, "bus.dead_letter") == 0;
+    return 0;
+}
+
+static int stop_at_first(const bus_topic_info_t *info, void *ctx)
+{
+    (void)info;
+    ++*(int *)ctx;
+    return 42;
+}
+
+START_TEST(foreach_lists_open_topics_with_config_stats_and_subs)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *a = new_topic(bus, "svc.a", 32, BUS_FULL_BLOCK, 0);
+    bus_topic_t *b = new_topic(bus, "svc.b", 16, BUS_FULL_BLOCK, BUS_TOPIC_KEYED);
+    bus_topic_t *gone = new_topic(bus, "svc.gone", 16, BUS_FULL_BLOCK, 0);
+    bus_topic_t *dlq;
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &dlq));
+    ck_assert_ok(bus_topic_close(gone, BUS_CLOSE_DRAIN, NULL));
+    atomic_ulong n = 0;
+    bus_sub_t *s1, *s2, *s3, *s4;
+    bus_sub_options_t g;
+    bus_sub_options_init(&g);
+    g.group = "workers";
+    ck_assert_ok(bus_subscribe(a, count_calls, &n, &s1));
+    ck_assert_ok(bus_subscribe_ex(a, count_calls, &n, &g, &s2));
+    ck_assert_ok(bus_subscribe_ex(a, count_calls, &n, &g, &s3));
+    ck_assert_ok(bus_subscribe_pattern(bus, "svc.*", count_calls, &n, NULL, &s4));
+    for (int i = 0; i < 5; i++)
+        ck_assert_ok(bus_publish(a, "x", 1));
+    ck_assert_ok(bus_flush(bus));
+    struct listing l = {0};
+    ck_assert_ok(bus_topics_foreach(bus, list_topic, &l));
+    ck_assert_int_eq(l.seen, 3); /* svc.a, svc.b (lanes hidden), bus.dead_letter */
+    ck_assert(l.saw_a && l.saw_dlq);
+    ck_assert_uint_eq(l.a_capacity, 32);
+    ck_assert_uint_eq(l.a_published, 5);
+    ck_assert_uint_eq(l.a_subs.plain, 2);   /* s1 and the pattern's child */
+    ck_assert_uint_eq(l.a_subs.grouped, 2); /* s2, s3 */
+    ck_assert_uint_eq(l.a_subs.groups, 1);
+    ck_assert_uint_eq(l.a_subs.from_patterns, 1);
+    bus_topic_subs_t bs;
+    ck_assert_ok(bus_topic_subs(b, &bs));
+    ck_assert_uint_eq(bs.plain, 1); /* the pattern's child */
+    ck_assert_uint_eq(bs.from_patterns, 1);
+    ck_assert_ok(bus_unsubscribe(s2));
+    ck_assert_ok(bus_topic_subs(a, &bs));
+    ck_assert_uint_eq(bs.grouped, 1);
+    int calls = 0;
+    ck_assert_int_eq(bus_topics_foreach(bus, stop_at_first, &calls), 42);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(bus_topics_foreach(bus, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(bus_topic_subs(NULL, &bs), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(matching_counts_who_would_receive_a_name)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "orders.eu.created", 16, BUS_FULL_BLOCK, 0);
+    atomic_ulong n = 0;
+    bus_sub_t *s1, *s2, *s3, *s4, *s5;
+    ck_assert_ok(bus_subscribe(t, count_calls, &n, &s1));
+    ck_assert_ok(bus_subscribe_pattern(bus, "orders.*.created", count_calls, &n, NULL, &s2));
+    ck_assert_ok(bus_subscribe_pattern(bus, "orders.>", count_calls, &n, NULL, &s3));
+    ck_assert_ok(bus_subscribe_pattern(bus, "payments.>", count_calls, &n, NULL, &s4));
+    ck_assert_ok(bus_subscribe_pattern(bus, ">", count_calls, &n, NULL, &s5));
+    bus_match_t m;
+    ck_assert_ok(bus_subscriptions_matching(bus, "orders.eu.created", &m));
+    ck_assert(m.topic_exists);
+    ck_assert_uint_eq(m.direct, 1);
+    ck_assert_uint_eq(m.patterns, 3); /* orders.*.created, orders.>, > */
+    /* A name nobody opened yet: the patterns that would attach. */
+    ck_assert_ok(bus_subscriptions_matching(bus, "orders.us.shipped", &m));
+    ck_assert(!m.topic_exists);
+    ck_assert_uint_eq(m.direct, 0);
+    ck_assert_uint_eq(m.patterns, 2); /* orders.>, > */
+    /* Reserved names: `>` does not count. */
+    ck_assert_ok(bus_subscriptions_matching(bus, "bus.dead_letter", &m));
+    ck_assert_uint_eq(m.patterns, 0);
+    ck_assert_ok(bus_unsubscribe(s3));
+    ck_assert_ok(bus_subscriptions_matching(bus, "orders.eu.created", &m));
+    ck_assert_uint_eq(m.patterns, 2);
+    ck_assert_int_eq(bus_subscriptions_matching(bus, "orders.*", &m), -EINVAL);
+    ck_assert_int_eq(bus_subscriptions_matching(bus, NULL, &m), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("topics");
@@ -431,6 +540,8 @@ int main(void)
     tcase_add_test(tc, close_errors);
     tcase_add_test(tc, close_keyed_and_parallel_topics);
     tcase_add_test(tc, close_dead_letter_topic_stops_routing);
+    tcase_add_test(tc, foreach_lists_open_topics_with_config_stats_and_subs);
+    tcase_add_test(tc, matching_counts_who_would_receive_a_name);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
