@@ -9,10 +9,10 @@
  *     events without a handler call and count them as dropped.
  *  3. Seal the rings: every later reservation fails (-EPIPE); wake blocked
  *     producers.
- *  4. Grace period: every public call runs in a read-side section
- *     (publish.c), so every producer that got a ticket has committed it and
- *     let go of the topic, and every one about to sleep on a full ring has
- *     pinned it.
+ *  4. Grace period: handlers (which may publish onto the topic) and callers
+ *     inside bus_hold_begin() run in read-side sections, so every one of them
+ *     that got a ticket has committed it and let go of the topic; callers
+ *     without a hold must not race with the close (bus.h).
  *  5. Wait until every ticket is handled (delivered, or dropped under the
  *     closed table), then until nothing pins the topic (woken producers see
  *     the seal; flushers see the drain).
@@ -106,6 +106,16 @@ static void free_closed(struct rcu_head *head)
     TSAN_ACQUIRE(&bus__rcu_grace);
     bus__keyed_lanes_free(t);
     bus__topic_free(t);
+}
+
+void bus_hold_begin(void)
+{
+    rcu_read_lock();
+}
+
+void bus_hold_end(void)
+{
+    bus__read_unlock();
 }
 
 int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)

@@ -57,13 +57,8 @@ static uint64_t mix(uint64_t key)
 
 int bus_publish_keyed(bus_topic_t *t, uint64_t key, const void *data, size_t size)
 {
-    /* A read-side section around the lane's choice too: the topic may be
-     * closing (publish.c). */
-    rcu_read_lock();
     if (t && t->nlanes)
         t = t->lanes[mix(key) & (t->nlanes - 1)];
-    int rc = bus_publish(t, data, size);
-    bus__read_unlock();
-    return rc;
+    return bus_publish(t, data, size);
 }
 /* mix(0) == 0: bus_publish() on a keyed topic uses lane 0, the lane of key 0. */

@@ -1,9 +1,4 @@
-/* publish.c - the producer side: copy events into their topic's ring.
- *
- * A topic may be closed while producers use it (close.c): every public call
- * runs inside an RCU read-side section, so the topic is not freed under it,
- * except while it sleeps on a full ring, when it pins the topic instead (a
- * section would hold up every grace period of the process for as long). */
+/* publish.c - the producer side: copy events into their topic's ring. */
 #include <string.h>
 
 #include "clock.h"
@@ -61,11 +56,7 @@ __attribute__((noinline)) static int on_full(struct bus_topic *t, struct reserva
          * drain the topic. */
         if (bus__current_worker_bus())
             return -EAGAIN;
-        bus__topic_pin(t);
-        bus__read_unlock();
         bus__topic_await(t, reserved_or_refused, r);
-        rcu_read_lock();
-        bus__topic_unpin(t);
         return r->rc;
     }
 }
@@ -181,10 +172,9 @@ int bus_publish(bus_topic_t *t, const void *data, size_t size)
 {
     if (!t || (!data && size))
         return -EINVAL;
-    rcu_read_lock();
-    int rc = size > t->cfg.max_payload ? -EMSGSIZE : publish_one(t, data, size, NULL);
-    bus__read_unlock();
-    return rc;
+    if (size > t->cfg.max_payload)
+        return -EMSGSIZE;
+    return publish_one(t, data, size, NULL);
 }
 
 void bus_publish_options_init(bus_publish_options_t *opts)
@@ -198,12 +188,9 @@ int bus_publish_ex(bus_topic_t *t, const void *data, size_t size,
 {
     if (!t || (!data && size) || (opts && opts->zero_copy && !opts->on_complete))
         return -EINVAL;
-    rcu_read_lock();
-    int rc = size > t->cfg.max_payload && !(opts && opts->zero_copy)
-                 ? -EMSGSIZE
-                 : publish_one(t, data, size, opts);
-    bus__read_unlock();
-    return rc;
+    if (size > t->cfg.max_payload && !(opts && opts->zero_copy))
+        return -EMSGSIZE;
+    return publish_one(t, data, size, opts);
 }
 
 static int check_batch(const struct bus_topic *t, const bus_msg_t *msgs, size_t count)
@@ -219,23 +206,11 @@ static int check_batch(const struct bus_topic *t, const bus_msg_t *msgs, size_t 
     return 0;
 }
 
-static int publish_batch(struct bus_topic *t, const bus_msg_t *msgs, size_t count,
-                         size_t *accepted);
-
 int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_t *accepted)
 {
     if (!t || !accepted)
         return -EINVAL;
     *accepted = 0;
-    rcu_read_lock();
-    int rc = publish_batch(t, msgs, count, accepted);
-    bus__read_unlock();
-    return rc;
-}
-
-static int publish_batch(struct bus_topic *t, const bus_msg_t *msgs, size_t count,
-                         size_t *accepted)
-{
     int rc = check_batch(t, msgs, count);
     if (rc)
         return rc;

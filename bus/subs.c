@@ -172,10 +172,7 @@ int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
     struct bus_sub *sub = bus__sub_new(t, fn, ctx, opts);
     if (!sub)
         return -ENOMEM;
-    /* The topic may be closing: it stays allocated during the section. */
-    rcu_read_lock();
     int rc = bus__sub_attach(sub);
-    bus__read_unlock();
     if (rc) {
         bus__sub_free(sub);
         return rc;

@@ -435,11 +435,8 @@ int bus_topic_stats(const bus_topic_t *topic, bus_topic_stats_t *out)
     if (!topic || !out)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
-    /* The topic may be closing: it stays allocated during the section. */
-    rcu_read_lock();
     bus__topic_stats_add(topic, out);
     for (uint32_t i = 0; i < topic->nlanes; i++)
         bus__topic_stats_add(topic->lanes[i], out);
-    bus__read_unlock();
     return 0;
 }

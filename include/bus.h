@@ -244,18 +244,16 @@ enum {
  * be called (the guarantee of bus_unsubscribe()): the topic's subscriptions
  * (plain ones, and the topic's share of wildcard subscriptions, which stay
  * valid for their other topics) have been removed and their handles freed.
- * Handle validity: calls on @topic that start before bus_topic_close()
- * returns are safe and fail with -EPIPE (or, when they win the race, succeed
- * and their events count as above): bus_publish*(), bus_request*(),
- * bus_subscribe*(), bus_topic_stats(), bus_topic_name() (its string is valid
- * until the close returns). Using @topic, or a subscription handle of it,
- * after bus_topic_close() has returned is a use-after-free, as after
- * bus_unsubscribe(); so is bus_unsubscribe() of one of its subscriptions
- * concurrently with the close. The memory is reclaimed with call_rcu() of
- * liburcu-bp once the close returns: a thread that holds a liburcu-bp
- * read-side section (rcu_read_lock() of urcu-bp.h) begun before the close
- * returned may use the handle as above until it leaves the section; this is
- * how a program lets producers that loaded the handle race with the close.
+ * Handle validity: the memory is reclaimed one RCU grace period after the
+ * close returns. Other threads may call bus_publish*(), bus_request*(),
+ * bus_subscribe*(), bus_topic_stats() and bus_topic_name() on @topic while it
+ * closes, and after, if they hold it (bus_hold_begin()): then they fail with
+ * -EPIPE, or, when they win the race, succeed and their events count as
+ * above. Handlers of the bus hold by themselves: a handler may publish onto a
+ * topic that another thread is closing. Without a hold, using @topic once the
+ * close has started on another thread is a use-after-free, as using a
+ * subscription after bus_unsubscribe(); so is using a subscription handle of
+ * the topic, or bus_unsubscribe() of one, once the close has started.
  * Thread-safety: any thread except a worker of the topic's bus (a handler:
  * -EDEADLK, the close would wait for its own worker) and except inside a
  * bus_unsubscribe_async() completion (it waits for grace periods).
@@ -267,6 +265,26 @@ enum {
  * done.
  */
 BUS_API int bus_topic_close(bus_topic_t *topic, int mode, bus_topic_stats_t *final);
+
+/**
+ * bus_hold_begin - hold the topics: until the matching bus_hold_end() on this
+ * thread, no topic closed meanwhile is freed, so a handle obtained before its
+ * bus_topic_close() returned stays usable (calls fail with -EPIPE). For
+ * producers that load a topic handle from a table another thread closes
+ * topics of: hold, load the handle, publish, end the hold. Holds nest.
+ * Cost: two calls into liburcu-bp (an RCU read-side section); nothing for
+ * callers that do not race with closes.
+ * While holding, do not call what waits for a grace period: bus_topic_close(),
+ * bus_unsubscribe() outside a handler, bus_flush(), bus_shutdown() and
+ * bus_destroy() (they would wait for the hold itself); a publish blocked on a
+ * full BUS_FULL_BLOCK topic while holding delays every closer and
+ * unsubscriber of the process until it returns. Keep holds short.
+ * Thread-safety: any thread, handlers included (they hold already).
+ */
+BUS_API void bus_hold_begin(void);
+
+/* bus_hold_end - end the hold begun by the matching bus_hold_begin(). */
+BUS_API void bus_hold_end(void);
 
 /**
  * bus_topic_name - the topic's name, owned by the bus.

@@ -52,15 +52,18 @@ static void close_in_thread(struct closer *c, bus_topic_t *t, int mode)
 
 /* Publishes until the topic refuses with -EPIPE: the close has started.
  * Returns how many were accepted meanwhile (a full ring refuses with
- * -EAGAIN until then). */
+ * -EAGAIN until then). Each call holds the topics: it races with the close. */
 static uint64_t publish_until_closed(bus_topic_t *t)
 {
     uint64_t accepted = 0;
     int rc;
-    while ((rc = bus_publish(t, "z", 1)) != -EPIPE) {
-        ck_assert(rc == 0 || rc == -EAGAIN);
+    do {
+        bus_hold_begin();
+        rc = bus_publish(t, "z", 1);
+        bus_hold_end();
+        ck_assert(rc == 0 || rc == -EAGAIN || rc == -EPIPE);
         accepted += rc == 0;
-    }
+    } while (rc != -EPIPE);
     return accepted;
 }
 
@@ -296,12 +299,19 @@ struct blocked_producer {
     atomic_ulong accepted;
 };
 
+/* Holds the topics during each publish: it races with the close, asleep on
+ * the full ring. */
 static void *publish_until_error(void *arg)
 {
     struct blocked_producer *p = arg;
     int rc;
-    while ((rc = bus_publish(p->topic, "b", 1)) == 0)
-        atomic_fetch_add(&p->accepted, 1);
+    do {
+        bus_hold_begin();
+        rc = bus_publish(p->topic, "b", 1);
+        bus_hold_end();
+        if (rc == 0)
+            atomic_fetch_add(&p->accepted, 1);
+    } while (rc == 0);
     atomic_store(&p->rc, rc);
     return NULL;
 }

@@ -17,15 +17,14 @@
  * and, over the run, that closes raced with publishes (some -EPIPE), that
  * both modes dropped or drained something, and (under ASan) no leak.
  *
- * Producers keep the handle they load from a slot inside an urcu-bp
- * read-side section of their own, so the close's call_rcu free waits for
- * them: this is how they may legally race with it (bus.h). Each topic's
- * record is kept until the end, so a late handler call finds it. */
+ * Producers hold the topics (bus_hold_begin) from loading a slot's handle to
+ * their last publish with it, so the close's free waits for them: this is how
+ * they may race with it (bus.h). Each topic's record is kept until the end,
+ * so a late handler call finds it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <urcu-bp.h>
 
 #include "stress_common.h"
 
@@ -117,8 +116,8 @@ static void *producer(void *arg)
     uint64_t n = 0;
     while (stress_now_ns() < deadline) {
         struct slot *s = &slots[stress_below(seed, SLOTS)];
-        /* The handle stays allocated until our section ends (bus.h). */
-        rcu_read_lock();
+        /* The handle stays allocated until the hold ends (bus.h). */
+        bus_hold_begin();
         struct life *l = atomic_load(&s->life);
         for (int i = 0; i < 16; i++) {
             struct payload p = {l, n++};
@@ -134,7 +133,7 @@ static void *producer(void *arg)
                 break;
             }
         }
-        rcu_read_unlock();
+        bus_hold_end();
     }
     return NULL;
 }
