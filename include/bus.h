@@ -194,7 +194,8 @@ BUS_API void bus_topic_config_init(bus_topic_config_t *cfg);
  *   whatever its configuration, or a new one with the defaults if none is
  *   called @name. Opening an existing topic with a non-NULL @cfg different
  *   from its own is an error (-EEXIST).
- * @out: receives the topic, owned by the bus (valid until bus_destroy).
+ * @out: receives the topic, owned by the bus (valid until bus_topic_close()
+ *   or bus_destroy()).
  * The ring (capacity slots of max_payload bytes) is allocated here, once.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (NULL argument, malformed name or configuration, capacity *
