@@ -9,25 +9,26 @@
  *     events without a handler call and count them as dropped.
  *  3. Seal the rings: every later reservation fails (-EPIPE); wake blocked
  *     producers.
- *  4. Grace period: handlers (which may publish onto the topic) and callers
- *     inside bus_hold_begin() run in read-side sections, so every one of them
- *     that got a ticket has committed it and let go of the topic; callers
- *     without a hold must not race with the close (bus.h).
- *  5. Wait until every ticket is handled (delivered, or dropped under the
- *     closed table), then until nothing pins the topic (woken producers see
- *     the seal; flushers see the drain).
- *  6. BUS_CLOSE_DRAIN: install the closed table now. Grace period: no handler
- *     runs for the topic's subscriptions any more (the unsubscribe
- *     guarantee), and no worker still holds the old table.
- *  7. Off the queues: take `scheduled` from 0 to 1 for good, so that nobody
+ *  4. Wait until every ticket is handled (delivered, or dropped under the
+ *     closed table), then until nothing pins the topic (flushers see the
+ *     drain). A worker frees a ticket only after its handler calls have
+ *     returned, so from here no handler runs for the topic and none will
+ *     (the unsubscribe guarantee: no ticket is left to call them for).
+ *  5. BUS_CLOSE_DRAIN: install the closed table now (for the rest of the
+ *     close, a subscribe or unsubscribe must not change it). A worker may
+ *     still load the old table and find no event: it is freed with the
+ *     topic, after a grace period.
+ *  6. Off the queues: take `scheduled` from 0 to 1 for good, so that nobody
  *     queues the topic again, then wait until no worker is inside
  *     bus__topic_dispatch() for it (dispatch.c).
- *  8. Count it out of the registry and free it after one more grace period
+ *  7. Count it out of the registry and free it after a grace period
  *     (call_rcu), behind the deferred frees already queued that may touch
- *     its subscriptions. */
+ *     its subscriptions. Who may still touch the topic then runs in a
+ *     read-side section: a handler that publishes onto it, a worker that
+ *     routes a dead letter to it, a caller holding the topics
+ *     (bus_hold_begin(); callers without a hold must not race, bus.h).
+ * No step waits for a grace period, so a close takes as long as the drain. */
 #include <limits.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "internal.h"
@@ -46,13 +47,6 @@ static void seal(struct bus_topic *t)
     bus__ring_seal(&t->ring);
     /* Producers asleep on a full ring wake up and see the seal. */
     evcount_notify(&t->progress, INT_MAX);
-}
-
-static void grace_period(void)
-{
-    synchronize_rcu();
-    /* The readers' sections end before this point (tsan.h). */
-    TSAN_ACQUIRE(&bus__rcu_grace);
 }
 
 static bool drained(struct bus_topic *t, void *arg)
@@ -131,12 +125,10 @@ int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)
     if (mode == BUS_CLOSE_DROP)
         subs = bus__subs_close(t);
     for_each_ring(t, seal);
-    grace_period();
     for_each_ring(t, wait_drained);
     for_each_ring(t, wait_unpinned);
     if (mode == BUS_CLOSE_DRAIN)
         subs = bus__subs_close(t);
-    grace_period();
     for_each_ring(t, wait_off_queues);
     if (final)
         bus_topic_stats(t, final);

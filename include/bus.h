@@ -246,7 +246,7 @@ enum {
  * (plain ones, and the topic's share of wildcard subscriptions, which stay
  * valid for their other topics) have been removed and their handles freed.
  * Handle validity: the memory is reclaimed one RCU grace period after the
- * close returns. Other threads may call bus_publish*(), bus_request*(),
+ * close returns (pending frees run by bus_destroy() at the latest). Other threads may call bus_publish*(), bus_request*(),
  * bus_subscribe*(), bus_topic_stats() and bus_topic_name() on @topic while it
  * closes, and after, if they hold it (bus_hold_begin()): then they fail with
  * -EPIPE, or, when they win the race, succeed and their events count as
@@ -255,9 +255,10 @@ enum {
  * close has started on another thread is a use-after-free, as using a
  * subscription after bus_unsubscribe(); so is using a subscription handle of
  * the topic, or bus_unsubscribe() of one, once the close has started.
+ * It waits for the drain (as bus_flush() does for one topic), never for an
+ * RCU grace period: the memory is freed later, by liburcu's call_rcu thread.
  * Thread-safety: any thread except a worker of the topic's bus (a handler:
- * -EDEADLK, the close would wait for its own worker) and except inside a
- * bus_unsubscribe_async() completion (it waits for grace periods).
+ * -EDEADLK, the close would wait for its own worker).
  * Concurrently with other calls on the bus, bus_shutdown() included (which
  * waits for the closes in progress).
  * Errors: -EINVAL (topic NULL, unknown mode), -EDEADLK (from a handler),
@@ -275,11 +276,12 @@ BUS_API int bus_topic_close(bus_topic_t *topic, int mode, bus_topic_stats_t *fin
  * topics of: hold, load the handle, publish, end the hold. Holds nest.
  * Cost: two calls into liburcu-bp (an RCU read-side section); nothing for
  * callers that do not race with closes.
- * While holding, do not call what waits for a grace period: bus_topic_close(),
- * bus_unsubscribe() outside a handler, bus_flush(), bus_shutdown() and
- * bus_destroy() (they would wait for the hold itself); a publish blocked on a
- * full BUS_FULL_BLOCK topic while holding delays every closer and
- * unsubscriber of the process until it returns. Keep holds short.
+ * While holding, do not call what waits for a grace period:
+ * bus_unsubscribe() outside a handler and bus_destroy() (they would wait for
+ * the hold itself). A hold delays the free of closed topics, bus_unsubscribe()
+ * callers and bus_unsubscribe_async() completions of the whole process until
+ * it ends (a publish blocked on a full BUS_FULL_BLOCK topic included): keep
+ * holds short.
  * Thread-safety: any thread, handlers included (they hold already).
  */
 BUS_API void bus_hold_begin(void);
