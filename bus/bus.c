@@ -69,22 +69,19 @@ int bus_create(bus_t **out, const bus_config_t *cfg)
         free(bus);
         return rc;
     }
-    bus->topics = malloc(bus->cfg.max_topics * sizeof(*bus->topics));
-    if (!bus->topics || bus__sched_init(&bus->sched, bus->cfg.max_topics, bus->cfg.workers) != 0) {
-        free(bus->topics);
+    if (bus__sched_init(&bus->sched, bus->cfg.max_topics, bus->cfg.workers) != 0) {
         free(bus);
         return -ENOMEM;
     }
-    pthread_mutex_init(&bus->registry_lock, NULL);
+    bus__registry_init(bus);
     pthread_mutex_init(&bus->shutdown_lock, NULL);
     bus__timers_init(&bus->timers);
     rc = bus__workers_start(bus);
     if (rc) {
         bus__timers_fini(&bus->timers);
         bus__sched_fini(&bus->sched);
-        pthread_mutex_destroy(&bus->registry_lock);
+        bus__registry_fini(bus);
         pthread_mutex_destroy(&bus->shutdown_lock);
-        free(bus->topics);
         free(bus);
         return rc;
     }
@@ -108,19 +105,11 @@ static int check_caller(struct bus *bus)
     return 0;
 }
 
-/* Calls @fn on every topic of @bus, until it returns non-zero (returned).
- * The only walk over the registry: topics opened meanwhile may be missed. */
+/* Calls @fn on every open topic and keyed lane of @bus (a ring each) until
+ * it returns non-zero (returned). Topics opened meanwhile may be missed. */
 static int for_each_topic(struct bus *bus, int (*fn)(struct bus_topic *, void *), void *arg)
 {
-    /* acquire: pairs with the release in bus_topic_open; topics below the
-     * count are fully built. */
-    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_acquire);
-    for (uint32_t i = 0; i < count; i++) {
-        int rc = fn(bus->topics[i], arg);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return bus__topics_walk(bus, true, fn, arg);
 }
 
 /* Which topics a drain or a seal applies to. The bus's own topics ("bus.",
@@ -240,11 +229,9 @@ static void seal(struct bus *bus, enum topic_set set)
  * under the lock they take), and no event on the user's topics. Idempotent. */
 static void stop_intake(struct bus *bus)
 {
-    pthread_mutex_lock(&bus->registry_lock);
-    /* relaxed: registry_lock and the subs locks publish it. */
-    atomic_store_explicit(&bus->stopping, true, memory_order_relaxed);
-    pthread_mutex_unlock(&bus->registry_lock);
-    /* The set of topics is final from here on. */
+    /* Closes in progress finish first (they need the workers); the set of
+     * topics is final from here on. */
+    bus__topics_stop(bus);
     for_each_topic(bus, fence_subscribers, NULL);
     seal(bus, USER_TOPICS);
 }
@@ -313,7 +300,7 @@ int bus_destroy(bus_t *bus)
     bus__timers_fini(&bus->timers);
     bus__topics_free(bus);
     bus__sched_fini(&bus->sched);
-    pthread_mutex_destroy(&bus->registry_lock);
+    bus__registry_fini(bus);
     pthread_mutex_destroy(&bus->shutdown_lock);
     free(bus);
     return 0;

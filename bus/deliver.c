@@ -116,6 +116,33 @@ static void deliver_completed(const struct sub_table *table, const struct ring_s
         tally[i] += mine[i];
 }
 
+/* The events of a topic being closed with BUS_CLOSE_DROP (its closed
+ * table): taken without a handler call and counted as dropped; acknowledged
+ * publishers hear -EPIPE. Same bounds and return as deliver_run. */
+__attribute__((noinline)) static uint64_t discard(struct bus_topic *t, struct bus_topic *owner,
+                                                  uint64_t first, uint64_t max,
+                                                  bool check_ready)
+{
+    uint64_t ticket = first;
+    for (; ticket < first + max; ticket++) {
+        const struct ring_slot *slot = ring_slot(&t->ring, ticket);
+        /* acquire: pairs with ring_commit's release; the slot is written. */
+        if (check_ready &&
+            atomic_load_explicit(&slot->ready, memory_order_acquire) != ticket + 1)
+            break;
+        if (slot->flags & SLOT_COMPLETE) {
+            bus_completion_t c = {.topic = owner, .seq = ticket + 1, .status = -EPIPE,
+                                  .data = slot_payload(slot)};
+            slot->complete(&c, slot->complete_arg);
+        }
+    }
+    /* relaxed: statistics; the closer reads them after the ring drained
+     * (acquire on `released`). */
+    if (ticket > first)
+        atomic_fetch_add_explicit(&t->dropped, ticket - first, memory_order_relaxed);
+    return ticket - first;
+}
+
 /* Calls the subscribers for tickets from @first on, at most @max of them;
  * with @check_ready, stops at the first ticket not yet committed (ordered
  * topics check as they go instead of in a pass of their own). Returns how
@@ -127,6 +154,8 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready)
      * contents are visible. The read-side section keeps it alive. */
     struct bus_topic *owner = t->parent ? t->parent : t; /* keyed lanes */
     const struct sub_table *table = atomic_load_explicit(&owner->subs, memory_order_acquire);
+    if (__builtin_expect(table->closed, 0))
+        return discard(t, owner, first, max, check_ready);
     /* Counters and group cursors that several workers may update at once. */
     bool shared = owner->cfg.flags & (BUS_TOPIC_PARALLEL | BUS_TOPIC_KEYED);
     uint64_t tally[3] = {0};

@@ -120,6 +120,10 @@ static void parallel_hand_back(struct bus_topic *t)
 
 void bus__topic_dispatch(struct bus_topic *t)
 {
+    /* seq_cst: counted before `scheduled` can go back to 0 (below, or at
+     * hand-back), so a closer that takes `scheduled` from 0 sees this
+     * worker here (close.c). */
+    atomic_fetch_add_explicit(&t->dispatchers, 1, memory_order_seq_cst);
     uint64_t batch = t->bus->cfg.batch;
     bool parallel = t->cfg.flags & BUS_TOPIC_PARALLEL;
     /* A parallel topic may be queued again at once (see above). seq_cst:
@@ -142,4 +146,7 @@ void bus__topic_dispatch(struct bus_topic *t)
         parallel_hand_back(t);
     else
         ordered_hand_back(t);
+    /* release: this worker's last use of the topic happens before a
+     * closer's free (its acquire load). */
+    atomic_fetch_sub_explicit(&t->dispatchers, 1, memory_order_release);
 }

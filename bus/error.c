@@ -36,6 +36,7 @@ const char *bus_strerror(int err)
     case -ENOMSG: return "handlers ran but none replied";
     case -EALREADY: return "request already answered or timed out";
     case -ENOBUFS: return "reply larger than the caller's buffer";
+    case -EPIPE: return "topic is closed";
     default: return system_text(err);
     }
 }

@@ -18,6 +18,7 @@
 #include "ring.h"
 #include "sched.h"
 #include "timer.h"
+#include "tsan.h"
 
 /* The members of one queue group: table->entries[first, first + count). */
 struct sub_group {
@@ -30,6 +31,9 @@ struct sub_group {
  * queue group's members, contiguous. */
 struct sub_table {
     struct rcu_head rcu;
+    /* The table of a topic being closed (close.c): it has no entries, and
+     * workers count the events they take under it as dropped. */
+    bool closed;
     uint32_t count, nplain, ngroups;
     struct sub_group *groups;
     struct bus_sub *entries[];
@@ -42,6 +46,7 @@ struct bus_sub {
     void *ctx;
     struct bus_topic *topic;  /* NULL for a pattern subscription */
     struct pattern *pattern;  /* a pattern subscription's own state, or NULL */
+    bool pattern_child;       /* one topic's share of a pattern subscription */
     char *group;           /* queue group name, or NULL */
     bus_filter_fn filter;  /* or NULL */
     void *filter_ctx;
@@ -64,6 +69,9 @@ struct bus_topic {
     /* 1 while the topic is queued on the ready queue or (ordered topics)
      * being dispatched; see dispatch.c for the protocol. */
     alignas(RING_CACHELINE) _Atomic int scheduled;
+    /* Workers inside bus__topic_dispatch() for this topic (close.c waits
+     * for none once it holds `scheduled`). */
+    _Atomic uint32_t dispatchers;
     /* Statistics written by workers, once per batch. */
     alignas(RING_CACHELINE) _Atomic uint64_t delivered;
     _Atomic uint64_t handler_errors;
@@ -88,6 +96,16 @@ struct bus_topic {
     struct bus_topic **lanes;
     uint32_t nlanes;
     struct bus_topic *parent;
+    /* Lifecycle (topic.c, close.c). `closed` is set once, under
+     * registry_lock, when bus_topic_close() starts. `pins` counts threads
+     * that use the topic outside an RCU read-side section (a producer
+     * blocked on a full ring, bus_flush()); a closer frees the topic only
+     * once it is unpinned. prev/next: the registry's list of named topics
+     * (lanes are not in it), under registry_lock. */
+    _Atomic bool closed;
+    _Atomic uint32_t pins;
+    struct bus_topic *prev, *next;
+    struct rcu_head rcu;
 };
 
 struct bus {
@@ -103,14 +121,17 @@ struct bus {
      * shutdown_lock; shut_down says it is done. */
     pthread_mutex_t shutdown_lock;
     bool shut_down;
-    /* Topics by name; opened under registry_lock, never removed before
-     * bus_destroy. `topics` is append-only and sized for max_topics, so it
-     * can be walked without the lock up to `ntopics`. */
+    /* The registry (topic.c), all under registry_lock: topics by name (open
+     * addressing), the list of named topics, how many topics and lanes
+     * exist (for max_topics), and closes in progress (bus_shutdown waits
+     * for them on `closes_done`). */
     pthread_mutex_t registry_lock;
+    pthread_cond_t closes_done;
     struct bus_topic **table; /* open addressing, table_size slots */
     uint32_t table_size;
-    struct bus_topic **topics;
-    _Atomic uint32_t ntopics;
+    struct bus_topic *first;
+    uint32_t ntopics;
+    uint32_t closing;
     /* Request timeouts (request.c). */
     struct timers timers;
     /* Pattern subscriptions, under registry_lock (pattern.c). */
@@ -118,6 +139,14 @@ struct bus {
     /* The dead-letter topic, once opened (deadletter.c). */
     struct bus_topic *_Atomic dead_letters;
 };
+
+/* Ends a read-side section of a public call on a topic (publish.c), telling
+ * TSan that it ends before the grace periods that wait for it (tsan.h). */
+static inline void bus__read_unlock(void)
+{
+    TSAN_RELEASE(&bus__rcu_grace);
+    rcu_read_unlock();
+}
 
 /* The bus whose worker runs the calling thread, or NULL. */
 struct bus *bus__current_worker_bus(void);
@@ -170,6 +199,27 @@ int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const vo
 void bus__dead_letter(const bus_event_t *ev, int error);
 
 /* Topic registry (topic.c). */
+void bus__registry_init(struct bus *bus);
+void bus__registry_fini(struct bus *bus);
+/* Calls @fn on every open topic (and with @lanes, every keyed lane: they
+ * have rings of their own) until it returns non-zero, which is returned.
+ * Each topic is pinned while @fn runs without registry_lock, so @fn may
+ * block, open topics or subscribe; a close of that topic waits for the pin
+ * before it frees it. Topics opened or closed meanwhile may be missed.
+ * Allocates nothing. */
+int bus__topics_walk(struct bus *bus, bool lanes, int (*fn)(struct bus_topic *t, void *arg),
+                     void *arg);
+/* Stops the registry for bus_shutdown(): sets `stopping` (no new topic,
+ * subscription or close) and waits for the closes in progress. From then on
+ * the set of topics is frozen until bus_destroy. Idempotent. */
+void bus__topics_stop(struct bus *bus);
+/* bus_topic_close()'s registry steps (topic.c): take the topic out of the
+ * registry (its name becomes free) and out of the patterns and dead-letter
+ * routing; once it is drained, take it off the list when no walker pins it;
+ * then, once it is gone from every queue, count it out. */
+int bus__topic_unregister(struct bus_topic *t);
+void bus__topic_delist(struct bus_topic *t);
+void bus__topic_unregistered(struct bus_topic *t);
 int bus__topic_new(struct bus *bus, const char *name, size_t len,
                    const bus_topic_config_t *cfg, struct bus_topic **out);
 void bus__topic_free(struct bus_topic *t);
@@ -196,9 +246,27 @@ void bus__subs_free(struct bus_topic *t);
 /* Pattern subscriptions (pattern.c). The registry lock is held by the
  * caller of bus__patterns_attach. */
 int bus__patterns_attach(struct bus *bus, struct bus_topic *t);
+/* Pattern subscriptions that would attach to a topic called @name
+ * (registry_lock held). */
+uint32_t bus__patterns_matching(struct bus *bus, const char *name);
+/* The open topic called @name, or NULL (registry_lock held). */
+struct bus_topic *bus__topic_lookup(struct bus *bus, const char *name);
+/* Whether @name is a valid topic name (topic.c). */
+bool bus__valid_topic_name(const char *name);
 void bus__pattern_detach(struct bus_sub *sub);
 void bus__pattern_free(struct bus_sub *sub);
 void bus__pattern_stats(const struct bus_sub *sub, bus_sub_stats_t *out);
 void bus__patterns_free(struct bus *bus);
+/* Forgets the pattern children on topic @t, which is being closed or
+ * abandoned: they are freed with its table. registry_lock held. */
+void bus__patterns_forget(struct bus *bus, struct bus_topic *t);
+/* Walks the named topics: for pattern.c and introspection, under
+ * registry_lock. */
+#define bus__for_each_topic(bus, t) for (struct bus_topic *t = (bus)->first; t; t = t->next)
+
+/* Closing (subs.c): installs the closed table on @t and returns the one it
+ * replaces, whose entries the closer frees. */
+struct sub_table *bus__subs_close(struct bus_topic *t);
+extern struct sub_table bus__closed_table;
 
 #endif

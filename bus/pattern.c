@@ -25,8 +25,8 @@ static size_t token_length(const char *s)
     return dot ? (size_t)(dot - s) : strlen(s);
 }
 
-/* True if topic @name matches @pattern. */
-static bool matches(const char *pattern, const char *name)
+/* True if topic @name matches @pattern, token by token. */
+static bool tokens_match(const char *pattern, const char *name)
 {
     for (;;) {
         if (strcmp(pattern, ">") == 0)
@@ -40,6 +40,24 @@ static bool matches(const char *pattern, const char *name)
         pattern += p + 1;
         name += n + 1;
     }
+}
+
+static const char RESERVED_TOKEN[] = "bus";
+
+static bool first_token_is(const char *s, const char *token)
+{
+    size_t n = strlen(token);
+    return strncmp(s, token, n) == 0 && (s[n] == '.' || s[n] == '\0');
+}
+
+/* True if topic @name matches @pattern. The bus's own topics (first token
+ * `bus`) match only patterns that name `bus` first: wildcards never reach
+ * them by accident (NATS's $SYS rule). */
+static bool matches(const char *pattern, const char *name)
+{
+    if (first_token_is(name, RESERVED_TOKEN) && !first_token_is(pattern, RESERVED_TOKEN))
+        return false;
+    return tokens_match(pattern, name);
 }
 
 /* A topic name in which a token may also be `*`, and the last one `>`. */
@@ -84,6 +102,7 @@ static int add_child(struct pattern *p, struct bus_topic *t, bool live)
         return -ENOMEM;
     /* Not shared yet: attaching publishes it (release of the table). */
     atomic_init(&child->dead, !live);
+    child->pattern_child = true;
     int rc = bus__sub_attach(child);
     if (rc) {
         bus__sub_free(child);
@@ -93,13 +112,16 @@ static int add_child(struct pattern *p, struct bus_topic *t, bool live)
     return 0;
 }
 
-/* Forgets the children on topic @t, which is being abandoned before anyone
- * saw it: its teardown frees them with its table. */
-static void forget_children_on(struct bus *bus, struct bus_topic *t)
+void bus__patterns_forget(struct bus *bus, struct bus_topic *t)
 {
-    for (struct pattern *p = bus->patterns; p; p = p->next)
-        if (p->count && p->children[p->count - 1]->topic == t)
-            p->count--;
+    for (struct pattern *p = bus->patterns; p; p = p->next) {
+        for (uint32_t i = 0; i < p->count;) {
+            if (p->children[i]->topic == t)
+                p->children[i] = p->children[--p->count];
+            else
+                i++;
+        }
+    }
 }
 
 int bus__patterns_attach(struct bus *bus, struct bus_topic *t)
@@ -110,11 +132,19 @@ int bus__patterns_attach(struct bus *bus, struct bus_topic *t)
         /* Nobody can publish on @t yet: the child can be live at once. */
         int rc = add_child(p, t, true);
         if (rc) {
-            forget_children_on(bus, t);
+            bus__patterns_forget(bus, t);
             return rc;
         }
     }
     return 0;
+}
+
+uint32_t bus__patterns_matching(struct bus *bus, const char *name)
+{
+    uint32_t n = 0;
+    for (struct pattern *p = bus->patterns; p; p = p->next)
+        n += matches(p->text, name);
+    return n;
 }
 
 int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, void *ctx,
@@ -144,12 +174,14 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
     /* relaxed: registry_lock orders it against bus_shutdown. */
     if (atomic_load_explicit(&bus->stopping, memory_order_relaxed))
         rc = -ESHUTDOWN;
-    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
     /* The children skip every event until all are attached, so that a
      * call failing part way has had no effect: no handler call ran. */
-    for (uint32_t i = 0; i < count && rc == 0; i++)
-        if (matches(p->text, bus->topics[i]->name))
-            rc = add_child(p, bus->topics[i], false);
+    bus__for_each_topic(bus, t) {
+        /* relaxed: registry_lock orders it; a closing topic takes no child. */
+        if (rc == 0 && !atomic_load_explicit(&t->closed, memory_order_relaxed) &&
+            matches(p->text, t->name))
+            rc = add_child(p, t, false);
+    }
     if (rc == 0) {
         for (uint32_t i = 0; i < p->count; i++)
             /* relaxed: a worker reaches the child through the table it

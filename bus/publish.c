@@ -63,10 +63,21 @@ __attribute__((noinline)) static int64_t on_full(struct bus_topic *t, struct res
     }
 }
 
+/* A sealed ring: the topic is being closed (-EPIPE) or the bus shut down. */
+__attribute__((noinline)) static int sealed(struct bus_topic *t)
+{
+    const struct bus_topic *owner = t->parent ? t->parent : t; /* keyed lanes */
+    /* acquire fence: our reservation read the seal, a release RMW made after
+     * the closer set `closed` (close.c); relaxed load after it. */
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&owner->closed, memory_order_relaxed) ? -EPIPE : -ESHUTDOWN;
+}
+
 /* Reserves 1 to @r->want slots; see on_full for a full ring. */
 static inline int64_t reserve(struct bus_topic *t, struct reservation *r)
 {
-    return reserved_or_refused(t, r) ? r->rc : on_full(t, r);
+    int rc = reserved_or_refused(t, r) ? r->rc : on_full(t, r);
+    return rc == -ESHUTDOWN ? sealed(t) : rc;
 }
 
 /* memcpy for payloads, inlined for the small sizes events usually have:

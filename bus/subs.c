@@ -37,6 +37,7 @@ static struct sub_table *table_build(const struct sub_table *old, const struct b
         free(all);
         return NULL;
     }
+    table->closed = false;
     table->count = n;
     table->groups = (struct sub_group *)&table->entries[n];
     table->ngroups = 0;
@@ -138,6 +139,12 @@ int bus__sub_attach(struct bus_sub *sub)
      * under the lock we see it. */
     if (atomic_load_explicit(&t->bus->stopping, memory_order_relaxed)) {
         rc = -ESHUTDOWN;
+    } else if (atomic_load_explicit(&t->closed, memory_order_relaxed) ||
+               atomic_load_explicit(&t->subs, memory_order_relaxed)->closed) {
+        /* relaxed: a subscribe racing with the start of a close may go either
+         * way (the closer frees what is in the table); once the closer owns
+         * the table (subs_lock orders that) it must not change. */
+        rc = -EPIPE;
     } else {
         /* relaxed: subs_lock orders writers of the table pointer. */
         struct sub_table *table =
@@ -211,8 +218,9 @@ bool bus__sub_detach(struct bus_sub *sub)
     struct bus_topic *t = sub->topic;
     pthread_mutex_lock(&t->subs_lock);
     /* relaxed: subs_lock orders writers of the table pointer. */
-    struct sub_table *table =
-        table_build(atomic_load_explicit(&t->subs, memory_order_relaxed), sub, NULL);
+    struct sub_table *current = atomic_load_explicit(&t->subs, memory_order_relaxed);
+    /* A closing topic's closer owns the old table and frees @sub with it. */
+    struct sub_table *table = current->closed ? NULL : table_build(current, sub, NULL);
     if (table)
         table_replace(t, table);
     /* release: pairs with the acquire load in dispatch.c's deliver. */
@@ -275,6 +283,21 @@ int bus_unsubscribe(bus_sub_t *sub)
     TSAN_ACQUIRE(&bus__rcu_grace);
     release(sub);
     return 0;
+}
+
+struct sub_table bus__closed_table = {.closed = true};
+
+struct sub_table *bus__subs_close(struct bus_topic *t)
+{
+    pthread_mutex_lock(&t->subs_lock);
+    /* relaxed: subs_lock orders writers of the table pointer. */
+    struct sub_table *old = atomic_load_explicit(&t->subs, memory_order_relaxed);
+    /* release: as table_replace (the closed table never changes). The old
+     * table is not deferred: the closer frees it and its entries after its
+     * own grace period. */
+    atomic_store_explicit(&t->subs, &bus__closed_table, memory_order_release);
+    pthread_mutex_unlock(&t->subs_lock);
+    return old;
 }
 
 void bus__subs_free(struct bus_topic *t)

@@ -1,8 +1,19 @@
-/* topic.c - topic names, the registry of a bus's topics, and topic stats. */
+/* topic.c - topic names, the registry of a bus's topics, and topic stats.
+ *
+ * The registry is a name table (open addressing, linear probing) and a list
+ * of the named topics, both changed under registry_lock: topics are opened
+ * and closed rarely, next to the cost of allocating or freeing a ring, and
+ * nothing on the publish or dispatch path looks a name up. Walkers that wait
+ * (bus_flush) pin the topics they walk instead of holding the lock; a closer
+ * frees a topic only once it is unpinned (close.c). A lock-free table
+ * (liburcu's cds_lfht) would buy lock-free lookups nobody needs here, and a
+ * second library to link. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "backoff.h"
 #include "internal.h"
 
 enum { NAME_MAX_BYTES = 255 };
@@ -44,6 +55,11 @@ static size_t valid_name(const char *name)
         }
     }
     return token_empty ? 0 : len;
+}
+
+bool bus__valid_topic_name(const char *name)
+{
+    return valid_name(name) != 0;
 }
 
 enum {
@@ -101,23 +117,74 @@ static struct bus_topic **table_slot(struct bus_topic **table, uint32_t size, co
     return &table[i];
 }
 
-/* Keeps the table at most half full, so probes stay short. */
+/* Keeps the table at most half full, so probes stay short. Lanes count
+ * too: a bound that needs no second counter. */
 static int table_make_room(struct bus *bus)
 {
-    /* relaxed: only written under registry_lock, which we hold (or bus_destroy). */
-    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
-    if ((count + 1) * 2 <= bus->table_size)
+    if ((bus->ntopics + 1) * 2 <= bus->table_size)
         return 0;
     uint32_t size = bus->table_size ? bus->table_size * 2 : 64;
     struct bus_topic **table = calloc(size, sizeof(*table));
     if (!table)
         return -ENOMEM;
-    for (uint32_t i = 0; i < count; i++)
-        *table_slot(table, size, bus->topics[i]->name) = bus->topics[i];
+    bus__for_each_topic(bus, t)
+        /* relaxed: registry_lock orders it; a closing topic left the table. */
+        if (!atomic_load_explicit(&t->closed, memory_order_relaxed))
+            *table_slot(table, size, t->name) = t;
     free(bus->table);
     bus->table = table;
     bus->table_size = size;
     return 0;
+}
+
+/* Removes @t from the table: backward-shift deletion, so that linear probing
+ * needs no tombstones. */
+static void table_remove(struct bus *bus, struct bus_topic *t)
+{
+    uint32_t mask = bus->table_size - 1;
+    uint32_t hole = (uint32_t)(table_slot(bus->table, bus->table_size, t->name) - bus->table);
+    bus->table[hole] = NULL;
+    for (uint32_t i = (hole + 1) & mask; bus->table[i]; i = (i + 1) & mask) {
+        uint32_t home = name_hash(bus->table[i]->name) & mask;
+        /* The entry may move to the hole unless its home lies cyclically in
+         * (hole, i]. */
+        if (((i - home) & mask) >= ((i - hole) & mask)) {
+            bus->table[hole] = bus->table[i];
+            bus->table[i] = NULL;
+            hole = i;
+        }
+    }
+}
+
+static void list_add(struct bus *bus, struct bus_topic *t)
+{
+    t->prev = NULL;
+    t->next = bus->first;
+    if (bus->first)
+        bus->first->prev = t;
+    bus->first = t;
+}
+
+static void list_remove(struct bus *bus, struct bus_topic *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        bus->first = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+}
+
+void bus__registry_init(struct bus *bus)
+{
+    pthread_mutex_init(&bus->registry_lock, NULL);
+    pthread_cond_init(&bus->closes_done, NULL);
+}
+
+void bus__registry_fini(struct bus *bus)
+{
+    pthread_cond_destroy(&bus->closes_done);
+    pthread_mutex_destroy(&bus->registry_lock);
 }
 
 void bus__topic_free(struct bus_topic *t)
@@ -163,24 +230,31 @@ int bus__topic_new(struct bus *bus, const char *name, size_t len,
     return 0;
 }
 
+struct bus_topic *bus__topic_lookup(struct bus *bus, const char *name)
+{
+    return bus->table_size ? *table_slot(bus->table, bus->table_size, name) : NULL;
+}
+
+/* @cfg NULL: the topic as it is, or a new one with the defaults. */
 static int open_locked(struct bus *bus, const char *name, size_t len,
                        const bus_topic_config_t *cfg, bus_topic_t **out)
 {
     /* relaxed: registry_lock orders stopping against bus_destroy. */
     if (atomic_load_explicit(&bus->stopping, memory_order_relaxed))
         return -ESHUTDOWN;
-    if (bus->table_size) {
-        struct bus_topic *found = *table_slot(bus->table, bus->table_size, name);
-        if (found) {
-            if (!same_config(&found->cfg, cfg))
-                return -EEXIST;
-            *out = found;
-            return 0;
-        }
+    struct bus_topic *found = bus__topic_lookup(bus, name);
+    if (found) {
+        if (cfg && !same_config(&found->cfg, cfg))
+            return -EEXIST;
+        *out = found;
+        return 0;
     }
-    /* relaxed: only written under registry_lock, which we hold (or bus_destroy). */
-    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
-    if (bus->cfg.max_topics - count < 1 + bus__keyed_lane_count(cfg))
+    bus_topic_config_t defaults;
+    if (!cfg) {
+        bus_topic_config_init(&defaults);
+        cfg = &defaults;
+    }
+    if (bus->cfg.max_topics - bus->ntopics < 1 + bus__keyed_lane_count(cfg))
         return -ENOSPC;
     int rc = table_make_room(bus);
     struct bus_topic *t = NULL;
@@ -199,11 +273,8 @@ static int open_locked(struct bus *bus, const char *name, size_t len,
         return rc;
     }
     *table_slot(bus->table, bus->table_size, name) = t;
-    bus->topics[count++] = t;
-    for (uint32_t i = 0; i < t->nlanes; i++)
-        bus->topics[count++] = t->lanes[i];
-    /* release: bus_flush walks topics[0, ntopics) without the lock. */
-    atomic_store_explicit(&bus->ntopics, count, memory_order_release);
+    list_add(bus, t);
+    bus->ntopics += 1 + t->nlanes;
     *out = t;
     return 0;
 }
@@ -211,18 +282,13 @@ static int open_locked(struct bus *bus, const char *name, size_t len,
 int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
                    bus_topic_t **out)
 {
-    bus_topic_config_t defaults;
-    if (!cfg) {
-        bus_topic_config_init(&defaults);
-        cfg = &defaults;
-    }
     size_t len;
     if (!bus || !name || !out)
         return bus__fail(-EINVAL, "bus_topic_open: bus, name or out is NULL");
     if (!(len = valid_name(name)))
         return bus__fail(-EINVAL, "bus_topic_open: malformed name (1 to 255 bytes of "
                                   "tokens separated by single dots, no `*` or `>`)");
-    const char *problem = config_problem(cfg);
+    const char *problem = cfg ? config_problem(cfg) : NULL;
     if (problem)
         return bus__fail(-EINVAL, problem);
 
@@ -230,6 +296,21 @@ int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
     int rc = open_locked(bus, name, len, cfg, out);
     pthread_mutex_unlock(&bus->registry_lock);
     return rc;
+}
+
+int bus_topic_find(bus_t *bus, const char *name, bus_topic_t **out)
+{
+    if (!bus || !name || !out)
+        return bus__fail(-EINVAL, "bus_topic_find: bus, name or out is NULL");
+    if (!valid_name(name))
+        return bus__fail(-EINVAL, "bus_topic_find: malformed name");
+    pthread_mutex_lock(&bus->registry_lock);
+    struct bus_topic *found = bus__topic_lookup(bus, name);
+    pthread_mutex_unlock(&bus->registry_lock);
+    if (!found)
+        return -ENOENT;
+    *out = found;
+    return 0;
 }
 
 const char *bus_topic_name(const bus_topic_t *topic)
@@ -240,12 +321,126 @@ const char *bus_topic_name(const bus_topic_t *topic)
 void bus__topics_free(struct bus *bus)
 {
     bus__patterns_free(bus);
-    /* relaxed: only written under registry_lock, which we hold (or bus_destroy). */
-    uint32_t count = atomic_load_explicit(&bus->ntopics, memory_order_relaxed);
-    for (uint32_t i = 0; i < count; i++)
-        bus__topic_free(bus->topics[i]);
+    while (bus->first) {
+        struct bus_topic *t = bus->first;
+        bus->first = t->next;
+        bus__keyed_lanes_free(t);
+        bus__topic_free(t);
+    }
     free(bus->table);
-    free(bus->topics);
+}
+
+static void topic_pin(struct bus_topic *t)
+{
+    /* relaxed: the pinner holds the topic alive by other means while it
+     * pins (an RCU read-side section, or registry_lock). */
+    atomic_fetch_add_explicit(&t->pins, 1, memory_order_relaxed);
+}
+
+static void topic_unpin(struct bus_topic *t)
+{
+    /* release: the pinner's uses of the topic happen before the closer's
+     * free (its acquire load of pins, bus__topic_delist). The topic may be freed as
+     * soon as this returns. */
+    atomic_fetch_sub_explicit(&t->pins, 1, memory_order_release);
+}
+
+/* Walkers pin under registry_lock and reach a topic only through the list;
+ * a closer takes it off the list under the same lock once no pin is left
+ * (bus__topic_delist), so a pinned topic's `next` is always listed. */
+int bus__topics_walk(struct bus *bus, bool lanes, int (*fn)(struct bus_topic *t, void *arg),
+                     void *arg)
+{
+    int rc = 0;
+    pthread_mutex_lock(&bus->registry_lock);
+    struct bus_topic *t = bus->first;
+    if (t)
+        topic_pin(t);
+    while (t) {
+        /* relaxed: registry_lock orders it with the close's unregister. */
+        if (!atomic_load_explicit(&t->closed, memory_order_relaxed)) {
+            pthread_mutex_unlock(&bus->registry_lock);
+            rc = fn(t, arg);
+            for (uint32_t i = 0; lanes && rc == 0 && i < t->nlanes; i++)
+                rc = fn(t->lanes[i], arg);
+            pthread_mutex_lock(&bus->registry_lock);
+        }
+        struct bus_topic *next = rc == 0 ? t->next : NULL;
+        if (next)
+            topic_pin(next);
+        topic_unpin(t);
+        t = next;
+    }
+    pthread_mutex_unlock(&bus->registry_lock);
+    return rc;
+}
+
+void bus__topic_delist(struct bus_topic *t)
+{
+    struct bus *bus = t->bus;
+    struct backoff wait = BACKOFF_INIT;
+    pthread_mutex_lock(&bus->registry_lock);
+    /* acquire: pairs with the release in topic_unpin, so the walker's
+     * uses of the topic happen before its free. A new pin needs this lock. */
+    while (atomic_load_explicit(&t->pins, memory_order_acquire) != 0) {
+        pthread_mutex_unlock(&bus->registry_lock);
+        if (!backoff_wait(&wait)) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+        pthread_mutex_lock(&bus->registry_lock);
+    }
+    list_remove(bus, t);
+    pthread_mutex_unlock(&bus->registry_lock);
+}
+
+void bus__topics_stop(struct bus *bus)
+{
+    pthread_mutex_lock(&bus->registry_lock);
+    /* relaxed: registry_lock and the subs locks publish it. */
+    atomic_store_explicit(&bus->stopping, true, memory_order_relaxed);
+    /* A close in progress still needs the workers; none starts from now. */
+    while (bus->closing)
+        pthread_cond_wait(&bus->closes_done, &bus->registry_lock);
+    pthread_mutex_unlock(&bus->registry_lock);
+}
+
+int bus__topic_unregister(struct bus_topic *t)
+{
+    struct bus *bus = t->bus;
+    int rc = 0;
+    pthread_mutex_lock(&bus->registry_lock);
+    /* relaxed: registry_lock orders both flags. */
+    if (atomic_load_explicit(&bus->stopping, memory_order_relaxed)) {
+        rc = -ESHUTDOWN;
+    } else if (atomic_load_explicit(&t->closed, memory_order_relaxed)) {
+        rc = -EPIPE; /* another close is under way */
+    } else {
+        /* release: a producer whose reservation fails on the seal, which
+         * follows, sees it (acquire fence in publish.c). */
+        atomic_store_explicit(&t->closed, true, memory_order_release);
+        /* Off the list later, once no walker pins it (bus__topic_delist). */
+        table_remove(bus, t);
+        bus__patterns_forget(bus, t);
+        /* relaxed: registry_lock orders it with bus_dead_letter_topic;
+         * workers that loaded the old value are waited for by the close's
+         * grace periods. */
+        if (atomic_load_explicit(&bus->dead_letters, memory_order_relaxed) == t)
+            atomic_store_explicit(&bus->dead_letters, NULL, memory_order_relaxed);
+        bus->closing++;
+    }
+    pthread_mutex_unlock(&bus->registry_lock);
+    return rc;
+}
+
+void bus__topic_unregistered(struct bus_topic *t)
+{
+    struct bus *bus = t->bus;
+    pthread_mutex_lock(&bus->registry_lock);
+    bus->ntopics -= 1 + t->nlanes;
+    if (--bus->closing == 0)
+        pthread_cond_broadcast(&bus->closes_done);
+    pthread_mutex_unlock(&bus->registry_lock);
 }
 
 /* Adds topic @t's counters to @out. */

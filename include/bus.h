@@ -12,8 +12,9 @@
  *    value; bus_strerror() turns it into text, and after a rejected argument
  *    or configuration bus_last_error() says which. When a function fails, it
  *    has no effect and any callback it was given will never be called.
- *  - Handles are opaque. A bus owns its topics; topics live until the bus is
- *    destroyed. A subscription handle lives until it is unsubscribed.
+ *  - Handles are opaque. A bus owns its topics; a topic lives until it is
+ *    closed (bus_topic_close()) or the bus is destroyed. A subscription handle
+ *    lives until it is unsubscribed or its topic is closed.
  *  - "Worker thread" means a thread of the bus pool, i.e. code running inside
  *    a handler. Functions say whether they may be called from a handler.
  *
@@ -155,7 +156,8 @@ typedef struct bus_topic_config {
 typedef struct bus_topic_stats {
     uint64_t published;      /* events accepted into the ring */
     uint64_t delivered;      /* handler calls that returned 0 (not events) */
-    uint64_t dropped;        /* events refused by a full ring under BUS_FULL_DROP */
+    uint64_t dropped;        /* events refused by a full ring under BUS_FULL_DROP,
+                                and events discarded by BUS_CLOSE_DROP */
     uint64_t handler_errors; /* handler calls that returned non-zero */
     uint32_t depth;          /* events in the ring now, being handled included */
     uint32_t high_water;     /* largest depth a publisher has seen */
@@ -250,9 +252,15 @@ BUS_API void bus_topic_config_init(bus_topic_config_t *cfg);
  * @name: 1 to 255 bytes of tokens separated by single dots; a token is one or
  *   more printable, non-space ASCII characters other than '.', '*' and '>'
  *   (reserved for wildcards). Copied.
- * @cfg: configuration for a new topic (copied); NULL = defaults. Opening an
- *   existing topic with a @cfg different from its own is an error.
- * @out: receives the topic, owned by the bus (valid until bus_destroy).
+ *   Names whose first token is `bus` (`bus.dead_letter`, ...) are reserved
+ *   for the bus's own topics: open them only to find those topics; wildcard
+ *   patterns match them only when they name `bus` (bus_subscribe_pattern()).
+ * @cfg: configuration for a new topic (copied). NULL = the topic as it is,
+ *   whatever its configuration, or a new one with the defaults if none is
+ *   called @name. Opening an existing topic with a non-NULL @cfg different
+ *   from its own is an error (-EEXIST).
+ * @out: receives the topic, owned by the bus (valid until bus_topic_close()
+ *   or bus_destroy()).
  * The ring (capacity slots of max_payload bytes) is allocated here, once.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (NULL argument, malformed name or configuration, capacity *
@@ -262,6 +270,92 @@ BUS_API void bus_topic_config_init(bus_topic_config_t *cfg);
  */
 BUS_API int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
                    bus_topic_t **out);
+
+/**
+ * bus_topic_find - find the open topic called @name; never creates one.
+ * @out: receives the topic, as bus_topic_open() would return it; untouched
+ *   on error.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument, malformed name), -ENOENT (no open topic is
+ * called @name).
+ */
+BUS_API int bus_topic_find(bus_t *bus, const char *name, bus_topic_t **out);
+
+/* What bus_topic_close() does with the events still queued. */
+enum {
+    BUS_CLOSE_DRAIN = 0, /* deliver them first, as bus_flush() would */
+    BUS_CLOSE_DROP = 1   /* discard them: counted in `dropped`, no handler call */
+};
+
+/**
+ * bus_topic_close - close @topic and free it: for servers with short-lived
+ * topics (one per user, connection or request inbox), so that memory does
+ * not grow without bound.
+ * From its start, publishing onto the topic fails with -EPIPE (a producer
+ * blocked on its full ring wakes up and fails too), subscribing fails with
+ * -EPIPE, and bus_topic_open()/bus_topic_find(), bus_flush(), wildcard
+ * subscriptions and bus_topics_foreach() no longer see it: its name is free
+ * for a new topic at once. Dead-letter routing stops when the dead-letter
+ * topic is closed.
+ * @mode: BUS_CLOSE_DRAIN: the events accepted before the start are handled
+ *   before it returns (it waits for the handlers, as bus_flush() does);
+ *   BUS_CLOSE_DROP: they are discarded without a handler call and counted in
+ *   `dropped` (events already being handled finish; acknowledged publishes
+ *   and requests among the discarded ones complete with status -EPIPE).
+ *   Either way every accepted event is delivered or dropped: published =
+ *   delivered events + dropped.
+ * @final: NULL, or receives the topic's last counters (taken when no event
+ *   is left, so exact).
+ * When it returns, no handler runs for the topic on any thread and none will
+ * be called (the guarantee of bus_unsubscribe()): the topic's subscriptions
+ * (plain ones, and the topic's share of wildcard subscriptions, which stay
+ * valid for their other topics) have been removed and their handles freed.
+ * Handle validity: the memory is reclaimed one RCU grace period after the
+ * close returns (pending frees run by bus_destroy() at the latest). Other
+ * threads may call bus_publish*(), bus_request*(), bus_subscribe*(),
+ * bus_topic_stats() and bus_topic_name() on @topic while it
+ * closes, and after, if they hold it (bus_hold_begin()): then they fail with
+ * -EPIPE, or, when they win the race, succeed and their events count as
+ * above. Handlers of the bus hold by themselves: a handler may publish onto a
+ * topic that another thread is closing. Without a hold, using @topic once the
+ * close has started on another thread is a use-after-free, as using a
+ * subscription after bus_unsubscribe(); so is using a subscription handle of
+ * the topic, or bus_unsubscribe() of one, once the close has started.
+ * It waits for the drain (as bus_flush() does for one topic), never for an
+ * RCU grace period: the memory is freed later, by liburcu's call_rcu thread.
+ * Thread-safety: any thread except a worker of the topic's bus (a handler:
+ * -EDEADLK, the close would wait for its own worker) and its timer thread
+ * (an on_reply called for a timeout, as for bus_flush()).
+ * Concurrently with other calls on the bus, bus_shutdown() included (which
+ * waits for the closes in progress).
+ * Errors: -EINVAL (topic NULL, unknown mode), -EDEADLK (from a handler or
+ * the timer thread),
+ * -EPIPE (another close of @topic is in progress), -ESHUTDOWN (the bus is
+ * shut down: the topic is freed by bus_destroy()). On an error nothing is
+ * done.
+ */
+BUS_API int bus_topic_close(bus_topic_t *topic, int mode, bus_topic_stats_t *final);
+
+/**
+ * bus_hold_begin - hold the topics: until the matching bus_hold_end() on this
+ * thread, no topic closed meanwhile is freed, so a handle obtained before its
+ * bus_topic_close() returned stays usable (calls fail with -EPIPE). For
+ * producers that load a topic handle from a table another thread closes
+ * topics of: hold, load the handle, publish, end the hold. Holds nest.
+ * Cost: two calls into liburcu-bp (an RCU read-side section); nothing for
+ * callers that do not race with closes.
+ * While holding, do not call what waits for a grace period:
+ * bus_unsubscribe() outside a handler and bus_destroy() (they would wait for
+ * the hold itself). A hold delays the free of closed topics, bus_unsubscribe()
+ * callers and bus_unsubscribe_async() completions of the whole process until
+ * it ends (a publish blocked on a full BUS_FULL_BLOCK topic included): keep
+ * holds short.
+ * Thread-safety: any thread, handlers included (they hold already).
+ */
+BUS_API void bus_hold_begin(void);
+
+/* bus_hold_end - end the hold begun by the matching bus_hold_begin(). */
+BUS_API void bus_hold_end(void);
 
 /**
  * bus_topic_name - the topic's name, owned by the bus.
@@ -325,6 +419,11 @@ BUS_API int bus_subscribe_ex(bus_topic_t *topic, bus_handler_fn fn, void *ctx,
  * exactly one token and a last token `>` matches one or more tokens
  * (`orders.*.created`, `metrics.>`). Topics opened later that match get the
  * subscription when they are created; matching never happens per event.
+ * Reserved names: a topic whose first token is `bus` (the bus's own topics,
+ * such as `bus.dead_letter`) matches only a pattern whose first token is
+ * literally `bus` (`bus.>`, `bus.*`), never `>`, `*.dead_letter` or
+ * `*.>`, as NATS does with `$SYS`: a catch-all subscriber does not receive
+ * the bus's own events by accident.
  * ev->topic tells the handler which topic an event came from. Each matching
  * topic dispatches the handler as a subscription of its own (order per topic,
  * groups and filters per topic). bus_unsubscribe*() detaches from all, with
@@ -396,7 +495,8 @@ BUS_API int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void
  * per key (BUS_TOPIC_KEYED; this call uses key 0).
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (topic NULL, data NULL with size > 0), -EMSGSIZE (size over
- * max_payload), -EAGAIN (ring full, as above), -ESHUTDOWN (bus shut down).
+ * max_payload), -EAGAIN (ring full, as above), -ESHUTDOWN (bus shut down),
+ * -EPIPE (topic closed or being closed: bus_topic_close()).
  */
 BUS_API int bus_publish(bus_topic_t *topic, const void *data, size_t size);
 
@@ -407,7 +507,8 @@ typedef struct bus_completion {
     uint32_t handled;  /* handler calls that returned 0 */
     uint32_t failed;   /* handler calls that returned non-zero */
     int status;        /* 0: dispatched (to every subscriber active then, maybe
-                          none); -EAGAIN: dropped by a full BUS_FULL_DROP ring */
+                          none); -EAGAIN: dropped by a full BUS_FULL_DROP ring;
+                          -EPIPE: discarded by bus_topic_close(BUS_CLOSE_DROP) */
     const void *data;  /* the payload pointer given to bus_publish_ex() */
 } bus_completion_t;
 
@@ -447,7 +548,8 @@ BUS_API int bus_publish_ex(bus_topic_t *topic, const void *data, size_t size,
 /* The answer to a request: status 0 with the reply (valid during the call
  * only), or an error: -ETIMEDOUT (no reply in time), -ENOENT (no subscriber
  * was called: nobody listens), -ENOMSG (handlers ran, none replied), -EAGAIN
- * (dropped by a full BUS_FULL_DROP ring). */
+ * (dropped by a full BUS_FULL_DROP ring), -EPIPE (discarded by
+ * bus_topic_close(BUS_CLOSE_DROP)). */
 typedef void (*bus_reply_fn)(int status, const void *reply, size_t size, void *arg);
 
 /**
@@ -622,6 +724,70 @@ BUS_API int bus_flush_quiet(bus_t *bus, uint64_t timeout_ns);
  * Errors: -EINVAL (NULL argument).
  */
 BUS_API int bus_topic_stats(const bus_topic_t *topic, bus_topic_stats_t *out);
+
+/* The subscriptions of one topic now (bus_topic_subs()). Each queue-group
+ * member counts once; a wildcard subscription counts once per topic it is
+ * on. Subscriptions being removed may still count. */
+typedef struct bus_topic_subs {
+    uint32_t plain;         /* plain subscriptions: each gets every event */
+    uint32_t grouped;       /* members of queue groups */
+    uint32_t groups;        /* queue groups: each gets every event once */
+    uint32_t from_patterns; /* of plain + grouped, the wildcard subscriptions */
+} bus_topic_subs_t;
+
+/**
+ * bus_topic_subs - count the subscriptions of @topic into @out (a snapshot).
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument).
+ */
+BUS_API int bus_topic_subs(const bus_topic_t *topic, bus_topic_subs_t *out);
+
+/* One topic as bus_topics_foreach() shows it. */
+typedef struct bus_topic_info {
+    bus_topic_t *topic;      /* the handle, as bus_topic_find() returns it */
+    const char *name;        /* owned by the bus */
+    bus_topic_config_t cfg;  /* its configuration */
+    bus_topic_stats_t stats; /* as bus_topic_stats() */
+    bus_topic_subs_t subs;   /* as bus_topic_subs() */
+} bus_topic_info_t;
+
+/* Called once per topic; return 0 to go on, anything else to stop (then
+ * bus_topics_foreach() returns it). @info is valid during the call only. */
+typedef int (*bus_topic_visit_fn)(const bus_topic_info_t *info, void *ctx);
+
+/**
+ * bus_topics_foreach - call @fn(info, @ctx) for every open topic of @bus, in
+ * no particular order, on the calling thread (each one's counters read when
+ * it is visited). Topics opened or closed meanwhile may be missed; the topic
+ * being visited stays allocated until @fn returns, so @info is safe to read.
+ * @fn may call any bus function except bus_topic_close() on the topic it is
+ * visiting (the close would wait for the visit to end: collect the handles
+ * and close them afterwards), bus_shutdown() and bus_destroy(). Allocates
+ * nothing. The bus's own topics (`bus.` names) are listed too.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument), or the first non-zero value @fn returned.
+ */
+BUS_API int bus_topics_foreach(bus_t *bus, bus_topic_visit_fn fn, void *ctx);
+
+/* Who would receive an event published now on a topic name
+ * (bus_subscriptions_matching()). */
+typedef struct bus_match {
+    bool topic_exists; /* a topic of that name is open */
+    uint32_t direct;   /* subscriptions made on that topic with bus_subscribe*()
+                          (queue-group members included) */
+    uint32_t patterns; /* wildcard subscriptions whose pattern matches the name
+                          (whether the topic exists or not: they attach when it
+                          is opened), the reserved `bus.` rule applied */
+} bus_match_t;
+
+/**
+ * bus_subscriptions_matching - count the subscriptions that would receive an
+ * event on topic @name (as NATS's /subsz?test=): a debugging aid for "why does
+ * nobody get my events". A snapshot; nothing is created.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (NULL argument, malformed name).
+ */
+BUS_API int bus_subscriptions_matching(bus_t *bus, const char *name, bus_match_t *out);
 
 /**
  * bus_strerror - text for an error code returned by this library (0 or a

@@ -424,12 +424,15 @@ END_TEST
 
 /* on_reply on the timer thread (a timeout) tries to end the bus. Shutting
  * down from there would join the timer thread from itself; destroying would
- * free the bus under it. Both are refused and the bus keeps running. */
+ * free the bus under it; flushing and closing a topic would wait for
+ * handlers that may wait for this thread. All are refused and the bus keeps
+ * running. */
 struct ender {
     bus_t *bus;
+    bus_topic_t *topic;
     struct gate *gate;
     atomic_int calls;
-    int status, shutdown_rc, destroy_rc;
+    int status, shutdown_rc, destroy_rc, flush_rc, close_rc;
 };
 
 static void end_bus(int status, const void *reply, size_t size, void *arg)
@@ -441,6 +444,8 @@ static void end_bus(int status, const void *reply, size_t size, void *arg)
     gate_open(e->gate); /* a shutdown that went ahead would wait for the handler */
     e->shutdown_rc = bus_shutdown(e->bus);
     e->destroy_rc = bus_destroy(e->bus);
+    e->flush_rc = bus_flush(e->bus);
+    e->close_rc = bus_topic_close(e->topic, BUS_CLOSE_DRAIN, NULL);
     atomic_store(&e->calls, 1);
 }
 
@@ -452,13 +457,15 @@ START_TEST(timer_thread_cannot_end_its_bus)
     gate_init(&s.gate);
     bus_sub_t *sub;
     ck_assert_ok(bus_subscribe(t, reply_late, &s, &sub));
-    struct ender e = {.bus = bus, .gate = &s.gate};
+    struct ender e = {.bus = bus, .topic = t, .gate = &s.gate};
     ck_assert_ok(bus_request(t, NULL, 0, 1000000u, end_bus, &e));
     while (!atomic_load(&e.calls))
         sleep_ms(1);
     ck_assert_int_eq(e.status, -ETIMEDOUT);
     ck_assert_int_eq(e.shutdown_rc, -EDEADLK);
     ck_assert_int_eq(e.destroy_rc, -EDEADLK);
+    ck_assert_int_eq(e.flush_rc, -EDEADLK);
+    ck_assert_int_eq(e.close_rc, -EDEADLK);
     ck_assert_ok(bus_flush(bus)); /* still running: the late reply is refused */
     ck_assert_int_eq(atomic_load(&s.reply_rc), -EALREADY);
     ck_assert_ok(bus_publish(t, NULL, 0));

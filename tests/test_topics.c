@@ -1,0 +1,557 @@
+/* test_topics.c - topic lifecycle and introspection: finding topics by name,
+ * the reserved `bus.` names, closing topics. */
+#include "helpers.h"
+
+static bus_t *new_bus_batch(unsigned workers, uint32_t batch)
+{
+    bus_config_t cfg;
+    bus_config_init(&cfg);
+    cfg.workers = workers;
+    cfg.batch = batch;
+    bus_t *bus = NULL;
+    ck_assert_ok(bus_create(&bus, &cfg));
+    return bus;
+}
+
+/* A handler held at a gate on its first call, counting every call. */
+struct held {
+    struct gate gate;
+    atomic_ulong calls;
+};
+
+static int hold_first(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    struct held *h = ctx;
+    if (atomic_fetch_add(&h->calls, 1) == 0)
+        gate_pass(&h->gate);
+    return 0;
+}
+
+struct closer {
+    pthread_t thread;
+    bus_topic_t *topic;
+    int mode, rc;
+    bus_topic_stats_t final;
+};
+
+static void *close_main(void *arg)
+{
+    struct closer *c = arg;
+    c->rc = bus_topic_close(c->topic, c->mode, &c->final);
+    return NULL;
+}
+
+static void close_in_thread(struct closer *c, bus_topic_t *t, int mode)
+{
+    c->topic = t;
+    c->mode = mode;
+    c->rc = 1;
+    ck_assert_int_eq(pthread_create(&c->thread, NULL, close_main, c), 0);
+}
+
+/* Publishes until the topic refuses with -EPIPE: the close has started.
+ * Returns how many were accepted meanwhile (a full ring refuses with
+ * -EAGAIN until then). Each call holds the topics: it races with the close. */
+static uint64_t publish_until_closed(bus_topic_t *t)
+{
+    uint64_t accepted = 0;
+    int rc;
+    do {
+        bus_hold_begin();
+        rc = bus_publish(t, "z", 1);
+        bus_hold_end();
+        ck_assert(rc == 0 || rc == -EAGAIN || rc == -EPIPE);
+        accepted += rc == 0;
+    } while (rc != -EPIPE);
+    return accepted;
+}
+
+START_TEST(open_null_cfg_returns_existing_topic_as_it_is)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *made = new_topic(bus, "chat.room", 8, BUS_FULL_FAIL, BUS_TOPIC_PARALLEL);
+    bus_topic_t *found = NULL;
+    ck_assert_ok(bus_topic_open(bus, "chat.room", NULL, &found));
+    ck_assert_ptr_eq(found, made);
+    /* An explicit, different configuration is still refused. */
+    bus_topic_config_t other;
+    bus_topic_config_init(&other);
+    ck_assert_int_eq(bus_topic_open(bus, "chat.room", &other, &found), -EEXIST);
+    /* The same configuration, spelled out, finds it too. */
+    bus_topic_config_t same;
+    bus_topic_config_init(&same);
+    same.capacity = 8;
+    same.full_policy = BUS_FULL_FAIL;
+    same.flags = BUS_TOPIC_PARALLEL;
+    found = NULL;
+    ck_assert_ok(bus_topic_open(bus, "chat.room", &same, &found));
+    ck_assert_ptr_eq(found, made);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(dead_letter_topic_found_by_name)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_config_t cfg;
+    bus_topic_config_init(&cfg);
+    cfg.capacity = 16;
+    cfg.max_payload = 512;
+    bus_topic_t *dlq, *found = NULL;
+    ck_assert_ok(bus_dead_letter_topic(bus, &cfg, &dlq));
+    ck_assert_ok(bus_topic_open(bus, "bus.dead_letter", NULL, &found));
+    ck_assert_ptr_eq(found, dlq);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(find_never_creates)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *found = NULL;
+    ck_assert_int_eq(bus_topic_find(bus, "a.b", &found), -ENOENT);
+    ck_assert_ptr_null(found);
+    /* Still absent: the lookup made nothing. */
+    ck_assert_int_eq(bus_topic_find(bus, "a.b", &found), -ENOENT);
+    bus_topic_t *made = new_topic(bus, "a.b", 16, BUS_FULL_BLOCK, 0);
+    ck_assert_ok(bus_topic_find(bus, "a.b", &found));
+    ck_assert_ptr_eq(found, made);
+    ck_assert_int_eq(bus_topic_find(bus, "a.*", &found), -EINVAL);
+    ck_assert_int_eq(bus_topic_find(NULL, "a.b", &found), -EINVAL);
+    ck_assert_int_eq(bus_topic_find(bus, NULL, &found), -EINVAL);
+    ck_assert_int_eq(bus_topic_find(bus, "a.b", NULL), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+static int count_calls(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    atomic_fetch_add((atomic_ulong *)ctx, 1);
+    return 0;
+}
+
+static int fail_always(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    (void)ctx;
+    return -EIO;
+}
+
+/* Wildcards do not reach the bus's own topics unless they name `bus`. */
+START_TEST(wildcards_skip_reserved_bus_topics)
+{
+    bus_t *bus = new_bus(2);
+    atomic_ulong all = 0, star = 0, own = 0, own_star = 0;
+    bus_sub_t *s1, *s2, *s3, *s4;
+    ck_assert_ok(bus_subscribe_pattern(bus, ">", count_calls, &all, NULL, &s1));
+    ck_assert_ok(bus_subscribe_pattern(bus, "*.dead_letter", count_calls, &star, NULL, &s2));
+    ck_assert_ok(bus_subscribe_pattern(bus, "bus.>", count_calls, &own, NULL, &s3));
+    bus_topic_t *dlq;
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &dlq));
+    /* Subscribed after the topic exists: matched against it at once. */
+    ck_assert_ok(bus_subscribe_pattern(bus, "bus.*", count_calls, &own_star, NULL, &s4));
+    bus_topic_t *work, *user;
+    ck_assert_ok(bus_topic_open(bus, "work", NULL, &work));
+    /* A user topic whose name merely ends like the bus's own. */
+    ck_assert_ok(bus_topic_open(bus, "app.dead_letter", NULL, &user));
+    bus_sub_t *failing;
+    ck_assert_ok(bus_subscribe(work, fail_always, NULL, &failing));
+    ck_assert_ok(bus_publish(work, "x", 1));
+    ck_assert_ok(bus_flush(bus)); /* the handler ran and routed a letter */
+    ck_assert_ok(bus_flush(bus)); /* the letter was dispatched */
+    ck_assert_ok(bus_publish(user, "y", 1));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(atomic_load(&own), 1);      /* the dead letter */
+    ck_assert_uint_eq(atomic_load(&own_star), 1); /* the dead letter */
+    ck_assert_uint_eq(atomic_load(&all), 2);      /* work + app.dead_letter */
+    ck_assert_uint_eq(atomic_load(&star), 1);     /* app.dead_letter only */
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* Queued events are handled before a draining close returns. */
+START_TEST(close_drain_delivers_queued_events)
+{
+    bus_t *bus = new_bus_batch(1, 1);
+    bus_topic_t *t = new_topic(bus, "inbox.1", 256, BUS_FULL_FAIL, 0);
+    struct held h = {.calls = 0};
+    gate_init(&h.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    for (int i = 0; i < 100; i++)
+        ck_assert_ok(bus_publish(t, "x", 1));
+    gate_await_waiters(&h.gate, 1); /* event 1 is being handled, 99 queued */
+    struct closer c;
+    close_in_thread(&c, t, BUS_CLOSE_DRAIN);
+    uint64_t late = publish_until_closed(t);
+    gate_open(&h.gate);
+    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
+    ck_assert_ok(c.rc);
+    ck_assert_uint_eq(atomic_load(&h.calls), 100 + late);
+    ck_assert_uint_eq(c.final.published, 100 + late);
+    ck_assert_uint_eq(c.final.delivered, 100 + late);
+    ck_assert_uint_eq(c.final.dropped, 0);
+    ck_assert_uint_eq(c.final.depth, 0);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* A dropping close discards what is queued, counts it, calls no handler. */
+START_TEST(close_drop_counts_queued_events_as_dropped)
+{
+    bus_t *bus = new_bus_batch(1, 1);
+    bus_topic_t *t = new_topic(bus, "inbox.2", 256, BUS_FULL_FAIL, 0);
+    struct held h = {.calls = 0};
+    gate_init(&h.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    for (int i = 0; i < 100; i++)
+        ck_assert_ok(bus_publish(t, "x", 1));
+    gate_await_waiters(&h.gate, 1);
+    struct closer c;
+    close_in_thread(&c, t, BUS_CLOSE_DROP);
+    uint64_t late = publish_until_closed(t);
+    gate_open(&h.gate);
+    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
+    ck_assert_ok(c.rc);
+    /* Batches of 1: only the held event reached the handler. */
+    ck_assert_uint_eq(atomic_load(&h.calls), 1);
+    ck_assert_uint_eq(c.final.published, 100 + late);
+    ck_assert_uint_eq(c.final.delivered, 1);
+    ck_assert_uint_eq(c.final.dropped, 99 + late);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+static void note_ack(const bus_completion_t *c, void *arg)
+{
+    if (c->status == -EPIPE)
+        atomic_fetch_add((atomic_ulong *)arg, 1);
+}
+
+/* Acknowledged publishes among the dropped events still complete. */
+START_TEST(close_drop_completes_acknowledged_events)
+{
+    bus_t *bus = new_bus_batch(1, 1);
+    bus_topic_t *t = new_topic(bus, "acks", 64, BUS_FULL_FAIL, 0);
+    struct held h = {.calls = 0};
+    gate_init(&h.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    atomic_ulong epipe = 0;
+    bus_publish_options_t opts;
+    bus_publish_options_init(&opts);
+    opts.on_complete = note_ack;
+    opts.arg = &epipe;
+    for (int i = 0; i < 10; i++)
+        ck_assert_ok(bus_publish_ex(t, "x", 1, &opts));
+    gate_await_waiters(&h.gate, 1);
+    struct closer c;
+    close_in_thread(&c, t, BUS_CLOSE_DROP);
+    publish_until_closed(t); /* plain events: no completion */
+    gate_open(&h.gate);
+    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
+    ck_assert_ok(c.rc);
+    ck_assert_uint_eq(atomic_load(&epipe), 9);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* The name is free at once; subscriptions on the closed topic are gone,
+ * wildcard subscriptions live on for the other topics. */
+START_TEST(close_frees_name_and_detaches_subscriptions)
+{
+    bus_t *bus = new_bus(2);
+    atomic_ulong plain = 0, wild = 0;
+    bus_sub_t *psub, *wsub;
+    ck_assert_ok(bus_subscribe_pattern(bus, "user.*", count_calls, &wild, NULL, &wsub));
+    bus_topic_t *a = new_topic(bus, "user.a", 16, BUS_FULL_BLOCK, 0);
+    bus_topic_t *b = new_topic(bus, "user.b", 16, BUS_FULL_BLOCK, 0);
+    ck_assert_ok(bus_subscribe(a, count_calls, &plain, &psub));
+    ck_assert_ok(bus_publish(a, "x", 1));
+    ck_assert_ok(bus_topic_close(a, BUS_CLOSE_DRAIN, NULL));
+    ck_assert_uint_eq(atomic_load(&plain), 1);
+    ck_assert_uint_eq(atomic_load(&wild), 1);
+    bus_topic_t *found;
+    ck_assert_int_eq(bus_topic_find(bus, "user.a", &found), -ENOENT);
+    /* A new topic under the old name, with another configuration. */
+    bus_topic_t *again = new_topic(bus, "user.a", 8, BUS_FULL_FAIL, BUS_TOPIC_PARALLEL);
+    ck_assert_ok(bus_topic_find(bus, "user.a", &found));
+    ck_assert_ptr_eq(found, again);
+    ck_assert_ok(bus_publish(again, "y", 1));
+    ck_assert_ok(bus_publish(b, "z", 1));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(atomic_load(&plain), 1); /* the closed topic's sub is gone */
+    ck_assert_uint_eq(atomic_load(&wild), 3);  /* the new user.a and user.b */
+    bus_sub_stats_t ss;
+    ck_assert_ok(bus_sub_stats(wsub, &ss));
+    ck_assert_uint_eq(ss.delivered, 2); /* sums over the topics it is on now */
+    ck_assert_ok(bus_unsubscribe(wsub));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+struct blocked_producer {
+    bus_topic_t *topic;
+    atomic_int rc;
+    atomic_ulong accepted;
+};
+
+/* Holds the topics during each publish: it races with the close, asleep on
+ * the full ring. */
+static void *publish_until_error(void *arg)
+{
+    struct blocked_producer *p = arg;
+    int rc;
+    do {
+        bus_hold_begin();
+        rc = bus_publish(p->topic, "b", 1);
+        bus_hold_end();
+        if (rc == 0)
+            atomic_fetch_add(&p->accepted, 1);
+    } while (rc == 0);
+    atomic_store(&p->rc, rc);
+    return NULL;
+}
+
+/* A producer asleep on the full ring of a closing topic fails with -EPIPE. */
+START_TEST(close_wakes_blocked_producer_with_epipe)
+{
+    bus_t *bus = new_bus_batch(1, 1);
+    bus_topic_t *t = new_topic(bus, "full", 2, BUS_FULL_BLOCK, 0);
+    struct held h = {.calls = 0};
+    gate_init(&h.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    struct blocked_producer p = {.topic = t, .rc = 1, .accepted = 0};
+    pthread_t producer;
+    ck_assert_int_eq(pthread_create(&producer, NULL, publish_until_error, &p), 0);
+    gate_await_waiters(&h.gate, 1);
+    struct closer c;
+    close_in_thread(&c, t, BUS_CLOSE_DROP);
+    /* The producer returns while the handler is still held: the close woke
+     * it, not room in the ring. */
+    ck_assert_int_eq(pthread_join(producer, NULL), 0);
+    ck_assert_int_eq(atomic_load(&p.rc), -EPIPE);
+    gate_open(&h.gate);
+    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
+    ck_assert_ok(c.rc);
+    ck_assert_uint_eq(c.final.published, atomic_load(&p.accepted));
+    ck_assert_uint_eq(c.final.delivered + c.final.dropped, atomic_load(&p.accepted));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+static int try_close(const bus_event_t *ev, void *ctx)
+{
+    *(int *)ctx = bus_topic_close(ev->topic, BUS_CLOSE_DROP, NULL);
+    return 0;
+}
+
+START_TEST(close_errors)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "e", 8, BUS_FULL_FAIL, 0);
+    ck_assert_int_eq(bus_topic_close(NULL, BUS_CLOSE_DRAIN, NULL), -EINVAL);
+    ck_assert_int_eq(bus_topic_close(t, 7, NULL), -EINVAL);
+    int from_handler = 1;
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, try_close, &from_handler, &sub));
+    ck_assert_ok(bus_publish(t, "x", 1));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_int_eq(from_handler, -EDEADLK);
+    ck_assert_ok(bus_publish(t, "x", 1)); /* still open */
+    ck_assert_str_ne(bus_strerror(-EPIPE), bus_strerror(-9999));
+    ck_assert_ok(bus_shutdown(bus));
+    ck_assert_int_eq(bus_topic_close(t, BUS_CLOSE_DRAIN, NULL), -ESHUTDOWN);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* Keyed topics close with their lanes; parallel ones while several workers
+ * dispatch them. */
+START_TEST(close_keyed_and_parallel_topics)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *k = new_topic(bus, "k", 64, BUS_FULL_BLOCK, BUS_TOPIC_KEYED);
+    bus_topic_t *p = new_topic(bus, "p", 64, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
+    atomic_ulong kc = 0, pc = 0;
+    bus_sub_t *ks, *ps;
+    ck_assert_ok(bus_subscribe(k, count_calls, &kc, &ks));
+    ck_assert_ok(bus_subscribe(p, count_calls, &pc, &ps));
+    for (uint64_t i = 0; i < 1000; i++) {
+        ck_assert_ok(bus_publish_keyed(k, i, "x", 1));
+        ck_assert_ok(bus_publish(p, "x", 1));
+    }
+    bus_topic_stats_t kf, pf;
+    ck_assert_ok(bus_topic_close(k, BUS_CLOSE_DRAIN, &kf));
+    ck_assert_ok(bus_topic_close(p, BUS_CLOSE_DROP, &pf));
+    ck_assert_uint_eq(atomic_load(&kc), 1000);
+    ck_assert_uint_eq(kf.published, 1000);
+    ck_assert_uint_eq(kf.delivered, 1000);
+    ck_assert_uint_eq(pf.published, 1000);
+    ck_assert_uint_eq(pf.delivered + pf.dropped, 1000);
+    ck_assert_uint_eq(atomic_load(&pc), pf.delivered);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* Closing the dead-letter topic stops routing; it can be opened again. */
+START_TEST(close_dead_letter_topic_stops_routing)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *dlq, *t = new_topic(bus, "w", 16, BUS_FULL_BLOCK, 0);
+    bus_sub_t *failing, *dsub;
+    ck_assert_ok(bus_subscribe(t, fail_always, NULL, &failing));
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &dlq));
+    ck_assert_ok(bus_publish(t, "x", 1));
+    ck_assert_ok(bus_flush(bus));
+    bus_topic_stats_t st;
+    ck_assert_ok(bus_topic_close(dlq, BUS_CLOSE_DRAIN, &st));
+    ck_assert_uint_eq(st.published, 1);
+    ck_assert_ok(bus_publish(t, "x", 1)); /* fails again: routed nowhere */
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &dlq));
+    atomic_ulong letters = 0;
+    ck_assert_ok(bus_subscribe(dlq, count_calls, &letters, &dsub));
+    ck_assert_ok(bus_publish(t, "x", 1));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(atomic_load(&letters), 1);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+struct listing {
+    int seen;
+    bool saw_a, saw_dlq;
+    uint64_t a_published;
+    bus_topic_subs_t a_subs;
+    unsigned a_capacity;
+};
+
+static int list_topic(const bus_topic_info_t *info, void *ctx)
+{
+    struct listing *l = ctx;
+    l->seen++;
+    if (strcmp(info->name, "svc.a") == 0) {
+        l->saw_a = true;
+        l->a_published = info->stats.published;
+        l->a_subs = info->subs;
+        l->a_capacity = info->cfg.capacity;
+    }
+    l->saw_dlq |= strcmp(info->name, "bus.dead_letter") == 0;
+    return 0;
+}
+
+static int stop_at_first(const bus_topic_info_t *info, void *ctx)
+{
+    (void)info;
+    ++*(int *)ctx;
+    return 42;
+}
+
+START_TEST(foreach_lists_open_topics_with_config_stats_and_subs)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *a = new_topic(bus, "svc.a", 32, BUS_FULL_BLOCK, 0);
+    bus_topic_t *b = new_topic(bus, "svc.b", 16, BUS_FULL_BLOCK, BUS_TOPIC_KEYED);
+    bus_topic_t *gone = new_topic(bus, "svc.gone", 16, BUS_FULL_BLOCK, 0);
+    bus_topic_t *dlq;
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &dlq));
+    ck_assert_ok(bus_topic_close(gone, BUS_CLOSE_DRAIN, NULL));
+    atomic_ulong n = 0;
+    bus_sub_t *s1, *s2, *s3, *s4;
+    bus_sub_options_t g;
+    bus_sub_options_init(&g);
+    g.group = "workers";
+    ck_assert_ok(bus_subscribe(a, count_calls, &n, &s1));
+    ck_assert_ok(bus_subscribe_ex(a, count_calls, &n, &g, &s2));
+    ck_assert_ok(bus_subscribe_ex(a, count_calls, &n, &g, &s3));
+    ck_assert_ok(bus_subscribe_pattern(bus, "svc.*", count_calls, &n, NULL, &s4));
+    for (int i = 0; i < 5; i++)
+        ck_assert_ok(bus_publish(a, "x", 1));
+    ck_assert_ok(bus_flush(bus));
+    struct listing l = {0};
+    ck_assert_ok(bus_topics_foreach(bus, list_topic, &l));
+    ck_assert_int_eq(l.seen, 3); /* svc.a, svc.b (lanes hidden), bus.dead_letter */
+    ck_assert(l.saw_a && l.saw_dlq);
+    ck_assert_uint_eq(l.a_capacity, 32);
+    ck_assert_uint_eq(l.a_published, 5);
+    ck_assert_uint_eq(l.a_subs.plain, 2);   /* s1 and the pattern's child */
+    ck_assert_uint_eq(l.a_subs.grouped, 2); /* s2, s3 */
+    ck_assert_uint_eq(l.a_subs.groups, 1);
+    ck_assert_uint_eq(l.a_subs.from_patterns, 1);
+    bus_topic_subs_t bs;
+    ck_assert_ok(bus_topic_subs(b, &bs));
+    ck_assert_uint_eq(bs.plain, 1); /* the pattern's child */
+    ck_assert_uint_eq(bs.from_patterns, 1);
+    ck_assert_ok(bus_unsubscribe(s2));
+    ck_assert_ok(bus_topic_subs(a, &bs));
+    ck_assert_uint_eq(bs.grouped, 1);
+    int calls = 0;
+    ck_assert_int_eq(bus_topics_foreach(bus, stop_at_first, &calls), 42);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(bus_topics_foreach(bus, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(bus_topic_subs(NULL, &bs), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(matching_counts_who_would_receive_a_name)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "orders.eu.created", 16, BUS_FULL_BLOCK, 0);
+    atomic_ulong n = 0;
+    bus_sub_t *s1, *s2, *s3, *s4, *s5;
+    ck_assert_ok(bus_subscribe(t, count_calls, &n, &s1));
+    ck_assert_ok(bus_subscribe_pattern(bus, "orders.*.created", count_calls, &n, NULL, &s2));
+    ck_assert_ok(bus_subscribe_pattern(bus, "orders.>", count_calls, &n, NULL, &s3));
+    ck_assert_ok(bus_subscribe_pattern(bus, "payments.>", count_calls, &n, NULL, &s4));
+    ck_assert_ok(bus_subscribe_pattern(bus, ">", count_calls, &n, NULL, &s5));
+    bus_match_t m;
+    ck_assert_ok(bus_subscriptions_matching(bus, "orders.eu.created", &m));
+    ck_assert(m.topic_exists);
+    ck_assert_uint_eq(m.direct, 1);
+    ck_assert_uint_eq(m.patterns, 3); /* orders.*.created, orders.>, > */
+    /* A name nobody opened yet: the patterns that would attach. */
+    ck_assert_ok(bus_subscriptions_matching(bus, "orders.us.shipped", &m));
+    ck_assert(!m.topic_exists);
+    ck_assert_uint_eq(m.direct, 0);
+    ck_assert_uint_eq(m.patterns, 2); /* orders.>, > */
+    /* Reserved names: `>` does not count. */
+    ck_assert_ok(bus_subscriptions_matching(bus, "bus.dead_letter", &m));
+    ck_assert_uint_eq(m.patterns, 0);
+    ck_assert_ok(bus_unsubscribe(s3));
+    ck_assert_ok(bus_subscriptions_matching(bus, "orders.eu.created", &m));
+    ck_assert_uint_eq(m.patterns, 2);
+    ck_assert_int_eq(bus_subscriptions_matching(bus, "orders.*", &m), -EINVAL);
+    ck_assert_int_eq(bus_subscriptions_matching(bus, NULL, &m), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("topics");
+    TCase *tc = tcase_create("topics");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, open_null_cfg_returns_existing_topic_as_it_is);
+    tcase_add_test(tc, dead_letter_topic_found_by_name);
+    tcase_add_test(tc, find_never_creates);
+    tcase_add_test(tc, wildcards_skip_reserved_bus_topics);
+    tcase_add_test(tc, close_drain_delivers_queued_events);
+    tcase_add_test(tc, close_drop_counts_queued_events_as_dropped);
+    tcase_add_test(tc, close_drop_completes_acknowledged_events);
+    tcase_add_test(tc, close_frees_name_and_detaches_subscriptions);
+    tcase_add_test(tc, close_wakes_blocked_producer_with_epipe);
+    tcase_add_test(tc, close_errors);
+    tcase_add_test(tc, close_keyed_and_parallel_topics);
+    tcase_add_test(tc, close_dead_letter_topic_stops_routing);
+    tcase_add_test(tc, foreach_lists_open_topics_with_config_stats_and_subs);
+    tcase_add_test(tc, matching_counts_who_would_receive_a_name);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
