@@ -37,14 +37,16 @@ int bus_dead_letter_topic(bus_t *bus, const bus_topic_config_t *cfg, bus_topic_t
     if (rc)
         return rc;
     pthread_mutex_lock(&open_lock);
+    /* The topic a concurrent close unregisters is freed only after this
+     * section: reading its `closed` below is safe. */
+    rcu_read_lock();
     /* relaxed: open_lock orders it after the store of an earlier call. */
     bus_topic_t *t = atomic_load_explicit(&bus->dead_letters, memory_order_relaxed);
     if (!t || cfg)
         rc = bus_topic_open(bus, DEAD_LETTER_TOPIC, &c, &t);
     if (rc == 0)
-        /* release: pairs with the acquire in bus__dead_letter; the topic is
-         * fully built before a worker routes to it. */
-        atomic_store_explicit(&bus->dead_letters, t, memory_order_release);
+        rc = bus__dead_letters_install(bus, t);
+    bus__read_unlock();
     pthread_mutex_unlock(&open_lock);
     if (rc == 0)
         *out = t;

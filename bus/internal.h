@@ -197,6 +197,9 @@ int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const vo
 
 /* Routes a failed handler call to the dead-letter topic, if one is open. */
 void bus__dead_letter(const bus_event_t *ev, int error);
+/* Makes @t the dead-letter topic (topic.c), unless a close has unregistered
+ * it: -EPIPE. */
+int bus__dead_letters_install(struct bus *bus, struct bus_topic *t);
 
 /* Topic registry (topic.c). */
 void bus__registry_init(struct bus *bus);

@@ -433,6 +433,22 @@ int bus__topic_unregister(struct bus_topic *t)
     return rc;
 }
 
+int bus__dead_letters_install(struct bus *bus, struct bus_topic *t)
+{
+    int rc = 0;
+    pthread_mutex_lock(&bus->registry_lock);
+    /* relaxed: registry_lock orders it with the unregister that clears
+     * dead_letters, so a closed topic is never installed again. */
+    if (atomic_load_explicit(&t->closed, memory_order_relaxed))
+        rc = -EPIPE;
+    else
+        /* release: pairs with the acquire in bus__dead_letter; the topic is
+         * fully built before a worker routes to it. */
+        atomic_store_explicit(&bus->dead_letters, t, memory_order_release);
+    pthread_mutex_unlock(&bus->registry_lock);
+    return rc;
+}
+
 void bus__topic_unregistered(struct bus_topic *t)
 {
     struct bus *bus = t->bus;

@@ -670,8 +670,9 @@ typedef struct bus_dead_letter {
  * Calling it again returns the same topic (with @cfg NULL, or the same
  * configuration). Thread-safety: any thread.
  * Errors: as bus_topic_open() (-EEXIST: open with a different configuration),
- * and -EINVAL if max_payload is smaller than sizeof(bus_dead_letter_t) or
- * the flags include BUS_TOPIC_KEYED.
+ * -EINVAL if max_payload is smaller than sizeof(bus_dead_letter_t) or the
+ * flags include BUS_TOPIC_KEYED, and -EPIPE if another thread closes the
+ * dead-letter topic meanwhile (call again to open a new one).
  */
 BUS_API int bus_dead_letter_topic(bus_t *bus, const bus_topic_config_t *cfg, bus_topic_t **out);
 

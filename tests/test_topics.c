@@ -424,6 +424,59 @@ START_TEST(close_dead_letter_topic_stops_routing)
 }
 END_TEST
 
+/* A thread that keeps asking for the dead-letter topic (NULL: as it is)
+ * while the test thread keeps closing it. An ask that raced with a close
+ * must not make the closed topic the dead-letter topic again: the workers
+ * routing letters to it would write into freed memory (ASan). */
+struct asker {
+    bus_t *bus;
+    atomic_bool stop;
+    unsigned long ok, epipe, other;
+};
+
+static void *ask_for_dead_letters(void *arg)
+{
+    struct asker *a = arg;
+    while (!atomic_load(&a->stop)) {
+        bus_topic_t *dlq;
+        int rc = bus_dead_letter_topic(a->bus, NULL, &dlq);
+        if (rc == 0)
+            a->ok++;
+        else if (rc == -EPIPE)
+            a->epipe++;
+        else
+            a->other++;
+    }
+    return NULL;
+}
+
+START_TEST(dead_letter_topic_asked_for_while_it_closes)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "w", 1024, BUS_FULL_BLOCK, 0);
+    bus_sub_t *failing;
+    ck_assert_ok(bus_subscribe(t, fail_always, NULL, &failing));
+    struct asker a = {.bus = bus};
+    pthread_t thread;
+    ck_assert_int_eq(pthread_create(&thread, NULL, ask_for_dead_letters, &a), 0);
+    for (int i = 0; i < 300; i++) {
+        bus_topic_t *dlq;
+        int rc = bus_dead_letter_topic(bus, NULL, &dlq);
+        ck_assert_msg(rc == 0 || rc == -EPIPE, "%s", bus_strerror(rc));
+        for (int k = 0; k < 8; k++)
+            ck_assert_ok(bus_publish(t, "x", 1)); /* each one a dead letter */
+        rc = bus_topic_close(dlq, i % 2 ? BUS_CLOSE_DROP : BUS_CLOSE_DRAIN, NULL);
+        ck_assert_msg(rc == 0 || rc == -EPIPE, "%s", bus_strerror(rc));
+    }
+    atomic_store(&a.stop, true);
+    pthread_join(thread, NULL);
+    ck_assert_uint_eq(a.other, 0);
+    ck_assert_uint_gt(a.ok, 0);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 struct listing {
     int seen;
     bool saw_a, saw_dlq;
@@ -550,6 +603,7 @@ int main(void)
     tcase_add_test(tc, close_errors);
     tcase_add_test(tc, close_keyed_and_parallel_topics);
     tcase_add_test(tc, close_dead_letter_topic_stops_routing);
+    tcase_add_test(tc, dead_letter_topic_asked_for_while_it_closes);
     tcase_add_test(tc, foreach_lists_open_topics_with_config_stats_and_subs);
     tcase_add_test(tc, matching_counts_who_would_receive_a_name);
     suite_add_tcase(s, tc);
