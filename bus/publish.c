@@ -76,7 +76,7 @@ __attribute__((noinline)) static int sealed(struct bus_topic *t)
 /* Reserves 1 to @r->want slots; see on_full for a full ring. */
 static inline int64_t reserve(struct bus_topic *t, struct reservation *r)
 {
-    int rc = reserved_or_refused(t, r) ? r->rc : on_full(t, r);
+    int64_t rc = reserved_or_refused(t, r) ? r->rc : on_full(t, r);
     return rc == -ESHUTDOWN ? sealed(t) : rc;
 }
 
