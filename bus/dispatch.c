@@ -2,18 +2,22 @@
  * batches of events while the topic has some and no other topic waits, then
  * hand the topic back.
  *
- * Scheduling protocol. `scheduled` is 1 while the topic is on the ready queue
- * and, for ordered topics, until the worker that popped it hands it back; so
- * an ordered topic is dispatched by one worker at a time. A parallel
- * topic clears the flag as soon as it is popped, so another worker may pop it
- * again and claim the next events while the first is still handling its own.
- * Publishers mark their slots ready, issue a seq_cst fence and load the flag
- * (seq_cst); a worker stores 0 to the flag (seq_cst) then loads the ready
- * mark of the first ticket it has not consumed (seq_cst). One of the two
- * sees the other. Only that first ticket matters: a later ticket's producer
- * may miss the worker's store, but the worker never gets past the first
- * ticket without it, and the first ticket's producer does the pairing. So no
- * committed event is left unscheduled. */
+ * Scheduling protocol. `scheduled` says whether a worker will look at the
+ * topic: SCHED_QUEUED while the topic is on the ready queue, plus, for
+ * parallel topics, SCHED_ACTIVE for each worker dispatching it. An ordered
+ * topic keeps SCHED_QUEUED (1) from its push until the worker that popped it
+ * hands it back, so one worker at a time dispatches it. A parallel topic
+ * trades SCHED_QUEUED for SCHED_ACTIVE when it is popped (one RMW), so it
+ * can be queued again for a helper while it is being dispatched
+ * (bus__topic_recruit), and reads 0 only once no worker is on it.
+ * Publishers mark their slots ready, issue a seq_cst fence and load the word
+ * (seq_cst); when it is 0 they queue the topic. The worker that takes the
+ * word to 0 (ordered: store; parallel: the last worker's decrement; both
+ * seq_cst) then loads the ready mark of the first ticket it has not consumed
+ * (seq_cst). One of the two sees the other. Only that first ticket matters:
+ * a later ticket's producer may miss the worker's store, but the worker
+ * never gets past the first ticket without it, and the first ticket's
+ * producer does the pairing. So no committed event is left unscheduled. */
 #include <limits.h>
 
 #include "internal.h"
@@ -85,27 +89,45 @@ static void ordered_hand_back(struct bus_topic *t)
         bus__topic_schedule(t);
 }
 
-static bool unclaimed(struct ring *r)
+/* Parallel topics. One worker drains the topic as an ordered topic would
+ * (claiming batches, lingering when it runs dry), until the backlog shows it
+ * cannot keep up: then publishers queue the topic once more and another
+ * worker joins (bus__topic_recruit). Re-queuing it after every claim, as a
+ * first version did, made every claim a ready-queue push, a wake-up and a
+ * write to the line publishers read `scheduled` from: 2.5 to 4.3 M events/s
+ * against 9 M for an ordered topic on the same run (docs/performance.md). */
+
+void bus__topic_recruit(struct bus_topic *t)
 {
-    /* relaxed on claimed: at least the value this worker's last claim saw.
-     * A worker that moved it further checks the mark at its own, newer
-     * position right after its claim (parallel_batch), so a stale value here
-     * only adds a check (or a needless schedule) to the one that worker makes. */
-    return ring_ready(r, atomic_load_explicit(&r->claimed, memory_order_relaxed));
+    /* relaxed: the CAS decides; the ready queue's push and pop order the
+     * hand-over as for bus__topic_schedule. */
+    int s = atomic_load_explicit(&t->scheduled, memory_order_relaxed);
+    while (!(s & SCHED_QUEUED) && (unsigned)s / SCHED_ACTIVE < t->bus->cfg.workers) {
+        /* acq_rel: as in bus__topic_schedule. */
+        if (atomic_compare_exchange_weak_explicit(&t->scheduled, &s, s | SCHED_QUEUED,
+                                                  memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            bus__sched_push(&t->bus->sched, t, t->level);
+            return;
+        }
+    }
 }
 
-/* One batch of a parallel topic; if events remain unclaimed the topic goes
- * back on the ready queue, so another worker can claim them while we handle
- * ours. Returns true if the worker keeps going. */
+/* One batch of a parallel topic. Returns true if the worker keeps going. */
 static bool parallel_batch(struct bus_topic *t, uint64_t batch)
 {
     struct ring *r = &t->ring;
     uint64_t first;
     uint64_t n = bus__ring_claim(r, batch, &first);
-    if (n == 0)
-        return false;
-    if (unclaimed(r))
-        bus__topic_schedule(t);
+    if (n == 0) {
+        /* relaxed on claimed: a stale position only ends the linger early
+         * (its ticket is ready) and costs one more claim attempt. */
+        if (!linger(t, atomic_load_explicit(&r->claimed, memory_order_relaxed)))
+            return false;
+        n = bus__ring_claim(r, batch, &first);
+        if (n == 0)
+            return false;
+    }
     bus__deliver(t, first, n);
     bus__ring_complete(r, first, n);
     evcount_notify(&t->progress, INT_MAX);
@@ -114,7 +136,16 @@ static bool parallel_batch(struct bus_topic *t, uint64_t batch)
 
 static void parallel_hand_back(struct bus_topic *t)
 {
-    if (unclaimed(&t->ring))
+    struct ring *r = &t->ring;
+    /* seq_cst: see the protocol above. Only the last worker to leave (the
+     * word drops to 0) checks; while another worker is on the topic or it
+     * is queued, that worker will. Its claims happen before its decrement,
+     * which precedes ours in the word's modification order (acquire side of
+     * this RMW), so `claimed` below is exact: no stale, reused slot. */
+    int left = atomic_fetch_sub_explicit(&t->scheduled, SCHED_ACTIVE, memory_order_seq_cst) -
+               SCHED_ACTIVE;
+    /* relaxed on claimed: see above. */
+    if (left == 0 && ring_ready(r, atomic_load_explicit(&r->claimed, memory_order_relaxed)))
         bus__topic_schedule(t);
 }
 
@@ -122,10 +153,11 @@ void bus__topic_dispatch(struct bus_topic *t)
 {
     uint64_t batch = t->bus->cfg.batch;
     bool parallel = t->cfg.flags & BUS_TOPIC_PARALLEL;
-    /* A parallel topic may be queued again at once (see above). seq_cst:
-     * the protocol above. */
+    /* A parallel topic goes from queued to active, so that a helper may
+     * queue it again (see above). seq_cst: the protocol above. */
     if (parallel)
-        atomic_store_explicit(&t->scheduled, 0, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&t->scheduled, SCHED_ACTIVE - SCHED_QUEUED,
+                                  memory_order_seq_cst);
     bool keep;
     do {
         /* One read-side section per batch (a few microseconds), so that grace

@@ -60,8 +60,9 @@ struct bus_sub {
 
 struct bus_topic {
     struct ring ring;
-    /* 1 while the topic is queued on the ready queue or (ordered topics)
-     * being dispatched; see dispatch.c for the protocol. */
+    /* SCHED_QUEUED while the topic is queued on the ready queue or (ordered
+     * topics) being dispatched, plus SCHED_ACTIVE per worker dispatching a
+     * parallel topic; see dispatch.c for the protocol. */
     alignas(RING_CACHELINE) _Atomic int scheduled;
     /* Statistics written by workers, once per batch. */
     alignas(RING_CACHELINE) _Atomic uint64_t delivered;
@@ -123,8 +124,18 @@ struct bus *bus__current_worker_bus(void);
 int bus__workers_start(struct bus *bus);
 void bus__workers_stop(struct bus *bus);
 
+enum { SCHED_QUEUED = 1, SCHED_ACTIVE = 2 }; /* bus_topic.scheduled */
+
+/* A parallel topic's backlog, in events, at which publishers call one more
+ * worker onto it (or its capacity, if smaller): below it one worker drains
+ * the topic, without contending with another on the same events. */
+enum { PARALLEL_HELP_DEPTH = 64 };
+
 /* Queues the topic for dispatch unless it is queued or being dispatched. */
 void bus__topic_schedule(struct bus_topic *t);
+/* Parallel topics: queues the topic for one more worker unless it is queued
+ * or every worker is on it already. */
+void bus__topic_recruit(struct bus_topic *t);
 
 /* Waits, spinning, yielding then sleeping, until @ready(t, arg) holds.
  * Workers notify t->progress after freeing slots. */

@@ -109,6 +109,13 @@ static inline void fill(struct bus_topic *t, uint64_t ticket, uint64_t now, cons
     copy_payload(slot->data, data, size);
 }
 
+/* A parallel topic whose backlog (@depth, an upper bound) is deep enough to
+ * give another worker something to do. */
+static inline bool needs_help(const struct bus_topic *t, uint64_t depth)
+{
+    return depth >= PARALLEL_HELP_DEPTH || depth >= t->ring.capacity;
+}
+
 /* Commits [first, first + n) and makes sure a worker will dispatch them. */
 __attribute__((always_inline)) static inline void
 commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
@@ -118,6 +125,8 @@ commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
     /* seq_cst: see the scheduling protocol in dispatch.c. */
     if (!atomic_load_explicit(&t->scheduled, memory_order_seq_cst))
         bus__topic_schedule(t);
+    else if ((t->cfg.flags & BUS_TOPIC_PARALLEL) && needs_help(t, r->depth))
+        bus__topic_recruit(t);
 }
 
 /* Tells the publisher its event was dropped by a full BUS_FULL_DROP ring. */
