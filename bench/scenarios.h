@@ -51,6 +51,10 @@ void scenario_throughput_parallel(const struct sut_ops *ops, const struct run_pa
 void scenario_throughput_batch(const struct sut_ops *ops, const struct run_params *p,
                                struct result *r);
 void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_pingpong_cold(const struct sut_ops *ops, const struct run_params *p,
+                            struct result *r);
+void scenario_pingpong_cold_pretouch(const struct sut_ops *ops, const struct run_params *p,
+                                     struct result *r);
 void scenario_openloop(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_churn_async(const struct sut_ops *ops, const struct run_params *p,

@@ -2,6 +2,10 @@
  *  - latency-pingpong: round trip over two topics; the ping handler
  *    publishes the event to the pong topic, whose handler releases the
  *    waiting publisher. One outstanding event, so the RTT is not queueing.
+ *  - latency-cold(-pretouch): the same on topics just opened, every round
+ *    trip recorded from the first: what a new topic's first lap costs
+ *    (page faults on untouched ring memory), and with its memory touched
+ *    when opened.
  *  - latency-openloop: events sent on a fixed schedule; each event carries
  *    its intended send time and the handler records now - intended, so a
  *    stalled publisher shows up as latency instead of hiding it
@@ -25,12 +29,13 @@ void record_latency(struct result *r, const struct hist *h)
         r->lat_ns[k] = hist_quantile(h, quantiles[k]);
 }
 
-/* Both latency scenarios: one system, ping (and pong) topics of 1 subscriber. */
+/* The latency scenarios: one system, ping (and pong) topics of 1 subscriber. */
 static int open_pair(struct fixture *f, const struct sut_ops *ops, const struct run_params *p,
-                     struct result *r)
+                     bool pretouch, struct result *r)
 {
     int rc = fixture_create(f, ops, p, 4);
     struct sut_topic_config cfg = busy_topic_config(p, false);
+    cfg.pretouch = pretouch;
     if (rc == 0)
         rc = fixture_open_topics(f, "lat", 2, &cfg);
     if (rc)
@@ -83,10 +88,13 @@ static bool wait_pong(struct pingpong *pp, uint64_t seq, uint64_t start_ns)
     return true;
 }
 
-void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, struct result *r)
+/* @warm: leave the first round trips (10%, at most 1,000) out of the
+ * figures. */
+static void run_pingpong(const struct sut_ops *ops, const struct run_params *p, bool warm,
+                         bool pretouch, struct result *r)
 {
     struct fixture f;
-    if (open_pair(&f, ops, p, r))
+    if (open_pair(&f, ops, p, pretouch, r))
         return;
     uint32_t size = busy_topic_config(p, false).max_payload;
     struct pingpong *pp = aligned_alloc(64, sizeof(*pp));
@@ -100,7 +108,7 @@ void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, st
     }
     if (rc == 0)
         rc = fixture_subscribe(&f, f.topics[1], on_pong, pp);
-    uint64_t warmup = p->events / 10 < 1000 ? p->events / 10 : 1000;
+    uint64_t warmup = !warm ? 0 : p->events / 10 < 1000 ? p->events / 10 : 1000;
     uint64_t total = p->events + warmup, sent = 0;
     if (p->pin)
         pin_thread(0);
@@ -136,6 +144,23 @@ void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, st
     free(buf);
     free(h);
     free(pp);
+}
+
+void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, struct result *r)
+{
+    run_pingpong(ops, p, true, false, r);
+}
+
+void scenario_pingpong_cold(const struct sut_ops *ops, const struct run_params *p,
+                            struct result *r)
+{
+    run_pingpong(ops, p, false, false, r);
+}
+
+void scenario_pingpong_cold_pretouch(const struct sut_ops *ops, const struct run_params *p,
+                                     struct result *r)
+{
+    run_pingpong(ops, p, false, true, r);
 }
 
 struct openloop {
@@ -192,7 +217,7 @@ static double openloop_peak(const struct fixture *f, const struct run_params *p,
 void scenario_openloop(const struct sut_ops *ops, const struct run_params *p, struct result *r)
 {
     struct fixture f;
-    if (open_pair(&f, ops, p, r))
+    if (open_pair(&f, ops, p, false, r))
         return;
     uint32_t size = busy_topic_config(p, false).max_payload;
     struct openloop *ol = calloc(1, sizeof(*ol));

@@ -19,6 +19,7 @@ const char *bus_strerror(int err)
     case -ENOENT: return "no subscriber for the request";
     case -ENOMSG: return "handlers ran but none replied";
     case -EALREADY: return "request already answered";
+    case -EPERM: return "not allowed to lock the topic's memory (RLIMIT_MEMLOCK)";
     default: return "unknown error";
     }
 }

@@ -1,17 +1,67 @@
 /* ring.c - allocation, sealing and the parallel consumer side of a ring. */
 #include "ring.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* include/bus.h gives the memory cost of a ring with this header size. */
+_Static_assert(sizeof(struct ring_slot) == 64, "bus.h documents 64-byte slot headers");
 
 static size_t round_up(size_t n, size_t to)
 {
     return (n + to - 1) / to * to;
 }
 
-int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool parallel)
+/* Zeroed memory for @bytes of ring. BUS_TOPIC_LOCKED: a mapping of its own,
+ * locked (mlock faults every page in), so that unlocking it at the end
+ * cannot unlock a neighbour sharing a page; BUS_TOPIC_PRETOUCH: one write
+ * per page now, so the first lap takes no page fault. Otherwise calloc,
+ * whose large blocks stay unbacked until used. -ENOMEM, or -EPERM when the
+ * lock is refused (RLIMIT_MEMLOCK). */
+static int ring_alloc(void **out, size_t bytes, unsigned flags)
+{
+    if (flags & BUS_TOPIC_LOCKED) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return -ENOMEM;
+        if (mlock(p, bytes) != 0) {
+            /* EPERM (limit 0) or ENOMEM (over the limit): both mean the
+             * limit is too low; say so with one code. */
+            int rc = errno == EPERM || errno == ENOMEM ? -EPERM : -errno;
+            munmap(p, bytes);
+            return rc;
+        }
+        *out = p;
+        return 0;
+    }
+    unsigned char *p = calloc(1, bytes);
+    if (!p)
+        return -ENOMEM;
+    if (flags & BUS_TOPIC_PRETOUCH) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        /* volatile: a store of the zero calloc already promised, which the
+         * compiler would drop; the write is what backs the page. */
+        for (size_t i = 0; i < bytes; i += page)
+            ((volatile unsigned char *)p)[i] = 0;
+    }
+    *out = p;
+    return 0;
+}
+
+static void ring_free(void *p, size_t bytes, unsigned flags)
+{
+    if (flags & BUS_TOPIC_LOCKED)
+        munmap(p, bytes); /* unlocks too */
+    else
+        free(p);
+}
+
+int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, unsigned flags)
 {
     size_t stride = round_up(sizeof(struct ring_slot) + (size_t)max_payload,
                              alignof(struct ring_slot));
@@ -26,19 +76,20 @@ int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool
     r->mask = capacity - 1;
     r->capacity = capacity;
     r->stride = stride;
-    /* Zeroed, so no slot starts out ready; calloc's large blocks come from
-     * mmap and stay unbacked until used. Aligned by hand: there is no
+    r->alloc_flags = flags & (BUS_TOPIC_PRETOUCH | BUS_TOPIC_LOCKED);
+    /* Zeroed, so no slot starts out ready. Aligned by hand: there is no
      * aligned calloc. */
-    r->slots_alloc = calloc(1, bytes + RING_CACHELINE);
-    if (!r->slots_alloc)
-        return -ENOMEM;
+    r->slots_bytes = bytes + RING_CACHELINE;
+    int rc = ring_alloc(&r->slots_alloc, r->slots_bytes, r->alloc_flags);
+    if (rc)
+        return rc;
     r->slots = (unsigned char *)round_up((uintptr_t)r->slots_alloc, RING_CACHELINE);
-    if (parallel) {
+    if (flags & BUS_TOPIC_PARALLEL) {
         /* Zero never equals a ticket + 1, so no slot starts out "done". */
-        r->done = calloc(capacity, sizeof(*r->done));
-        if (!r->done) {
-            free(r->slots_alloc);
-            return -ENOMEM;
+        rc = ring_alloc((void **)&r->done, capacity * sizeof(*r->done), r->alloc_flags);
+        if (rc) {
+            ring_free(r->slots_alloc, r->slots_bytes, r->alloc_flags);
+            return rc;
         }
     }
     return 0;
@@ -46,8 +97,9 @@ int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool
 
 void bus__ring_fini(struct ring *r)
 {
-    free(r->slots_alloc);
-    free(r->done);
+    ring_free(r->slots_alloc, r->slots_bytes, r->alloc_flags);
+    if (r->done)
+        ring_free(r->done, r->capacity * sizeof(*r->done), r->alloc_flags);
 }
 
 void bus__ring_seal(struct ring *r)
