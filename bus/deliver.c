@@ -2,42 +2,80 @@
  * one member per queue group, filters, per-subscription counters, completion
  * callbacks, and dead letters for failed calls. Runs on a worker inside an
  * RCU read-side section (dispatch.c). */
+#include <string.h>
+
 #include "internal.h"
 
-/* Adds one to a counter. An ordered topic is dispatched by one worker at a
+/* Adds @n to a counter. An ordered topic is dispatched by one worker at a
  * time, so its counters have a single writer and a relaxed load and store
  * suffice (no locked instruction); a parallel topic's need an RMW. relaxed:
  * statistics, ordered with nothing. */
-static inline void count_one(_Atomic uint64_t *counter, bool shared)
+static inline void count(_Atomic uint64_t *counter, uint64_t n, bool shared)
 {
     if (shared)
-        atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
     else
         atomic_store_explicit(counter,
-                              atomic_load_explicit(counter, memory_order_relaxed) + 1,
+                              atomic_load_explicit(counter, memory_order_relaxed) + n,
                               memory_order_relaxed);
 }
 
-enum outcome { SKIPPED, HANDLED, FAILED };
+/* What one call did; the first three index the topic's tally. */
+enum outcome { SKIPPED, HANDLED, FAILED, FILTERED, OUTCOMES };
+
+/* The per-subscription counters of a run of events, added to the
+ * subscriptions once per run instead of once per event (for a parallel
+ * topic, one locked RMW per run). Entries past TALLY_SUBS of the table are
+ * counted per event. */
+enum { TALLY_SUBS = 16 };
+struct sub_tally {
+    uint32_t n[TALLY_SUBS][OUTCOMES];
+};
+
+static inline void tally_sub(struct sub_tally *tally, uint32_t entry, struct bus_sub *sub,
+                             enum outcome o, bool shared)
+{
+    if (entry < TALLY_SUBS) {
+        tally->n[entry][o]++;
+        return;
+    }
+    if (o == HANDLED)
+        count(&sub->delivered, 1, shared);
+    else if (o == FAILED)
+        count(&sub->handler_errors, 1, shared);
+    else if (o == FILTERED)
+        count(&sub->filtered, 1, shared);
+}
+
+static void tally_flush(const struct sub_table *table, const struct sub_tally *tally,
+                        bool shared)
+{
+    uint32_t n = table->count < TALLY_SUBS ? table->count : TALLY_SUBS;
+    for (uint32_t i = 0; i < n; i++) {
+        struct bus_sub *sub = table->entries[i];
+        const uint32_t *c = tally->n[i];
+        if (c[HANDLED])
+            count(&sub->delivered, c[HANDLED], shared);
+        if (c[FAILED])
+            count(&sub->handler_errors, c[FAILED], shared);
+        if (c[FILTERED])
+            count(&sub->filtered, c[FILTERED], shared);
+    }
+}
 
 /* Calls one subscription's handler, unless it is unsubscribed or its filter
  * rejects the event. */
-static inline enum outcome call(struct bus_sub *sub, const bus_event_t *ev, bool shared)
+static inline enum outcome call(struct bus_sub *sub, const bus_event_t *ev)
 {
     /* acquire: pairs with the release in unsubscribe, so a call that starts
      * after unsubscribe returned sees the flag. */
     if (atomic_load_explicit(&sub->dead, memory_order_acquire))
         return SKIPPED;
-    if (sub->filter && !sub->filter(ev, sub->filter_ctx)) {
-        count_one(&sub->filtered, shared);
-        return SKIPPED;
-    }
+    if (sub->filter && !sub->filter(ev, sub->filter_ctx))
+        return FILTERED;
     int rc = sub->fn(ev, sub->ctx);
-    if (rc == 0) {
-        count_one(&sub->delivered, shared);
+    if (rc == 0)
         return HANDLED;
-    }
-    count_one(&sub->handler_errors, shared);
     bus__dead_letter(ev, rc);
     return FAILED;
 }
@@ -45,7 +83,7 @@ static inline enum outcome call(struct bus_sub *sub, const bus_event_t *ev, bool
 /* Gives the event to one member of a queue group, round robin, passing it on
  * past members that are gone or whose filter rejects it. */
 static enum outcome call_group(const struct sub_table *table, struct sub_group *g,
-                               const bus_event_t *ev, bool shared)
+                               const bus_event_t *ev, bool shared, struct sub_tally *tally)
 {
     /* relaxed: only spreads events; any interleaving is correct. */
     uint32_t start = shared ? atomic_fetch_add_explicit(&g->cursor, 1, memory_order_relaxed)
@@ -53,9 +91,11 @@ static enum outcome call_group(const struct sub_table *table, struct sub_group *
     if (!shared)
         atomic_store_explicit(&g->cursor, start + 1, memory_order_relaxed);
     for (uint32_t i = 0; i < g->count; i++) {
-        struct bus_sub *member = table->entries[g->first + (start + i) % g->count];
-        enum outcome o = call(member, ev, shared);
-        if (o != SKIPPED)
+        uint32_t entry = g->first + (start + i) % g->count;
+        struct bus_sub *member = table->entries[entry];
+        enum outcome o = call(member, ev);
+        tally_sub(tally, entry, member, o, shared);
+        if (o == HANDLED || o == FAILED)
             return o;
     }
     return SKIPPED;
@@ -88,28 +128,34 @@ static void complete(const struct ring_slot *slot, const bus_event_t *ev, uint32
     slot->complete(&c, slot->complete_arg);
 }
 
-/* Calls every subscriber once for @ev; adds the outcomes to @tally. */
+/* Calls every subscriber once for @ev; adds the outcomes to @tally (the
+ * topic's) and @subs (the subscriptions'). */
 __attribute__((always_inline)) static inline void
-call_all(const struct sub_table *table, const bus_event_t *ev, bool shared, uint64_t tally[3])
+call_all(const struct sub_table *table, const bus_event_t *ev, bool shared, uint64_t tally[3],
+         struct sub_tally *subs)
 {
     /* Locals: handlers may write memory, so the compiler would reload the
      * table's fields on every iteration. */
     struct bus_sub *const *entries = table->entries;
     uint32_t nplain = table->nplain, ngroups = table->ngroups;
-    for (uint32_t i = 0; i < nplain; i++)
-        tally[call(entries[i], ev, shared)]++;
+    for (uint32_t i = 0; i < nplain; i++) {
+        enum outcome o = call(entries[i], ev);
+        tally_sub(subs, i, entries[i], o, shared);
+        tally[o == FILTERED ? SKIPPED : o]++;
+    }
     for (uint32_t i = 0; i < ngroups; i++)
-        tally[call_group(table, &table->groups[i], ev, shared)]++;
+        tally[call_group(table, &table->groups[i], ev, shared, subs)]++;
 }
 
 /* An event with a completion: reported with its own counts, and findable by
  * bus_reply while its handlers run. */
 static void deliver_completed(const struct sub_table *table, const struct ring_slot *slot,
-                              const bus_event_t *ev, bool shared, uint64_t tally[3])
+                              const bus_event_t *ev, bool shared, uint64_t tally[3],
+                              struct sub_tally *subs)
 {
     uint64_t mine[3] = {0};
     dispatching = (struct dispatching){ev, slot};
-    call_all(table, ev, shared, mine);
+    call_all(table, ev, shared, mine, subs);
     dispatching = (struct dispatching){NULL, NULL};
     complete(slot, ev, (uint32_t)mine[HANDLED], (uint32_t)mine[FAILED]);
     for (int i = 0; i < 3; i++)
@@ -130,6 +176,9 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready)
     /* Counters and group cursors that several workers may update at once. */
     bool shared = owner->cfg.flags & (BUS_TOPIC_PARALLEL | BUS_TOPIC_KEYED);
     uint64_t tally[3] = {0};
+    struct sub_tally subs;
+    uint32_t tallied = table->count < TALLY_SUBS ? table->count : TALLY_SUBS;
+    memset(subs.n, 0, sizeof(subs.n[0]) * tallied);
     bus_event_t ev = {.topic = owner};
 
     uint64_t ticket = first;
@@ -144,10 +193,11 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready)
         ev.seq = ticket + 1;
         ev.publish_ns = slot->publish_ns;
         if (slot->flags & SLOT_COMPLETE)
-            deliver_completed(table, slot, &ev, shared, tally);
+            deliver_completed(table, slot, &ev, shared, tally, &subs);
         else
-            call_all(table, &ev, shared, tally);
+            call_all(table, &ev, shared, tally, &subs);
     }
+    tally_flush(table, &subs, shared);
     /* relaxed: statistics; bus_flush orders them via `released`. */
     if (tally[HANDLED])
         atomic_fetch_add_explicit(&t->delivered, tally[HANDLED], memory_order_relaxed);
