@@ -175,6 +175,50 @@ START_TEST(parallel_topic_exactly_once)
 }
 END_TEST
 
+/* A parallel topic whose only busy worker is stuck in a handler gets
+ * another worker once its backlog is deep enough (dispatch.c,
+ * bus__topic_recruit): the later events are handled while the first still
+ * blocks, and the last of them lets it go. Hangs (test timeout) if no
+ * helper comes. */
+enum { BEHIND_STUCK = 200 }; /* more than PARALLEL_HELP_DEPTH (64) */
+
+struct stuck {
+    struct gate gate;
+    atomic_uint others;
+};
+
+static int stuck_on_first(const bus_event_t *ev, void *ctx)
+{
+    struct stuck *s = ctx;
+    if (ev->seq == 1)
+        gate_pass(&s->gate);
+    else if (atomic_fetch_add(&s->others, 1) + 1 == BEHIND_STUCK)
+        gate_open(&s->gate);
+    return 0;
+}
+
+START_TEST(parallel_topic_helped_past_stuck_handler)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "stuck", 1024, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
+    struct stuck s = {.others = 0};
+    gate_init(&s.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, stuck_on_first, &s, &sub));
+    uint32_t v = 0;
+    ck_assert_ok(bus_publish(t, &v, sizeof(v)));
+    gate_await_waiters(&s.gate, 1); /* a worker holds event 1 */
+    for (v = 1; v <= BEHIND_STUCK; v++)
+        ck_assert_ok(bus_publish(t, &v, sizeof(v)));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(atomic_load(&s.others), BEHIND_STUCK);
+    bus_topic_stats_t st;
+    ck_assert_ok(bus_topic_stats(t, &st));
+    ck_assert_uint_eq(st.delivered, BEHIND_STUCK + 1);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 static int fail_odd(const bus_event_t *ev, void *ctx)
 {
     (void)ctx;
@@ -339,6 +383,7 @@ int main(void)
     tcase_add_test(tc, event_fields);
     tcase_add_test(tc, several_producers_one_ordered_topic);
     tcase_add_test(tc, parallel_topic_exactly_once);
+    tcase_add_test(tc, parallel_topic_helped_past_stuck_handler);
     tcase_add_test(tc, stats_add_up);
     tcase_add_test(tc, flush_waits_for_handlers);
     tcase_add_test(tc, destroy_delivers_queued_events);
