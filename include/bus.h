@@ -90,7 +90,11 @@ enum { BUS_FULL_BLOCK = 0, BUS_FULL_FAIL = 1, BUS_FULL_DROP = 2 };
 /* Topic flags. */
 enum {
     /* Several workers may dispatch the topic at once. Handlers of a parallel
-     * topic may run concurrently and see events out of seq order. */
+     * topic may run concurrently and see events out of seq order. One worker
+     * takes the topic's events while it keeps up; once 64 events (or the
+     * capacity, if smaller) wait, publishers call in another worker, up to
+     * all of them. So a handler that blocks holds up at most that many
+     * events, and a cheap handler costs no contention between workers. */
     BUS_TOPIC_PARALLEL = 1u << 0,
     /* Priority: when several topics have events, workers serve high-priority
      * topics first, then normal (neither flag), then low; every 4th turn of a
