@@ -123,9 +123,10 @@ commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
     ring_commit(&t->ring, r->first, n);
     note_depth(t, r->depth, r->first + n);
     /* seq_cst: see the scheduling protocol in dispatch.c. */
-    if (!atomic_load_explicit(&t->scheduled, memory_order_seq_cst))
+    int scheduled = atomic_load_explicit(&t->scheduled, memory_order_seq_cst);
+    if (!scheduled)
         bus__topic_schedule(t);
-    else if ((t->cfg.flags & BUS_TOPIC_PARALLEL) && needs_help(t, r->depth))
+    else if (scheduled >= SCHED_ACTIVE && needs_help(t, r->depth)) /* parallel, worked on */
         bus__topic_recruit(t);
 }
 

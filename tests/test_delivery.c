@@ -219,6 +219,56 @@ START_TEST(parallel_topic_helped_past_stuck_handler)
 }
 END_TEST
 
+static int fail_odd(const bus_event_t *ev, void *ctx);
+
+static bool only_even(const bus_event_t *ev, void *ctx)
+{
+    (void)ctx;
+    return ev->seq % 2 == 0;
+}
+
+/* Per-subscription counters of a parallel topic, which workers add up per
+ * run of events (deliver.c): exact after a flush, for more subscriptions than
+ * the per-run tally holds (16), with filters, failures and a queue group. */
+START_TEST(parallel_sub_counters_add_up)
+{
+    enum { SUBS = 20, GROUP = 3, N = 2001 };
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "counted", 64, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
+    struct counter c = {0};
+    bus_sub_t *subs[SUBS + GROUP];
+    for (int i = 0; i < SUBS + GROUP; i++) {
+        bus_sub_options_t o;
+        bus_sub_options_init(&o);
+        if (i % 4 == 1)
+            o.filter = only_even;
+        if (i >= SUBS)
+            o.group = "g";
+        ck_assert_ok(bus_subscribe_ex(t, i % 4 == 2 ? fail_odd : count_only, &c, &o, &subs[i]));
+    }
+    for (uint32_t e = 0; e < N; e++)
+        ck_assert_ok(bus_publish(t, &e, sizeof(e)));
+    ck_assert_ok(bus_flush(bus));
+    uint64_t group_delivered = 0, group_seen = 0;
+    for (int i = 0; i < SUBS + GROUP; i++) {
+        bus_sub_stats_t ss;
+        ck_assert_ok(bus_sub_stats(subs[i], &ss));
+        if (i >= SUBS) {
+            group_delivered += ss.delivered;
+            group_seen += ss.delivered + ss.handler_errors;
+            continue;
+        }
+        uint64_t passed = i % 4 == 1 ? N / 2 : N; /* even seqs 2..2000 */
+        ck_assert_uint_eq(ss.filtered, N - passed);
+        ck_assert_uint_eq(ss.handler_errors, i % 4 == 2 ? (N + 1) / 2 : 0);
+        ck_assert_uint_eq(ss.delivered, passed - ss.handler_errors);
+    }
+    ck_assert_uint_eq(group_seen, N);
+    ck_assert_uint_gt(group_delivered, 0);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 static int fail_odd(const bus_event_t *ev, void *ctx)
 {
     (void)ctx;
@@ -384,6 +434,7 @@ int main(void)
     tcase_add_test(tc, several_producers_one_ordered_topic);
     tcase_add_test(tc, parallel_topic_exactly_once);
     tcase_add_test(tc, parallel_topic_helped_past_stuck_handler);
+    tcase_add_test(tc, parallel_sub_counters_add_up);
     tcase_add_test(tc, stats_add_up);
     tcase_add_test(tc, flush_waits_for_handlers);
     tcase_add_test(tc, destroy_delivers_queued_events);
