@@ -18,15 +18,17 @@ static size_t round_up(size_t n, size_t to)
 }
 
 /* Zeroed memory for @bytes of ring. BUS_TOPIC_LOCKED: a mapping of its own,
- * locked (mlock faults every page in), so that unlocking it at the end
- * cannot unlock a neighbour sharing a page; BUS_TOPIC_PRETOUCH: one write
- * per page now, so the first lap takes no page fault. Otherwise calloc,
- * whose large blocks stay unbacked until used. -ENOMEM, or -EPERM when the
- * lock is refused (RLIMIT_MEMLOCK). */
+ * so that unlocking it at the end cannot unlock a neighbour sharing a page,
+ * locked; otherwise calloc, whose large blocks stay unbacked until used.
+ * BUS_TOPIC_PRETOUCH or LOCKED: one write per page now, so the first lap
+ * takes no page fault (mlock faults the pages in already, but the
+ * sanitizers turn it into a no-op). -ENOMEM, or -EPERM when the lock is
+ * refused (RLIMIT_MEMLOCK). */
 static int ring_alloc(void **out, size_t bytes, unsigned flags)
 {
+    unsigned char *p;
     if (flags & BUS_TOPIC_LOCKED) {
-        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
             return -ENOMEM;
         if (mlock(p, bytes) != 0) {
@@ -36,15 +38,14 @@ static int ring_alloc(void **out, size_t bytes, unsigned flags)
             munmap(p, bytes);
             return rc;
         }
-        *out = p;
-        return 0;
+    } else {
+        p = calloc(1, bytes);
+        if (!p)
+            return -ENOMEM;
     }
-    unsigned char *p = calloc(1, bytes);
-    if (!p)
-        return -ENOMEM;
-    if (flags & BUS_TOPIC_PRETOUCH) {
+    if (flags & (BUS_TOPIC_PRETOUCH | BUS_TOPIC_LOCKED)) {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
-        /* volatile: a store of the zero calloc already promised, which the
+        /* volatile: a store of the zero the memory holds already, which the
          * compiler would drop; the write is what backs the page. */
         for (size_t i = 0; i < bytes; i += page)
             ((volatile unsigned char *)p)[i] = 0;

@@ -11,6 +11,14 @@
 
 #include "helpers.h"
 
+/* The sanitizers' allocators write what calloc returns (so no ring is
+ * lazy), and their runtimes turn mlock into a no-op that succeeds. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+
 enum {
     BIG_CAPACITY = 16384,
     BIG_PAYLOAD = 256,
@@ -59,7 +67,8 @@ START_TEST(pretouch_makes_the_ring_resident)
     long touched = open_growth_kb(bus, "touched", BUS_TOPIC_PRETOUCH);
     long locked = open_growth_kb(bus, "locked", BUS_TOPIC_LOCKED);
     /* Without the flag the pages wait for the first lap. */
-    ck_assert_int_lt(lazy, BIG_RING_KB / 2);
+    if (!SANITIZED)
+        ck_assert_int_lt(lazy, BIG_RING_KB / 2);
     ck_assert_int_ge(touched, BIG_RING_KB * 9 / 10);
     ck_assert_int_ge(locked, BIG_RING_KB * 9 / 10);
     ck_assert_ok(bus_destroy(bus));
@@ -125,7 +134,7 @@ static int lock_refused_child(void)
     bus_topic_t *t = NULL;
     int rc = 0;
     static const unsigned modes[] = {0, BUS_TOPIC_PARALLEL, BUS_TOPIC_KEYED};
-    for (unsigned i = 0; i < 3 && rc == 0; i++) {
+    for (unsigned i = 0; i < 3 && rc == 0 && !SANITIZED; i++) {
         cfg.flags = BUS_TOPIC_LOCKED | modes[i];
         if (bus_topic_open(bus, "locked", &cfg, &t) != -EPERM)
             rc = 20 + (int)i;
