@@ -136,10 +136,23 @@ uint64_t bus__ring_claim(struct ring *r, uint64_t max, uint64_t *first)
 
 void bus__ring_complete(struct ring *r, uint64_t first, uint64_t n)
 {
-    for (uint64_t t = first; t < first + n; t++)
-        /* release: our reads of the slot happen before whoever sees it done
-         * frees it (its acquire load below). */
-        atomic_store_explicit(&r->done[t & r->mask], t + 1, memory_order_release);
+    /* acquire: pairs with the release that moved released to where it is:
+     * the reads of the slots below happened before. */
+    uint64_t released = atomic_load_explicit(&r->released, memory_order_acquire);
+    if (released == first) {
+        /* Ours is the oldest outstanding claim (the common case with one
+         * worker on the topic): nobody else can move released past `first`,
+         * whose done mark only we would write, so free ours at once without
+         * marking them. release: our reads of the slots happen before a
+         * producer reuses them. */
+        released = first + n;
+        atomic_store_explicit(&r->released, released, memory_order_release);
+    } else {
+        for (uint64_t t = first; t < first + n; t++)
+            /* release: our reads of the slot happen before whoever sees it
+             * done frees it (its acquire load below). */
+            atomic_store_explicit(&r->done[t & r->mask], t + 1, memory_order_release);
+    }
 
     /* Advance released over every handled ticket. Whoever completes the
      * oldest outstanding ticket moves released; others stop at the gap.
@@ -148,7 +161,7 @@ void bus__ring_complete(struct ring *r, uint64_t first, uint64_t n)
      * reads the done marks, must not both miss the other's write (Dekker),
      * or a handled ticket would never be freed. */
     atomic_thread_fence(memory_order_seq_cst);
-    uint64_t released = atomic_load_explicit(&r->released, memory_order_acquire);
+    released = atomic_load_explicit(&r->released, memory_order_acquire);
     for (;;) {
         uint64_t end = released;
         /* acquire: pairs with the release above (another consumer's reads of
