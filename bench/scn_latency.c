@@ -14,12 +14,21 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "hist.h"
 #include "scenarios.h"
 
 enum { WAIT_SPINS_BEFORE_YIELD = 2000 };
 #define PONG_TIMEOUT_NS UINT64_C(5000000000)
+
+/* Minor page faults of the whole process so far. */
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
 
 void record_latency(struct result *r, const struct hist *h)
 {
@@ -112,6 +121,7 @@ static void run_pingpong(const struct sut_ops *ops, const struct run_params *p, 
     uint64_t total = p->events + warmup, sent = 0;
     if (p->pin)
         pin_thread(0);
+    long faults_before = minor_faults();
     uint64_t start = now_ns();
     for (uint64_t seq = 1; rc == 0 && seq <= total; seq++) {
         memcpy(buf, &seq, sizeof(seq));
@@ -127,6 +137,7 @@ static void run_pingpong(const struct sut_ops *ops, const struct run_params *p, 
         if (seq > warmup)
             hist_record(h, now_ns() - t0);
     }
+    long faults = minor_faults() - faults_before;
     double seconds = (double)(now_ns() - start) / 1e9;
     if (rc || ops->flush(f.sys))
         result_fail(r, "publish/flush: %d", rc);
@@ -140,6 +151,9 @@ static void run_pingpong(const struct sut_ops *ops, const struct run_params *p, 
     if (h)
         record_latency(r, h);
     result_extra(r, "round_trips_per_s", (double)sent / seconds);
+    /* Page faults taken while the round trips ran (every thread's; the
+     * histogram allocates nothing then): the cold-topic cost. */
+    result_extra(r, "page_faults", (double)faults);
     fixture_destroy(&f);
     free(buf);
     free(h);
