@@ -97,8 +97,10 @@ static void ordered_hand_back(struct bus_topic *t)
  * write to the line publishers read `scheduled` from: 2.5 to 4.3 M events/s
  * against 9 M for an ordered topic on the same run (docs/performance.md). */
 
-void bus__topic_recruit(struct bus_topic *t)
+void bus__topic_recruit(struct bus_topic *t, uint64_t depth)
 {
+    if (depth < PARALLEL_HELP_DEPTH && depth < t->ring.capacity)
+        return;
     /* relaxed: the CAS decides; the ready queue's push and pop order the
      * hand-over as for bus__topic_schedule. */
     int s = atomic_load_explicit(&t->scheduled, memory_order_relaxed);

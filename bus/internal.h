@@ -133,9 +133,11 @@ enum { PARALLEL_HELP_DEPTH = 64 };
 
 /* Queues the topic for dispatch unless it is queued or being dispatched. */
 void bus__topic_schedule(struct bus_topic *t);
-/* Parallel topics: queues the topic for one more worker unless it is queued
- * or every worker is on it already. */
-void bus__topic_recruit(struct bus_topic *t);
+/* Parallel topics, called by a publisher that finds workers on the topic,
+ * with its backlog estimate @depth (never too low): if the backlog reaches
+ * PARALLEL_HELP_DEPTH or the capacity, queues the topic for one more worker,
+ * unless it is queued or every worker is on it already (dispatch.c). */
+void bus__topic_recruit(struct bus_topic *t, uint64_t depth);
 
 /* Waits, spinning, yielding then sleeping, until @ready(t, arg) holds.
  * Workers notify t->progress after freeing slots. */

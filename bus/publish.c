@@ -109,13 +109,6 @@ static inline void fill(struct bus_topic *t, uint64_t ticket, uint64_t now, cons
     copy_payload(slot->data, data, size);
 }
 
-/* A parallel topic whose backlog (@depth, an upper bound) is deep enough to
- * give another worker something to do. */
-static inline bool needs_help(const struct bus_topic *t, uint64_t depth)
-{
-    return depth >= PARALLEL_HELP_DEPTH || depth >= t->ring.capacity;
-}
-
 /* Commits [first, first + n) and makes sure a worker will dispatch them. */
 __attribute__((always_inline)) static inline void
 commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
@@ -126,8 +119,8 @@ commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
     int scheduled = atomic_load_explicit(&t->scheduled, memory_order_seq_cst);
     if (!scheduled)
         bus__topic_schedule(t);
-    else if (scheduled >= SCHED_ACTIVE && needs_help(t, r->depth)) /* parallel, worked on */
-        bus__topic_recruit(t);
+    else if (scheduled >= SCHED_ACTIVE) /* a parallel topic being worked on */
+        bus__topic_recruit(t, r->depth);
 }
 
 /* Tells the publisher its event was dropped by a full BUS_FULL_DROP ring. */
