@@ -20,6 +20,7 @@
  * producer does the pairing. So no committed event is left unscheduled. */
 #include <limits.h>
 
+#include "clock.h"
 #include "internal.h"
 #include "tsan.h"
 
@@ -90,16 +91,22 @@ static void ordered_hand_back(struct bus_topic *t)
 }
 
 /* Parallel topics. One worker drains the topic as an ordered topic would
- * (claiming batches, lingering when it runs dry), until the backlog shows it
- * cannot keep up: then publishers queue the topic once more and another
- * worker joins (bus__topic_recruit). Re-queuing it after every claim, as a
+ * (claiming batches, lingering when it runs dry) as long as it keeps up;
+ * another worker joins (bus__topic_recruit) when it does not: a batch of its
+ * handlers took longer than SLOW_BATCH_NS with events waiting behind it, or
+ * the ring is full and a publisher waits long for room or is refused (a
+ * handler stuck on one event). Re-queuing the topic after every claim, as a
  * first version did, made every claim a ready-queue push, a wake-up and a
- * write to the line publishers read `scheduled` from: 2.5 to 4.3 M events/s
- * against 9 M for an ordered topic on the same run (docs/performance.md). */
+ * write to the line publishers read `scheduled` from; calling a helper
+ * whenever 64 events waited, as a second did, put two workers on a cheap
+ * handler that one worker drains, and on 2 cores they only took the CPU from
+ * the producers (docs/performance.md). */
 
-void bus__topic_recruit(struct bus_topic *t, uint64_t depth)
+enum { SLOW_BATCH_NS = 50000 }; /* 50 us: ~1,000 times a cheap handler's batch */
+
+void bus__topic_recruit(struct bus_topic *t)
 {
-    if (depth < PARALLEL_HELP_DEPTH && depth < t->ring.capacity)
+    if (!(t->cfg.flags & BUS_TOPIC_PARALLEL))
         return;
     /* relaxed: the CAS decides; the ready queue's push and pop order the
      * hand-over as for bus__topic_schedule. */
@@ -130,9 +137,15 @@ static bool parallel_batch(struct bus_topic *t, uint64_t batch)
         if (n == 0)
             return false;
     }
+    uint64_t start = clock_now_ns();
     bus__deliver(t, first, n);
     bus__ring_complete(r, first, n);
     evcount_notify(&t->progress, INT_MAX);
+    /* relaxed on claimed: a hint; a stale position only calls a helper that
+     * finds little to do. */
+    if (clock_now_ns() - start > SLOW_BATCH_NS &&
+        ring_ready(r, atomic_load_explicit(&r->claimed, memory_order_relaxed)))
+        bus__topic_recruit(t);
     return nothing_else_ready(t);
 }
 

@@ -126,18 +126,12 @@ void bus__workers_stop(struct bus *bus);
 
 enum { SCHED_QUEUED = 1, SCHED_ACTIVE = 2 }; /* bus_topic.scheduled */
 
-/* A parallel topic's backlog, in events, at which publishers call one more
- * worker onto it (or its capacity, if smaller): below it one worker drains
- * the topic, without contending with another on the same events. */
-enum { PARALLEL_HELP_DEPTH = 64 };
-
 /* Queues the topic for dispatch unless it is queued or being dispatched. */
 void bus__topic_schedule(struct bus_topic *t);
-/* Parallel topics, called by a publisher that finds workers on the topic,
- * with its backlog estimate @depth (never too low): if the backlog reaches
- * PARALLEL_HELP_DEPTH or the capacity, queues the topic for one more worker,
- * unless it is queued or every worker is on it already (dispatch.c). */
-void bus__topic_recruit(struct bus_topic *t, uint64_t depth);
+/* Parallel topics whose workers do not keep up (a slow batch, a full ring):
+ * queues the topic for one more worker, unless it is queued or every worker
+ * is on it already. Does nothing for other topics (dispatch.c). */
+void bus__topic_recruit(struct bus_topic *t);
 
 /* Waits, spinning, yielding then sleeping, until @ready(t, arg) holds.
  * Workers notify t->progress after freeing slots. */

@@ -46,6 +46,12 @@ static inline bool reserved_or_refused(struct bus_topic *t, void *arg)
  * 0 when the events are to be dropped (BUS_FULL_DROP), or a negative error. */
 __attribute__((noinline)) static int on_full(struct bus_topic *t, struct reservation *r)
 {
+    /* Refused at once, the event is lost to a stuck handler unless another
+     * worker takes over a parallel topic (a waiting publisher asks in
+     * bus__topic_await). */
+    bool refused = t->cfg.full_policy != BUS_FULL_BLOCK || bus__current_worker_bus();
+    if (refused)
+        bus__topic_recruit(t);
     switch (t->cfg.full_policy) {
     case BUS_FULL_DROP:
         return 0;
@@ -54,7 +60,7 @@ __attribute__((noinline)) static int on_full(struct bus_topic *t, struct reserva
     default:
         /* A handler must not wait: its own worker may be the one that would
          * drain the topic. */
-        if (bus__current_worker_bus())
+        if (refused)
             return -EAGAIN;
         bus__topic_await(t, reserved_or_refused, r);
         return r->rc;
@@ -116,11 +122,8 @@ commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
     ring_commit(&t->ring, r->first, n);
     note_depth(t, r->depth, r->first + n);
     /* seq_cst: see the scheduling protocol in dispatch.c. */
-    int scheduled = atomic_load_explicit(&t->scheduled, memory_order_seq_cst);
-    if (!scheduled)
+    if (!atomic_load_explicit(&t->scheduled, memory_order_seq_cst))
         bus__topic_schedule(t);
-    else if (scheduled >= SCHED_ACTIVE) /* a parallel topic being worked on */
-        bus__topic_recruit(t, r->depth);
 }
 
 /* Tells the publisher its event was dropped by a full BUS_FULL_DROP ring. */

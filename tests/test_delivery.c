@@ -176,11 +176,11 @@ START_TEST(parallel_topic_exactly_once)
 END_TEST
 
 /* A parallel topic whose only busy worker is stuck in a handler gets
- * another worker once its backlog is deep enough (dispatch.c,
- * bus__topic_recruit): the later events are handled while the first still
- * blocks, and the last of them lets it go. Hangs (test timeout) if no
- * helper comes. */
-enum { BEHIND_STUCK = 200 }; /* more than PARALLEL_HELP_DEPTH (64) */
+ * another worker once its ring is full and a publisher waits for room
+ * (dispatch.c, bus__topic_recruit): the events behind the stuck one are
+ * handled while it still blocks, and the last of them lets it go. Hangs
+ * (test timeout) if no helper comes. */
+enum { STUCK_CAPACITY = 64 };
 
 struct stuck {
     struct gate gate;
@@ -192,15 +192,16 @@ static int stuck_on_first(const bus_event_t *ev, void *ctx)
     struct stuck *s = ctx;
     if (ev->seq == 1)
         gate_pass(&s->gate);
-    else if (atomic_fetch_add(&s->others, 1) + 1 == BEHIND_STUCK)
-        gate_open(&s->gate);
+    else if (atomic_fetch_add(&s->others, 1) + 1 == STUCK_CAPACITY - 1)
+        gate_open(&s->gate); /* every other event of the full ring */
     return 0;
 }
 
 START_TEST(parallel_topic_helped_past_stuck_handler)
 {
     bus_t *bus = new_bus(2);
-    bus_topic_t *t = new_topic(bus, "stuck", 1024, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
+    bus_topic_t *t =
+        new_topic(bus, "stuck", STUCK_CAPACITY, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
     struct stuck s = {.others = 0};
     gate_init(&s.gate);
     bus_sub_t *sub;
@@ -208,13 +209,15 @@ START_TEST(parallel_topic_helped_past_stuck_handler)
     uint32_t v = 0;
     ck_assert_ok(bus_publish(t, &v, sizeof(v)));
     gate_await_waiters(&s.gate, 1); /* a worker holds event 1 */
-    for (v = 1; v <= BEHIND_STUCK; v++)
+    /* Fills the ring, then waits for room: only the stuck handler's return
+     * frees slots, and it waits for the other 63 events. */
+    for (v = 1; v <= STUCK_CAPACITY; v++)
         ck_assert_ok(bus_publish(t, &v, sizeof(v)));
     ck_assert_ok(bus_flush(bus));
-    ck_assert_uint_eq(atomic_load(&s.others), BEHIND_STUCK);
+    ck_assert_uint_eq(atomic_load(&s.others), STUCK_CAPACITY);
     bus_topic_stats_t st;
     ck_assert_ok(bus_topic_stats(t, &st));
-    ck_assert_uint_eq(st.delivered, BEHIND_STUCK + 1);
+    ck_assert_uint_eq(st.delivered, STUCK_CAPACITY + 1);
     ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
