@@ -91,10 +91,12 @@ enum { BUS_FULL_BLOCK = 0, BUS_FULL_FAIL = 1, BUS_FULL_DROP = 2 };
 enum {
     /* Several workers may dispatch the topic at once. Handlers of a parallel
      * topic may run concurrently and see events out of seq order. One worker
-     * takes the topic's events while it keeps up; once 64 events (or the
-     * capacity, if smaller) wait, publishers call in another worker, up to
-     * all of them. So a handler that blocks holds up at most that many
-     * events, and a cheap handler costs no contention between workers. */
+     * takes the topic's events while it keeps up; another joins (up to all
+     * of them) when it does not: after a batch of handler calls that took
+     * more than 50 us with events waiting, or when the ring is full and a
+     * publisher waits for room or is refused. So a cheap handler costs no
+     * contention between workers, and a handler stuck on one event holds up
+     * the others until the ring fills. */
     BUS_TOPIC_PARALLEL = 1u << 0,
     /* Priority: when several topics have events, workers serve high-priority
      * topics first, then normal (neither flag), then low; every 4th turn of a
