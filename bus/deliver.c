@@ -108,9 +108,12 @@ static void deliver_completed(const struct sub_table *table, const struct ring_s
                               const bus_event_t *ev, bool shared, uint64_t tally[3])
 {
     uint64_t mine[3] = {0};
+    /* A handler may dispatch other events nested (help.c): restore the outer
+     * event's record afterwards, so that its bus_reply still finds it. */
+    struct dispatching outer = dispatching;
     dispatching = (struct dispatching){ev, slot};
     call_all(table, ev, shared, mine);
-    dispatching = (struct dispatching){NULL, NULL};
+    dispatching = outer;
     complete(slot, ev, (uint32_t)mine[HANDLED], (uint32_t)mine[FAILED]);
     for (int i = 0; i < 3; i++)
         tally[i] += mine[i];

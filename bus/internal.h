@@ -58,10 +58,12 @@ struct bus_sub {
     void *done_arg;
 };
 
+enum { SCHED_QUEUED = 1, SCHED_HELD = 2 }; /* bus_topic.scheduled */
+
 struct bus_topic {
     struct ring ring;
-    /* 1 while the topic is queued on the ready queue or (ordered topics)
-     * being dispatched; see dispatch.c for the protocol. */
+    /* SCHED_QUEUED while an entry is on a ready queue, SCHED_HELD while a
+     * worker dispatches it (ordered topics); see dispatch.c. */
     alignas(RING_CACHELINE) _Atomic int scheduled;
     /* Statistics written by workers, once per batch. */
     alignas(RING_CACHELINE) _Atomic uint64_t delivered;
@@ -96,6 +98,7 @@ struct bus {
     /* Set by bus_destroy once drained: idle workers exit. */
     _Atomic bool exiting;
     pthread_t *threads;
+    struct bus_worker *workers; /* one record per thread (help.h) */
     unsigned nthreads;
     /* bus_shutdown runs once, under shutdown_lock. */
     pthread_mutex_t shutdown_lock;
@@ -125,6 +128,17 @@ void bus__workers_stop(struct bus *bus);
 
 /* Queues the topic for dispatch unless it is queued or being dispatched. */
 void bus__topic_schedule(struct bus_topic *t);
+
+/* True when @t is on no ready queue and no worker dispatches it (nor, for a
+ * parallel topic, handles a batch of it); a snapshot: a publish may queue
+ * it again at once (dispatch.c). */
+bool bus__topic_idle(struct bus_topic *t);
+
+struct bus_worker;
+/* A worker whose handler waits for room in @t dispatches one batch of it
+ * nested, if it can: an ordered topic that no worker holds, or a parallel
+ * topic's unclaimed events. True if it delivered some (dispatch.c). */
+bool bus__topic_help(struct bus_worker *me, struct bus_topic *t);
 
 /* Waits, spinning, yielding then sleeping, until @ready(t, arg) holds.
  * Workers notify t->progress after freeing slots. */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "help.h"
 #include "internal.h"
 
 /* Remembers the largest depth seen, for tickets [first, end) just committed.
@@ -52,13 +53,20 @@ __attribute__((noinline)) static int on_full(struct bus_topic *t, struct reserva
     case BUS_FULL_FAIL:
         return -EAGAIN;
     default:
-        /* A handler must not wait: its own worker may be the one that would
-         * drain the topic. */
-        if (bus__current_worker_bus())
-            return -EAGAIN;
+        break;
+    }
+    struct bus_worker *me = bus__current_worker();
+    if (!me) {
         bus__topic_await(t, reserved_or_refused, r);
         return r->rc;
     }
+    /* A handler must not just sleep: its own worker may be the one that
+     * would drain the topic. On its own bus it helps (help.c); a worker of
+     * another bus cannot, and its wait could close a cycle nobody sees. */
+    if (me->bus != t->bus)
+        return -EAGAIN;
+    int rc = bus__help_until(me, t, reserved_or_refused, r);
+    return rc ? rc : r->rc;
 }
 
 /* Reserves 1 to @r->want slots; see on_full for a full ring. */
