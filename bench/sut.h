@@ -34,7 +34,10 @@ enum sut_caps {
     SUT_CAN_GROUPS = 1u << 1,  /* subscribe_group */
     SUT_CAN_KEYED = 1u << 2,   /* keyed topics and publish_keyed */
     SUT_CAN_REQUEST = 1u << 3, /* subscribe_echo and request */
-    SUT_CAN_UNSUBSCRIBE_ASYNC = 1u << 4 /* unsubscribe_async */
+    SUT_CAN_UNSUBSCRIBE_ASYNC = 1u << 4, /* unsubscribe_async */
+    /* A handler may publish (onto another topic), even onto a full one,
+     * without losing the event or hanging the system. */
+    SUT_CAN_FORWARD = 1u << 5
 };
 
 /* One event of a batch. */
