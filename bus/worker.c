@@ -90,8 +90,7 @@ int bus__workers_start(struct bus *bus)
     bus->threads = calloc(bus->cfg.workers, sizeof(*bus->threads));
     bus->workers = calloc(bus->cfg.workers, sizeof(*bus->workers));
     if (!bus->threads || !bus->workers) {
-        free(bus->threads);
-        free(bus->workers);
+        bus__workers_stop(bus); /* frees both; no thread to join yet */
         return -ENOMEM;
     }
     for (; bus->nthreads < bus->cfg.workers; bus->nthreads++) {
