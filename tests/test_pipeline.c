@@ -534,10 +534,10 @@ static int cycle_fn(const bus_event_t *ev, void *ctx)
     return 0;
 }
 
-START_TEST(two_topic_cycle)
+static void two_topic_cycle(unsigned workers, unsigned flags)
 {
-    bus_t *bus = new_bus(worker_counts[_i]);
-    bus_topic_t *a = topic(bus, "a", 0), *b = topic(bus, "b", 0);
+    bus_t *bus = new_bus(workers);
+    bus_topic_t *a = topic(bus, "a", flags), *b = topic(bus, "b", flags);
     struct cycle_side sa = {.next = b, .burst = true}, sb = {.next = a};
     bus_sub_t *s1, *s2;
     ck_assert_ok(bus_subscribe(a, cycle_fn, &sa, &s1));
@@ -555,6 +555,17 @@ START_TEST(two_topic_cycle)
     ck_assert_uint_eq(atomic_load(&sb.handled), atomic_load(&sa.ok));
     ck_assert_uint_eq(atomic_load(&sa.handled), 1 + atomic_load(&sb.ok));
     ck_assert_ok(bus_destroy(bus));
+}
+
+START_TEST(two_topic_cycle_ordered)
+{
+    two_topic_cycle(worker_counts[_i], 0);
+}
+END_TEST
+
+START_TEST(two_topic_cycle_parallel)
+{
+    two_topic_cycle(worker_counts[_i], BUS_TOPIC_PARALLEL);
 }
 END_TEST
 
@@ -655,7 +666,8 @@ int main(void)
     tcase_add_test(tc, fail_policy_from_handler_still_fails);
     tcase_add_loop_test(tc, self_cycle_ordered, 0, nw);
     tcase_add_loop_test(tc, self_cycle_parallel, 0, nw);
-    tcase_add_loop_test(tc, two_topic_cycle, 0, nw);
+    tcase_add_loop_test(tc, two_topic_cycle_ordered, 0, nw);
+    tcase_add_loop_test(tc, two_topic_cycle_parallel, 0, nw);
     tcase_add_test(tc, nesting_depth_is_bounded);
     suite_add_tcase(s, tc);
     return run_suite(s);
