@@ -42,6 +42,19 @@ const struct scenario scenarios[] = {
     {"keyed", "as throughput, a keyed topic with 1,000 keys vs a parallel topic",
      scenario_keyed, EVENTS(2000000, 100000), .needs = SUT_CAN_KEYED,
      .lacking = "no keyed topics"},
+#define SHAPE(name, summary, fn)                                                         \
+    {name, summary, fn, EVENTS(2000000, 100000), .needs = SUT_CAN_FORWARD,                 \
+     .lacking = "a handler cannot publish onto a full queue without risking a hang"}
+    SHAPE("shape-unicast", "1P-1C, 1,024-slot ring", scenario_shape_unicast),
+    SHAPE("shape-pipeline", "1P-3C pipeline a -> b -> c, handlers forward, 1,024-slot rings",
+          scenario_shape_pipeline),
+    SHAPE("shape-multicast", "1P-3C, three consumers of one topic, 1,024-slot ring",
+          scenario_shape_multicast),
+    SHAPE("shape-sequencer", "3P-1C, three producers onto one topic, 1,024-slot ring",
+          scenario_shape_sequencer),
+    SHAPE("shape-diamond", "1P-3C diamond: two consumers forward to a join, 1,024-slot rings",
+          scenario_shape_diamond),
+#undef SHAPE
     {NULL, NULL, NULL, {0, 0}, {0, 0}, false, 0, NULL},
 };
 

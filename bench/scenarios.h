@@ -66,5 +66,15 @@ void scenario_request_reply(const struct sut_ops *ops, const struct run_params *
 void scenario_queue_group(const struct sut_ops *ops, const struct run_params *p,
                           struct result *r);
 void scenario_keyed(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_shape_unicast(const struct sut_ops *ops, const struct run_params *p,
+                            struct result *r);
+void scenario_shape_pipeline(const struct sut_ops *ops, const struct run_params *p,
+                             struct result *r);
+void scenario_shape_multicast(const struct sut_ops *ops, const struct run_params *p,
+                              struct result *r);
+void scenario_shape_sequencer(const struct sut_ops *ops, const struct run_params *p,
+                              struct result *r);
+void scenario_shape_diamond(const struct sut_ops *ops, const struct run_params *p,
+                            struct result *r);
 
 #endif

@@ -36,7 +36,10 @@ enum sut_caps {
     SUT_CAN_KEYED = 1u << 2,   /* keyed topics and publish_keyed */
     SUT_CAN_REQUEST = 1u << 3, /* subscribe_echo and request */
     SUT_CAN_UNSUBSCRIBE_ASYNC = 1u << 4, /* unsubscribe_async */
-    SUT_CAN_PRETOUCH = 1u << 5 /* topics whose memory is touched when opened */
+    SUT_CAN_PRETOUCH = 1u << 5, /* topics whose memory is touched when opened */
+    /* A handler may publish (onto another topic), even onto a full one,
+     * without losing the event or hanging the system. */
+    SUT_CAN_FORWARD = 1u << 6
 };
 
 /* One event of a batch. */

@@ -161,9 +161,12 @@ static void deliver_completed(const struct sub_table *table, const struct ring_s
                               struct sub_tally *subs)
 {
     uint64_t mine[OUTCOMES] = {0};
+    /* A handler may dispatch other events nested (help.c): restore the outer
+     * event's record afterwards, so that its bus_reply still finds it. */
+    struct dispatching outer = dispatching;
     dispatching = (struct dispatching){ev, slot};
     call_all(table, ev, shared, mine, subs);
-    dispatching = (struct dispatching){NULL, NULL};
+    dispatching = outer;
     complete(slot, ev, (uint32_t)mine[HANDLED], (uint32_t)mine[FAILED]);
     for (int i = 0; i < OUTCOMES; i++)
         topic[i] += mine[i];

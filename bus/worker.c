@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "help.h"
 #include "internal.h"
 
 enum {
@@ -10,11 +11,17 @@ enum {
     IDLE_YIELDS = 50  /* yields before parking */
 };
 
-static _Thread_local struct bus *current_bus __attribute__((tls_model("initial-exec")));
+static _Thread_local struct bus_worker *current_worker
+    __attribute__((tls_model("initial-exec")));
+
+struct bus_worker *bus__current_worker(void)
+{
+    return current_worker;
+}
 
 struct bus *bus__current_worker_bus(void)
 {
-    return current_bus;
+    return current_worker ? current_worker->bus : NULL;
 }
 
 /* One step of waiting for work, escalating with @idle_rounds. Under
@@ -51,10 +58,10 @@ static void idle_wait(struct bus *bus, unsigned *idle_rounds, bool *polling)
 
 static void *worker_main(void *arg)
 {
-    struct bus *bus = arg;
+    current_worker = arg;
+    struct bus *bus = current_worker->bus;
     unsigned idle_rounds = 0, turn = 0;
     bool polling = false;
-    current_bus = bus;
     for (;;) {
         struct bus_topic *t = bus__sched_pop(&bus->sched, &turn);
         if (t) {
@@ -81,10 +88,15 @@ static void *worker_main(void *arg)
 int bus__workers_start(struct bus *bus)
 {
     bus->threads = calloc(bus->cfg.workers, sizeof(*bus->threads));
-    if (!bus->threads)
+    bus->workers = calloc(bus->cfg.workers, sizeof(*bus->workers));
+    if (!bus->threads || !bus->workers) {
+        bus__workers_stop(bus); /* frees both; no thread to join yet */
         return -ENOMEM;
+    }
     for (; bus->nthreads < bus->cfg.workers; bus->nthreads++) {
-        if (pthread_create(&bus->threads[bus->nthreads], NULL, worker_main, bus) != 0) {
+        struct bus_worker *w = &bus->workers[bus->nthreads];
+        w->bus = bus;
+        if (pthread_create(&bus->threads[bus->nthreads], NULL, worker_main, w) != 0) {
             bus__workers_stop(bus);
             return -ENOMEM;
         }
@@ -102,6 +114,8 @@ void bus__workers_stop(struct bus *bus)
     for (unsigned i = 0; i < bus->nthreads; i++)
         pthread_join(bus->threads[i], NULL);
     free(bus->threads);
+    free(bus->workers);
     bus->threads = NULL;
+    bus->workers = NULL;
     bus->nthreads = 0;
 }

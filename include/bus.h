@@ -338,13 +338,27 @@ BUS_API int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void
  * bus_publish - copy @size bytes at @data into a slot of @topic and queue it
  * for dispatch. @data is the caller's, unused after the call returns.
  * On a full ring: BUS_FULL_BLOCK waits for room (spin, yield, then short
- * sleeps), except on a worker thread, where it returns -EAGAIN at once: a
- * handler waiting for its own worker would hang the bus. BUS_FULL_FAIL
- * returns -EAGAIN; BUS_FULL_DROP discards the event, counts it in `dropped`
- * and returns 0 (fire and forget: the loss shows in the stats, not here). Each producer's events are dispatched in its own publish order.
+ * sleeps). BUS_FULL_FAIL returns -EAGAIN; BUS_FULL_DROP discards the event,
+ * counts it in `dropped` and returns 0 (fire and forget: the loss shows in
+ * the stats, not here). Each producer's events are dispatched in its own
+ * publish order.
+ * From a handler (back-pressure through a graph of topics): BUS_FULL_BLOCK
+ * waits too, and loses nothing. While it waits, the handler's worker
+ * dispatches batches of the full topic itself when no other worker holds it
+ * (nested inside the handler: the full topic's handlers run on this thread
+ * before bus_publish() returns), else waits for the worker that holds it.
+ * On a graph without cycles this always ends, with any number of workers.
+ * When the wait closes a cycle, so that no slot can ever be freed (the
+ * handler publishes onto its own full topic, or a -> b -> a with both
+ * full), it returns -EDEADLK: at once when the handler's own worker keeps
+ * the topic full, else once the cycle is seen twice, 1 ms apart. Nested
+ * dispatches are at most 64 deep (one per stage of the longest path): a
+ * wait that would need more returns -EDEADLK. A handler of another bus's
+ * worker gets -EAGAIN from a full BUS_FULL_BLOCK ring, as before.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (topic NULL, data NULL with size > 0), -EMSGSIZE (size over
- * max_payload), -EAGAIN (ring full, as above), -ESHUTDOWN (bus shut down).
+ * max_payload), -EAGAIN (ring full, as above), -EDEADLK (from a handler: a
+ * cycle of full topics, as above), -ESHUTDOWN (bus shut down).
  */
 BUS_API int bus_publish(bus_topic_t *topic, const void *data, size_t size);
 
@@ -407,7 +421,9 @@ typedef void (*bus_reply_fn)(int status, const void *reply, size_t size, void *a
  * @timeout_ns: 0 = no timeout. Timeouts share one thread per bus.
  * A request published onto a parallel topic or a queue group works the same.
  * Thread-safety: any thread, handlers included (on_reply must then not
- * expect to run before the handler returns).
+ * expect to run before the handler returns; from a handler a full
+ * BUS_FULL_BLOCK topic waits as for bus_publish(), and on_reply may run
+ * during the call if the handler's worker dispatches the request nested).
  * Errors: as bus_publish(), and -EINVAL (on_reply NULL); -ENOMEM.
  * On an error on_reply is never called.
  */
@@ -458,16 +474,17 @@ typedef struct bus_msg {
  * array order. Payloads are copied; @msgs is the caller's.
  * @accepted: receives how many events (a prefix of @msgs) were accepted.
  * When the ring is full: BUS_FULL_BLOCK waits for room until all are accepted
- * (on a worker thread it stops instead, as bus_publish() would fail);
- * BUS_FULL_FAIL accepts what fits; BUS_FULL_DROP accepts what fits and counts
- * the rest in `dropped`.
+ * (from a handler as bus_publish() does; on a cycle of full topics it stops
+ * with what was accepted); BUS_FULL_FAIL accepts what fits; BUS_FULL_DROP
+ * accepts what fits and counts the rest in `dropped`.
  * Returns 0 when at least one event was accepted or @count is 0, even if
  * fewer than @count were (check *accepted). An error means none was accepted.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (topic, accepted NULL; msgs NULL with count > 0; a message
  * with data NULL and size > 0), -EMSGSIZE (a size over max_payload; checked
  * before anything is published), -EAGAIN (ring full, nothing accepted:
- * BUS_FULL_FAIL, or BUS_FULL_BLOCK on a worker thread), -ESHUTDOWN.
+ * BUS_FULL_FAIL, or BUS_FULL_BLOCK on another bus's worker), -EDEADLK (from
+ * a handler, nothing accepted: a cycle, as bus_publish()), -ESHUTDOWN.
  * BUS_FULL_DROP with a full ring returns 0 with *accepted 0.
  */
 BUS_API int bus_publish_batch(bus_topic_t *topic, const bus_msg_t *msgs, size_t count,

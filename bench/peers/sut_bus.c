@@ -172,8 +172,8 @@ static void bus_sut_destroy(void *sys)
 const struct sut_ops sut_bus_ops = {
     .name = "bus",
     .summary = "this library: per-topic rings, worker pool, RCU subscriptions",
-    .caps = SUT_CAN_PRETOUCH | SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC | SUT_CAN_GROUPS | SUT_CAN_KEYED |
-            SUT_CAN_REQUEST,
+    .caps = SUT_CAN_PRETOUCH | SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC | SUT_CAN_GROUPS |
+            SUT_CAN_KEYED | SUT_CAN_REQUEST | SUT_CAN_FORWARD,
     .create = bus_sut_create,
     .topic_open = bus_sut_topic_open,
     .subscribe = bus_sut_subscribe,
