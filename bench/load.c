@@ -109,7 +109,9 @@ static void run_phase(const struct fixture *f, const struct load_spec *spec, uin
         if (!out->error)
             out->error = prs[i].error;
     }
-    int rc = f->ops->flush(f->sys);
+    int rc = 0;
+    for (unsigned i = 0; rc == 0 && i < (spec->flushes ? spec->flushes : 1); i++)
+        rc = f->ops->flush(f->sys);
     if (!out->error)
         out->error = rc;
     out->seconds = (double)(now_ns() - gate.open_ns) / 1e9;

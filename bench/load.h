@@ -15,6 +15,8 @@ struct load_spec {
     double seconds;
     uint32_t payload;
     bool pin;
+    unsigned flushes; /* flushes after the producers (0: 1); a graph whose
+                         handlers forward needs one per stage */
 };
 
 struct load_outcome {

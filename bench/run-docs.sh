@@ -62,3 +62,9 @@ quiet $bench --system bus,mutex --scenario latency-pingpong,request-reply \
 $tp --system bus --scenario queue-group --workers 2 --json "$out/queue-group.json"
 $tp --system bus --scenario keyed --producers 2 --workers 2 --json "$out/keyed.json"
 $tp --system bus --scenario throughput,throughput-batch32 --json "$out/batch-vs-single.json"
+# The Disruptor's shapes on 1,024-slot rings, handlers forwarding; the
+# peers whose handlers cannot publish onto a full queue safely show as n/a.
+for w in 1 2; do
+    $tp --system bus,mutex --scenario shape-unicast,shape-pipeline,shape-multicast,shape-sequencer,shape-diamond \
+        --workers $w --json "$out/shapes-${w}w.json"
+done

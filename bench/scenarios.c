@@ -16,6 +16,11 @@ const struct scenario scenarios[] = {
      scenario_throughput_batch, EVENTS(2000000, 100000)},
     {"latency-pingpong", "round trip over two topics, one event in flight", scenario_pingpong,
      EVENTS(100000, 3000)},
+    {"latency-cold", "latency-pingpong on new topics, first round trips, no warm-up",
+     scenario_pingpong_cold, EVENTS(4096, 1000)},
+    {"latency-cold-pretouch", "as latency-cold, topics opened with their memory touched",
+     scenario_pingpong_cold_pretouch, EVENTS(4096, 1000), .needs = SUT_CAN_PRETOUCH,
+     .lacking = "no pre-touched topics"},
     {"latency-openloop", "fixed-rate sends, latency from the intended send time",
      scenario_openloop, SECONDS(2.0, 0.2)},
     {"churn", "publish rate with 10,000 subscribe+unsubscribe pairs/s vs without",
@@ -38,6 +43,19 @@ const struct scenario scenarios[] = {
     {"keyed", "as throughput, a keyed topic with 1,000 keys vs a parallel topic",
      scenario_keyed, EVENTS(2000000, 100000), .needs = SUT_CAN_KEYED,
      .lacking = "no keyed topics"},
+#define SHAPE(name, summary, fn)                                                         \
+    {name, summary, fn, EVENTS(2000000, 100000), .needs = SUT_CAN_FORWARD,                 \
+     .lacking = "a handler cannot publish onto a full queue without risking a hang"}
+    SHAPE("shape-unicast", "1P-1C, 1,024-slot ring", scenario_shape_unicast),
+    SHAPE("shape-pipeline", "1P-3C pipeline a -> b -> c, handlers forward, 1,024-slot rings",
+          scenario_shape_pipeline),
+    SHAPE("shape-multicast", "1P-3C, three consumers of one topic, 1,024-slot ring",
+          scenario_shape_multicast),
+    SHAPE("shape-sequencer", "3P-1C, three producers onto one topic, 1,024-slot ring",
+          scenario_shape_sequencer),
+    SHAPE("shape-diamond", "1P-3C diamond: two consumers forward to a join, 1,024-slot rings",
+          scenario_shape_diamond),
+#undef SHAPE
     {NULL, NULL, NULL, {0, 0}, {0, 0}, false, 0, NULL, NULL},
 };
 

@@ -40,15 +40,16 @@ struct hist;
 /* Fills r's latency percentiles from @h. */
 void record_latency(struct result *r, const struct hist *h);
 
-/* How many round trips a closed-loop scenario (one in flight) makes: a
- * warm-up (not recorded), then p->events, or as many as p->seconds allow
+/* How many round trips a closed-loop scenario (one in flight) makes: with
+ * @warm a warm-up (10% of p->events, at most 1,000; not recorded), then
+ * p->events, or as many as p->seconds allow
  * (--seconds, or a timed default), counted from round_trips_plan(). */
 struct round_trips {
     uint64_t warmup;
     uint64_t total;       /* warm-up included; 0: until deadline_ns */
     uint64_t deadline_ns;
 };
-struct round_trips round_trips_plan(const struct run_params *p);
+struct round_trips round_trips_plan(const struct run_params *p, bool warm);
 /* True while round trip @seq (from 1) is to be made. */
 bool round_trips_more(const struct round_trips *rt, uint64_t seq);
 
@@ -66,6 +67,10 @@ void scenario_throughput_parallel(const struct sut_ops *ops, const struct run_pa
 void scenario_throughput_batch(const struct sut_ops *ops, const struct run_params *p,
                                struct result *r);
 void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_pingpong_cold(const struct sut_ops *ops, const struct run_params *p,
+                            struct result *r);
+void scenario_pingpong_cold_pretouch(const struct sut_ops *ops, const struct run_params *p,
+                                     struct result *r);
 void scenario_openloop(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_churn_async(const struct sut_ops *ops, const struct run_params *p,
@@ -78,5 +83,15 @@ void scenario_request_reply(const struct sut_ops *ops, const struct run_params *
 void scenario_queue_group(const struct sut_ops *ops, const struct run_params *p,
                           struct result *r);
 void scenario_keyed(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_shape_unicast(const struct sut_ops *ops, const struct run_params *p,
+                            struct result *r);
+void scenario_shape_pipeline(const struct sut_ops *ops, const struct run_params *p,
+                             struct result *r);
+void scenario_shape_multicast(const struct sut_ops *ops, const struct run_params *p,
+                              struct result *r);
+void scenario_shape_sequencer(const struct sut_ops *ops, const struct run_params *p,
+                              struct result *r);
+void scenario_shape_diamond(const struct sut_ops *ops, const struct run_params *p,
+                            struct result *r);
 
 #endif

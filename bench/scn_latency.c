@@ -2,6 +2,10 @@
  *  - latency-pingpong: round trip over two topics; the ping handler
  *    publishes the event to the pong topic, whose handler releases the
  *    waiting publisher. One outstanding event, so the RTT is not queueing.
+ *  - latency-cold(-pretouch): the same on topics just opened, every round
+ *    trip recorded from the first: what a new topic's first lap costs
+ *    (page faults on untouched ring memory), and with its memory touched
+ *    when opened.
  *  - latency-openloop: events sent on a fixed schedule; each event carries
  *    its intended send time and the handler records now - intended, so a
  *    stalled publisher shows up as latency instead of hiding it
@@ -10,12 +14,21 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "hist.h"
 #include "scenarios.h"
 
 enum { WAIT_SPINS_BEFORE_YIELD = 2000 };
 #define PONG_TIMEOUT_NS UINT64_C(5000000000)
+
+/* Minor page faults of the whole process so far. */
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
 
 void record_latency(struct result *r, const struct hist *h)
 {
@@ -25,12 +38,12 @@ void record_latency(struct result *r, const struct hist *h)
         r->lat_ns[k] = hist_quantile(h, quantiles[k]);
 }
 
-struct round_trips round_trips_plan(const struct run_params *p)
+struct round_trips round_trips_plan(const struct run_params *p, bool warm)
 {
     enum { WARMUP_MAX = 1000 };
-    uint64_t warmup = p->events ? p->events / 10 : WARMUP_MAX;
-    if (warmup > WARMUP_MAX)
-        warmup = WARMUP_MAX;
+    uint64_t warmup = 0;
+    if (warm)
+        warmup = p->events && p->events / 10 < WARMUP_MAX ? p->events / 10 : WARMUP_MAX;
     return (struct round_trips){
         .warmup = warmup,
         .total = p->events ? p->events + warmup : 0,
@@ -45,12 +58,13 @@ bool round_trips_more(const struct round_trips *rt, uint64_t seq)
     return seq <= rt->warmup || now_ns() < rt->deadline_ns;
 }
 
-/* Both latency scenarios: one system, ping (and pong) topics of 1 subscriber. */
+/* The latency scenarios: one system, ping (and pong) topics of 1 subscriber. */
 static int open_pair(struct fixture *f, const struct sut_ops *ops, const struct run_params *p,
-                     struct result *r)
+                     bool pretouch, struct result *r)
 {
     int rc = fixture_create(f, ops, p, 4);
     struct sut_topic_config cfg = busy_topic_config(p, false);
+    cfg.pretouch = pretouch;
     if (rc == 0)
         rc = fixture_open_topics(f, "lat", 2, &cfg);
     if (rc)
@@ -103,10 +117,13 @@ static bool wait_pong(struct pingpong *pp, uint64_t seq, uint64_t start_ns)
     return true;
 }
 
-void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, struct result *r)
+/* @warm: leave the first round trips (10%, at most 1,000) out of the
+ * figures. */
+static void run_pingpong(const struct sut_ops *ops, const struct run_params *p, bool warm,
+                         bool pretouch, struct result *r)
 {
     struct fixture f;
-    if (open_pair(&f, ops, p, r))
+    if (open_pair(&f, ops, p, pretouch, r))
         return;
     uint32_t size = busy_topic_config(p, false).max_payload;
     struct pingpong *pp = aligned_alloc(64, sizeof(*pp));
@@ -123,8 +140,9 @@ void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, st
     uint64_t sent = 0;
     if (p->pin)
         pin_thread(0);
+    long faults_before = minor_faults();
     uint64_t start = now_ns();
-    struct round_trips trips = round_trips_plan(p);
+    struct round_trips trips = round_trips_plan(p, warm);
     for (uint64_t seq = 1; rc == 0 && round_trips_more(&trips, seq); seq++) {
         memcpy(buf, &seq, sizeof(seq));
         uint64_t t0 = now_ns();
@@ -139,6 +157,7 @@ void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, st
         if (seq > trips.warmup)
             hist_record(h, now_ns() - t0);
     }
+    long faults = minor_faults() - faults_before;
     double seconds = (double)(now_ns() - start) / 1e9;
     if (rc || ops->flush(f.sys))
         result_fail(r, "publish/flush: %d", rc);
@@ -152,10 +171,30 @@ void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, st
     if (h)
         record_latency(r, h);
     result_extra(r, "round_trips_per_s", (double)sent / seconds);
+    /* Page faults taken while the round trips ran (every thread's; the
+     * histogram allocates nothing then): the cold-topic cost. */
+    result_extra(r, "page_faults", (double)faults);
     fixture_destroy(&f);
     free(buf);
     free(h);
     free(pp);
+}
+
+void scenario_pingpong(const struct sut_ops *ops, const struct run_params *p, struct result *r)
+{
+    run_pingpong(ops, p, true, false, r);
+}
+
+void scenario_pingpong_cold(const struct sut_ops *ops, const struct run_params *p,
+                            struct result *r)
+{
+    run_pingpong(ops, p, false, false, r);
+}
+
+void scenario_pingpong_cold_pretouch(const struct sut_ops *ops, const struct run_params *p,
+                                     struct result *r)
+{
+    run_pingpong(ops, p, false, true, r);
 }
 
 struct openloop {
@@ -212,7 +251,7 @@ static double openloop_peak(const struct fixture *f, const struct run_params *p,
 void scenario_openloop(const struct sut_ops *ops, const struct run_params *p, struct result *r)
 {
     struct fixture f;
-    if (open_pair(&f, ops, p, r))
+    if (open_pair(&f, ops, p, false, r))
         return;
     uint32_t size = busy_topic_config(p, false).max_payload;
     struct openloop *ol = calloc(1, sizeof(*ol));

@@ -37,7 +37,7 @@ void scenario_request_reply(const struct sut_ops *ops, const struct run_params *
     if (p->pin)
         pin_thread(0);
     uint64_t start = now_ns();
-    struct round_trips trips = round_trips_plan(p);
+    struct round_trips trips = round_trips_plan(p, true);
     for (uint64_t seq = 1; rc == 0 && round_trips_more(&trips, seq); seq++) {
         memcpy(request, &seq, sizeof(seq));
         uint64_t t0 = now_ns();

@@ -27,6 +27,7 @@ struct sut_topic_config {
     uint32_t max_payload; /* largest payload in bytes */
     bool parallel;        /* several workers may handle the topic at once */
     bool keyed;           /* equal keys in order, others in parallel (SUT_CAN_KEYED) */
+    bool pretouch;        /* memory backed at open, not at first use (SUT_CAN_PRETOUCH) */
 };
 
 enum sut_caps {
@@ -34,7 +35,11 @@ enum sut_caps {
     SUT_CAN_GROUPS = 1u << 1,  /* subscribe_group */
     SUT_CAN_KEYED = 1u << 2,   /* keyed topics and publish_keyed */
     SUT_CAN_REQUEST = 1u << 3, /* subscribe_echo and request */
-    SUT_CAN_UNSUBSCRIBE_ASYNC = 1u << 4 /* unsubscribe_async */
+    SUT_CAN_UNSUBSCRIBE_ASYNC = 1u << 4, /* unsubscribe_async */
+    SUT_CAN_PRETOUCH = 1u << 5, /* topics whose memory is touched when opened */
+    /* A handler may publish (onto another topic), even onto a full one,
+     * without losing the event or hanging the system. */
+    SUT_CAN_FORWARD = 1u << 6
 };
 
 /* One event of a batch. */

@@ -89,3 +89,26 @@ extras "$r/keyed.json" "Keyed topic, 1,000 keys vs parallel topic (2 producers, 
     parallel_rate ratio parallel_out_of_key_order
 extras "$r/batch-vs-single.json" "Batch publish (32 events) vs one event per call, same run" \
     handler_calls_per_s
+# Disruptor shapes: the bus beside the mutex peer, per shape, and each bus
+# shape against the bus's unicast of the same run.
+shapes() {
+    file=$1 title=$2
+    [ -f "$file" ] || return 0
+    echo "#### $title"
+    echo
+    echo "| shape | bus M events/s | mutex M events/s | bus / mutex | bus / bus unicast | check |"
+    echo "|---|---:|---:|---:|---:|---|"
+    jq -r '.results as $r
+        | ($r[] | select(.system == "bus" and .scenario == "shape-unicast") | .events_per_s) as $uni
+        | $r[] | select(.system == "bus") | . as $b
+        | ($r[] | select(.system == "mutex" and .scenario == $b.scenario)) as $m
+        | "| \($b.scenario | ltrimstr("shape-")) | \($b.events_per_s / 1e4 | round / 100)"
+          + " | \($m.events_per_s / 1e4 | round / 100)"
+          + " | \($b.events_per_s / $m.events_per_s * 100 | round / 100)"
+          + " | \($b.events_per_s / $uni * 100 | round / 100)"
+          + " | \(if $b.ok and $m.ok then "ok" else "FAIL" end) |"' "$file"
+    echo
+}
+for w in 1 2; do
+    shapes "$r/shapes-${w}w.json" "Disruptor shapes, 1,024-slot rings, $w worker(s), same run"
+done

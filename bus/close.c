@@ -18,8 +18,8 @@
  *     close, a subscribe or unsubscribe must not change it). A worker may
  *     still load the old table and find no event: it is freed with the
  *     topic, after a grace period.
- *  6. Off the queues: take `scheduled` from 0 to 1 for good, so that nobody
- *     queues the topic again, then wait until no worker is inside
+ *  6. Off the queues: take `scheduled` from 0 to SCHED_QUEUED for good, so
+ *     that nobody queues the topic again, then wait until no worker is inside
  *     bus__topic_dispatch() for it (dispatch.c).
  *  7. Count it out of the registry and free it after a grace period
  *     (call_rcu), behind the deferred frees already queued that may touch
@@ -63,11 +63,16 @@ static void wait_off_queues(struct bus_topic *t)
 {
     struct backoff wait = BACKOFF_INIT;
     int idle = 0;
-    /* seq_cst: a worker counts itself in `dispatchers` (seq_cst) before it
-     * stores 0 to `scheduled`; reading that 0, we see its count. On failure
-     * relaxed: we only retry. Only workers store 0, each after popping the
-     * topic, so at 0 no queue holds it; holding 1, nobody queues it again. */
-    while (!atomic_compare_exchange_weak_explicit(&t->scheduled, &idle, 1,
+    /* seq_cst: a worker counts itself in `dispatchers` (seq_cst) before its
+     * hand-back takes the word to 0; reading that 0, we see its count. On
+     * failure relaxed: we only retry. At 0 no queue holds the topic, no
+     * worker holds it or is active on it; holding SCHED_QUEUED with no
+     * entry queued, nobody queues it again (bus__topic_schedule needs 0,
+     * bus__topic_recruit a clear QUEUED), and a late helper (a handler whose
+     * publish found the ring full before the seal) only adds and removes
+     * its own HELD or ACTIVE, inside its read-side section, which the free
+     * waits for. */
+    while (!atomic_compare_exchange_weak_explicit(&t->scheduled, &idle, SCHED_QUEUED,
                                                   memory_order_seq_cst,
                                                   memory_order_relaxed)) {
         idle = 0;

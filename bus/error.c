@@ -30,13 +30,14 @@ const char *bus_strerror(int err)
     case -ENOMEM: return "out of memory";
     case -ENOSPC: return "bus holds max_topics topics";
     case -EEXIST: return "topic exists with another configuration";
-    case -EDEADLK: return "would wait for the calling handler's own worker";
+    case -EDEADLK: return "would wait for itself (a handler's own worker, the timer thread, or a cycle of full topics)";
     case -ETIMEDOUT: return "no reply before the timeout";
     case -ENOENT: return "no subscriber for the request";
     case -ENOMSG: return "handlers ran but none replied";
     case -EALREADY: return "request already answered or timed out";
     case -ENOBUFS: return "reply larger than the caller's buffer";
     case -EPIPE: return "topic is closed";
+    case -EPERM: return "not allowed to lock the topic's memory (RLIMIT_MEMLOCK)";
     default: return system_text(err);
     }
 }

@@ -64,10 +64,15 @@ struct bus_sub {
     void *done_arg;
 };
 
+/* bus_topic.scheduled: SCHED_QUEUED while an entry is on a ready queue,
+ * plus SCHED_HELD while a worker dispatches an ordered topic, or
+ * SCHED_ACTIVE for each worker dispatching a parallel topic (a handler's
+ * nested help too). */
+enum { SCHED_QUEUED = 1, SCHED_HELD = 2, SCHED_ACTIVE = 2 };
+
 struct bus_topic {
     struct ring ring;
-    /* 1 while the topic is queued on the ready queue or (ordered topics)
-     * being dispatched; see dispatch.c for the protocol. */
+    /* SCHED_* above; see dispatch.c for the protocol. */
     alignas(RING_CACHELINE) _Atomic int scheduled;
     /* Workers inside bus__topic_dispatch() for this topic (close.c waits
      * for none once it holds `scheduled`). */
@@ -115,7 +120,7 @@ struct bus {
     _Atomic bool stopping;
     /* Set by bus_destroy once drained: idle workers exit. */
     _Atomic bool exiting;
-    struct worker *threads;
+    struct bus_worker *workers; /* one record per thread (help.h) */
     unsigned nthreads;
     /* The end of bus_shutdown (joining the threads) runs once, under
      * shutdown_lock; shut_down says it is done. */
@@ -151,13 +156,6 @@ static inline void bus__read_unlock(void)
 /* The bus whose worker runs the calling thread, or NULL. */
 struct bus *bus__current_worker_bus(void);
 
-/* One thread of the worker pool. */
-struct worker {
-    struct bus *bus;
-    unsigned index;
-    pthread_t thread;
-};
-
 /* Worker pool (worker.c). Start: 0, -EINVAL (a CPU of cfg.worker_cpus
  * cannot be used), -ENOMEM. */
 int bus__workers_start(struct bus *bus);
@@ -165,6 +163,22 @@ void bus__workers_stop(struct bus *bus);
 
 /* Queues the topic for dispatch unless it is queued or being dispatched. */
 void bus__topic_schedule(struct bus_topic *t);
+/* Parallel topics whose workers do not keep up (a slow batch, a full ring):
+ * queues the topic for one more worker, unless it is queued or every worker
+ * is on it already. Does nothing for other topics (dispatch.c). */
+void bus__topic_recruit(struct bus_topic *t);
+
+/* True when @t is on no ready queue and no worker dispatches it (nor handles
+ * a batch of it); a snapshot: a publish may queue it again at once
+ * (dispatch.c). */
+bool bus__topic_idle(struct bus_topic *t);
+
+struct bus_worker;
+/* A worker whose handler waits for room in @t dispatches one batch of it
+ * nested, if it can: an ordered topic that no worker holds, or a parallel
+ * topic's unclaimed events, as one more active worker. True if it delivered
+ * some (dispatch.c). */
+bool bus__topic_help(struct bus_worker *me, struct bus_topic *t);
 
 /* Waits, spinning, yielding then sleeping, until @ready(t, arg) holds.
  * Workers notify t->progress after freeing slots. */

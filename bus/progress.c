@@ -13,6 +13,9 @@ bool bus__topic_await_until(struct bus_topic *t, bool (*ready)(struct bus_topic 
             return false;
         if (backoff_wait(&wait))
             continue;
+        /* A long wait: on a parallel topic, the workers on it are stuck or
+         * too few; call another before sleeping. */
+        bus__topic_recruit(t);
         uint32_t key = evcount_prepare(&t->progress);
         if (ready(t, arg)) {
             evcount_cancel(&t->progress);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "help.h"
 #include "internal.h"
 
 /* Remembers the largest depth seen, for tickets [first, end) just committed.
@@ -46,21 +47,34 @@ static inline bool reserved_or_refused(struct bus_topic *t, void *arg)
  * 0 when the events are to be dropped (BUS_FULL_DROP), or a negative error. */
 __attribute__((noinline)) static int64_t on_full(struct bus_topic *t, struct reservation *r)
 {
+    struct bus_worker *me = bus__current_worker();
+    /* A handler must not just sleep: its own worker may be the one that
+     * would drain the topic. On its own bus it helps (help.c); a worker of
+     * another bus cannot, and its wait could close a cycle nobody sees, so
+     * it is refused. Refused at once, the event is lost to a stuck handler
+     * unless another worker takes over a parallel topic (a waiting
+     * publisher asks in bus__topic_await and bus__help_until). */
+    bool refused = t->cfg.full_policy != BUS_FULL_BLOCK || (me && me->bus != t->bus);
+    if (refused)
+        bus__topic_recruit(t);
     switch (t->cfg.full_policy) {
     case BUS_FULL_DROP:
         return 0;
     case BUS_FULL_FAIL:
         return -EAGAIN;
     default:
-        /* A handler must not wait: its own worker may be the one that would
-         * drain the topic. */
-        if (bus__current_worker_bus())
-            return -EAGAIN;
-        /* relaxed: a statistic. */
-        atomic_fetch_add_explicit(&t->blocked, 1, memory_order_relaxed);
+        break;
+    }
+    if (refused)
+        return -EAGAIN;
+    /* relaxed: a statistic (a publish that had to wait for room). */
+    atomic_fetch_add_explicit(&t->blocked, 1, memory_order_relaxed);
+    if (!me) {
         bus__topic_await(t, reserved_or_refused, r);
         return r->rc;
     }
+    int rc = bus__help_until(me, t, reserved_or_refused, r);
+    return rc ? rc : r->rc;
 }
 
 /* A sealed ring: the topic is being closed (-EPIPE) or the bus shut down. */

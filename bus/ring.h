@@ -70,13 +70,16 @@ struct ring {
     size_t stride;
     unsigned char *slots;
     void *slots_alloc; /* what slots was carved from (aligned) */
+    size_t slots_bytes; /* its size */
+    unsigned alloc_flags; /* BUS_TOPIC_PRETOUCH, BUS_TOPIC_LOCKED */
     /* Parallel topics: done[t & mask] == t + 1 once ticket t is handled. */
     _Atomic uint64_t *done;
 };
 
-/* Allocates capacity slots of max_payload bytes. -EINVAL if the size
- * overflows, -ENOMEM. */
-int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, bool parallel);
+/* Allocates capacity slots of max_payload bytes, and the done marks of a
+ * BUS_TOPIC_PARALLEL ring, touched or locked as @flags (topic flags) ask.
+ * -EINVAL if the size overflows, -ENOMEM, -EPERM (BUS_TOPIC_LOCKED refused). */
+int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, unsigned flags);
 void bus__ring_fini(struct ring *r);
 
 /* Stops handing out tickets: later reservations fail with -ESHUTDOWN. */

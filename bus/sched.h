@@ -1,6 +1,6 @@
 /* sched.h - the queues of topics that hold events, and parking idle workers.
  *
- * A topic is in a ready queue at most once (its `scheduled` flag says so), so
+ * A topic is in a ready queue at most once (its SCHED_QUEUED bit says so), so
  * a queue of max_topics + 1 entries never overflows, and workers only ever
  * look at topics that have events: idle topics cost nothing, and topics that
  * do not exist cost no memory until the queue's positions reach their cells

@@ -64,7 +64,7 @@ bool bus__valid_topic_name(const char *name)
 
 enum {
     KNOWN_FLAGS = BUS_TOPIC_PARALLEL | BUS_TOPIC_HIGH_PRIORITY | BUS_TOPIC_LOW_PRIORITY |
-                  BUS_TOPIC_KEYED
+                  BUS_TOPIC_KEYED | BUS_TOPIC_PRETOUCH | BUS_TOPIC_LOCKED
 };
 
 /* Returns what is wrong with @cfg (for bus_last_error), or NULL. */
@@ -207,7 +207,7 @@ int bus__topic_new(struct bus *bus, const char *name, size_t len,
     /* A keyed topic's events live in its lanes: its own ring stays empty. */
     bool keyed = cfg->flags & BUS_TOPIC_KEYED;
     int rc = bus__ring_init(&t->ring, keyed ? 2 : cfg->capacity, keyed ? 0 : cfg->max_payload,
-                            cfg->flags & BUS_TOPIC_PARALLEL);
+                            cfg->flags);
     if (rc) {
         free(t);
         return rc;

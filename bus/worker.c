@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "help.h"
 #include "internal.h"
 
 enum {
@@ -13,11 +14,17 @@ enum {
     IDLE_YIELDS = 50  /* yields before parking */
 };
 
-static _Thread_local struct bus *current_bus __attribute__((tls_model("initial-exec")));
+static _Thread_local struct bus_worker *current_worker
+    __attribute__((tls_model("initial-exec")));
+
+struct bus_worker *bus__current_worker(void)
+{
+    return current_worker;
+}
 
 struct bus *bus__current_worker_bus(void)
 {
-    return current_bus;
+    return current_worker ? current_worker->bus : NULL;
 }
 
 /* One step of waiting for work, escalating with @idle_rounds. Under
@@ -62,12 +69,12 @@ static void name_thread(unsigned index)
 
 static void *worker_main(void *arg)
 {
-    struct worker *self = arg;
+    struct bus_worker *self = arg;
     struct bus *bus = self->bus;
     unsigned idle_rounds = 0, turn = 0;
     bool polling = false;
     /* Set before the start hook, so that it runs under a handler's rules. */
-    current_bus = bus;
+    current_worker = self;
     name_thread(self->index);
     if (bus->cfg.on_worker_start)
         bus->cfg.on_worker_start(bus, self->index, bus->cfg.worker_hook_arg);
@@ -100,8 +107,9 @@ static void *worker_main(void *arg)
  * Returns pthread_create's error. */
 static int start_worker(struct bus *bus, unsigned index)
 {
-    struct worker *w = &bus->threads[index];
-    *w = (struct worker){.bus = bus, .index = index};
+    struct bus_worker *w = &bus->workers[index];
+    w->bus = bus;
+    w->index = index;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     if (bus->cfg.worker_cpus_count) {
@@ -117,8 +125,9 @@ static int start_worker(struct bus *bus, unsigned index)
 
 int bus__workers_start(struct bus *bus)
 {
-    bus->threads = calloc(bus->cfg.workers, sizeof(*bus->threads));
-    if (!bus->threads)
+    /* All records up front: a helper reads every one (help.c). */
+    bus->workers = calloc(bus->cfg.workers, sizeof(*bus->workers));
+    if (!bus->workers)
         return -ENOMEM;
     for (; bus->nthreads < bus->cfg.workers; bus->nthreads++) {
         int err = start_worker(bus, bus->nthreads);
@@ -139,8 +148,8 @@ void bus__workers_stop(struct bus *bus)
     atomic_store_explicit(&bus->exiting, true, memory_order_seq_cst);
     bus__sched_wake_all(&bus->sched);
     for (unsigned i = 0; i < bus->nthreads; i++)
-        pthread_join(bus->threads[i].thread, NULL);
-    free(bus->threads);
-    bus->threads = NULL;
+        pthread_join(bus->workers[i].thread, NULL);
+    free(bus->workers);
+    bus->workers = NULL;
     bus->nthreads = 0;
 }

@@ -121,10 +121,16 @@ enum { BUS_FULL_BLOCK = 0, BUS_FULL_FAIL = 1, BUS_FULL_DROP = 2 };
 /* Topic flags. */
 enum {
     /* Several workers may dispatch the topic at once. Handlers of a parallel
-     * topic may run concurrently and see events out of seq order. The mode
-     * for competing consumers (queue groups) that should work in parallel:
-     * an ordered topic (no flag) is dispatched by one worker at a time, so
-     * its group members take turns but never run at once. */
+     * topic may run concurrently and see events out of seq order. One worker
+     * takes the topic's events while it keeps up; another joins (up to all
+     * of them) when it does not: after a batch of handler calls that took
+     * more than 50 us with events waiting, or when the ring is full and a
+     * publisher waits for room or is refused. So a cheap handler costs no
+     * contention between workers, and a handler stuck on one event holds up
+     * the others until the ring fills. The mode for competing consumers
+     * (queue groups) that should work in parallel: an ordered topic (no
+     * flag) is dispatched by one worker at a time, so its group members take
+     * turns but never run at once. */
     BUS_TOPIC_PARALLEL = 1u << 0,
     /* Priority: when several topics have events, workers serve high-priority
      * topics first, then normal (neither flag), then low; every 4th turn of a
@@ -137,7 +143,21 @@ enum {
      * The topic is split into min(16, capacity / 2) ordered lanes of
      * capacity / lanes events each, chosen by a hash of the key; seq counts
      * per lane. Not with BUS_TOPIC_PARALLEL. */
-    BUS_TOPIC_KEYED = 1u << 3
+    BUS_TOPIC_KEYED = 1u << 3,
+    /* Memory up front (as the Disruptor's pre-filled ring and Aeron's
+     * pre-touched term buffers): bus_topic_open() writes every page of the
+     * ring, so the first lap takes no page fault (without it, a fresh topic
+     * of the default size faults about every 13 events, ~10 us each on a
+     * VM). Costs the whole ring at once: capacity * stride bytes resident,
+     * stride = 64 + max_payload rounded up to 16 (default 4096 * 320 = 1.25
+     * MiB), plus capacity * 8 for a parallel topic. */
+    BUS_TOPIC_PRETOUCH = 1u << 4,
+    /* As BUS_TOPIC_PRETOUCH, and the ring is locked in memory (mlock), so it
+     * is never swapped out; it is unlocked when the bus is destroyed. The
+     * locked bytes count against RLIMIT_MEMLOCK (often 8 MiB) unless the
+     * process has CAP_IPC_LOCK: bus_topic_open() returns -EPERM when the
+     * limit is too low. */
+    BUS_TOPIC_LOCKED = 1u << 5
 };
 
 typedef struct bus_topic_config {
@@ -261,11 +281,14 @@ BUS_API void bus_topic_config_init(bus_topic_config_t *cfg);
  *   from its own is an error (-EEXIST).
  * @out: receives the topic, owned by the bus (valid until bus_topic_close()
  *   or bus_destroy()).
- * The ring (capacity slots of max_payload bytes) is allocated here, once.
+ * The ring (capacity slots of max_payload bytes) is allocated here, once;
+ * its pages are backed as events first use them, or here with
+ * BUS_TOPIC_PRETOUCH or BUS_TOPIC_LOCKED.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (NULL argument, malformed name or configuration, capacity *
  * slot size overflowing size_t), -EEXIST (topic exists with another
  * configuration), -ENOSPC (max_topics topics exist), -ENOMEM,
+ * -EPERM (BUS_TOPIC_LOCKED: RLIMIT_MEMLOCK too low for the ring),
  * -ESHUTDOWN (bus shut down).
  */
 BUS_API int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
@@ -485,18 +508,31 @@ BUS_API int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void
  * bus_publish - copy @size bytes at @data into a slot of @topic and queue it
  * for dispatch. @data is the caller's, unused after the call returns.
  * On a full ring: BUS_FULL_BLOCK waits for room (spin, yield, then short
- * sleeps), except on a worker thread, where it returns -EAGAIN at once: a
- * handler waiting for its own worker would hang the bus. BUS_FULL_FAIL
- * returns -EAGAIN; BUS_FULL_DROP discards the event, counts it in `dropped`
- * and returns 0 (fire and forget: the loss shows in the stats, not here).
+ * sleeps). BUS_FULL_FAIL returns -EAGAIN; BUS_FULL_DROP discards the event,
+ * counts it in `dropped` and returns 0 (fire and forget: the loss shows in
+ * the stats, not here).
+ * From a handler (back-pressure through a graph of topics): BUS_FULL_BLOCK
+ * waits too, and loses nothing. While it waits, the handler's worker
+ * dispatches batches of the full topic itself when no other worker holds it
+ * (nested inside the handler: the full topic's handlers run on this thread
+ * before bus_publish() returns), else waits for the worker that holds it.
+ * On a graph without cycles this always ends, with any number of workers.
+ * When the wait closes a cycle, so that no slot can ever be freed (the
+ * handler publishes onto its own full topic, or a -> b -> a with both
+ * full), it returns -EDEADLK: at once when the handler's own worker keeps
+ * the topic full, else once the cycle is seen twice, 1 ms apart. Nested
+ * dispatches are at most 64 deep (one per stage of the longest path): a
+ * wait that would need more returns -EDEADLK. A handler of another bus's
+ * worker gets -EAGAIN from a full BUS_FULL_BLOCK ring.
  * Order: on an ordered topic (the default) each producer's events are
  * dispatched in its own publish order; a parallel topic's handlers may see
  * them out of order (BUS_TOPIC_PARALLEL), and a keyed topic keeps the order
  * per key (BUS_TOPIC_KEYED; this call uses key 0).
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (topic NULL, data NULL with size > 0), -EMSGSIZE (size over
- * max_payload), -EAGAIN (ring full, as above), -ESHUTDOWN (bus shut down),
- * -EPIPE (topic closed or being closed: bus_topic_close()).
+ * max_payload), -EAGAIN (ring full, as above), -EDEADLK (from a handler: a
+ * cycle of full topics, as above), -ESHUTDOWN (bus shut down), -EPIPE (topic
+ * closed or being closed: bus_topic_close()).
  */
 BUS_API int bus_publish(bus_topic_t *topic, const void *data, size_t size);
 
@@ -573,7 +609,9 @@ typedef void (*bus_reply_fn)(int status, const void *reply, size_t size, void *a
  * A request published onto a parallel topic or a queue group works the same;
  * on a keyed topic it goes to the lane of key 0, as bus_publish() does.
  * Thread-safety: any thread, handlers included (on_reply must then not
- * expect to run before the handler returns).
+ * expect to run before the handler returns; from a handler a full
+ * BUS_FULL_BLOCK topic waits as for bus_publish(), and on_reply may run
+ * during the call if the handler's worker dispatches the request nested).
  * Errors: as bus_publish(), and -EINVAL (on_reply NULL); -ENOMEM.
  * On an error on_reply is never called.
  */
@@ -629,16 +667,17 @@ typedef struct bus_msg {
  * the whole batch goes to the lane of key 0, as bus_publish() does.
  * @accepted: receives how many events (a prefix of @msgs) were accepted.
  * When the ring is full: BUS_FULL_BLOCK waits for room until all are accepted
- * (on a worker thread it stops instead, as bus_publish() would fail);
- * BUS_FULL_FAIL accepts what fits; BUS_FULL_DROP accepts what fits and counts
- * the rest in `dropped`.
+ * (from a handler as bus_publish() does; on a cycle of full topics it stops
+ * with what was accepted); BUS_FULL_FAIL accepts what fits; BUS_FULL_DROP
+ * accepts what fits and counts the rest in `dropped`.
  * Returns 0 when at least one event was accepted or @count is 0, even if
  * fewer than @count were (check *accepted). An error means none was accepted.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (topic, accepted NULL; msgs NULL with count > 0; a message
  * with data NULL and size > 0), -EMSGSIZE (a size over max_payload; checked
  * before anything is published), -EAGAIN (ring full, nothing accepted:
- * BUS_FULL_FAIL, or BUS_FULL_BLOCK on a worker thread), -ESHUTDOWN.
+ * BUS_FULL_FAIL, or BUS_FULL_BLOCK on another bus's worker), -EDEADLK (from
+ * a handler, nothing accepted: a cycle, as bus_publish()), -ESHUTDOWN.
  * BUS_FULL_DROP with a full ring returns 0 with *accepted 0.
  */
 BUS_API int bus_publish_batch(bus_topic_t *topic, const bus_msg_t *msgs, size_t count,

@@ -175,6 +175,103 @@ START_TEST(parallel_topic_exactly_once)
 }
 END_TEST
 
+/* A parallel topic whose only busy worker is stuck in a handler gets
+ * another worker once its ring is full and a publisher waits for room
+ * (dispatch.c, bus__topic_recruit): the events behind the stuck one are
+ * handled while it still blocks, and the last of them lets it go. Hangs
+ * (test timeout) if no helper comes. */
+enum { STUCK_CAPACITY = 64 };
+
+struct stuck {
+    struct gate gate;
+    atomic_uint others;
+};
+
+static int stuck_on_first(const bus_event_t *ev, void *ctx)
+{
+    struct stuck *s = ctx;
+    if (ev->seq == 1)
+        gate_pass(&s->gate);
+    else if (atomic_fetch_add(&s->others, 1) + 1 == STUCK_CAPACITY - 1)
+        gate_open(&s->gate); /* every other event of the full ring */
+    return 0;
+}
+
+START_TEST(parallel_topic_helped_past_stuck_handler)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t =
+        new_topic(bus, "stuck", STUCK_CAPACITY, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
+    struct stuck s = {.others = 0};
+    gate_init(&s.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, stuck_on_first, &s, &sub));
+    uint32_t v = 0;
+    ck_assert_ok(bus_publish(t, &v, sizeof(v)));
+    gate_await_waiters(&s.gate, 1); /* a worker holds event 1 */
+    /* Fills the ring, then waits for room: only the stuck handler's return
+     * frees slots, and it waits for the other 63 events. */
+    for (v = 1; v <= STUCK_CAPACITY; v++)
+        ck_assert_ok(bus_publish(t, &v, sizeof(v)));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(atomic_load(&s.others), STUCK_CAPACITY);
+    bus_topic_stats_t st;
+    ck_assert_ok(bus_topic_stats(t, &st));
+    ck_assert_uint_eq(st.delivered, STUCK_CAPACITY + 1);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+static int fail_odd(const bus_event_t *ev, void *ctx);
+
+static bool only_even(const bus_event_t *ev, void *ctx)
+{
+    (void)ctx;
+    return ev->seq % 2 == 0;
+}
+
+/* Per-subscription counters of a parallel topic, which workers add up per
+ * run of events (deliver.c): exact after a flush, for more subscriptions than
+ * the per-run tally holds (16), with filters, failures and a queue group. */
+START_TEST(parallel_sub_counters_add_up)
+{
+    enum { SUBS = 20, GROUP = 3, N = 2001 };
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "counted", 64, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
+    struct counter c = {0};
+    bus_sub_t *subs[SUBS + GROUP];
+    for (int i = 0; i < SUBS + GROUP; i++) {
+        bus_sub_options_t o;
+        bus_sub_options_init(&o);
+        if (i % 4 == 1)
+            o.filter = only_even;
+        if (i >= SUBS)
+            o.group = "g";
+        ck_assert_ok(bus_subscribe_ex(t, i % 4 == 2 ? fail_odd : count_only, &c, &o, &subs[i]));
+    }
+    for (uint32_t e = 0; e < N; e++)
+        ck_assert_ok(bus_publish(t, &e, sizeof(e)));
+    ck_assert_ok(bus_flush(bus));
+    uint64_t group_delivered = 0, group_seen = 0;
+    for (int i = 0; i < SUBS + GROUP; i++) {
+        bus_sub_stats_t ss;
+        ck_assert_ok(bus_sub_stats(subs[i], &ss));
+        if (i >= SUBS) {
+            group_delivered += ss.delivered;
+            group_seen += ss.delivered + ss.handler_errors;
+            continue;
+        }
+        uint64_t passed = i % 4 == 1 ? N / 2 : N; /* even seqs 2..2000 */
+        ck_assert_uint_eq(ss.filtered, N - passed);
+        ck_assert_uint_eq(ss.handler_errors, i % 4 == 2 ? (N + 1) / 2 : 0);
+        ck_assert_uint_eq(ss.delivered, passed - ss.handler_errors);
+    }
+    ck_assert_uint_eq(group_seen, N);
+    ck_assert_uint_gt(group_delivered, 0);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 static int fail_odd(const bus_event_t *ev, void *ctx)
 {
     (void)ctx;
@@ -339,6 +436,8 @@ int main(void)
     tcase_add_test(tc, event_fields);
     tcase_add_test(tc, several_producers_one_ordered_topic);
     tcase_add_test(tc, parallel_topic_exactly_once);
+    tcase_add_test(tc, parallel_topic_helped_past_stuck_handler);
+    tcase_add_test(tc, parallel_sub_counters_add_up);
     tcase_add_test(tc, stats_add_up);
     tcase_add_test(tc, flush_waits_for_handlers);
     tcase_add_test(tc, destroy_delivers_queued_events);

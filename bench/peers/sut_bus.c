@@ -42,7 +42,8 @@ static int bus_sut_topic_open(void *sys, const char *name, const struct sut_topi
     bus_topic_config_init(&tc);
     tc.capacity = cfg->capacity;
     tc.max_payload = cfg->max_payload;
-    tc.flags = (cfg->parallel ? BUS_TOPIC_PARALLEL : 0) | (cfg->keyed ? BUS_TOPIC_KEYED : 0);
+    tc.flags = (cfg->parallel ? BUS_TOPIC_PARALLEL : 0) | (cfg->keyed ? BUS_TOPIC_KEYED : 0) |
+               (cfg->pretouch ? BUS_TOPIC_PRETOUCH : 0);
     return bus_topic_open(sys, name, &tc, (bus_topic_t **)topic);
 }
 
@@ -171,8 +172,8 @@ static void bus_sut_destroy(void *sys)
 const struct sut_ops sut_bus_ops = {
     .name = "bus",
     .summary = "this library: per-topic rings, worker pool, RCU subscriptions",
-    .caps = SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC | SUT_CAN_GROUPS | SUT_CAN_KEYED |
-            SUT_CAN_REQUEST,
+    .caps = SUT_CAN_PRETOUCH | SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC | SUT_CAN_GROUPS |
+            SUT_CAN_KEYED | SUT_CAN_REQUEST | SUT_CAN_FORWARD,
     .create = bus_sut_create,
     .topic_open = bus_sut_topic_open,
     .subscribe = bus_sut_subscribe,

@@ -73,4 +73,4 @@ static int glib_create(const struct sut_config *cfg, void **sys)
 
 const struct sut_ops sut_glib_ops =
     QUEUE_PEER_OPS("glib", "GLib GThreadPool (GAsyncQueue inside), malloc per event",
-                   SUT_CAN_CHURN, 0, glib_create);
+                   SUT_CAN_CHURN | SUT_CAN_FORWARD, 0, glib_create);

@@ -104,4 +104,4 @@ static int mutex_create(const struct sut_config *cfg, void **sys)
 
 const struct sut_ops sut_mutex_ops =
     QUEUE_PEER_OPS("mutex", "linked list + pthread mutex/condvar + thread pool, malloc per event",
-                   SUT_CAN_CHURN, 0, mutex_create);
+                   SUT_CAN_CHURN | SUT_CAN_FORWARD, 0, mutex_create);

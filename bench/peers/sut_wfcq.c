@@ -89,4 +89,4 @@ static int wfcq_create(const struct sut_config *cfg, void **sys)
 
 const struct sut_ops sut_wfcq_ops =
     QUEUE_PEER_OPS("wfcq", "liburcu wfcqueue + futex wake-up + thread pool, malloc per event",
-                   SUT_CAN_CHURN, 0, wfcq_create);
+                   SUT_CAN_CHURN | SUT_CAN_FORWARD, 0, wfcq_create);

@@ -156,12 +156,15 @@ static int on_event(const bus_event_t *ev, void *ctx)
     if (h->kind != H_ONWARD || hops == 0 || h->onward->cfg.max_payload == 0)
         return 0;
     uint8_t next = (uint8_t)(hops - 1);
-    /* From a handler a full ring is -EAGAIN whatever the policy, never a
-     * wait; -ESHUTDOWN while bus_destroy drains the bus. */
+    /* From a handler a full BUS_FULL_BLOCK ring waits (the worker helps
+     * drain it) or, when the onward topics form a cycle, says -EDEADLK; a
+     * BUS_FULL_FAIL ring says -EAGAIN; -ESHUTDOWN while bus_destroy drains
+     * the bus. */
     int rc = bus_publish(h->onward->topic, &next, 1);
+    bool fail_policy = h->onward->cfg.full_policy == BUS_FULL_FAIL;
     if (rc == 0)
         count(&h->onward->accepted, memory_order_release);
-    else if (rc != -EAGAIN && rc != -ESHUTDOWN)
+    else if (!(rc == -EAGAIN && fail_policy) && rc != -EDEADLK && rc != -ESHUTDOWN)
         FAIL("publish from a handler returned %d", rc);
     return 0;
 }

@@ -2,8 +2,9 @@
  *
  *  - cycle.0 -> cycle.1 -> cycle.2 -> cycle.0: each handler republishes the
  *    event twice onto the next topic until its hop count runs out, so the
- *    rings fill and handlers get -EAGAIN (never a hang) from BUS_FULL_BLOCK;
- *  - self.full: a handler floods its own ordered topic and must see -EAGAIN
+ *    rings fill; BUS_FULL_BLOCK makes handlers wait (helping) and, once the
+ *    full rings close the cycle, get -EDEADLK (never a hang);
+ *  - self.full: a handler floods its own ordered topic and must see -EDEADLK
  *    within capacity + 1 publishes (its worker holds the ring's slots);
  *  - errors: a handler fails every odd event; handler_errors must match;
  *  - rude: a handler calls bus_flush and bus_destroy (-EDEADLK, bus left
@@ -48,7 +49,7 @@ struct topic_count {
 
 static bus_t *bus;
 static struct topic_count cycle[CYCLE], self_full, errors, rude, blocker, probe;
-static atomic_ulong odd_published, handler_full, self_floods, deadlk_seen, msgsize_seen;
+static atomic_ulong odd_published, handler_cycles, self_floods, deadlk_seen, msgsize_seen;
 
 /* The gate the blocker waits at, and how main knows it is waiting. */
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -65,14 +66,14 @@ static unsigned long get(atomic_ulong *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-/* A publish from a handler: 0 or -EAGAIN (full ring, never a wait). */
+/* A publish from a handler onto a cycle of full rings: 0 or -EDEADLK. */
 static void publish_from_handler(struct topic_count *t, const struct hop *h)
 {
     int rc = bus_publish(t->topic, h, sizeof(*h));
     if (rc == 0)
         add(&t->accepted, 1);
-    else if (rc == -EAGAIN)
-        add(&handler_full, 1);
+    else if (rc == -EDEADLK)
+        add(&handler_cycles, 1);
     else
         stress_fail("publish from a handler: %s", bus_strerror(rc));
 }
@@ -104,7 +105,7 @@ static int on_self_full(const bus_event_t *ev, void *ctx)
     h.hops = 0;
     for (unsigned i = 0; i <= SELF_CAPACITY; i++) {
         int rc = bus_publish(self_full.topic, &h, sizeof(h));
-        if (rc == -EAGAIN) {
+        if (rc == -EDEADLK) {
             add(&self_floods, 1);
             return 0;
         }
@@ -114,7 +115,7 @@ static int on_self_full(const bus_event_t *ev, void *ctx)
         }
         add(&self_full.accepted, 1);
     }
-    stress_fail("self.full: %d publishes onto its own full ring, no -EAGAIN",
+    stress_fail("self.full: %d publishes onto its own full ring, no -EDEADLK",
                 SELF_CAPACITY + 1);
     return 0;
 }
@@ -325,13 +326,13 @@ static void verify(unsigned rounds)
     verify_topic("errors", &errors, 2, get(&odd_published));
     verify_topic("rude", &rude, 1, 0);
     verify_topic("blocker", &blocker, 1, 0);
-    printf("  rounds with a blocked worker %u, cycle events %lu, handler -EAGAIN %lu, "
+    printf("  rounds with a blocked worker %u, cycle events %lu, handler cycles %lu, "
            "self floods %lu, handler errors %lu, -EDEADLK checks %lu\n",
            rounds, get(&cycle[0].accepted) + get(&cycle[1].accepted) + get(&cycle[2].accepted),
-           get(&handler_full), get(&self_floods), get(&odd_published), get(&deadlk_seen));
+           get(&handler_cycles), get(&self_floods), get(&odd_published), get(&deadlk_seen));
     /* The run exercised what it claims. */
     STRESS_CHECK(rounds >= MIN_ROUNDS, "only %u blocked rounds", rounds);
-    STRESS_CHECK(get(&handler_full) > 0, "no handler ever met a full ring");
+    STRESS_CHECK(get(&handler_cycles) > 0, "no handler ever met a cycle of full rings");
     STRESS_CHECK(get(&self_floods) > 0 && get(&deadlk_seen) > 0 && get(&msgsize_seen) > 0,
                  "self flood, -EDEADLK or -EMSGSIZE paths never ran");
 }
