@@ -1,5 +1,7 @@
 /* test_topics.c - topic lifecycle and introspection: finding topics by name,
  * the reserved `bus.` names, closing topics. */
+#include <sched.h>
+
 #include "helpers.h"
 
 static bus_t *new_bus_batch(unsigned workers, uint32_t batch)
@@ -424,6 +426,66 @@ START_TEST(close_dead_letter_topic_stops_routing)
 }
 END_TEST
 
+/* Handlers that forward onto a full BUS_FULL_BLOCK topic wait inside the
+ * handler (helping, or waiting for the worker that holds it: issue 10's
+ * back-pressure); closing that topic wakes them with -EPIPE, and the close
+ * completes once its stuck handler returns. Both the ordered and the
+ * parallel scheduling of the full topic. */
+struct forwarder {
+    bus_topic_t *to;
+    atomic_ulong ok, epipe, other;
+};
+
+static int forward(const bus_event_t *ev, void *ctx)
+{
+    struct forwarder *f = ctx;
+    int rc = bus_publish(f->to, ev->data, ev->size);
+    atomic_fetch_add(rc == 0 ? &f->ok : rc == -EPIPE ? &f->epipe : &f->other, 1);
+    return 0;
+}
+
+static void close_under_forwarders(unsigned flags)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *src = new_topic(bus, "fwd.src", 64, BUS_FULL_BLOCK, 0);
+    bus_topic_t *dst = new_topic(bus, "fwd.dst", 4, BUS_FULL_BLOCK, flags);
+    struct held h = {.calls = 0};
+    gate_init(&h.gate);
+    struct forwarder f = {.to = dst};
+    bus_sub_t *s1, *s2;
+    ck_assert_ok(bus_subscribe(dst, hold_first, &h, &s1));
+    ck_assert_ok(bus_subscribe(src, forward, &f, &s2));
+    for (int i = 0; i < 32; i++)
+        ck_assert_ok(bus_publish(src, "e", 1));
+    gate_await_waiters(&h.gate, 1); /* dst's first handler call is stuck */
+    /* Let the forwarders fill dst and start waiting on it. */
+    bus_topic_stats_t st;
+    do {
+        ck_assert_ok(bus_topic_stats(dst, &st));
+    } while (st.blocked == 0 && sched_yield() == 0);
+    struct closer c;
+    close_in_thread(&c, dst, BUS_CLOSE_DROP);
+    sleep_ms(20); /* the close has sealed the ring and waits for the drain */
+    gate_open(&h.gate);
+    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
+    ck_assert_ok(c.rc);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(atomic_load(&f.other), 0);
+    ck_assert_uint_gt(atomic_load(&f.epipe), 0);
+    ck_assert_uint_eq(atomic_load(&f.ok) + atomic_load(&f.epipe), 32);
+    /* Every accepted forward was handled or dropped by the close. */
+    ck_assert_uint_eq(c.final.published, atomic_load(&f.ok));
+    ck_assert_uint_eq(atomic_load(&h.calls) + c.final.dropped, c.final.published);
+    ck_assert_ok(bus_destroy(bus));
+}
+
+START_TEST(close_wakes_handlers_waiting_to_forward)
+{
+    close_under_forwarders(0);
+    close_under_forwarders(BUS_TOPIC_PARALLEL);
+}
+END_TEST
+
 /* A thread that keeps asking for the dead-letter topic (NULL: as it is)
  * while the test thread keeps closing it. An ask that raced with a close
  * must not make the closed topic the dead-letter topic again: the workers
@@ -603,6 +665,7 @@ int main(void)
     tcase_add_test(tc, close_errors);
     tcase_add_test(tc, close_keyed_and_parallel_topics);
     tcase_add_test(tc, close_dead_letter_topic_stops_routing);
+    tcase_add_test(tc, close_wakes_handlers_waiting_to_forward);
     tcase_add_test(tc, dead_letter_topic_asked_for_while_it_closes);
     tcase_add_test(tc, foreach_lists_open_topics_with_config_stats_and_subs);
     tcase_add_test(tc, matching_counts_who_would_receive_a_name);
