@@ -172,6 +172,17 @@ static void deliver_completed(const struct sub_table *table, const struct ring_s
         topic[i] += mine[i];
 }
 
+/* The slot of @ticket; with @check_ready, NULL while it is not committed. */
+__attribute__((always_inline)) static inline const struct ring_slot *
+committed_slot(struct bus_topic *t, uint64_t ticket, bool check_ready)
+{
+    const struct ring_slot *slot = ring_slot(&t->ring, ticket);
+    /* acquire: pairs with ring_commit's release; the slot is written. */
+    if (check_ready && atomic_load_explicit(&slot->ready, memory_order_acquire) != ticket + 1)
+        return NULL;
+    return slot;
+}
+
 /* The events of a topic being closed with BUS_CLOSE_DROP (its closed
  * table): taken without a handler call and counted as dropped; acknowledged
  * publishers hear -EPIPE. Same bounds and return as deliver_run. */
@@ -181,10 +192,8 @@ __attribute__((noinline)) static uint64_t discard(struct bus_topic *t, struct bu
 {
     uint64_t ticket = first;
     for (; ticket < first + max; ticket++) {
-        const struct ring_slot *slot = ring_slot(&t->ring, ticket);
-        /* acquire: pairs with ring_commit's release; the slot is written. */
-        if (check_ready &&
-            atomic_load_explicit(&slot->ready, memory_order_acquire) != ticket + 1)
+        const struct ring_slot *slot = committed_slot(t, ticket, check_ready);
+        if (!slot)
             break;
         if (slot->flags & SLOT_COMPLETE) {
             bus_completion_t c = {.topic = owner, .seq = ticket + 1, .status = -EPIPE,
@@ -224,10 +233,8 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready,
 
     uint64_t ticket = first;
     for (; ticket < first + max; ticket++) {
-        const struct ring_slot *slot = ring_slot(&t->ring, ticket);
-        /* acquire: pairs with ring_commit's release; the slot is written. */
-        if (check_ready &&
-            atomic_load_explicit(&slot->ready, memory_order_acquire) != ticket + 1)
+        const struct ring_slot *slot = committed_slot(t, ticket, check_ready);
+        if (!slot)
             break;
         ev.data = slot_payload(slot);
         ev.size = slot->size;

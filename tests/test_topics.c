@@ -173,8 +173,12 @@ START_TEST(wildcards_skip_reserved_bus_topics)
 }
 END_TEST
 
-/* Queued events are handled before a draining close returns. */
-START_TEST(close_drain_delivers_queued_events)
+/* 100 events on a fresh topic whose first handler call is held, so 99 wait
+ * in the ring; a close in @mode starts, producers race it until refused,
+ * then the handler is let go. Returns the close's result in *@c and the
+ * handler calls in *@calls; the return value counts the racing publishes
+ * that were accepted. */
+static uint64_t close_with_queued_events(int mode, struct closer *c, unsigned long *calls)
 {
     bus_t *bus = new_bus_batch(1, 1);
     bus_topic_t *t = new_topic(bus, "inbox.1", 256, BUS_FULL_FAIL, 0);
@@ -185,45 +189,41 @@ START_TEST(close_drain_delivers_queued_events)
     for (int i = 0; i < 100; i++)
         ck_assert_ok(bus_publish(t, "x", 1));
     gate_await_waiters(&h.gate, 1); /* event 1 is being handled, 99 queued */
-    struct closer c;
-    close_in_thread(&c, t, BUS_CLOSE_DRAIN);
+    close_in_thread(c, t, mode);
     uint64_t late = publish_until_closed(t);
     gate_open(&h.gate);
-    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
-    ck_assert_ok(c.rc);
-    ck_assert_uint_eq(atomic_load(&h.calls), 100 + late);
+    ck_assert_int_eq(pthread_join(c->thread, NULL), 0);
+    ck_assert_ok(c->rc);
+    *calls = atomic_load(&h.calls);
+    ck_assert_ok(bus_destroy(bus));
+    return late;
+}
+
+/* Queued events are handled before a draining close returns. */
+START_TEST(close_drain_delivers_queued_events)
+{
+    struct closer c;
+    unsigned long calls;
+    uint64_t late = close_with_queued_events(BUS_CLOSE_DRAIN, &c, &calls);
+    ck_assert_uint_eq(calls, 100 + late);
     ck_assert_uint_eq(c.final.published, 100 + late);
     ck_assert_uint_eq(c.final.delivered, 100 + late);
     ck_assert_uint_eq(c.final.dropped, 0);
     ck_assert_uint_eq(c.final.depth, 0);
-    ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
 
 /* A dropping close discards what is queued, counts it, calls no handler. */
 START_TEST(close_drop_counts_queued_events_as_dropped)
 {
-    bus_t *bus = new_bus_batch(1, 1);
-    bus_topic_t *t = new_topic(bus, "inbox.2", 256, BUS_FULL_FAIL, 0);
-    struct held h = {.calls = 0};
-    gate_init(&h.gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
-    for (int i = 0; i < 100; i++)
-        ck_assert_ok(bus_publish(t, "x", 1));
-    gate_await_waiters(&h.gate, 1);
     struct closer c;
-    close_in_thread(&c, t, BUS_CLOSE_DROP);
-    uint64_t late = publish_until_closed(t);
-    gate_open(&h.gate);
-    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
-    ck_assert_ok(c.rc);
+    unsigned long calls;
+    uint64_t late = close_with_queued_events(BUS_CLOSE_DROP, &c, &calls);
     /* Batches of 1: only the held event reached the handler. */
-    ck_assert_uint_eq(atomic_load(&h.calls), 1);
+    ck_assert_uint_eq(calls, 1);
     ck_assert_uint_eq(c.final.published, 100 + late);
     ck_assert_uint_eq(c.final.delivered, 1);
     ck_assert_uint_eq(c.final.dropped, 99 + late);
-    ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
 
