@@ -139,9 +139,18 @@ static void assert_no_failures(struct stage *stages, int n)
         ck_assert_uint_eq(atomic_load(&stages[i].failures), 0);
 }
 
-/* The ring filled up at least once: back-pressure was exercised. */
-static void assert_was_full(bus_topic_t *t)
+/* The ring filled up at least once: back-pressure was exercised. Asserted
+ * with one worker only: it forwards a whole batch of its topic (up to 64
+ * events, the capacity) before it turns to the next topic, and the
+ * producer, which does less per event, keeps the source full. With more
+ * workers, whether a consumer keeps up is timing: under TSan on the loaded
+ * machine the worker draining multicast's three consumer topics kept up
+ * with the one forwarding to them in about 1 run of 6, on bp alone and
+ * after the merge alike (high water 48, 55 of 64). */
+static void assert_was_full(bus_topic_t *t, unsigned workers)
 {
+    if (workers > 1)
+        return;
     bus_topic_stats_t st;
     ck_assert_ok(bus_topic_stats(t, &st));
     ck_assert_uint_eq(st.high_water, CAPACITY);
@@ -181,7 +190,7 @@ static void pipeline(unsigned workers, int n, unsigned middle_flags)
     } else {
         assert_sink(&sink, EVENTS);
     }
-    assert_was_full(t[1]);
+    assert_was_full(t[1], workers);
     ck_assert_ok(bus_destroy(bus));
 }
 
@@ -219,7 +228,7 @@ START_TEST(multicast_1p_3c)
     assert_no_failures(stages, 3);
     for (int i = 0; i < 3; i++)
         assert_sink(&sinks[i], EVENTS);
-    assert_was_full(c[0]);
+    assert_was_full(c[0], worker_counts[_i]);
     ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
@@ -241,7 +250,7 @@ START_TEST(sequencer_3p_1c)
     assert_sink(&sink, 3 * EVENTS);
     for (int i = 0; i < 3; i++)
         ck_assert_uint_eq(sink.next_idx[i], EVENTS);
-    assert_was_full(join);
+    assert_was_full(join, worker_counts[_i]);
     ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
@@ -269,7 +278,7 @@ static void diamond(unsigned workers, unsigned side_flags)
         ck_assert_uint_eq(sink.next_idx[1], EVENTS);
         ck_assert_uint_eq(sink.next_idx[2], EVENTS);
     }
-    assert_was_full(d);
+    assert_was_full(d, workers);
     ck_assert_ok(bus_destroy(bus));
 }
 
@@ -320,7 +329,7 @@ START_TEST(batch_from_handler_waits_for_room)
     run(bus, &a, 1, 2);
     ck_assert_uint_eq(atomic_load(&stage.failures), 0);
     ck_assert_uint_eq(count, 8ul * EVENTS);
-    assert_was_full(b);
+    assert_was_full(b, worker_counts[_i]);
     ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
@@ -366,7 +375,7 @@ START_TEST(request_from_handler_waits_for_room)
     run(bus, &a, 1, 2);
     ck_assert_uint_eq(atomic_load(&r.failures), 0);
     ck_assert_uint_eq(atomic_load(&r.replies), EVENTS);
-    assert_was_full(b);
+    assert_was_full(b, worker_counts[_i]);
     ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
