@@ -55,16 +55,6 @@ void bus__topic_schedule(struct bus_topic *t)
         bus__sched_push(&t->bus->sched, t, t->level);
 }
 
-bool bus__topic_idle(struct bus_topic *t)
-{
-    /* acquire: pairs with the hand-back that took the word to 0 (an ordered
-     * topic's store, a parallel topic's last decrement), so what the last
-     * dispatch did is visible to the caller. A parallel topic's workers
-     * stay counted until their batches are complete, so 0 also means no
-     * claimed batch is being handled. */
-    return atomic_load_explicit(&t->scheduled, memory_order_acquire) == 0;
-}
-
 /* True when no other topic waits for a worker. */
 static bool nothing_else_ready(struct bus_topic *t)
 {

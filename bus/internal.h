@@ -168,11 +168,6 @@ void bus__topic_schedule(struct bus_topic *t);
  * is on it already. Does nothing for other topics (dispatch.c). */
 void bus__topic_recruit(struct bus_topic *t);
 
-/* True when @t is on no ready queue and no worker dispatches it (nor handles
- * a batch of it); a snapshot: a publish may queue it again at once
- * (dispatch.c). */
-bool bus__topic_idle(struct bus_topic *t);
-
 struct bus_worker;
 /* A worker whose handler waits for room in @t dispatches one batch of it
  * nested, if it can: an ordered topic that no worker holds, or a parallel
