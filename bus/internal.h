@@ -102,11 +102,12 @@ struct bus_topic {
     uint32_t nlanes;
     struct bus_topic *parent;
     /* Lifecycle (topic.c, close.c). `closed` is set once, under
-     * registry_lock, when bus_topic_close() starts. `pins` counts threads
-     * that use the topic outside an RCU read-side section (a producer
-     * blocked on a full ring, bus_flush()); a closer frees the topic only
-     * once it is unpinned. prev/next: the registry's list of named topics
-     * (lanes are not in it), under registry_lock. */
+     * registry_lock, when bus_topic_close() starts. `pins` counts the
+     * registry walkers visiting the topic (bus__topics_walk: flush,
+     * shutdown, listing), taken under registry_lock; a closer takes the
+     * topic off the list only once it is unpinned. prev/next: the
+     * registry's list of named topics (lanes are not in it), under
+     * registry_lock. */
     _Atomic bool closed;
     _Atomic uint32_t pins;
     struct bus_topic *prev, *next;
