@@ -38,6 +38,10 @@ struct node {
 
 static struct node nodes[TOPICS];
 static atomic_ulong forward_errors;
+/* Inner topics that filled up, over all the phases: whether a given phase's
+ * random graph and timing fill one is chance (a phase on a loaded machine
+ * once filled none), the run as a whole must. */
+static unsigned filled_total;
 
 static void add(atomic_ulong *c, unsigned long n)
 {
@@ -167,8 +171,8 @@ static void verify(unsigned workers)
     }
     printf("  %u workers: %lu handler calls, %u inner topics filled up\n", workers, total,
            filled);
-    /* The run exercised what it claims: handlers met full rings. */
-    STRESS_CHECK(total > 0 && filled > 0, "%u workers: no inner topic ever filled up", workers);
+    STRESS_CHECK(total > 0, "%u workers: no handler call", workers);
+    filled_total += filled;
 }
 
 int main(int argc, char **argv)
@@ -198,5 +202,7 @@ int main(int argc, char **argv)
         stress_must(bus_destroy(bus), "bus_destroy");
     }
     STRESS_CHECK(get(&forward_errors) == 0, "%lu failed forwards", get(&forward_errors));
+    /* The run exercised what it claims: handlers met full rings. */
+    STRESS_CHECK(filled_total > 0, "no inner topic ever filled up");
     return stress_finish("stress_pipeline");
 }
