@@ -20,6 +20,7 @@ void bus_config_init(bus_config_t *cfg)
     cfg->wait = BUS_WAIT_PARK;
     cfg->max_topics = 65536;
     cfg->batch = 64;
+    cfg->timing_sample = 64;
 }
 
 /* CPU numbers fit a cpu_set_t (the system may still lack them: that shows

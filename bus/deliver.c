@@ -4,7 +4,9 @@
  * RCU read-side section (dispatch.c). */
 #include <string.h>
 
+#include "clock.h"
 #include "internal.h"
+#include "timing.h"
 
 /* Adds @n to a counter. An ordered topic is dispatched by one worker at a
  * time, so its counters have a single writer and a relaxed load and store
@@ -70,9 +72,12 @@ static void tally_flush(const struct sub_tally *tally, const struct sub_table *t
 }
 
 /* Calls table entry @entry's handler, unless it is unsubscribed or its
- * filter rejects the event. */
+ * filter rejects the event. @clock: NULL, or the event is timed and *@clock
+ * is when this call starts (read after the previous call's bookkeeping, so
+ * that only the handler is timed); records how long the call took and sets
+ * *@clock for the next one. */
 static inline enum outcome call(struct bus_sub *sub, uint32_t entry, const bus_event_t *ev,
-                                bool shared, struct sub_tally *tally)
+                                bool shared, struct sub_tally *tally, uint64_t *clock)
 {
     /* acquire: pairs with the release in unsubscribe, so a call that starts
      * after unsubscribe returned sees the flag. */
@@ -80,9 +85,15 @@ static inline enum outcome call(struct bus_sub *sub, uint32_t entry, const bus_e
         return SKIPPED;
     if (sub->filter && !sub->filter(ev, sub->filter_ctx)) {
         count_call(tally, shared, entry, TALLY_FILTERED, &sub->filtered);
+        if (clock)
+            *clock = clock_now_ns(); /* the filter's time is no handler's */
         return FILTERED;
     }
     int rc = sub->fn(ev, sub->ctx);
+    if (clock) {
+        bus__timing_call(ev->topic, sub, clock_now_ns() - *clock);
+        *clock = clock_now_ns(); /* the next call starts after the recording */
+    }
     if (rc == 0) {
         count_call(tally, shared, entry, TALLY_DELIVERED, &sub->delivered);
         return HANDLED;
@@ -95,7 +106,8 @@ static inline enum outcome call(struct bus_sub *sub, uint32_t entry, const bus_e
 /* Gives the event to one member of a queue group, round robin, passing it on
  * past members that are gone or whose filter rejects it. */
 static enum outcome call_group(const struct sub_table *table, struct sub_group *g,
-                               const bus_event_t *ev, bool shared, struct sub_tally *tally)
+                               const bus_event_t *ev, bool shared, struct sub_tally *tally,
+                               uint64_t *clock)
 {
     /* relaxed: only spreads events; any interleaving is correct. */
     uint32_t start = shared ? atomic_fetch_add_explicit(&g->cursor, 1, memory_order_relaxed)
@@ -104,7 +116,7 @@ static enum outcome call_group(const struct sub_table *table, struct sub_group *
         atomic_store_explicit(&g->cursor, start + 1, memory_order_relaxed);
     for (uint32_t i = 0; i < g->count; i++) {
         uint32_t entry = g->first + (start + i) % g->count;
-        enum outcome o = call(table->entries[entry], entry, ev, shared, tally);
+        enum outcome o = call(table->entries[entry], entry, ev, shared, tally, clock);
         if (o == HANDLED || o == FAILED)
             return o;
     }
@@ -142,34 +154,49 @@ static void complete(const struct ring_slot *slot, const bus_event_t *ev, uint32
  * topic's tally, indexed by outcome) and @subs. */
 __attribute__((always_inline)) static inline void
 call_all(const struct sub_table *table, const bus_event_t *ev, bool shared,
-         uint64_t topic[OUTCOMES], struct sub_tally *subs)
+         uint64_t topic[OUTCOMES], struct sub_tally *subs, uint64_t *clock)
 {
     /* Locals: handlers may write memory, so the compiler would reload the
      * table's fields on every iteration. */
     struct bus_sub *const *entries = table->entries;
     uint32_t nplain = table->nplain, ngroups = table->ngroups;
     for (uint32_t i = 0; i < nplain; i++)
-        topic[call(entries[i], i, ev, shared, subs)]++;
+        topic[call(entries[i], i, ev, shared, subs, clock)]++;
     for (uint32_t i = 0; i < ngroups; i++)
-        topic[call_group(table, &table->groups[i], ev, shared, subs)]++;
+        topic[call_group(table, &table->groups[i], ev, shared, subs, clock)]++;
 }
 
 /* An event with a completion: reported with its own counts, and findable by
  * bus_reply while its handlers run. */
 static void deliver_completed(const struct sub_table *table, const struct ring_slot *slot,
                               const bus_event_t *ev, bool shared, uint64_t topic[OUTCOMES],
-                              struct sub_tally *subs)
+                              struct sub_tally *subs, uint64_t *clock)
 {
     uint64_t mine[OUTCOMES] = {0};
     /* A handler may dispatch other events nested (help.c): restore the outer
      * event's record afterwards, so that its bus_reply still finds it. */
     struct dispatching outer = dispatching;
     dispatching = (struct dispatching){ev, slot};
-    call_all(table, ev, shared, mine, subs);
+    call_all(table, ev, shared, mine, subs, clock);
     dispatching = outer;
     complete(slot, ev, (uint32_t)mine[HANDLED], (uint32_t)mine[FAILED]);
     for (int i = 0; i < OUTCOMES; i++)
         topic[i] += mine[i];
+}
+
+/* An event chosen for timing (timing.h): its wait in the ring, then its
+ * handler calls one by one. Out of line, so that the untimed path carries
+ * no timing code. */
+__attribute__((noinline)) static void
+deliver_timed(const struct sub_table *table, const struct ring_slot *slot, const bus_event_t *ev,
+              bool shared, uint64_t topic[OUTCOMES], struct sub_tally *subs)
+{
+    uint64_t clock = clock_now_ns();
+    bus__timing_wait(ev->topic, ev->publish_ns, clock);
+    if (slot->flags & SLOT_COMPLETE)
+        deliver_completed(table, slot, ev, shared, topic, subs, &clock);
+    else
+        call_all(table, ev, shared, topic, subs, &clock);
 }
 
 /* The slot of @ticket; with @check_ready, NULL while it is not committed. */
@@ -240,10 +267,12 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready,
         ev.size = slot->size;
         ev.seq = ticket + 1;
         ev.publish_ns = slot->publish_ns;
-        if (slot->flags & SLOT_COMPLETE)
-            deliver_completed(table, slot, &ev, shared, tally, subs);
+        if (timing_due(owner->bus))
+            deliver_timed(table, slot, &ev, shared, tally, subs);
+        else if (slot->flags & SLOT_COMPLETE)
+            deliver_completed(table, slot, &ev, shared, tally, subs, NULL);
         else
-            call_all(table, &ev, shared, tally, subs);
+            call_all(table, &ev, shared, tally, subs, NULL);
     }
     if (tallied)
         tally_flush(subs, table);

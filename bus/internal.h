@@ -14,6 +14,7 @@
 #include "backoff.h"
 #include "bus.h"
 #include "evcount.h"
+#include "hist.h"
 #include "lasterr.h"
 #include "ring.h"
 #include "sched.h"
@@ -56,6 +57,8 @@ struct bus_sub {
     /* Counters: written by the worker dispatching the topic (one at a time
      * for ordered topics, several for parallel ones). */
     _Atomic uint64_t delivered, handler_errors, filtered;
+    /* Its timed handler calls (timing.h), allocated at the first one. */
+    struct hist *_Atomic call_time;
     /* Unsubscribe state: removed from the table (else freed with the topic),
      * and the completion to call after the grace period. */
     bool detached;
@@ -87,6 +90,10 @@ struct bus_topic {
     alignas(RING_CACHELINE) _Atomic uint64_t dropped;
     _Atomic uint64_t blocked; /* BUS_FULL_BLOCK waits for room */
     _Atomic uint32_t high_water;
+    /* Timed events (timing.h): their wait in the ring and their handler
+     * calls; allocated at the first one. A keyed topic's lanes record into
+     * the keyed topic's. */
+    struct hist *_Atomic wait_time, *_Atomic call_time;
     /* RCU-protected: read by workers in a read-side section, replaced under
      * subs_lock. */
     struct sub_table *_Atomic subs;
@@ -252,7 +259,6 @@ int bus__sub_attach(struct bus_sub *sub);
 /* Takes @sub out of its topic's table; see subs.c. */
 bool bus__sub_detach(struct bus_sub *sub);
 void bus__sub_free(struct bus_sub *sub);
-void bus__sub_stats_add(const struct bus_sub *sub, bus_sub_stats_t *out);
 bool bus__valid_group(const bus_sub_options_t *opts);
 void bus__subs_free(struct bus_topic *t);
 
@@ -268,7 +274,14 @@ struct bus_topic *bus__topic_lookup(struct bus *bus, const char *name);
 bool bus__valid_topic_name(const char *name);
 void bus__pattern_detach(struct bus_sub *sub);
 void bus__pattern_free(struct bus_sub *sub);
-void bus__pattern_stats(const struct bus_sub *sub, bus_sub_stats_t *out);
+/* Calls @fn on each of a pattern subscription's per-topic children, under
+ * registry_lock. */
+void bus__pattern_each_child(const struct bus_sub *sub,
+                             void (*fn)(const struct bus_sub *child, void *arg), void *arg);
+/* Calls @fn on @sub, or on each child of a pattern subscription: the
+ * subscriptions whose counters make up @sub's (subs.c). */
+void bus__sub_each(const struct bus_sub *sub, void (*fn)(const struct bus_sub *one, void *arg),
+                   void *arg);
 void bus__patterns_free(struct bus *bus);
 /* Forgets the pattern children on topic @t, which is being closed or
  * abandoned: they are freed with its table. registry_lock held. */

@@ -236,12 +236,13 @@ void bus__pattern_free(struct bus_sub *sub)
     bus__sub_free(sub);
 }
 
-void bus__pattern_stats(const struct bus_sub *sub, bus_sub_stats_t *out)
+void bus__pattern_each_child(const struct bus_sub *sub,
+                             void (*fn)(const struct bus_sub *child, void *arg), void *arg)
 {
     struct pattern *p = sub->pattern;
     pthread_mutex_lock(&p->bus->registry_lock);
     for (uint32_t i = 0; i < p->count; i++)
-        bus__sub_stats_add(p->children[i], out);
+        fn(p->children[i], arg);
     pthread_mutex_unlock(&p->bus->registry_lock);
 }
 

@@ -126,6 +126,8 @@ struct bus_sub *bus__sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,
 
 void bus__sub_free(struct bus_sub *sub)
 {
+    /* relaxed: nobody else touches the subscription any more. */
+    bus__hist_free(atomic_load_explicit(&sub->call_time, memory_order_relaxed));
     free(sub->group);
     free(sub);
 }
@@ -188,8 +190,18 @@ int bus_subscribe(bus_topic_t *t, bus_handler_fn fn, void *ctx, bus_sub_t **out)
     return bus_subscribe_ex(t, fn, ctx, NULL, out);
 }
 
-void bus__sub_stats_add(const struct bus_sub *sub, bus_sub_stats_t *out)
+void bus__sub_each(const struct bus_sub *sub, void (*fn)(const struct bus_sub *one, void *arg),
+                   void *arg)
 {
+    if (sub->pattern)
+        bus__pattern_each_child(sub, fn, arg);
+    else
+        fn(sub, arg);
+}
+
+static void add_stats(const struct bus_sub *sub, void *arg)
+{
+    bus_sub_stats_t *out = arg;
     /* relaxed: statistics, a near snapshot. */
     out->delivered += atomic_load_explicit(&sub->delivered, memory_order_relaxed);
     out->handler_errors += atomic_load_explicit(&sub->handler_errors, memory_order_relaxed);
@@ -201,10 +213,7 @@ int bus_sub_stats(const bus_sub_t *sub, bus_sub_stats_t *out)
     if (!sub || !out)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
-    if (sub->pattern)
-        bus__pattern_stats(sub, out);
-    else
-        bus__sub_stats_add(sub, out);
+    bus__sub_each(sub, add_stats, out);
     return 0;
 }
 

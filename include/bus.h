@@ -113,6 +113,11 @@ typedef struct bus_config {
     bus_worker_hook_fn on_worker_start;
     bus_worker_hook_fn on_worker_stop;
     void *worker_hook_arg; /* passed to both hooks */
+    /* Timing for bus_topic_metrics() and bus_sub_metrics(): each worker
+     * times 1 event in timing_sample (its wait in the ring and each of its
+     * handler calls, two clock reads and a few relaxed adds per call); the
+     * others cost a decrement. 0 = off, 1 = every event; default 64. */
+    uint32_t timing_sample;
 } bus_config_t;
 
 /* What bus_publish() does when the topic's ring is full. */
@@ -764,6 +769,53 @@ BUS_API int bus_flush_quiet(bus_t *bus, uint64_t timeout_ns);
  * Errors: -EINVAL (NULL argument).
  */
 BUS_API int bus_topic_stats(const bus_topic_t *topic, bus_topic_stats_t *out);
+
+/* A latency distribution of timed events (bus_config_t.timing_sample), in
+ * ns. Quantiles come from log-linear buckets: each is within 1.6% of a
+ * value actually recorded near that rank (32 buckets per power of two, the
+ * bucket's midpoint reported; exact below 64 ns), from 0 to 137 s (longer
+ * times count in the last bucket; max is exact). All 0 when count is 0. */
+typedef struct bus_latency {
+    uint64_t count;  /* timed samples */
+    uint64_t sum_ns; /* their total */
+    uint64_t p50_ns, p90_ns, p99_ns, p999_ns;
+    uint64_t max_ns; /* the largest sample, exact */
+} bus_latency_t;
+
+/* A topic's metrics (bus_topic_metrics()). */
+typedef struct bus_topic_metrics {
+    bus_topic_stats_t stats; /* as bus_topic_stats() */
+    bus_latency_t wait;      /* publish to the start of the event's handler calls */
+    bus_latency_t handler;   /* one handler call, every subscriber's */
+} bus_topic_metrics_t;
+
+/**
+ * bus_topic_metrics - copy the topic's counters and the latency quantiles of
+ * its timed events to @out. The events timed are a sample (1 in
+ * bus_config_t.timing_sample per worker; none when 0), so the quantiles
+ * describe the sample; the counters count every event. Counts and
+ * quantiles are read while events flow: a near snapshot. A keyed topic's
+ * lanes count into it.
+ * Thread-safety: any thread, handlers included, while @topic is valid.
+ * Errors: -EINVAL (NULL argument).
+ */
+BUS_API int bus_topic_metrics(const bus_topic_t *topic, bus_topic_metrics_t *out);
+
+/* A subscription's metrics (bus_sub_metrics()). */
+typedef struct bus_sub_metrics {
+    bus_sub_stats_t stats;  /* as bus_sub_stats() */
+    bus_latency_t handler;  /* its timed handler calls; max_ns: the slowest */
+} bus_sub_metrics_t;
+
+/**
+ * bus_sub_metrics - copy the subscription's counters and the latency
+ * quantiles of its timed handler calls to @out (a pattern subscription's
+ * over all its topics). max_ns is the slowest timed call: with
+ * timing_sample above 1, a slower untimed call may have escaped it.
+ * Thread-safety: any thread, handlers included, while @sub is valid.
+ * Errors: -EINVAL (NULL argument).
+ */
+BUS_API int bus_sub_metrics(const bus_sub_t *sub, bus_sub_metrics_t *out);
 
 /* The subscriptions of one topic now (bus_topic_subs()). Each queue-group
  * member counts once; a wildcard subscription counts once per topic it is

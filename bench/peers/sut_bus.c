@@ -24,15 +24,35 @@ static int to_bus_wait(enum sut_wait wait)
     }
 }
 
-static int bus_sut_create(const struct sut_config *cfg, void **sys)
+/* @timing_sample: bus_config_t's; the variants below measure what timing
+ * costs (issue 11): the default (1 in 64), off, and every event. */
+static int create_timed(const struct sut_config *cfg, void **sys, uint32_t timing_sample)
 {
     bus_config_t bc;
     bus_config_init(&bc);
     bc.workers = cfg->workers;
     bc.wait = to_bus_wait(cfg->wait);
+    bc.timing_sample = timing_sample;
     if (cfg->max_topics)
         bc.max_topics = cfg->max_topics;
     return bus_create((bus_t **)sys, &bc);
+}
+
+static int bus_sut_create(const struct sut_config *cfg, void **sys)
+{
+    bus_config_t defaults;
+    bus_config_init(&defaults);
+    return create_timed(cfg, sys, defaults.timing_sample);
+}
+
+static int bus_sut_create_untimed(const struct sut_config *cfg, void **sys)
+{
+    return create_timed(cfg, sys, 0);
+}
+
+static int bus_sut_create_timed_all(const struct sut_config *cfg, void **sys)
+{
+    return create_timed(cfg, sys, 1);
 }
 
 static int bus_sut_topic_open(void *sys, const char *name, const struct sut_topic_config *cfg,
@@ -169,22 +189,27 @@ static void bus_sut_destroy(void *sys)
     bus_destroy(sys);
 }
 
-const struct sut_ops sut_bus_ops = {
-    .name = "bus",
-    .summary = "this library: per-topic rings, worker pool, RCU subscriptions",
-    .caps = SUT_CAN_PRETOUCH | SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC | SUT_CAN_GROUPS |
-            SUT_CAN_KEYED | SUT_CAN_REQUEST | SUT_CAN_FORWARD,
-    .create = bus_sut_create,
-    .topic_open = bus_sut_topic_open,
-    .subscribe = bus_sut_subscribe,
-    .unsubscribe = bus_sut_unsubscribe,
-    .publish = bus_sut_publish,
-    .publish_batch = bus_sut_publish_batch,
-    .flush = bus_sut_flush,
-    .destroy = bus_sut_destroy,
-    .unsubscribe_async = bus_sut_unsubscribe_async,
-    .subscribe_group = bus_sut_subscribe_group,
-    .publish_keyed = bus_sut_publish_keyed,
-    .subscribe_echo = bus_sut_subscribe_echo,
-    .request = bus_sut_request,
-};
+#define BUS_SUT_OPS(name_, summary_, create_)                                              \
+    {                                                                                      \
+        .name = name_, .summary = summary_,                                                \
+        .caps = SUT_CAN_PRETOUCH | SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC |             \
+                SUT_CAN_GROUPS | SUT_CAN_KEYED | SUT_CAN_REQUEST | SUT_CAN_FORWARD,        \
+        .create = create_, .topic_open = bus_sut_topic_open,                               \
+        .subscribe = bus_sut_subscribe, .unsubscribe = bus_sut_unsubscribe,                \
+        .publish = bus_sut_publish, .publish_batch = bus_sut_publish_batch,                \
+        .flush = bus_sut_flush, .destroy = bus_sut_destroy,                                \
+        .unsubscribe_async = bus_sut_unsubscribe_async,                                    \
+        .subscribe_group = bus_sut_subscribe_group,                                        \
+        .publish_keyed = bus_sut_publish_keyed, .subscribe_echo = bus_sut_subscribe_echo,  \
+        .request = bus_sut_request,                                                        \
+    }
+
+const struct sut_ops sut_bus_ops =
+    BUS_SUT_OPS("bus", "this library: per-topic rings, worker pool, RCU subscriptions",
+                bus_sut_create);
+const struct sut_ops sut_bus_untimed_ops =
+    BUS_SUT_OPS("bus-untimed", "this library with timing off (timing_sample 0)",
+                bus_sut_create_untimed);
+const struct sut_ops sut_bus_timed_all_ops =
+    BUS_SUT_OPS("bus-timed-all", "this library timing every event (timing_sample 1)",
+                bus_sut_create_timed_all);
