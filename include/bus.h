@@ -817,6 +817,28 @@ typedef struct bus_sub_metrics {
  */
 BUS_API int bus_sub_metrics(const bus_sub_t *sub, bus_sub_metrics_t *out);
 
+/**
+ * bus_metrics_prometheus - write the metrics of every open topic of @bus
+ * (the bus's own `bus.` topics included) as Prometheus text exposition
+ * format 0.0.4 into @buf, for a /metrics endpoint: per topic (label
+ * `topic`), the counters of bus_topic_stats() (`bus_topic_published_total`,
+ * `_delivered_total`, `_handler_errors_total`, `_dropped_total`,
+ * `_blocked_total`), the gauges `bus_topic_depth` and `bus_topic_high_water`,
+ * and the histograms `bus_topic_wait_seconds` and `bus_topic_handler_seconds`
+ * of the timed events (bus_config_t.timing_sample), with buckets at the
+ * powers of two from 64 ns to 137 s (exact counts) and `+Inf`.
+ * @buf, @cap: where to write; the text is NUL-terminated when it fits.
+ * @len: receives the text's length (without the NUL); with -ENOSPC, the
+ *   length needed: call again with a buffer of at least *@len + 1 bytes
+ *   (more if topics may be opened meanwhile).
+ * The topics are walked one at a time (bus_topics_foreach()'s rules): topics
+ * opened or closed meanwhile may be missing; allocates nothing.
+ * Thread-safety: any thread, handlers included.
+ * Errors: -EINVAL (bus or len NULL, buf NULL with cap > 0), -ENOSPC (@cap
+ * too small; *@len says how much is needed; @buf holds a cut text).
+ */
+BUS_API int bus_metrics_prometheus(bus_t *bus, char *buf, size_t cap, size_t *len);
+
 /* The subscriptions of one topic now (bus_topic_subs()). Each queue-group
  * member counts once; a wildcard subscription counts once per topic it is
  * on. Subscriptions being removed may still count. */

@@ -1,0 +1,180 @@
+/* test_prometheus.c - bus_metrics_prometheus(): the text exposition format.
+ * With --dump it only prints a sample text, for `promtool check metrics`
+ * (tests/meson.build runs that when promtool is installed). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static bus_t *bus;
+static bus_topic_t *plain, *odd;
+
+/* Outside a Check test (--dump) ck_assert cannot report: this exits. */
+static void must(int rc, const char *what)
+{
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", what, bus_strerror(rc));
+        exit(1);
+    }
+}
+
+static int count_call(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    atomic_fetch_add((atomic_ulong *)ctx, 1);
+    return 0;
+}
+
+static bus_topic_t *open_topic(const char *name, unsigned flags)
+{
+    bus_topic_config_t tc;
+    bus_topic_config_init(&tc);
+    tc.capacity = 256;
+    tc.flags = flags;
+    bus_topic_t *t;
+    must(bus_topic_open(bus, name, &tc, &t), "bus_topic_open");
+    return t;
+}
+
+/* A bus with two topics, one with a name that needs escaping, every event
+ * timed, 100 events handled on each. */
+static void setup_bus(void)
+{
+    bus_config_t cfg;
+    bus_config_init(&cfg);
+    cfg.workers = 2;
+    cfg.timing_sample = 1;
+    must(bus_create(&bus, &cfg), "bus_create");
+    plain = open_topic("orders.created", 0);
+    odd = open_topic("say.\"hi\".back\\slash", BUS_TOPIC_PARALLEL);
+    static atomic_ulong calls;
+    bus_sub_t *s;
+    must(bus_subscribe(plain, count_call, &calls, &s), "bus_subscribe");
+    must(bus_subscribe(odd, count_call, &calls, &s), "bus_subscribe");
+    for (int i = 0; i < 100; i++) {
+        must(bus_publish(plain, &i, sizeof(i)), "bus_publish");
+        must(bus_publish(odd, &i, sizeof(i)), "bus_publish");
+    }
+    must(bus_flush(bus), "bus_flush");
+}
+
+/* The whole text in a buffer of the size the first call asks for. */
+static char *exposition(size_t *len)
+{
+    int rc = bus_metrics_prometheus(bus, NULL, 0, len);
+    if (rc != -ENOSPC || *len == 0)
+        must(rc ? rc : -EPROTO, "bus_metrics_prometheus with no buffer");
+    char *text = malloc(*len + 1);
+    size_t again;
+    must(text ? 0 : -ENOMEM, "malloc");
+    must(bus_metrics_prometheus(bus, text, *len + 1, &again), "bus_metrics_prometheus");
+    if (again != *len || strlen(text) != *len)
+        must(-EPROTO, "the length changed");
+    return text;
+}
+
+/* The value of the sample line @line (after its labels' closing brace). */
+static double line_value(const char *line)
+{
+    return strtod(strchr(line, '}') + 2, NULL);
+}
+
+/* The value of the sample line that starts with @prefix, or -1. */
+static double sample(const char *text, const char *prefix)
+{
+    for (const char *line = text; *line; line = strchr(line, '\n') + 1) {
+        if (strncmp(line, prefix, strlen(prefix)) == 0)
+            return line_value(line);
+        if (!strchr(line, '\n'))
+            break;
+    }
+    return -1;
+}
+
+START_TEST(counters_gauges_and_escaped_labels)
+{
+    setup_bus();
+    size_t len;
+    char *text = exposition(&len);
+    ck_assert(text[len - 1] == '\n');
+    ck_assert_double_eq(sample(text, "bus_topic_published_total{topic=\"orders.created\"}"), 100);
+    ck_assert_double_eq(sample(text, "bus_topic_delivered_total{topic=\"orders.created\"}"), 100);
+    ck_assert_double_eq(
+        sample(text, "bus_topic_published_total{topic=\"say.\\\"hi\\\".back\\\\slash\"}"), 100);
+    ck_assert_double_eq(sample(text, "bus_topic_depth{topic=\"orders.created\"}"), 0);
+    /* One HELP and one TYPE per family. */
+    const char *first = strstr(text, "# TYPE bus_topic_published_total counter\n");
+    ck_assert_ptr_nonnull(first);
+    ck_assert_ptr_null(strstr(first + 1, "# TYPE bus_topic_published_total"));
+    free(text);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* Buckets are cumulative and end with +Inf equal to _count; the counts are
+ * the timed events (every event here). */
+START_TEST(histograms_are_cumulative)
+{
+    setup_bus();
+    size_t len;
+    char *text = exposition(&len);
+    const char *prefix = "bus_topic_handler_seconds_bucket{topic=\"orders.created\",le=\"";
+    double last = 0;
+    int buckets = 0;
+    for (const char *line = strstr(text, prefix); line && strncmp(line, prefix,
+                                                                  strlen(prefix)) == 0;
+         line = strchr(line, '\n') + 1) {
+        double v = line_value(line);
+        ck_assert_double_ge(v, last);
+        last = v;
+        buckets++;
+    }
+    ck_assert_int_eq(buckets, 33); /* 32 powers of two and +Inf */
+    ck_assert_double_eq(last, 100);
+    ck_assert_double_eq(
+        sample(text, "bus_topic_handler_seconds_count{topic=\"orders.created\"}"), 100);
+    ck_assert_double_eq(sample(text, "bus_topic_wait_seconds_count{topic=\"orders.created\"}"),
+                        100);
+    ck_assert_double_gt(sample(text, "bus_topic_wait_seconds_sum{topic=\"orders.created\"}"), 0);
+    ck_assert_ptr_nonnull(strstr(
+        text, "bus_topic_handler_seconds_bucket{topic=\"orders.created\",le=\"+Inf\"} 100\n"));
+    free(text);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(short_buffer_and_bad_input)
+{
+    setup_bus();
+    char small[64];
+    size_t len = 0;
+    ck_assert_int_eq(bus_metrics_prometheus(bus, small, sizeof(small), &len), -ENOSPC);
+    ck_assert_uint_gt(len, sizeof(small));
+    ck_assert_int_eq(bus_metrics_prometheus(NULL, small, sizeof(small), &len), -EINVAL);
+    ck_assert_int_eq(bus_metrics_prometheus(bus, NULL, 10, &len), -EINVAL);
+    ck_assert_int_eq(bus_metrics_prometheus(bus, small, sizeof(small), NULL), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--dump") == 0) {
+        setup_bus();
+        size_t len;
+        char *text = exposition(&len);
+        fputs(text, stdout);
+        free(text);
+        must(bus_destroy(bus), "bus_destroy");
+        return 0;
+    }
+    Suite *s = suite_create("prometheus");
+    TCase *tc = tcase_create("prometheus");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, counters_gauges_and_escaped_labels);
+    tcase_add_test(tc, histograms_are_cumulative);
+    tcase_add_test(tc, short_buffer_and_bad_input);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
