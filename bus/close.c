@@ -110,9 +110,14 @@ int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)
      * bus_request_wait() may need, would be waited for by the drain. */
     if (bus__current_worker_bus() == t->bus || bus__timers_on_thread(&t->bus->timers))
         return -EDEADLK;
+    /* Its watermark callback: the close would wait for it. */
+    if (bus__watermark_calling(t))
+        return -EDEADLK;
     int rc = bus__topic_unregister(t);
     if (rc)
         return rc;
+    /* No watermark callback once the close returns (none for the drain). */
+    for_each_ring(t, bus__watermark_close);
     struct sub_table *subs = NULL;
     if (mode == BUS_CLOSE_DROP)
         subs = bus__subs_close(t);

@@ -75,6 +75,15 @@ static bool linger(struct bus_topic *t, uint64_t head)
     return false;
 }
 
+/* After freeing slots: wake the producers and flushers waiting for room or
+ * a drain, then look for a fall under the low watermark (its check relies
+ * on evcount_notify's seq_cst fence). */
+static void slots_freed(struct bus_topic *t)
+{
+    evcount_notify(&t->progress, INT_MAX);
+    bus__watermark_freed(t);
+}
+
 /* Delivers and frees up to @batch committed events of an ordered topic the
  * caller holds; with @wait, lingers when there are none. Returns how many. */
 static uint64_t ordered_deliver(struct bus_topic *t, uint64_t batch, bool wait)
@@ -91,7 +100,7 @@ static uint64_t ordered_deliver(struct bus_topic *t, uint64_t batch, bool wait)
         n = bus__deliver_ready(t, head, batch);
     }
     ring_release_upto(r, head + n);
-    evcount_notify(&t->progress, INT_MAX);
+    slots_freed(t);
     return n;
 }
 
@@ -175,7 +184,7 @@ static uint64_t parallel_deliver(struct bus_worker *me, struct bus_topic *t, uin
     uint64_t start = clock_now_ns();
     bus__deliver(t, first, n);
     bus__ring_complete(r, first, n);
-    evcount_notify(&t->progress, INT_MAX);
+    slots_freed(t);
     /* relaxed on claimed: a hint; a stale position only calls a helper that
      * finds little to do. */
     if (clock_now_ns() - start > SLOW_BATCH_NS &&

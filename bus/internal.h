@@ -73,6 +73,15 @@ struct bus_sub {
  * nested help too). */
 enum { SCHED_QUEUED = 1, SCHED_HELD = 2, SCHED_ACTIVE = 2 };
 
+/* A ring's depth watermarks (watermark.c): the state word, and the marks
+ * and callback, written only by the thread holding the state's busy bit. */
+struct watermark {
+    _Atomic uint32_t state;
+    uint32_t high, low;
+    bus_watermark_fn fn; /* NULL: off */
+    void *ctx;
+};
+
 struct bus_topic {
     struct ring ring;
     /* SCHED_* above; see dispatch.c for the protocol. */
@@ -83,6 +92,9 @@ struct bus_topic {
     /* Statistics written by workers, once per batch. */
     alignas(RING_CACHELINE) _Atomic uint64_t delivered;
     _Atomic uint64_t handler_errors;
+    /* Workers that free slots while it is not 0 look for a fall of the depth
+     * under it (watermark.c). */
+    _Atomic uint64_t wm_fall_under;
     /* Producers blocked on a full ring and flushers sleep here; workers
      * notify after freeing slots. */
     alignas(RING_CACHELINE) struct evcount progress;
@@ -94,6 +106,9 @@ struct bus_topic {
      * calls; allocated at the first one. A keyed topic's lanes record into
      * the keyed topic's. */
     struct hist *_Atomic wait_time, *_Atomic call_time;
+    /* Publishers whose depth bound reaches it look for a rise to the high
+     * watermark (watermark.c); UINT64_MAX when not watching for one. */
+    _Atomic uint64_t wm_rise_at;
     /* RCU-protected: read by workers in a read-side section, replaced under
      * subs_lock. */
     struct sub_table *_Atomic subs;
@@ -119,6 +134,8 @@ struct bus_topic {
     _Atomic uint32_t pins;
     struct bus_topic *prev, *next;
     struct rcu_head rcu;
+    /* Depth watermarks of this ring (a keyed topic's are in its lanes). */
+    alignas(RING_CACHELINE) struct watermark wm;
 };
 
 struct bus {
@@ -159,6 +176,31 @@ static inline void bus__read_unlock(void)
 {
     TSAN_RELEASE(&bus__rcu_grace);
     rcu_read_unlock();
+}
+
+/* Depth watermarks (watermark.c): the slow paths behind the checks below. */
+void bus__watermark_rise(struct bus_topic *t);
+void bus__watermark_settle(struct bus_topic *t);
+/* True while the calling thread runs @t's watermark callback. */
+bool bus__watermark_calling(const struct bus_topic *t);
+/* Turns @t's ring's marks off for good, waiting for a callback in progress. */
+void bus__watermark_close(struct bus_topic *t);
+
+/* A publisher's check, after its commit (ring_commit's seq_cst fence, which
+ * the protocol in watermark.c relies on), with @bound the depth bound of its
+ * reservation. relaxed: ordered by that fence. */
+static inline void bus__watermark_published(struct bus_topic *t, uint64_t bound)
+{
+    if (bound >= atomic_load_explicit(&t->wm_rise_at, memory_order_relaxed))
+        bus__watermark_rise(t);
+}
+
+/* A worker's check after freeing slots and a seq_cst fence (watermark.c).
+ * relaxed: ordered by that fence. */
+static inline void bus__watermark_freed(struct bus_topic *t)
+{
+    if (atomic_load_explicit(&t->wm_fall_under, memory_order_relaxed) != 0)
+        bus__watermark_settle(t);
 }
 
 /* The bus whose worker runs the calling thread, or NULL. */

@@ -142,6 +142,7 @@ commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
 {
     ring_commit(&t->ring, r->first, n);
     note_depth(t, r->depth, r->first + n);
+    bus__watermark_published(t, r->depth);
     /* seq_cst: see the scheduling protocol in dispatch.c. */
     if (!atomic_load_explicit(&t->scheduled, memory_order_seq_cst))
         bus__topic_schedule(t);

@@ -98,6 +98,22 @@ static inline struct ring_slot *ring_slot(const struct ring *r, uint64_t ticket)
     return (struct ring_slot *)(r->slots + (ticket & r->mask) * r->stride);
 }
 
+/* Reads the consumers' position and, if it moved past @cached (the
+ * producers' cached copy as the caller read it), updates the copy, so that
+ * reservations measure the depth against it. */
+static inline uint64_t ring_released_refresh(struct ring *r, uint64_t cached)
+{
+    /* acquire: pairs with the consumers' release of released
+     * (ring_release_upto, bus__ring_complete). */
+    uint64_t now = atomic_load_explicit(&r->released, memory_order_acquire);
+    /* release: passes the acquire above on to other producers (the acquire
+     * load of the cache in ring_reserve). A racing producer may store an
+     * older value: still a position the consumers have passed. */
+    if (now != cached)
+        atomic_store_explicit(&r->released_cache, now, memory_order_release);
+    return now;
+}
+
 /* Takes up to @want consecutive tickets (at least 1) with one CAS. Returns
  * the number taken, with the first ticket and an upper bound of the depth
  * the ring has once they are committed (measured against the producers'
@@ -118,13 +134,10 @@ static inline int64_t ring_reserve(struct ring *r, uint64_t want, uint64_t *firs
         if (pos & RING_SEALED)
             return -ESHUTDOWN;
         if (pos - released >= r->capacity) {
-            /* Looks full: read the consumers' real position. acquire: pairs
-             * with their release of released (ring_release_upto). */
-            uint64_t now = atomic_load_explicit(&r->released, memory_order_acquire);
+            /* Looks full: read the consumers' real position. */
+            uint64_t now = ring_released_refresh(r, released);
             if (now != released) {
                 released = now;
-                /* release: passes the acquire above on to other producers. */
-                atomic_store_explicit(&r->released_cache, now, memory_order_release);
                 continue;
             }
             /* Full, unless pos was stale (older than released): look again. */
@@ -196,6 +209,16 @@ uint64_t bus__ring_claim(struct ring *r, uint64_t max, uint64_t *first);
 /* Parallel consumers: marks [first, first + n) handled and frees every slot
  * that is handled with all earlier ones. */
 void bus__ring_complete(struct ring *r, uint64_t first, uint64_t n);
+
+/* Events in the ring now: handed out (reserved, being written or handled
+ * included) and not yet freed. acquire on released keeps the load of
+ * reserve after it, and reserve >= released at all times, so it never
+ * underflows. */
+static inline uint64_t ring_depth(const struct ring *r)
+{
+    uint64_t released = atomic_load_explicit(&r->released, memory_order_acquire);
+    return ring_handed_out(r) - released;
+}
 
 /* True once every ticket below @upto has been handled and freed.
  * acquire: pairs with the consumers' release of `released`, so what the

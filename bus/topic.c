@@ -229,6 +229,8 @@ int bus__topic_new(struct bus *bus, const char *name, size_t len,
     t->bus = bus;
     t->cfg = *cfg;
     t->level = priority_level(cfg->flags);
+    /* relaxed: not shared yet. Marks off: no publisher looks. */
+    atomic_store_explicit(&t->wm_rise_at, UINT64_MAX, memory_order_relaxed);
     *out = t;
     return 0;
 }
@@ -466,17 +468,13 @@ void bus__topic_unregistered(struct bus_topic *t)
 void bus__topic_stats_add(const struct bus_topic *t, bus_topic_stats_t *out)
 {
     /* A near snapshot, as documented: an event counts as published (and in
-     * the depth) from its reservation. acquire on released keeps the load of
-     * reserve after it, and reserve >= released at all times, so depth never
-     * underflows; the counters are relaxed. */
-    uint64_t released = atomic_load_explicit(&t->ring.released, memory_order_acquire);
-    uint64_t tail = ring_handed_out(&t->ring);
-    out->published += tail;
+     * the depth) from its reservation; the counters are relaxed. */
+    out->depth += (uint32_t)ring_depth(&t->ring);
+    out->published += ring_handed_out(&t->ring);
     out->delivered += atomic_load_explicit(&t->delivered, memory_order_relaxed);
     out->dropped += atomic_load_explicit(&t->dropped, memory_order_relaxed);
     out->blocked += atomic_load_explicit(&t->blocked, memory_order_relaxed);
     out->handler_errors += atomic_load_explicit(&t->handler_errors, memory_order_relaxed);
-    out->depth += (uint32_t)(tail - released);
     uint32_t high = atomic_load_explicit(&t->high_water, memory_order_relaxed);
     if (high > out->high_water)
         out->high_water = high;

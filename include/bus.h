@@ -838,6 +838,50 @@ BUS_API int bus_sub_metrics(const bus_sub_t *sub, bus_sub_metrics_t *out);
  * too small; *@len says how much is needed; @buf holds a cut text).
  */
 BUS_API int bus_metrics_prometheus(bus_t *bus, char *buf, size_t cap, size_t *len);
+/* Called when a topic's depth crosses its watermarks (bus_topic_watermarks()):
+ * @above true when it rose to the high mark or over, false when it fell to
+ * the low mark or under; @depth is the depth that was seen (>= high, or
+ * <= low). */
+typedef void (*bus_watermark_fn)(bus_topic_t *topic, uint32_t depth, bool above, void *ctx);
+
+/**
+ * bus_topic_watermarks - watch the depth of @topic (events in its ring, as
+ * bus_topic_stats()'s `depth`) with two marks, for back-pressure: e.g. a
+ * server that stops reading sockets at the high mark and resumes at the
+ * low one. @fn(@topic, depth, true, @ctx) is called once when the depth
+ * reaches @high; after that, nothing until the depth falls to @low or
+ * under, then @fn(@topic, depth, false, @ctx) once; and so on (hysteresis:
+ * one call per crossing, never a call per event, whatever the publish rate;
+ * calls alternate above, below, above...). A crossing is seen by a thread that
+ * moves the depth: the rise by the publisher whose event took it to @high,
+ * which calls @fn before its bus_publish*() returns; the fall by the worker
+ * that freed the slots, after the handlers of its batch returned. A depth
+ * that crosses and comes back between two looks is not reported.
+ * Setting marks starts over below them (no below call for the old ones); if
+ * the depth is at @high or more already, @fn is called (above) on the
+ * calling thread before this returns. @high 0 or @fn NULL turns them off.
+ * Keyed topics: each lane's ring is watched on its own (capacity / lanes
+ * events, see BUS_TOPIC_KEYED) with these marks, and reports its crossings
+ * with @topic the keyed topic: calls from different lanes may overlap, and
+ * an above from one lane may follow an above from another. Count the lanes
+ * above (an atomic counter, as in docs/patterns.md) for the topic's state.
+ * @fn: short, as a handler: while it runs, the worker reporting a fall does
+ * not dispatch, and a publisher reporting a rise does not return. It may
+ * publish (as a handler may; on a publisher's thread as that publisher);
+ * it must not call bus_topic_watermarks() or bus_topic_close() on @topic
+ * (-EDEADLK), nor wait for something that waits for @topic.
+ * Close: bus_topic_close() turns the marks off first, waiting for a call in
+ * progress; no call is made once it has returned (none for its drain).
+ * Cost: with the marks off, or while below @high, one relaxed load per
+ * publish and one per worker batch (docs/design.md).
+ * Thread-safety: any thread, handlers included; calls on one topic are
+ * serialised with its callbacks (a call waits for one running).
+ * Errors: -EINVAL (topic NULL, @high over the capacity of its ring, or of a
+ * lane of a keyed topic, @low not under @high while on), -EDEADLK (from @fn
+ * of this topic), -EPIPE (topic being closed).
+ */
+BUS_API int bus_topic_watermarks(bus_topic_t *topic, uint32_t high, uint32_t low,
+                                 bus_watermark_fn fn, void *ctx);
 
 /* The subscriptions of one topic now (bus_topic_subs()). Each queue-group
  * member counts once; a wildcard subscription counts once per topic it is
