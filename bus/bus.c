@@ -227,14 +227,16 @@ static void seal(struct bus *bus, enum topic_set set)
 }
 
 /* Stops intake: no topic or subscription from now on (both check stopping
- * under the lock they take), and no event on the user's topics. Idempotent. */
-static void stop_intake(struct bus *bus)
+ * under the lock they take), and no event on the user's topics. Idempotent.
+ * Returns -ETIMEDOUT if closes in progress (they need the workers) did not
+ * finish by @deadline_ns; intake is stopped all the same: the walks skip the
+ * closing topics, which their closers seal. */
+static int stop_intake(struct bus *bus, uint64_t deadline_ns)
 {
-    /* Closes in progress finish first (they need the workers); the set of
-     * topics is final from here on. */
-    bus__topics_stop(bus);
+    int rc = bus__topics_stop(bus, deadline_ns);
     for_each_topic(bus, fence_subscribers, NULL);
     seal(bus, USER_TOPICS);
+    return rc;
 }
 
 /* The end of a shutdown, once everything is delivered: join the workers and
@@ -273,7 +275,9 @@ int bus_shutdown_timeout(bus_t *bus, uint64_t timeout_ns)
     if (is_shut_down(bus))
         return 0;
     uint64_t deadline = clock_deadline_ns(timeout_ns);
-    stop_intake(bus);
+    rc = stop_intake(bus, deadline);
+    if (rc)
+        return rc;
     rc = drain(bus, USER_TOPICS, deadline, NULL);
     if (rc)
         return rc;

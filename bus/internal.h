@@ -272,9 +272,11 @@ void bus__registry_fini(struct bus *bus);
 int bus__topics_walk(struct bus *bus, bool lanes, int (*fn)(struct bus_topic *t, void *arg),
                      void *arg);
 /* Stops the registry for bus_shutdown(): sets `stopping` (no new topic,
- * subscription or close) and waits for the closes in progress. From then on
- * the set of topics is frozen until bus_destroy. Idempotent. */
-void bus__topics_stop(struct bus *bus);
+ * subscription or close) and waits for the closes in progress, until
+ * @deadline_ns (clock.h) at the latest: 0, or -ETIMEDOUT with closes still
+ * in progress (the walks skip their topics). Once it returns 0 the set of
+ * topics is frozen until bus_destroy. Idempotent. */
+int bus__topics_stop(struct bus *bus, uint64_t deadline_ns);
 /* bus_topic_close()'s registry steps (topic.c): take the topic out of the
  * registry (its name becomes free) and out of the patterns and dead-letter
  * routing; once it is drained, take it off the list when no walker pins it;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "internal.h"
 
 enum { NAME_MAX_BYTES = 255 };
@@ -178,7 +179,12 @@ static void list_remove(struct bus *bus, struct bus_topic *t)
 void bus__registry_init(struct bus *bus)
 {
     pthread_mutex_init(&bus->registry_lock, NULL);
-    pthread_cond_init(&bus->closes_done, NULL);
+    /* CLOCK_MONOTONIC: bus_shutdown_timeout's deadline (clock.h). */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&bus->closes_done, &attr);
+    pthread_condattr_destroy(&attr);
 }
 
 void bus__registry_fini(struct bus *bus)
@@ -399,15 +405,29 @@ void bus__topic_delist(struct bus_topic *t)
     pthread_mutex_unlock(&bus->registry_lock);
 }
 
-void bus__topics_stop(struct bus *bus)
+int bus__topics_stop(struct bus *bus, uint64_t deadline_ns)
 {
+    int rc = 0;
     pthread_mutex_lock(&bus->registry_lock);
     /* relaxed: registry_lock and the subs locks publish it. */
     atomic_store_explicit(&bus->stopping, true, memory_order_relaxed);
-    /* A close in progress still needs the workers; none starts from now. */
-    while (bus->closing)
-        pthread_cond_wait(&bus->closes_done, &bus->registry_lock);
+    /* A close in progress still needs the workers; none starts from now. It
+     * waits for its topic's handlers, so this wait has the caller's
+     * deadline. */
+    while (bus->closing && rc == 0) {
+        if (deadline_ns == CLOCK_NEVER) {
+            pthread_cond_wait(&bus->closes_done, &bus->registry_lock);
+            continue;
+        }
+        struct timespec until = {(time_t)(deadline_ns / 1000000000u),
+                                 (long)(deadline_ns % 1000000000u)};
+        if (pthread_cond_timedwait(&bus->closes_done, &bus->registry_lock, &until) ==
+                ETIMEDOUT &&
+            bus->closing)
+            rc = -ETIMEDOUT;
+    }
     pthread_mutex_unlock(&bus->registry_lock);
+    return rc;
 }
 
 int bus__topic_unregister(struct bus_topic *t)

@@ -243,11 +243,12 @@ BUS_API int bus_shutdown(bus_t *bus);
  * On -ETIMEDOUT the bus is half-way: intake is stopped (as above, for good),
  * the workers keep running and deliver the accepted events; call
  * bus_shutdown*() again to finish, or bus_destroy(), which finishes first.
- * The deadline bounds the wait for events to be handled; the workers' final
- * join (they are idle by then) waits for on_worker_stop hooks.
+ * The deadline bounds the wait for events to be handled, those of
+ * bus_topic_close() calls in progress included; the workers' final join
+ * (they are idle by then) waits for on_worker_stop hooks.
  * Thread-safety: as bus_shutdown().
  * Errors: as bus_shutdown(), and -ETIMEDOUT (events still being handled,
- * including those of another caller's shutdown in progress).
+ * including those of another caller's shutdown or of a close in progress).
  */
 BUS_API int bus_shutdown_timeout(bus_t *bus, uint64_t timeout_ns);
 

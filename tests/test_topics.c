@@ -648,6 +648,55 @@ START_TEST(matching_counts_who_would_receive_a_name)
 }
 END_TEST
 
+struct shutter {
+    pthread_t thread;
+    bus_t *bus;
+    uint64_t timeout_ns;
+    atomic_int rc;
+};
+
+static void *shutdown_main(void *arg)
+{
+    struct shutter *s = arg;
+    atomic_store(&s->rc, bus_shutdown_timeout(s->bus, s->timeout_ns));
+    return NULL;
+}
+
+/* bus_shutdown_timeout()'s deadline bounds its wait for a close in progress
+ * too (a close waits for its topic's handlers), and on -ETIMEDOUT intake is
+ * stopped as documented: the user's topics are sealed. */
+START_TEST(shutdown_timeout_bounds_wait_for_close_in_progress)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "slow", 8, BUS_FULL_FAIL, 0);
+    bus_topic_t *other = new_topic(bus, "other", 8, BUS_FULL_FAIL, 0);
+    struct held h = {.calls = 0};
+    gate_init(&h.gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    ck_assert_ok(bus_publish(t, "x", 1));
+    gate_await_waiters(&h.gate, 1); /* the close's drain waits for this call */
+    struct closer c;
+    close_in_thread(&c, t, BUS_CLOSE_DRAIN);
+    publish_until_closed(t); /* the close has started */
+    struct shutter s = {.bus = bus, .timeout_ns = 20 * 1000 * 1000, .rc = 1};
+    ck_assert_int_eq(pthread_create(&s.thread, NULL, shutdown_main, &s), 0);
+    /* A bound for the test only: without the deadline the shutdown waits
+     * for the gate, which opens after this. */
+    for (int i = 0; i < 5000 && atomic_load(&s.rc) == 1; i++)
+        sleep_ms(1);
+    int timed_out = atomic_load(&s.rc);
+    int publish_rc = bus_publish(other, "x", 1);
+    gate_open(&h.gate);
+    ck_assert_int_eq(pthread_join(c.thread, NULL), 0);
+    ck_assert_int_eq(pthread_join(s.thread, NULL), 0);
+    ck_assert_int_eq(timed_out, -ETIMEDOUT);
+    ck_assert_int_eq(publish_rc, -ESHUTDOWN);
+    ck_assert_ok(c.rc);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("topics");
@@ -669,6 +718,7 @@ int main(void)
     tcase_add_test(tc, dead_letter_topic_asked_for_while_it_closes);
     tcase_add_test(tc, foreach_lists_open_topics_with_config_stats_and_subs);
     tcase_add_test(tc, matching_counts_who_would_receive_a_name);
+    tcase_add_test(tc, shutdown_timeout_bounds_wait_for_close_in_progress);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
