@@ -110,8 +110,10 @@ int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)
      * bus_request_wait() may need, would be waited for by the drain. */
     if (bus__current_worker_bus() == t->bus || bus__timers_on_thread(&t->bus->timers))
         return -EDEADLK;
-    /* Its watermark callback: the close would wait for it. */
-    if (bus__watermark_calling(t))
+    /* Its watermark callback: the close would wait for it. A listing's
+     * callback pins a topic: two of them closing each other's would wait
+     * for each other. */
+    if (bus__watermark_calling(t) || bus__in_topics_visit())
         return -EDEADLK;
     int rc = bus__topic_unregister(t);
     if (rc)

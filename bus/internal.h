@@ -271,6 +271,10 @@ void bus__registry_fini(struct bus *bus);
  * Allocates nothing. */
 int bus__topics_walk(struct bus *bus, bool lanes, int (*fn)(struct bus_topic *t, void *arg),
                      void *arg);
+/* True inside a bus_topics_foreach() callback on this thread (introspect.c):
+ * its topic is pinned, and a close waits for pins, so a close from there
+ * could wait for itself or for another walker closing ours. */
+bool bus__in_topics_visit(void);
 /* Stops the registry for bus_shutdown(): sets `stopping` (no new topic,
  * subscription or close) and waits for the closes in progress, until
  * @deadline_ns (clock.h) at the latest: 0, or -ETIMEDOUT with closes still

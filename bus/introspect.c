@@ -35,13 +35,25 @@ struct visit {
     void *ctx;
 };
 
+/* Visits in progress on this thread: bus_topic_close() refuses to run
+ * inside one (bus__in_topics_visit). */
+static _Thread_local unsigned visiting;
+
+bool bus__in_topics_visit(void)
+{
+    return visiting != 0;
+}
+
 static int visit(struct bus_topic *t, void *arg)
 {
     struct visit *v = arg;
     bus_topic_info_t info = {.topic = t, .name = t->name, .cfg = t->cfg};
     bus_topic_stats(t, &info.stats);
     count_subs(t, &info.subs);
-    return v->fn(&info, v->ctx);
+    visiting++;
+    int rc = v->fn(&info, v->ctx);
+    visiting--;
+    return rc;
 }
 
 int bus_topics_foreach(bus_t *bus, bus_topic_visit_fn fn, void *ctx)

@@ -357,9 +357,9 @@ enum {
  * (an on_reply called for a timeout, as for bus_flush()).
  * Concurrently with other calls on the bus, bus_shutdown() included (which
  * waits for the closes in progress).
- * Errors: -EINVAL (topic NULL, unknown mode), -EDEADLK (from a handler or
- * the timer thread),
- * -EPIPE (another close of @topic is in progress), -ESHUTDOWN (the bus is
+ * Errors: -EINVAL (topic NULL, unknown mode), -EDEADLK (from a handler, the
+ * timer thread, a bus_topics_foreach() callback or the topic's watermark
+ * callback), -EPIPE (another close of @topic is in progress), -ESHUTDOWN (the bus is
  * shut down: the topic is freed by bus_destroy()). On an error nothing is
  * done.
  */
@@ -919,10 +919,10 @@ typedef int (*bus_topic_visit_fn)(const bus_topic_info_t *info, void *ctx);
  * no particular order, on the calling thread (each one's counters read when
  * it is visited). Topics opened or closed meanwhile may be missed; the topic
  * being visited stays allocated until @fn returns, so @info is safe to read.
- * @fn may call any bus function except bus_topic_close() on the topic it is
- * visiting (the close would wait for the visit to end: collect the handles
- * and close them afterwards), bus_shutdown() and bus_destroy(). Allocates
- * nothing. The bus's own topics (`bus.` names) are listed too.
+ * @fn may call any bus function except bus_topic_close() (-EDEADLK: a
+ * close waits for the topics' visits to end, and two listings closing each
+ * other's topic would wait for each other; collect the handles and close
+ * them afterwards), bus_shutdown() and bus_destroy(). Allocates nothing. The bus's own topics (`bus.` names) are listed too.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (NULL argument), or the first non-zero value @fn returned.
  */

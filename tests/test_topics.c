@@ -568,6 +568,27 @@ static int stop_at_first(const bus_topic_info_t *info, void *ctx)
     return 42;
 }
 
+/* A listing's callback may not close a topic: two listings closing each
+ * other's visited topic would wait for each other's pin forever. */
+static int close_other(const bus_topic_info_t *info, void *ctx)
+{
+    bus_topic_t *other = ctx;
+    if (info->topic != other)
+        ck_assert_int_eq(bus_topic_close(other, BUS_CLOSE_DROP, NULL), -EDEADLK);
+    return 0;
+}
+
+START_TEST(foreach_callback_cannot_close)
+{
+    bus_t *bus = new_bus(1);
+    new_topic(bus, "visit.x", 8, BUS_FULL_BLOCK, 0);
+    bus_topic_t *y = new_topic(bus, "visit.y", 8, BUS_FULL_BLOCK, 0);
+    ck_assert_ok(bus_topics_foreach(bus, close_other, y));
+    ck_assert_ok(bus_topic_close(y, BUS_CLOSE_DROP, NULL)); /* afterwards: fine */
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 START_TEST(foreach_lists_open_topics_with_config_stats_and_subs)
 {
     bus_t *bus = new_bus(1);
@@ -717,6 +738,7 @@ int main(void)
     tcase_add_test(tc, close_wakes_handlers_waiting_to_forward);
     tcase_add_test(tc, dead_letter_topic_asked_for_while_it_closes);
     tcase_add_test(tc, foreach_lists_open_topics_with_config_stats_and_subs);
+    tcase_add_test(tc, foreach_callback_cannot_close);
     tcase_add_test(tc, matching_counts_who_would_receive_a_name);
     tcase_add_test(tc, shutdown_timeout_bounds_wait_for_close_in_progress);
     suite_add_tcase(s, tc);
