@@ -307,6 +307,8 @@ int bus__sub_attach(struct bus_sub *sub);
 /* Takes @sub out of its topic's table; see subs.c. */
 bool bus__sub_detach(struct bus_sub *sub);
 void bus__sub_free(struct bus_sub *sub);
+/* Frees an already detached subscription after a grace period (subs.c). */
+void bus__sub_retire(struct bus_sub *sub);
 bool bus__valid_group(const bus_sub_options_t *opts);
 void bus__subs_free(struct bus_topic *t);
 

@@ -147,6 +147,21 @@ uint32_t bus__patterns_matching(struct bus *bus, const char *name)
     return n;
 }
 
+/* Takes @p off the bus (if it is on) and its children off their topics;
+ * registry_lock held, so that no close frees a child meanwhile (a close
+ * forgets the children of the patterns on the bus only). */
+static void detach_locked(struct pattern *p)
+{
+    for (struct pattern **link = &p->bus->patterns; *link; link = &(*link)->next) {
+        if (*link == p) {
+            *link = p->next;
+            break;
+        }
+    }
+    for (uint32_t i = 0; i < p->count; i++)
+        p->children[i]->detached = bus__sub_detach(p->children[i]);
+}
+
 int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, void *ctx,
                           const bus_sub_options_t *opts, bus_sub_t **out)
 {
@@ -182,7 +197,9 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
             matches(p->text, t->name))
             rc = add_child(p, t, false);
     }
-    if (rc == 0) {
+    if (rc) {
+        detach_locked(p); /* before the unlock: see detach_locked */
+    } else {
         for (uint32_t i = 0; i < p->count; i++)
             /* relaxed: a worker reaches the child through the table it
              * loaded with acquire, which published the child's fields; an
@@ -194,9 +211,9 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
     }
     pthread_mutex_unlock(&bus->registry_lock);
     if (rc) {
-        /* The children attached so far never ran: detach them and free them
+        /* The children attached so far never ran and are detached: free them
          * after a grace period (workers may still hold their tables). */
-        bus_unsubscribe_async(owner, NULL, NULL);
+        bus__sub_retire(owner);
         return rc;
     }
     *out = owner;
@@ -206,17 +223,9 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
 void bus__pattern_detach(struct bus_sub *sub)
 {
     struct pattern *p = sub->pattern;
-    struct bus *bus = p->bus;
-    pthread_mutex_lock(&bus->registry_lock);
-    for (struct pattern **link = &bus->patterns; *link; link = &(*link)->next) {
-        if (*link == p) {
-            *link = p->next;
-            break;
-        }
-    }
-    for (uint32_t i = 0; i < p->count; i++)
-        p->children[i]->detached = bus__sub_detach(p->children[i]);
-    pthread_mutex_unlock(&bus->registry_lock);
+    pthread_mutex_lock(&p->bus->registry_lock);
+    detach_locked(p);
+    pthread_mutex_unlock(&p->bus->registry_lock);
 }
 
 static void pattern_free(struct pattern *p)

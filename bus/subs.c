@@ -268,6 +268,12 @@ static void retire_rcu(struct rcu_head *head)
         done(arg);
 }
 
+void bus__sub_retire(struct bus_sub *sub)
+{
+    sub->done = NULL;
+    defer(&sub->rcu, retire_rcu);
+}
+
 int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void *arg)
 {
     if (!sub)
