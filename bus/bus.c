@@ -21,6 +21,7 @@ void bus_config_init(bus_config_t *cfg)
     cfg->max_topics = 65536;
     cfg->batch = 64;
     cfg->timing_sample = 64;
+    cfg->slow_handler_ns = 0; /* off: no clock read per call */
 }
 
 /* CPU numbers fit a cpu_set_t (the system may still lack them: that shows

@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "internal.h"
+#include "slow.h"
 #include "timing.h"
 
 /* Adds @n to a counter. An ordered topic is dispatched by one worker at a
@@ -71,29 +72,55 @@ static void tally_flush(const struct sub_tally *tally, const struct sub_table *t
     }
 }
 
-/* Calls table entry @entry's handler, unless it is unsubscribed or its
- * filter rejects the event. @clock: NULL, or the event is timed and *@clock
- * is when this call starts (read after the previous call's bookkeeping, so
- * that only the handler is timed); records how long the call took and sets
- * *@clock for the next one. */
+/* A timed event's handler calls (timing.h): when the current one started
+ * (read after the previous call's bookkeeping, so that only the handler is
+ * timed), and what the times are for. */
+struct call_clock {
+    uint64_t start_ns;
+    bool record;       /* into the histograms */
+    uint64_t slow_ns;  /* the slow handler threshold; 0 = no check */
+};
+
+/* After a timed call of @sub: records it and checks it as asked, then
+ * starts the clock for the next call, after that bookkeeping. The check
+ * alone reuses the end of this call as the start of the next: one clock
+ * read per call. */
+static inline void call_timed(struct call_clock *clock, struct bus_topic *topic,
+                              struct bus_sub *sub)
+{
+    uint64_t now = clock_now_ns(), ns = now - clock->start_ns;
+    bool bookkept = clock->record;
+    if (clock->record)
+        bus__timing_call(topic, sub, ns);
+    if (clock->slow_ns)
+        bookkept |= slow_check(topic, sub, ns, clock->slow_ns);
+    clock->start_ns = bookkept ? clock_now_ns() : now;
+}
+
+/* Calls table entry @entry's handler, unless it is unsubscribed, paused
+ * (slow.h) or its filter rejects the event. @clock: NULL, or the event is
+ * timed (call_clock). With the slow handler check on every event is timed,
+ * so paused subscriptions are looked for on the timed path only. */
 static inline enum outcome call(struct bus_sub *sub, uint32_t entry, const bus_event_t *ev,
-                                bool shared, struct sub_tally *tally, uint64_t *clock)
+                                bool shared, struct sub_tally *tally, struct call_clock *clock)
 {
     /* acquire: pairs with the release in unsubscribe, so a call that starts
      * after unsubscribe returned sees the flag. */
     if (atomic_load_explicit(&sub->dead, memory_order_acquire))
         return SKIPPED;
+    if (clock && __builtin_expect(slow_paused(sub), 0)) {
+        bus__slow_skipped(sub);
+        return SKIPPED;
+    }
     if (sub->filter && !sub->filter(ev, sub->filter_ctx)) {
         count_call(tally, shared, entry, TALLY_FILTERED, &sub->filtered);
         if (clock)
-            *clock = clock_now_ns(); /* the filter's time is no handler's */
+            clock->start_ns = clock_now_ns(); /* the filter's time is no handler's */
         return FILTERED;
     }
     int rc = sub->fn(ev, sub->ctx);
-    if (clock) {
-        bus__timing_call(ev->topic, sub, clock_now_ns() - *clock);
-        *clock = clock_now_ns(); /* the next call starts after the recording */
-    }
+    if (clock)
+        call_timed(clock, ev->topic, sub);
     if (rc == 0) {
         count_call(tally, shared, entry, TALLY_DELIVERED, &sub->delivered);
         return HANDLED;
@@ -104,10 +131,10 @@ static inline enum outcome call(struct bus_sub *sub, uint32_t entry, const bus_e
 }
 
 /* Gives the event to one member of a queue group, round robin, passing it on
- * past members that are gone or whose filter rejects it. */
+ * past members that are gone, paused or whose filter rejects it. */
 static enum outcome call_group(const struct sub_table *table, struct sub_group *g,
                                const bus_event_t *ev, bool shared, struct sub_tally *tally,
-                               uint64_t *clock)
+                               struct call_clock *clock)
 {
     /* relaxed: only spreads events; any interleaving is correct. */
     uint32_t start = shared ? atomic_fetch_add_explicit(&g->cursor, 1, memory_order_relaxed)
@@ -154,7 +181,7 @@ static void complete(const struct ring_slot *slot, const bus_event_t *ev, uint32
  * topic's tally, indexed by outcome) and @subs. */
 __attribute__((always_inline)) static inline void
 call_all(const struct sub_table *table, const bus_event_t *ev, bool shared,
-         uint64_t topic[OUTCOMES], struct sub_tally *subs, uint64_t *clock)
+         uint64_t topic[OUTCOMES], struct sub_tally *subs, struct call_clock *clock)
 {
     /* Locals: handlers may write memory, so the compiler would reload the
      * table's fields on every iteration. */
@@ -170,7 +197,7 @@ call_all(const struct sub_table *table, const bus_event_t *ev, bool shared,
  * bus_reply while its handlers run. */
 static void deliver_completed(const struct sub_table *table, const struct ring_slot *slot,
                               const bus_event_t *ev, bool shared, uint64_t topic[OUTCOMES],
-                              struct sub_tally *subs, uint64_t *clock)
+                              struct sub_tally *subs, struct call_clock *clock)
 {
     uint64_t mine[OUTCOMES] = {0};
     /* A handler may dispatch other events nested (help.c): restore the outer
@@ -184,15 +211,20 @@ static void deliver_completed(const struct sub_table *table, const struct ring_s
         topic[i] += mine[i];
 }
 
-/* An event chosen for timing (timing.h): its wait in the ring, then its
- * handler calls one by one. Out of line, so that the untimed path carries
- * no timing code. */
+/* An event chosen for timing (timing.h), for @timing's TIMING_* bits: its
+ * wait in the ring, then its handler calls one by one. Out of line, so that
+ * the untimed path carries no timing code. */
 __attribute__((noinline)) static void
 deliver_timed(const struct sub_table *table, const struct ring_slot *slot, const bus_event_t *ev,
-              bool shared, uint64_t topic[OUTCOMES], struct sub_tally *subs)
+              bool shared, uint64_t topic[OUTCOMES], struct sub_tally *subs, unsigned timing)
 {
-    uint64_t clock = clock_now_ns();
-    bus__timing_wait(ev->topic, ev->publish_ns, clock);
+    struct call_clock clock = {
+        .start_ns = clock_now_ns(),
+        .record = timing & TIMING_RECORD,
+        .slow_ns = timing & TIMING_SLOW ? ev->topic->bus->cfg.slow_handler_ns : 0,
+    };
+    if (clock.record)
+        bus__timing_wait(ev->topic, ev->publish_ns, clock.start_ns);
     if (slot->flags & SLOT_COMPLETE)
         deliver_completed(table, slot, ev, shared, topic, subs, &clock);
     else
@@ -267,8 +299,9 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready,
         ev.size = slot->size;
         ev.seq = ticket + 1;
         ev.publish_ns = slot->publish_ns;
-        if (timing_due(owner->bus))
-            deliver_timed(table, slot, &ev, shared, tally, subs);
+        unsigned timing = timing_due(owner->bus);
+        if (timing)
+            deliver_timed(table, slot, &ev, shared, tally, subs, timing);
         else if (slot->flags & SLOT_COMPLETE)
             deliver_completed(table, slot, &ev, shared, tally, subs, NULL);
         else

@@ -59,6 +59,14 @@ struct bus_sub {
     _Atomic uint64_t delivered, handler_errors, filtered;
     /* Its timed handler calls (timing.h), allocated at the first one. */
     struct hist *_Atomic call_time;
+    /* Slow handler calls (slow.c): the handle to report (itself, or a
+     * pattern child's pattern subscription), pause_after from its options,
+     * and the state written by the workers that time its calls. */
+    struct bus_sub *handle;
+    uint32_t pause_after;
+    _Atomic uint32_t slow_streak;
+    _Atomic bool paused;
+    _Atomic uint64_t slow_calls, paused_skips, slow_reported_ns;
     /* Unsubscribe state: removed from the table (else freed with the topic),
      * and the completion to call after the grace period. */
     bool detached;
@@ -310,6 +318,8 @@ void bus__sub_free(struct bus_sub *sub);
 /* Frees an already detached subscription after a grace period (subs.c). */
 void bus__sub_retire(struct bus_sub *sub);
 bool bus__valid_group(const bus_sub_options_t *opts);
+/* pause_after needs the bus's slow handler threshold. */
+bool bus__valid_pause(const struct bus *bus, const bus_sub_options_t *opts);
 void bus__subs_free(struct bus_topic *t);
 
 /* Pattern subscriptions (pattern.c). The registry lock is held by the

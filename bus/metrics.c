@@ -8,11 +8,33 @@
 #include "timing.h"
 
 _Thread_local uint64_t bus__timing_countdown __attribute__((tls_model("initial-exec")));
+/* With the slow handler check on: events until the next one recorded in the
+ * histograms (the countdown above then fires at every event). */
+static _Thread_local uint64_t sample_countdown;
 
-void bus__timing_rearm(const struct bus *bus)
+static uint64_t sample_period(const struct bus *bus)
 {
     uint32_t every = bus->cfg.timing_sample;
-    bus__timing_countdown = every ? every : UINT64_MAX;
+    return every ? every : UINT64_MAX;
+}
+
+void bus__timing_start(const struct bus *bus)
+{
+    sample_countdown = sample_period(bus);
+    bus__timing_countdown = bus->cfg.slow_handler_ns ? 1 : sample_period(bus);
+}
+
+unsigned bus__timing_rearm(const struct bus *bus)
+{
+    if (!bus->cfg.slow_handler_ns) {
+        bus__timing_countdown = sample_period(bus);
+        return TIMING_RECORD;
+    }
+    bus__timing_countdown = 1;
+    if (--sample_countdown != 0)
+        return TIMING_SLOW;
+    sample_countdown = sample_period(bus);
+    return TIMING_SLOW | TIMING_RECORD;
 }
 
 /* The histogram in @slot, allocated by the first worker that needs it. */
@@ -95,19 +117,30 @@ int bus_topic_metrics(const bus_topic_t *topic, bus_topic_metrics_t *out)
     return 0;
 }
 
-static void add_calls(const struct bus_sub *sub, void *view)
+/* What bus_sub_metrics() sums over a pattern subscription's topics. */
+struct sub_sums {
+    struct hist_view view;
+    bus_sub_metrics_t *out;
+};
+
+static void add_sub(const struct bus_sub *sub, void *arg)
 {
-    read_hist(&sub->call_time, view);
+    struct sub_sums *sums = arg;
+    read_hist(&sub->call_time, &sums->view);
+    /* relaxed: statistics, a near snapshot. */
+    sums->out->slow_calls += atomic_load_explicit(&sub->slow_calls, memory_order_relaxed);
+    sums->out->paused_skips += atomic_load_explicit(&sub->paused_skips, memory_order_relaxed);
+    sums->out->paused |= atomic_load_explicit(&sub->paused, memory_order_relaxed);
 }
 
 int bus_sub_metrics(const bus_sub_t *sub, bus_sub_metrics_t *out)
 {
     if (!sub || !out)
         return bus__fail(-EINVAL, "bus_sub_metrics: sub or out is NULL");
-    struct hist_view view = {0}; /* as in bus_topic_metrics */
+    struct sub_sums sums = {.out = out}; /* the view: as in bus_topic_metrics */
     memset(out, 0, sizeof(*out));
     bus_sub_stats(sub, &out->stats);
-    bus__sub_each(sub, add_calls, &view);
-    latency_of(&view, &out->handler);
+    bus__sub_each(sub, add_sub, &sums);
+    latency_of(&sums.view, &out->handler);
     return 0;
 }

@@ -96,10 +96,14 @@ static int add_child(struct pattern *p, struct bus_topic *t, bool live)
         p->capacity = capacity;
     }
     const struct bus_sub *owner = p->owner;
-    bus_sub_options_t opts = {owner->group, owner->filter, owner->filter_ctx};
+    bus_sub_options_t opts = {.group = owner->group, .filter = owner->filter,
+                              .filter_ctx = owner->filter_ctx,
+                              .pause_after = owner->pause_after};
     struct bus_sub *child = bus__sub_new(t, owner->fn, owner->ctx, &opts);
     if (!child)
         return -ENOMEM;
+    /* Slow calls on this topic are reported as the user's subscription's. */
+    child->handle = p->owner;
     /* Not shared yet: attaching publishes it (release of the table). */
     atomic_init(&child->dead, !live);
     child->pattern_child = true;
@@ -172,6 +176,8 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
                                   "topic names, `*`, or `>` as the last token only)");
     if (!bus__valid_group(opts))
         return bus__fail(-EINVAL, "bus_subscribe_pattern: group is \"\" or over 255 bytes");
+    if (!bus__valid_pause(bus, opts))
+        return bus__fail(-EINVAL, "bus_subscribe_pattern: pause_after without slow_handler_ns");
     struct pattern *p = calloc(1, sizeof(*p));
     struct bus_sub *owner = bus__sub_new(NULL, fn, ctx, opts);
     if (!p || !owner || !(p->text = strdup(pattern))) {

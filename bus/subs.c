@@ -113,7 +113,9 @@ struct bus_sub *bus__sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,
     sub->fn = fn;
     sub->ctx = ctx;
     sub->topic = t;
+    sub->handle = sub;
     if (opts) {
+        sub->pause_after = opts->pause_after;
         sub->filter = opts->filter;
         sub->filter_ctx = opts->filter_ctx;
         if (opts->group && !(sub->group = strdup(opts->group))) {
@@ -166,6 +168,11 @@ bool bus__valid_group(const bus_sub_options_t *opts)
            (opts->group[0] != '\0' && strnlen(opts->group, 256) <= 255);
 }
 
+bool bus__valid_pause(const struct bus *bus, const bus_sub_options_t *opts)
+{
+    return !opts || !opts->pause_after || bus->cfg.slow_handler_ns;
+}
+
 int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
                      const bus_sub_options_t *opts, bus_sub_t **out)
 {
@@ -173,6 +180,8 @@ int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
         return bus__fail(-EINVAL, "bus_subscribe: topic, fn or out is NULL");
     if (!bus__valid_group(opts))
         return bus__fail(-EINVAL, "bus_subscribe_ex: group is \"\" or over 255 bytes");
+    if (!bus__valid_pause(t->bus, opts))
+        return bus__fail(-EINVAL, "bus_subscribe_ex: pause_after without slow_handler_ns");
     struct bus_sub *sub = bus__sub_new(t, fn, ctx, opts);
     if (!sub)
         return -ENOMEM;

@@ -76,7 +76,7 @@ static void *worker_main(void *arg)
     bool polling = false;
     /* Set before the start hook, so that it runs under a handler's rules. */
     current_worker = self;
-    bus__timing_rearm(bus);
+    bus__timing_start(bus);
     name_thread(self->index);
     if (bus->cfg.on_worker_start)
         bus->cfg.on_worker_start(bus, self->index, bus->cfg.worker_hook_arg);

@@ -91,6 +91,29 @@ enum {
  * (the thread is named "bus-w<worker>", as top and gdb show it). */
 typedef void (*bus_worker_hook_fn)(bus_t *bus, unsigned worker, void *arg);
 
+/* A slow handler call (bus_config_t.slow_handler_ns), as reported to
+ * on_slow_handler. */
+typedef struct bus_slow_call {
+    bus_topic_t *topic;  /* the event's topic (a keyed topic, not its lane) */
+    bus_sub_t *sub;      /* the handle the subscriber holds (a pattern
+                            subscription's own, whichever topic it was on) */
+    uint64_t ns;         /* how long the call ran */
+    uint64_t slow_calls; /* the subscription's slow calls so far, this one
+                            included: the ones not reported show here */
+    bool paused;         /* this call paused the subscription
+                            (bus_sub_options_t.pause_after) */
+} bus_slow_call_t;
+
+/* Called on the worker that made a slow handler call, after the call
+ * returned, under a handler's rules (it may call what a handler may, e.g.
+ * bus_sub_resume() or bus_unsubscribe() of @call->sub; it holds up that
+ * worker while it runs). Reported once: a subscription's first slow call,
+ * then at most one per second per subscription, plus every pause, so that
+ * a storm of slow calls cannot make a storm of calls; every slow call is
+ * counted all the same. Calls for different subscriptions, or from
+ * different workers, may overlap. */
+typedef void (*bus_slow_handler_fn)(const bus_slow_call_t *call, void *arg);
+
 typedef struct bus_config {
     unsigned workers;    /* worker threads; 0 = online CPUs; at most 1024 */
     int wait;            /* BUS_WAIT_*; default BUS_WAIT_PARK */
@@ -118,6 +141,16 @@ typedef struct bus_config {
      * handler calls, two clock reads and a few relaxed adds per call); the
      * others cost a decrement. 0 = off, 1 = every event; default 64. */
     uint32_t timing_sample;
+    /* Slow handlers: a handler call that runs longer than slow_handler_ns
+     * is counted in its subscription's slow_calls (bus_sub_metrics()) and
+     * reported to on_slow_handler (bus_slow_handler_fn). Every call is
+     * timed, none sampled: with it on, each handler call costs a clock read
+     * (docs/design.md). 0 = off (default): no clock read, no count, no
+     * report, and no subscription is ever paused. on_slow_handler NULL =
+     * count only; slow_handler_arg is passed to it. */
+    uint64_t slow_handler_ns;
+    bus_slow_handler_fn on_slow_handler;
+    void *slow_handler_arg;
 } bus_config_t;
 
 /* What bus_publish() does when the topic's ring is full. */
@@ -421,6 +454,16 @@ typedef struct bus_sub_options {
     const char *group;
     bus_filter_fn filter; /* NULL = every event */
     void *filter_ctx;
+    /* Pause the subscription after this many slow handler calls in a row
+     * (bus_config_t.slow_handler_ns), so that one bad handler cannot hold a
+     * worker forever: its next events are skipped and counted in
+     * paused_skips (bus_sub_metrics()); a queue-group member passes them on
+     * to the next member, as one whose filter rejects them. The pause is
+     * reported (bus_slow_call_t.paused) and lasts until bus_sub_resume().
+     * "In a row": no call under the threshold in between, in the order the
+     * calls end (on a parallel topic, calls running at once may still end
+     * after the pause). 0 = never pause (default); needs slow_handler_ns. */
+    uint32_t pause_after;
 } bus_sub_options_t;
 
 /**
@@ -436,11 +479,23 @@ BUS_API void bus_sub_options_init(bus_sub_options_t *opts);
  * Members join and leave while events flow; an event being dispatched while
  * a group changes goes to one member of the group as it was or as it is.
  * @opts NULL = bus_subscribe(). Ownership and thread-safety as bus_subscribe().
- * Errors: -EINVAL (NULL argument, group "" or longer than 255 bytes),
- * -ENOMEM, -ESHUTDOWN.
+ * Errors: -EINVAL (NULL argument, group "" or longer than 255 bytes,
+ * pause_after on a bus whose slow_handler_ns is 0), -ENOMEM, -ESHUTDOWN.
  */
 BUS_API int bus_subscribe_ex(bus_topic_t *topic, bus_handler_fn fn, void *ctx,
                              const bus_sub_options_t *opts, bus_sub_t **out);
+
+/**
+ * bus_sub_resume - end a pause of @sub (bus_sub_options_t.pause_after): its
+ * handler gets events again, from those dispatched after the workers see
+ * the resume (the ones skipped meanwhile are not replayed), and its count
+ * of slow calls in a row starts over. A pattern subscription resumes on
+ * every topic. Resuming a subscription that is not paused does nothing.
+ * Thread-safety: any thread, handlers and on_slow_handler included, while
+ * @sub is valid.
+ * Errors: -EINVAL (sub NULL).
+ */
+BUS_API int bus_sub_resume(bus_sub_t *sub);
 
 /**
  * bus_subscribe_pattern - subscribe to every topic whose name matches
@@ -460,7 +515,8 @@ BUS_API int bus_subscribe_ex(bus_topic_t *topic, bus_handler_fn fn, void *ctx,
  * @opts: as bus_subscribe_ex(), NULL = plain.
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (NULL argument, malformed pattern: tokens as in topic names,
- * or `*`, or `>` as the last token only), -ENOMEM, -ESHUTDOWN. As for every
+ * or `*`, or `>` as the last token only; pause_after as bus_subscribe_ex()),
+ * -ENOMEM, -ESHUTDOWN. As for every
  * call, a failure has no effect: the handler has not been called, even when
  * memory ran out after some matching topics were subscribed.
  */
@@ -806,6 +862,9 @@ BUS_API int bus_topic_metrics(const bus_topic_t *topic, bus_topic_metrics_t *out
 typedef struct bus_sub_metrics {
     bus_sub_stats_t stats;  /* as bus_sub_stats() */
     bus_latency_t handler;  /* its timed handler calls; max_ns: the slowest */
+    uint64_t slow_calls;    /* calls over bus_config_t.slow_handler_ns, every one */
+    uint64_t paused_skips;  /* events skipped while paused (pause_after) */
+    bool paused;            /* paused now (on any topic, for a pattern one) */
 } bus_sub_metrics_t;
 
 /**

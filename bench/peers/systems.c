@@ -4,8 +4,8 @@
 
 #include "../sut.h"
 
-extern const struct sut_ops sut_bus_ops, sut_bus_untimed_ops, sut_bus_timed_all_ops, sut_floor_ops,
-    sut_mutex_ops, sut_wfcq_ops;
+extern const struct sut_ops sut_bus_ops, sut_bus_untimed_ops, sut_bus_timed_all_ops,
+    sut_bus_slow_check_ops, sut_floor_ops, sut_mutex_ops, sut_wfcq_ops;
 #ifdef HAVE_GLIB
 extern const struct sut_ops sut_glib_ops;
 #endif
@@ -17,6 +17,7 @@ const struct sut_ops *const sut_systems[] = {
     &sut_bus_ops,
     &sut_bus_untimed_ops,
     &sut_bus_timed_all_ops,
+    &sut_bus_slow_check_ops,
     &sut_floor_ops,
     &sut_mutex_ops,
 #ifdef HAVE_GLIB
