@@ -139,7 +139,8 @@ int fixture_create(struct fixture *f, const struct sut_ops *ops, const struct ru
 {
     memset(f, 0, sizeof(*f));
     f->ops = ops;
-    struct sut_config cfg = {.workers = p->workers, .wait = p->wait, .max_topics = max_topics};
+    struct sut_config cfg = {.workers = p->workers, .wait = p->wait, .max_topics = max_topics,
+                             .watch = p->watch};
     f->topics = calloc(max_topics, sizeof(*f->topics));
     if (!f->topics)
         return -ENOMEM;

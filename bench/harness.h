@@ -67,7 +67,7 @@ struct run_params {
     double seconds;
     double rate;       /* open-loop events/s; 0 = half the system's peak */
     enum sut_wait wait;
-    bool pin, quick;
+    bool pin, quick, watch;
 };
 
 enum { LAT_P50, LAT_P90, LAT_P99, LAT_P999, LAT_P9999, LAT_MAX, LAT_COUNT };

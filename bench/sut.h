@@ -20,6 +20,7 @@ struct sut_config {
     unsigned workers;
     enum sut_wait wait;
     uint32_t max_topics;
+    bool watch; /* print the system's own metrics to stderr once a second, if it has any */
 };
 
 struct sut_topic_config {

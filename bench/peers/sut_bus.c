@@ -4,6 +4,11 @@
 
 #include "bus.h"
 #include "../sut.h"
+#include "bus_watch.h"
+
+/* The --watch view of the bus being measured; the harness runs one system
+ * at a time. */
+static struct bus_watch *watch;
 
 /* A subscription: the harness's handler, called from a bus handler. */
 struct bus_sut_sub {
@@ -39,7 +44,10 @@ static int create_timed(const struct sut_config *cfg, void **sys, uint32_t timin
     bc.slow_handler_ns = slow_handler_ns;
     if (cfg->max_topics)
         bc.max_topics = cfg->max_topics;
-    return bus_create((bus_t **)sys, &bc);
+    int rc = bus_create((bus_t **)sys, &bc);
+    if (rc == 0 && cfg->watch)
+        watch = bus_watch_start(*sys, stderr);
+    return rc;
 }
 
 static int bus_sut_create(const struct sut_config *cfg, void **sys)
@@ -198,6 +206,8 @@ static int bus_sut_flush(void *sys)
 
 static void bus_sut_destroy(void *sys)
 {
+    bus_watch_stop(watch);
+    watch = NULL;
     bus_destroy(sys);
 }
 
