@@ -5,23 +5,10 @@
 #include <string.h>
 
 #include "clock.h"
+#include "counter.h"
 #include "internal.h"
 #include "slow.h"
 #include "timing.h"
-
-/* Adds @n to a counter. An ordered topic is dispatched by one worker at a
- * time, so its counters have a single writer and a relaxed load and store
- * suffice (no locked instruction); a parallel topic's need an RMW. relaxed:
- * statistics, ordered with nothing. */
-static inline void count(_Atomic uint64_t *counter, uint64_t n, bool shared)
-{
-    if (shared)
-        atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
-    else
-        atomic_store_explicit(counter,
-                              atomic_load_explicit(counter, memory_order_relaxed) + n,
-                              memory_order_relaxed);
-}
 
 /* What one call did; indexes the topic's tally (FILTERED is not counted
  * there). */
@@ -48,7 +35,7 @@ static inline void count_call(struct sub_tally *tally, bool shared, uint32_t ent
     if (tally && entry < TALLY_SUBS)
         tally->n[entry][which]++;
     else
-        count(counter, 1, shared);
+        counter_add(counter, 1, shared);
 }
 
 static void tally_init(struct sub_tally *tally, const struct sub_table *table)
@@ -64,11 +51,11 @@ static void tally_flush(const struct sub_tally *tally, const struct sub_table *t
         struct bus_sub *sub = table->entries[i];
         const uint32_t *c = tally->n[i];
         if (c[TALLY_DELIVERED])
-            count(&sub->delivered, c[TALLY_DELIVERED], true);
+            counter_add(&sub->delivered, c[TALLY_DELIVERED], true);
         if (c[TALLY_ERRORS])
-            count(&sub->handler_errors, c[TALLY_ERRORS], true);
+            counter_add(&sub->handler_errors, c[TALLY_ERRORS], true);
         if (c[TALLY_FILTERED])
-            count(&sub->filtered, c[TALLY_FILTERED], true);
+            counter_add(&sub->filtered, c[TALLY_FILTERED], true);
     }
 }
 

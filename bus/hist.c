@@ -1,6 +1,7 @@
 /* hist.c - log-linear latency histograms (hist.h). */
 #include <stdlib.h>
 
+#include "counter.h"
 #include "hist.h"
 
 unsigned bus__hist_bucket(uint64_t ns)
@@ -33,19 +34,6 @@ uint64_t bus__hist_bucket_high(unsigned index)
     return bus__hist_bucket_low(index + 1) - 1;
 }
 
-/* Adds @n to @counter: an RMW when several threads may record at once,
- * else a load and a store (no locked instruction). relaxed: statistics,
- * ordered with nothing else; each counter is exact on its own. */
-static inline void add(_Atomic uint64_t *counter, uint64_t n, bool shared)
-{
-    if (shared)
-        atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
-    else
-        atomic_store_explicit(counter,
-                              atomic_load_explicit(counter, memory_order_relaxed) + n,
-                              memory_order_relaxed);
-}
-
 /* The chunk in @slot, allocated by the first recorder that needs it. */
 static _Atomic uint64_t *chunk_at(_Atomic uint64_t *_Atomic *slot)
 {
@@ -72,9 +60,9 @@ void bus__hist_record(struct hist *h, uint64_t ns, bool shared)
     _Atomic uint64_t *chunk = chunk_at(&h->chunks[index >> HIST_CHUNK_BITS]);
     if (!chunk)
         return;
-    add(&chunk[index & ((1u << HIST_CHUNK_BITS) - 1)], 1, shared);
-    add(&h->count, 1, shared);
-    add(&h->sum, ns, shared);
+    counter_add(&chunk[index & ((1u << HIST_CHUNK_BITS) - 1)], 1, shared);
+    counter_add(&h->count, 1, shared);
+    counter_add(&h->sum, ns, shared);
     /* relaxed: as above; the CAS only keeps the larger value. */
     uint64_t max = atomic_load_explicit(&h->max, memory_order_relaxed);
     while (ns > max && !atomic_compare_exchange_weak_explicit(&h->max, &max, ns,
