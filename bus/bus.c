@@ -303,6 +303,7 @@ int bus_destroy(bus_t *bus)
     /* Pending call_rcu callbacks (async unsubscribe completions, old tables)
      * run before we free what they might touch. */
     rcu_barrier();
+    bus__workers_free(bus);
     bus__timers_fini(&bus->timers);
     bus__topics_free(bus);
     bus__sched_fini(&bus->sched);

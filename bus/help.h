@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "worktime.h"
+
 struct bus;
 struct bus_topic;
 
@@ -40,6 +42,7 @@ struct bus_worker {
      * from a new one. */
     _Atomic(struct bus_topic *) waiting_on;
     _Atomic uint64_t waits;
+    struct worktime time; /* busy vs idle, for bus_metrics() */
     struct dispatch_frame frames[HELP_MAX_DEPTH + 1];
 };
 

@@ -16,6 +16,7 @@
 #include "evcount.h"
 #include "hist.h"
 #include "lasterr.h"
+#include "rates.h"
 #include "ring.h"
 #include "sched.h"
 #include "timer.h"
@@ -114,6 +115,9 @@ struct bus_topic {
      * calls; allocated at the first one. A keyed topic's lanes record into
      * the keyed topic's. */
     struct hist *_Atomic wait_time, *_Atomic call_time;
+    /* Samples of its counters for its rates (rates.h), allocated by the
+     * bus's sampler at the first one. */
+    struct rates *_Atomic rates;
     /* Publishers whose depth bound reaches it look for a rise to the high
      * watermark (watermark.c); UINT64_MAX when not watching for one. */
     _Atomic uint64_t wm_rise_at;
@@ -172,6 +176,10 @@ struct bus {
     uint32_t closing;
     /* Request timeouts (request.c). */
     struct timers timers;
+    /* The rates sampler (rates.c): its entry on the timer thread, and
+     * whether it runs. */
+    struct timer_entry rates_tick;
+    _Atomic bool rates_on;
     /* Pattern subscriptions, under registry_lock (pattern.c). */
     struct pattern *patterns;
     /* The dead-letter topic, once opened (deadletter.c). */
@@ -218,6 +226,7 @@ struct bus *bus__current_worker_bus(void);
  * cannot be used), -ENOMEM. */
 int bus__workers_start(struct bus *bus);
 void bus__workers_stop(struct bus *bus);
+void bus__workers_free(struct bus *bus); /* after the stop */
 
 /* Queues the topic for dispatch unless it is queued or being dispatched. */
 void bus__topic_schedule(struct bus_topic *t);
@@ -299,6 +308,10 @@ void bus__topic_unregistered(struct bus_topic *t);
 int bus__topic_new(struct bus *bus, const char *name, size_t len,
                    const bus_topic_config_t *cfg, struct bus_topic **out);
 void bus__topic_free(struct bus_topic *t);
+/* bus_topic_metrics() without the latencies (metrics.c): counters, rates
+ * and the oldest event's age at @now_ns. */
+void bus__topic_metrics_now(const struct bus_topic *t, uint64_t now_ns,
+                            bus_topic_metrics_t *out);
 void bus__topic_stats_add(const struct bus_topic *t, bus_topic_stats_t *out);
 void bus__topics_free(struct bus *bus);
 

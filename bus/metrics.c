@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "internal.h"
 #include "timing.h"
 
@@ -101,14 +102,36 @@ static void latency_of(const struct hist_view *view, bus_latency_t *out)
     out->max_ns = view->max;
 }
 
+/* How long the oldest event of @t's ring (of its lanes, keyed) has waited
+ * at @now_ns; 0 when none waits. */
+static uint64_t oldest_age(const struct bus_topic *t, uint64_t now_ns)
+{
+    uint64_t oldest = ring_oldest_stamp(&t->ring);
+    uint64_t age = oldest && now_ns > oldest ? now_ns - oldest : 0;
+    for (uint32_t i = 0; i < t->nlanes; i++) {
+        uint64_t lane = oldest_age(t->lanes[i], now_ns);
+        age = lane > age ? lane : age;
+    }
+    return age;
+}
+
+void bus__topic_metrics_now(const struct bus_topic *t, uint64_t now_ns,
+                            bus_topic_metrics_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    bus_topic_stats(t, &out->stats);
+    bus__rates_read(t, &out->stats, now_ns, out);
+    out->oldest_age_ns = oldest_age(t, now_ns);
+}
+
 int bus_topic_metrics(const bus_topic_t *topic, bus_topic_metrics_t *out)
 {
     if (!topic || !out)
         return bus__fail(-EINVAL, "bus_topic_metrics: topic or out is NULL");
     /* 8 KiB: on the stack, so that a snapshot cannot fail for memory. */
     struct hist_view view = {0};
-    memset(out, 0, sizeof(*out));
-    bus_topic_stats(topic, &out->stats);
+    bus__rates_start(topic->bus);
+    bus__topic_metrics_now(topic, clock_now_ns(), out);
     read_hist(&topic->wait_time, &view);
     latency_of(&view, &out->wait);
     memset(&view, 0, sizeof(view));

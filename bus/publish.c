@@ -118,7 +118,7 @@ static inline void fill(struct bus_topic *t, uint64_t ticket, uint64_t now, cons
                  size_t size, const bus_publish_options_t *opts)
 {
     struct ring_slot *slot = ring_slot(&t->ring, ticket);
-    slot->publish_ns = now;
+    slot_stamp(slot, now);
     slot->size = size;
     slot->flags = 0;
     if (opts) {
@@ -278,7 +278,7 @@ int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const vo
         return (int)n;
     }
     struct ring_slot *slot = ring_slot(&t->ring, r.first);
-    slot->publish_ns = clock_now_ns();
+    slot_stamp(slot, clock_now_ns());
     slot->size = a_size + b_size;
     slot->flags = 0;
     memcpy(slot->data, a, a_size);

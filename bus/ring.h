@@ -43,6 +43,7 @@ enum {
 
 struct ring_slot {
     _Atomic uint64_t ready; /* ticket + 1 once the event is written */
+    /* Stored with slot_stamp: see there. */
     uint64_t publish_ns;
     uint64_t size;
     uint32_t flags; /* SLOT_*; the fields below are set only if flagged */
@@ -51,6 +52,17 @@ struct ring_slot {
     void *complete_arg;
     alignas(16) unsigned char data[];
 };
+
+/* Stamps the slot with its event's publish time. A relaxed atomic store (a
+ * plain store on x86 and arm64): bus_topic_metrics() reads the oldest
+ * slot's stamp (ring_oldest_stamp) while a producer may reuse that slot;
+ * both sides atomic, that is no data race. The consumer's plain read needs
+ * nothing: ready and released order it with both stores. The field stays
+ * plain for that read (deliver.c); hence the builtins rather than _Atomic. */
+static inline void slot_stamp(struct ring_slot *slot, uint64_t ns)
+{
+    __atomic_store_n(&slot->publish_ns, ns, __ATOMIC_RELAXED);
+}
 
 static inline const void *slot_payload(const struct ring_slot *slot)
 {
@@ -218,6 +230,24 @@ static inline uint64_t ring_depth(const struct ring *r)
 {
     uint64_t released = atomic_load_explicit(&r->released, memory_order_acquire);
     return ring_handed_out(r) - released;
+}
+
+/* The publish time of the oldest event in the ring, or 0 when the ring is
+ * empty or that event is still being written. Read while events flow: if
+ * its slot is freed and reused meanwhile, the stamp may be a younger
+ * event's, never a torn one. */
+static inline uint64_t ring_oldest_stamp(const struct ring *r)
+{
+    /* acquire: pairs with the consumers' release; the ticket is handed out. */
+    uint64_t oldest = atomic_load_explicit(&r->released, memory_order_acquire);
+    if (ring_handed_out(r) == oldest)
+        return 0;
+    const struct ring_slot *slot = ring_slot(r, oldest);
+    /* acquire: pairs with ring_commit's release; the stamp is written. */
+    if (atomic_load_explicit(&slot->ready, memory_order_acquire) != oldest + 1)
+        return 0;
+    /* relaxed: see slot_stamp. */
+    return __atomic_load_n(&slot->publish_ns, __ATOMIC_RELAXED);
 }
 
 /* True once every ticket below @upto has been handled and freed.

@@ -199,6 +199,7 @@ void bus__topic_free(struct bus_topic *t)
     /* relaxed: nobody else touches the topic any more. */
     bus__hist_free(atomic_load_explicit(&t->wait_time, memory_order_relaxed));
     bus__hist_free(atomic_load_explicit(&t->call_time, memory_order_relaxed));
+    bus__rates_free(t);
     free(t->lanes); /* the lanes themselves are topics of the bus */
     pthread_mutex_destroy(&t->subs_lock);
     bus__ring_fini(&t->ring);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "help.h"
 #include "internal.h"
 #include "timing.h"
@@ -74,6 +75,9 @@ static void *worker_main(void *arg)
     struct bus *bus = self->bus;
     unsigned idle_rounds = 0, turn = 0;
     bool polling = false;
+    /* The clock is read when the worker switches between dispatching and
+     * waiting, not per event: `busy` says which it does. */
+    bool busy = false; /* idle since start_worker */
     /* Set before the start hook, so that it runs under a handler's rules. */
     current_worker = self;
     bus__timing_start(bus);
@@ -83,6 +87,9 @@ static void *worker_main(void *arg)
     for (;;) {
         struct bus_topic *t = bus__sched_pop(&bus->sched, &turn);
         if (t) {
+            if (!busy)
+                worktime_switch(&self->time, WORKTIME_BUSY, clock_now_ns());
+            busy = true;
             if (polling)
                 bus__sched_stop_polling(&bus->sched);
             polling = false;
@@ -92,6 +99,9 @@ static void *worker_main(void *arg)
             bus__topic_dispatch(t);
             continue;
         }
+        if (busy)
+            worktime_switch(&self->time, WORKTIME_IDLE, clock_now_ns());
+        busy = false;
         /* acquire: pairs with bus_destroy's release; everything was drained
          * before exiting was set. */
         if (atomic_load_explicit(&bus->exiting, memory_order_acquire))
@@ -102,6 +112,7 @@ static void *worker_main(void *arg)
         bus__sched_stop_polling(&bus->sched);
     if (bus->cfg.on_worker_stop)
         bus->cfg.on_worker_stop(bus, self->index, bus->cfg.worker_hook_arg);
+    worktime_switch(&self->time, WORKTIME_STOPPED, clock_now_ns());
     return NULL; /* urcu-bp forgets the thread by itself when it exits */
 }
 
@@ -112,6 +123,9 @@ static int start_worker(struct bus *bus, unsigned index)
     struct bus_worker *w = &bus->workers[index];
     w->bus = bus;
     w->index = index;
+    /* relaxed: the thread's creation, and bus_create's return, order it
+     * for the worker and bus_metrics(). Idle from now on. */
+    atomic_store_explicit(&w->time.since_ns, clock_now_ns(), memory_order_relaxed);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     if (bus->cfg.worker_cpus_count) {
@@ -135,6 +149,7 @@ int bus__workers_start(struct bus *bus)
         int err = start_worker(bus, bus->nthreads);
         if (err) {
             bus__workers_stop(bus);
+            bus__workers_free(bus);
             /* EINVAL: the affinity names a CPU the system does not have. */
             return err == EINVAL ? -EINVAL : -ENOMEM;
         }
@@ -151,6 +166,12 @@ void bus__workers_stop(struct bus *bus)
     bus__sched_wake_all(&bus->sched);
     for (unsigned i = 0; i < bus->nthreads; i++)
         pthread_join(bus->workers[i].thread, NULL);
+    /* The records stay until bus_destroy: bus_metrics() reads the workers'
+     * times after a shutdown too. */
+}
+
+void bus__workers_free(struct bus *bus)
+{
     free(bus->workers);
     bus->workers = NULL;
     bus->nthreads = 0;

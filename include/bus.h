@@ -844,6 +844,17 @@ typedef struct bus_topic_metrics {
     bus_topic_stats_t stats; /* as bus_topic_stats() */
     bus_latency_t wait;      /* publish to the start of the event's handler calls */
     bus_latency_t handler;   /* one handler call, every subscriber's */
+    /* Events published (stats.published) and handler calls that returned 0
+     * (stats.delivered) per second over the last 1 s and the last 10 s,
+     * from samples the bus takes every 100 ms once metrics are read (see
+     * bus_topic_metrics()). With less history than the window, over the
+     * history there is; 0 before the first sample. */
+    double publish_rate_1s, publish_rate_10s;
+    double deliver_rate_1s, deliver_rate_10s;
+    /* How long the oldest event in the ring has been there (waiting, or
+     * being handled); 0 when the ring is empty or that event is still
+     * being written. A keyed topic's: the oldest of its lanes'. */
+    uint64_t oldest_age_ns;
 } bus_topic_metrics_t;
 
 /**
@@ -853,6 +864,12 @@ typedef struct bus_topic_metrics {
  * describe the sample; the counters count every event. Counts and
  * quantiles are read while events flow: a near snapshot. A keyed topic's
  * lanes count into it.
+ * Rates: the first metrics call on a bus (this one, bus_metrics() or
+ * bus_metrics_json()) starts the bus's sampler, which records every open
+ * topic's published and delivered counts every 100 ms on the bus's timer
+ * thread (one for the bus, none per topic) until bus_shutdown(); a rate
+ * compares the counts now with the newest sample at least the window old
+ * (so a 1 s rate spans 1 to 1.1 s). The first call returns rates of 0.
  * Thread-safety: any thread, handlers included, while @topic is valid.
  * Errors: -EINVAL (NULL argument).
  */
@@ -876,6 +893,38 @@ typedef struct bus_sub_metrics {
  * Errors: -EINVAL (NULL argument).
  */
 BUS_API int bus_sub_metrics(const bus_sub_t *sub, bus_sub_metrics_t *out);
+
+/* The whole bus's metrics (bus_metrics()): sums over the topics open now
+ * (the bus's own `bus.` topics included; a closed topic's counts leave the
+ * sums with it), and the workers' time. */
+typedef struct bus_metrics {
+    uint32_t topics;  /* open topics summed */
+    uint32_t workers; /* worker threads */
+    uint64_t published, delivered, dropped, handler_errors, blocked; /* as bus_topic_stats_t */
+    uint64_t depth;   /* events in every ring now */
+    double publish_rate_1s, publish_rate_10s; /* as bus_topic_metrics_t, summed */
+    double deliver_rate_1s, deliver_rate_10s;
+    uint64_t oldest_age_ns; /* the oldest waiting event's age, over every topic */
+    /* The workers' time since bus_create, summed: busy dispatching events
+     * (handlers included), idle waiting for work (polling, yielding or
+     * parked). Each worker reads the clock when it switches between the
+     * two, not per event; the switch in progress counts too, so busy +
+     * idle grows with the workers' lifetime (until bus_shutdown() stops
+     * them). busy / (busy + idle): how loaded the pool is. */
+    uint64_t busy_ns, idle_ns;
+} bus_metrics_t;
+
+/**
+ * bus_metrics - copy the whole bus's metrics to @out: the counters, depth
+ * and rates of every open topic summed (bus_topic_metrics(); this call
+ * starts the rates' sampler as that one does), the age of the oldest
+ * waiting event, and the workers' busy and idle time. The topics are
+ * walked one at a time (bus_topics_foreach()'s rules): a near snapshot.
+ * Allocates nothing. After bus_shutdown() the workers' times are final.
+ * Thread-safety: any thread, handlers included, until bus_destroy().
+ * Errors: -EINVAL (NULL argument).
+ */
+BUS_API int bus_metrics(bus_t *bus, bus_metrics_t *out);
 
 /**
  * bus_metrics_prometheus - write the metrics of every open topic of @bus
