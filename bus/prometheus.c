@@ -3,47 +3,28 @@
  * so that each family's samples are grouped under one HELP and TYPE, as the
  * format requires. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
-
-/* Appends to a caller's buffer; counts what would not fit, so the caller
- * learns the length needed. */
-struct out {
-    char *buf;
-    size_t cap, len;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    size_t room = o->len < o->cap ? o->cap - o->len : 0;
-    int n = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        o->len += (size_t)n;
-}
+#include "textbuf.h"
 
 /* A label value: `\`, `"` and newlines escaped. Topic names have no
  * newline, but the escaping is the format's, not ours to assume away. */
-static void put_label(struct out *o, const char *value)
+static void put_label(struct textbuf *o, const char *value)
 {
     for (const char *c = value; *c; c++) {
         if (*c == '\\' || *c == '"')
-            put(o, "\\%c", *c);
+            bus__textbuf_put(o, "\\%c", *c);
         else if (*c == '\n')
-            put(o, "\\n");
+            bus__textbuf_put(o, "\\n");
         else
-            put(o, "%c", *c);
+            bus__textbuf_put(o, "%c", *c);
     }
 }
 
-static void put_header(struct out *o, const char *name, const char *type, const char *help)
+static void put_header(struct textbuf *o, const char *name, const char *type, const char *help)
 {
-    put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    bus__textbuf_put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* One family: its name, and how to read its value from a topic's stats. */
@@ -74,7 +55,7 @@ static const struct family families[] = {
 };
 
 struct family_walk {
-    struct out *o;
+    struct textbuf *o;
     const struct family *f;
 };
 
@@ -92,15 +73,15 @@ static int put_counter(struct bus_topic *t, void *arg)
     } else {
         memcpy(&value, field, sizeof(value));
     }
-    put(w->o, "%s{topic=\"", w->f->name);
+    bus__textbuf_put(w->o, "%s{topic=\"", w->f->name);
     put_label(w->o, t->name);
-    put(w->o, "\"} %llu\n", (unsigned long long)value);
+    bus__textbuf_put(w->o, "\"} %llu\n", (unsigned long long)value);
     return 0;
 }
 
 /* A latency histogram family: which of the topic's histograms. */
 struct hist_walk {
-    struct out *o;
+    struct textbuf *o;
     const char *name;
     bool wait; /* wait_time, else call_time */
 };
@@ -125,20 +106,20 @@ static int put_histogram(struct bus_topic *t, void *arg)
         uint64_t edge = UINT64_C(1) << k;
         for (; bucket < HIST_BUCKETS && bus__hist_bucket_high(bucket) < edge; bucket++)
             cumulative += view.buckets[bucket];
-        put(w->o, "%s_bucket{topic=\"", w->name);
+        bus__textbuf_put(w->o, "%s_bucket{topic=\"", w->name);
         put_label(w->o, t->name);
-        put(w->o, "\",le=\"%.9g\"} %llu\n", (double)(edge - 1) / 1e9,
+        bus__textbuf_put(w->o, "\",le=\"%.9g\"} %llu\n", (double)(edge - 1) / 1e9,
             (unsigned long long)cumulative);
     }
-    put(w->o, "%s_bucket{topic=\"", w->name);
+    bus__textbuf_put(w->o, "%s_bucket{topic=\"", w->name);
     put_label(w->o, t->name);
-    put(w->o, "\",le=\"+Inf\"} %llu\n", (unsigned long long)view.count);
-    put(w->o, "%s_sum{topic=\"", w->name);
+    bus__textbuf_put(w->o, "\",le=\"+Inf\"} %llu\n", (unsigned long long)view.count);
+    bus__textbuf_put(w->o, "%s_sum{topic=\"", w->name);
     put_label(w->o, t->name);
-    put(w->o, "\"} %.9f\n", (double)view.sum / 1e9);
-    put(w->o, "%s_count{topic=\"", w->name);
+    bus__textbuf_put(w->o, "\"} %.9f\n", (double)view.sum / 1e9);
+    bus__textbuf_put(w->o, "%s_count{topic=\"", w->name);
     put_label(w->o, t->name);
-    put(w->o, "\"} %llu\n", (unsigned long long)view.count);
+    bus__textbuf_put(w->o, "\"} %llu\n", (unsigned long long)view.count);
     return 0;
 }
 
@@ -147,7 +128,7 @@ int bus_metrics_prometheus(bus_t *bus, char *buf, size_t cap, size_t *len)
     if (!bus || (!buf && cap) || !len)
         return bus__fail(-EINVAL, "bus_metrics_prometheus: bus or len is NULL, or buf "
                                   "is NULL with cap > 0");
-    struct out o = {buf, cap, 0};
+    struct textbuf o = {buf, cap, 0};
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
         struct family_walk w = {&o, &families[i]};
         put_header(&o, families[i].name, families[i].type, families[i].help);
@@ -162,8 +143,5 @@ int bus_metrics_prometheus(bus_t *bus, char *buf, size_t cap, size_t *len)
     bus__topics_walk(bus, false, put_histogram, &hw[0]);
     put_header(&o, hw[1].name, "histogram", "Timed handler calls, every subscriber's.");
     bus__topics_walk(bus, false, put_histogram, &hw[1]);
-    *len = o.len;
-    if (o.len >= cap)
-        return -ENOSPC; /* *len: the room needed, the terminating NUL aside */
-    return 0;
+    return bus__textbuf_end(&o, len);
 }
