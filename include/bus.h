@@ -947,6 +947,25 @@ BUS_API int bus_metrics(bus_t *bus, bus_metrics_t *out);
  * too small; *@len says how much is needed; @buf holds a cut text).
  */
 BUS_API int bus_metrics_prometheus(bus_t *bus, char *buf, size_t cap, size_t *len);
+
+/**
+ * bus_metrics_json - write the metrics of @bus as one JSON object (RFC
+ * 8259) into @buf, for an HTTP gateway: `{"bus":{...},"topics":[...]}`,
+ * "bus" holding the fields of bus_metrics_t by name, and "topics" one
+ * object per open topic (the bus's own `bus.` topics included) with its
+ * "name" (a JSON string, escaped as JSON requires), the fields of
+ * bus_topic_stats_t, the rates and oldest_age_ns of bus_topic_metrics_t by
+ * name, and "wait" and "handler" objects with the fields of bus_latency_t.
+ * Counts and ns are integers, rates numbers with 3 decimals; a newline
+ * ends the text. Starts the rates' sampler as bus_topic_metrics() does.
+ * @buf, @cap, @len: as bus_metrics_prometheus(); allocates nothing.
+ * The topics are walked one at a time (bus_topics_foreach()'s rules), and
+ * "bus" is read in a walk of its own just before: a near snapshot.
+ * Thread-safety: any thread, handlers included, until bus_destroy().
+ * Errors: -EINVAL (bus or len NULL, buf NULL with cap > 0), -ENOSPC (@cap
+ * too small; *@len says how much is needed; @buf holds a cut text).
+ */
+BUS_API int bus_metrics_json(bus_t *bus, char *buf, size_t cap, size_t *len);
 /* Called when a topic's depth crosses its watermarks (bus_topic_watermarks()):
  * @above true when it rose to the high mark or over, false when it fell to
  * the low mark or under; @depth is the depth that was seen (>= high, or

@@ -1,0 +1,163 @@
+/* test_json.c - bus_metrics_json(): the metrics as JSON. With --dump it
+ * only prints a sample text, for tests/check_json.py (tests/meson.build:
+ * Python's json module parses it and checks its values). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static bus_t *bus;
+static bus_topic_t *plain, *odd;
+
+/* Outside a Check test (--dump) ck_assert cannot report: this exits. */
+static void must(int rc, const char *what)
+{
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", what, bus_strerror(rc));
+        exit(1);
+    }
+}
+
+static bus_topic_t *open_topic(const char *name, unsigned flags)
+{
+    bus_topic_config_t tc;
+    bus_topic_config_init(&tc);
+    tc.capacity = 256;
+    tc.flags = flags;
+    bus_topic_t *t;
+    must(bus_topic_open(bus, name, &tc, &t), "bus_topic_open");
+    return t;
+}
+
+static int count_call(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    atomic_fetch_add((atomic_ulong *)ctx, 1);
+    return 0;
+}
+
+/* A bus with two topics, one with a name that needs escaping, every event
+ * timed, 100 events handled on each (as test_prometheus.c's). */
+static void setup_bus(void)
+{
+    bus_config_t cfg;
+    bus_config_init(&cfg);
+    cfg.workers = 2;
+    cfg.timing_sample = 1;
+    must(bus_create(&bus, &cfg), "bus_create");
+    plain = open_topic("orders.created", 0);
+    odd = open_topic("say.\"hi\".back\\slash", BUS_TOPIC_PARALLEL);
+    static atomic_ulong calls;
+    bus_sub_t *s;
+    must(bus_subscribe(plain, count_call, &calls, &s), "bus_subscribe");
+    must(bus_subscribe(odd, count_call, &calls, &s), "bus_subscribe");
+    for (int i = 0; i < 100; i++) {
+        must(bus_publish(plain, &i, sizeof(i)), "bus_publish");
+        must(bus_publish(odd, &i, sizeof(i)), "bus_publish");
+    }
+    must(bus_flush(bus), "bus_flush");
+}
+
+/* The whole text in a buffer of the size the first call asks for. */
+static char *json(size_t *len)
+{
+    int rc = bus_metrics_json(bus, NULL, 0, len);
+    if (rc != -ENOSPC || *len == 0)
+        must(rc ? rc : -EPROTO, "bus_metrics_json with no buffer");
+    /* Room for digits that grow between the calls (rates, busy time). */
+    size_t cap = *len + 256;
+    char *text = malloc(cap);
+    must(text ? 0 : -ENOMEM, "malloc");
+    must(bus_metrics_json(bus, text, cap, len), "bus_metrics_json");
+    if (strlen(text) != *len)
+        must(-EPROTO, "the length is not the text's");
+    return text;
+}
+
+/* The topic's object holds what bus_topic_metrics() says, field by field,
+ * for the figures that do not move once the bus is quiet. */
+static void assert_topic_matches(const char *text, bus_topic_t *t, const char *json_name)
+{
+    bus_topic_metrics_t m;
+    ck_assert_ok(bus_topic_metrics(t, &m));
+    char head[512], handler[512];
+    snprintf(head, sizeof(head),
+             "{\"name\":%s,\"published\":%llu,\"delivered\":%llu,\"dropped\":%llu,"
+             "\"handler_errors\":%llu,\"blocked\":%llu,\"depth\":%u,\"high_water\":%u,",
+             json_name, (unsigned long long)m.stats.published,
+             (unsigned long long)m.stats.delivered, (unsigned long long)m.stats.dropped,
+             (unsigned long long)m.stats.handler_errors, (unsigned long long)m.stats.blocked,
+             m.stats.depth, m.stats.high_water);
+    snprintf(handler, sizeof(handler),
+             "\"handler\":{\"count\":%llu,\"sum_ns\":%llu,\"p50_ns\":%llu,\"p90_ns\":%llu,"
+             "\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu}}",
+             (unsigned long long)m.handler.count, (unsigned long long)m.handler.sum_ns,
+             (unsigned long long)m.handler.p50_ns, (unsigned long long)m.handler.p90_ns,
+             (unsigned long long)m.handler.p99_ns, (unsigned long long)m.handler.p999_ns,
+             (unsigned long long)m.handler.max_ns);
+    const char *obj = strstr(text, head);
+    ck_assert_msg(obj != NULL, "no %s in %s", head, text);
+    const char *end = strstr(obj, handler);
+    ck_assert_msg(end != NULL, "no %s in %s", handler, obj);
+    ck_assert_ptr_null(memchr(obj, ']', (size_t)(end - obj))); /* same object */
+    ck_assert_uint_eq(m.stats.published, 100);
+    ck_assert_uint_eq(m.handler.count, 100);
+}
+
+START_TEST(values_match_the_snapshots)
+{
+    setup_bus();
+    size_t len;
+    char *text = json(&len);
+    ck_assert(text[0] == '{' && text[len - 1] == '\n');
+    assert_topic_matches(text, plain, "\"orders.created\"");
+    assert_topic_matches(text, odd, "\"say.\\\"hi\\\".back\\\\slash\"");
+    bus_metrics_t m;
+    ck_assert_ok(bus_metrics(bus, &m));
+    char head[256];
+    snprintf(head, sizeof(head),
+             "{\"bus\":{\"topics\":%u,\"workers\":%u,\"published\":%llu,\"delivered\":%llu,",
+             m.topics, m.workers, (unsigned long long)m.published,
+             (unsigned long long)m.delivered);
+    ck_assert_msg(strncmp(text, head, strlen(head)) == 0, "%s does not start with %s", text,
+                  head);
+    free(text);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(short_buffer_and_bad_input)
+{
+    setup_bus();
+    char small[64];
+    size_t len = 0;
+    ck_assert_int_eq(bus_metrics_json(bus, small, sizeof(small), &len), -ENOSPC);
+    ck_assert_uint_gt(len, sizeof(small));
+    ck_assert_uint_eq(strlen(small), sizeof(small) - 1); /* cut, NUL-terminated */
+    ck_assert_int_eq(bus_metrics_json(NULL, small, sizeof(small), &len), -EINVAL);
+    ck_assert_int_eq(bus_metrics_json(bus, NULL, 10, &len), -EINVAL);
+    ck_assert_int_eq(bus_metrics_json(bus, small, sizeof(small), NULL), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--dump") == 0) {
+        setup_bus();
+        size_t len;
+        char *text = json(&len);
+        fputs(text, stdout);
+        free(text);
+        must(bus_destroy(bus), "bus_destroy");
+        return 0;
+    }
+    Suite *s = suite_create("json");
+    TCase *tc = tcase_create("json");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, values_match_the_snapshots);
+    tcase_add_test(tc, short_buffer_and_bad_input);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
