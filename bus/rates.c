@@ -73,8 +73,10 @@ void bus__rates_start(struct bus *bus)
         arm(bus, clock_now_ns()); /* the first sample at once */
 }
 
-/* The sample a rate over @window_ns starts from: the newest one at least
- * that old, else the oldest one kept (the history available). */
+/* The sample a rate over a window starts from: the newest one at least
+ * the window old, else the oldest one kept (the history there is) if it is
+ * a period old: a sample taken a moment ago would make a burst of one
+ * event look like a rate. */
 struct origin {
     uint64_t ns, published, delivered;
 };
@@ -92,11 +94,11 @@ static void find_origins(struct rates *r, uint64_t now_ns, struct origin *second
         uint64_t oldest = taken > RATES_SAMPLES ? taken - RATES_SAMPLES : 0;
         for (int w = 0; w < 2; w++) {
             *origins[w] = (struct origin){0};
-            uint64_t i = taken;
-            while (i > oldest) {
+            for (uint64_t i = taken; i > oldest;) {
                 struct rate_sample *x = &r->samples[--i % RATES_SAMPLES];
                 uint64_t ns = atomic_load_explicit(&x->ns, memory_order_relaxed);
-                if (ns > now_ns || (now_ns - ns < windows[w] && i > oldest))
+                uint64_t age = ns <= now_ns ? now_ns - ns : 0;
+                if (age < windows[w] && !(i == oldest && age >= RATES_PERIOD_NS))
                     continue; /* too young: an older one may do */
                 origins[w]->ns = ns;
                 origins[w]->published = atomic_load_explicit(&x->published, memory_order_relaxed);

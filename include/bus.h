@@ -848,7 +848,7 @@ typedef struct bus_topic_metrics {
      * (stats.delivered) per second over the last 1 s and the last 10 s,
      * from samples the bus takes every 100 ms once metrics are read (see
      * bus_topic_metrics()). With less history than the window, over the
-     * history there is; 0 before the first sample. */
+     * history there is; 0 with less than 100 ms of it. */
     double publish_rate_1s, publish_rate_10s;
     double deliver_rate_1s, deliver_rate_10s;
     /* How long the oldest event in the ring has been there (waiting, or
@@ -869,7 +869,8 @@ typedef struct bus_topic_metrics {
  * topic's published and delivered counts every 100 ms on the bus's timer
  * thread (one for the bus, none per topic) until bus_shutdown(); a rate
  * compares the counts now with the newest sample at least the window old
- * (so a 1 s rate spans 1 to 1.1 s). The first call returns rates of 0.
+ * (so a 1 s rate spans 1 to 1.1 s). Rates are 0 until the samples span
+ * 100 ms: the first call returns rates of 0.
  * Thread-safety: any thread, handlers included, while @topic is valid.
  * Errors: -EINVAL (NULL argument).
  */
