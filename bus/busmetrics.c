@@ -46,6 +46,6 @@ int bus_metrics(bus_t *bus, bus_metrics_t *out)
      * once bus_create returned. */
     out->workers = bus->nthreads;
     for (unsigned i = 0; i < bus->nthreads; i++)
-        worktime_read(&bus->workers[i].time, tot.now_ns, &out->busy_ns, &out->idle_ns);
+        worktime_read(&bus->workers[i].time, &out->busy_ns, &out->idle_ns);
     return 0;
 }

@@ -911,7 +911,8 @@ typedef struct bus_metrics {
      * parked). Each worker reads the clock when it switches between the
      * two, not per event; the switch in progress counts too, so busy +
      * idle grows with the workers' lifetime (until bus_shutdown() stops
-     * them). busy / (busy + idle): how loaded the pool is. */
+     * them). Neither ever goes back between calls (counters). busy /
+     * (busy + idle): how loaded the pool is. */
     uint64_t busy_ns, idle_ns;
 } bus_metrics_t;
 
