@@ -72,6 +72,8 @@ void scenario_pingpong_cold(const struct sut_ops *ops, const struct run_params *
 void scenario_pingpong_cold_pretouch(const struct sut_ops *ops, const struct run_params *p,
                                      struct result *r);
 void scenario_openloop(const struct sut_ops *ops, const struct run_params *p, struct result *r);
+void scenario_own_latency(const struct sut_ops *ops, const struct run_params *p,
+                          struct result *r);
 void scenario_churn(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_churn_async(const struct sut_ops *ops, const struct run_params *p,
                           struct result *r);

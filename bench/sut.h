@@ -40,7 +40,8 @@ enum sut_caps {
     SUT_CAN_PRETOUCH = 1u << 5, /* topics whose memory is touched when opened */
     /* A handler may publish (onto another topic), even onto a full one,
      * without losing the event or hanging the system. */
-    SUT_CAN_FORWARD = 1u << 6
+    SUT_CAN_FORWARD = 1u << 6,
+    SUT_CAN_OWN_LATENCY = 1u << 7 /* own_wait: the system measures its own latency */
 };
 
 /* One event of a batch. */
@@ -88,6 +89,10 @@ struct sut_ops {
      * @reply (up to @cap bytes). Not from a handler. */
     int (*request)(void *sys, void *topic, const void *data, size_t size, void *reply,
                    size_t cap);
+    /* The system's own figures for the wait of @topic's events, publish to
+     * the start of their handler calls (the bus: bus_topic_metrics()). */
+    int (*own_wait)(void *sys, void *topic, uint64_t *count, uint64_t *p50_ns,
+                    uint64_t *p99_ns);
 };
 
 /* publish_batch, or a loop of publish where the system has none. */

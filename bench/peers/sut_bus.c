@@ -199,6 +199,18 @@ static int bus_sut_publish_batch(void *sys, void *topic, const struct sut_msg *m
     return 0;
 }
 
+static int bus_sut_own_wait(void *sys, void *topic, uint64_t *count, uint64_t *p50_ns,
+                            uint64_t *p99_ns)
+{
+    (void)sys;
+    bus_topic_metrics_t m;
+    int rc = bus_topic_metrics(topic, &m);
+    *count = m.wait.count;
+    *p50_ns = m.wait.p50_ns;
+    *p99_ns = m.wait.p99_ns;
+    return rc;
+}
+
 static int bus_sut_flush(void *sys)
 {
     return bus_flush(sys);
@@ -215,7 +227,8 @@ static void bus_sut_destroy(void *sys)
     {                                                                                      \
         .name = name_, .summary = summary_,                                                \
         .caps = SUT_CAN_PRETOUCH | SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC |             \
-                SUT_CAN_GROUPS | SUT_CAN_KEYED | SUT_CAN_REQUEST | SUT_CAN_FORWARD,        \
+                SUT_CAN_GROUPS | SUT_CAN_KEYED | SUT_CAN_REQUEST | SUT_CAN_FORWARD |       \
+                SUT_CAN_OWN_LATENCY,                                                       \
         .create = create_, .topic_open = bus_sut_topic_open,                               \
         .subscribe = bus_sut_subscribe, .unsubscribe = bus_sut_unsubscribe,                \
         .publish = bus_sut_publish, .publish_batch = bus_sut_publish_batch,                \
@@ -223,7 +236,7 @@ static void bus_sut_destroy(void *sys)
         .unsubscribe_async = bus_sut_unsubscribe_async,                                    \
         .subscribe_group = bus_sut_subscribe_group,                                        \
         .publish_keyed = bus_sut_publish_keyed, .subscribe_echo = bus_sut_subscribe_echo,  \
-        .request = bus_sut_request,                                                        \
+        .request = bus_sut_request, .own_wait = bus_sut_own_wait,                          \
     }
 
 const struct sut_ops sut_bus_ops =
