@@ -135,7 +135,10 @@ int bus__help_until(struct bus_worker *me, struct bus_topic *t,
     struct bus_topic *outer = atomic_load_explicit(&me->waiting_on, memory_order_relaxed);
     struct backoff b = BACKOFF_INIT;
     int rc = 0;
-    while (!reserved(t, arg) && rc == 0) {
+    /* rc first: once the wait has given up, a reservation taken by one
+     * more look would be left uncommitted (the publish fails), and its
+     * ticket would wedge the ring for good. */
+    while (rc == 0 && !reserved(t, arg)) {
         /* Set on each round: a nested wait (while we helped) changed it. */
         atomic_store_explicit(&me->waiting_on, t, memory_order_relaxed);
         rc = help_or_wait(me, t, &b);
