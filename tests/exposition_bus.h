@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "helpers.h"
 
@@ -60,6 +61,53 @@ static inline void setup_bus(void)
         must(bus_publish(odd, &i, sizeof(i)), "bus_publish");
     }
     must(bus_flush(bus), "bus_flush");
+}
+
+/* bus_metrics_prometheus() or bus_metrics_json(). */
+typedef int (*exposition_fn)(bus_t *bus, char *buf, size_t cap, size_t *len);
+
+/* The whole text, in a buffer of the size a first call asks for, with room
+ * for digits that grow between the two calls (rates, busy time). */
+static inline char *exposition_text(exposition_fn fn, size_t *len)
+{
+    int rc = fn(bus, NULL, 0, len);
+    if (rc != -ENOSPC || *len == 0)
+        must(rc ? rc : -EPROTO, "exposition with no buffer");
+    size_t cap = *len + 256;
+    char *text = malloc(cap);
+    must(text ? 0 : -ENOMEM, "malloc");
+    must(fn(bus, text, cap, len), "exposition");
+    if (strlen(text) != *len)
+        must(-EPROTO, "the length is not the text's");
+    return text;
+}
+
+/* A short buffer gets -ENOSPC, the length needed and a cut, NUL-terminated
+ * text; NULL arguments get -EINVAL. */
+static inline void check_short_buffer_and_bad_input(exposition_fn fn)
+{
+    setup_bus();
+    char small[64];
+    size_t len = 0;
+    ck_assert_int_eq(fn(bus, small, sizeof(small), &len), -ENOSPC);
+    ck_assert_uint_gt(len, sizeof(small));
+    ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+    ck_assert_int_eq(fn(NULL, small, sizeof(small), &len), -EINVAL);
+    ck_assert_int_eq(fn(bus, NULL, 10, &len), -EINVAL);
+    ck_assert_int_eq(fn(bus, small, sizeof(small), NULL), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+
+/* --dump: prints the sample bus's text for an outside checker. */
+static inline int exposition_dump(exposition_fn fn)
+{
+    setup_bus();
+    size_t len;
+    char *text = exposition_text(fn, &len);
+    fputs(text, stdout);
+    free(text);
+    must(bus_destroy(bus), "bus_destroy");
+    return 0;
 }
 
 #endif

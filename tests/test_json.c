@@ -7,22 +7,6 @@
 
 #include "exposition_bus.h"
 
-/* The whole text in a buffer of the size the first call asks for. */
-static char *json(size_t *len)
-{
-    int rc = bus_metrics_json(bus, NULL, 0, len);
-    if (rc != -ENOSPC || *len == 0)
-        must(rc ? rc : -EPROTO, "bus_metrics_json with no buffer");
-    /* Room for digits that grow between the calls (rates, busy time). */
-    size_t cap = *len + 256;
-    char *text = malloc(cap);
-    must(text ? 0 : -ENOMEM, "malloc");
-    must(bus_metrics_json(bus, text, cap, len), "bus_metrics_json");
-    if (strlen(text) != *len)
-        must(-EPROTO, "the length is not the text's");
-    return text;
-}
-
 /* The topic's object holds what bus_topic_metrics() says, field by field,
  * for the figures that do not move once the bus is quiet. */
 static void assert_topic_matches(const char *text, bus_topic_t *t, const char *json_name)
@@ -57,7 +41,7 @@ START_TEST(values_match_the_snapshots)
 {
     setup_bus();
     size_t len;
-    char *text = json(&len);
+    char *text = exposition_text(bus_metrics_json, &len);
     ck_assert(text[0] == '{' && text[len - 1] == '\n');
     assert_topic_matches(text, plain, "\"orders.created\"");
     assert_topic_matches(text, odd, "\"say.\\\"hi\\\".back\\\\slash\"");
@@ -77,30 +61,14 @@ END_TEST
 
 START_TEST(short_buffer_and_bad_input)
 {
-    setup_bus();
-    char small[64];
-    size_t len = 0;
-    ck_assert_int_eq(bus_metrics_json(bus, small, sizeof(small), &len), -ENOSPC);
-    ck_assert_uint_gt(len, sizeof(small));
-    ck_assert_uint_eq(strlen(small), sizeof(small) - 1); /* cut, NUL-terminated */
-    ck_assert_int_eq(bus_metrics_json(NULL, small, sizeof(small), &len), -EINVAL);
-    ck_assert_int_eq(bus_metrics_json(bus, NULL, 10, &len), -EINVAL);
-    ck_assert_int_eq(bus_metrics_json(bus, small, sizeof(small), NULL), -EINVAL);
-    ck_assert_ok(bus_destroy(bus));
+    check_short_buffer_and_bad_input(bus_metrics_json);
 }
 END_TEST
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--dump") == 0) {
-        setup_bus();
-        size_t len;
-        char *text = json(&len);
-        fputs(text, stdout);
-        free(text);
-        must(bus_destroy(bus), "bus_destroy");
-        return 0;
-    }
+    if (argc > 1 && strcmp(argv[1], "--dump") == 0)
+        return exposition_dump(bus_metrics_json);
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("json");
     tcase_set_timeout(tc, 120);

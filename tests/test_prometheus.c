@@ -7,21 +7,6 @@
 
 #include "exposition_bus.h"
 
-/* The whole text in a buffer of the size the first call asks for. */
-static char *exposition(size_t *len)
-{
-    int rc = bus_metrics_prometheus(bus, NULL, 0, len);
-    if (rc != -ENOSPC || *len == 0)
-        must(rc ? rc : -EPROTO, "bus_metrics_prometheus with no buffer");
-    char *text = malloc(*len + 1);
-    size_t again;
-    must(text ? 0 : -ENOMEM, "malloc");
-    must(bus_metrics_prometheus(bus, text, *len + 1, &again), "bus_metrics_prometheus");
-    if (again != *len || strlen(text) != *len)
-        must(-EPROTO, "the length changed");
-    return text;
-}
-
 /* The value of the sample line @line (after its labels' closing brace). */
 static double line_value(const char *line)
 {
@@ -44,7 +29,7 @@ START_TEST(counters_gauges_and_escaped_labels)
 {
     setup_bus();
     size_t len;
-    char *text = exposition(&len);
+    char *text = exposition_text(bus_metrics_prometheus, &len);
     ck_assert(text[len - 1] == '\n');
     ck_assert_double_eq(sample(text, "bus_topic_published_total{topic=\"orders.created\"}"), 100);
     ck_assert_double_eq(sample(text, "bus_topic_delivered_total{topic=\"orders.created\"}"), 100);
@@ -66,7 +51,7 @@ START_TEST(histograms_are_cumulative)
 {
     setup_bus();
     size_t len;
-    char *text = exposition(&len);
+    char *text = exposition_text(bus_metrics_prometheus, &len);
     const char *prefix = "bus_topic_handler_seconds_bucket{topic=\"orders.created\",le=\"";
     double last = 0;
     int buckets = 0;
@@ -94,29 +79,14 @@ END_TEST
 
 START_TEST(short_buffer_and_bad_input)
 {
-    setup_bus();
-    char small[64];
-    size_t len = 0;
-    ck_assert_int_eq(bus_metrics_prometheus(bus, small, sizeof(small), &len), -ENOSPC);
-    ck_assert_uint_gt(len, sizeof(small));
-    ck_assert_int_eq(bus_metrics_prometheus(NULL, small, sizeof(small), &len), -EINVAL);
-    ck_assert_int_eq(bus_metrics_prometheus(bus, NULL, 10, &len), -EINVAL);
-    ck_assert_int_eq(bus_metrics_prometheus(bus, small, sizeof(small), NULL), -EINVAL);
-    ck_assert_ok(bus_destroy(bus));
+    check_short_buffer_and_bad_input(bus_metrics_prometheus);
 }
 END_TEST
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--dump") == 0) {
-        setup_bus();
-        size_t len;
-        char *text = exposition(&len);
-        fputs(text, stdout);
-        free(text);
-        must(bus_destroy(bus), "bus_destroy");
-        return 0;
-    }
+    if (argc > 1 && strcmp(argv[1], "--dump") == 0)
+        return exposition_dump(bus_metrics_prometheus);
     Suite *s = suite_create("prometheus");
     TCase *tc = tcase_create("prometheus");
     tcase_set_timeout(tc, 120);
