@@ -40,6 +40,15 @@ static void on_mark(bus_topic_t *topic, uint32_t depth, bool above, void *ctx)
     pthread_mutex_unlock(&m->lock);
 }
 
+/* Subscribes @fn to @t and watches it with the marks HIGH and LOW into @m. */
+static void watch(bus_topic_t *t, bus_handler_fn fn, struct marks *m)
+{
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, fn, NULL, &sub));
+    marks_init(m, t);
+    ck_assert_ok(bus_topic_watermarks(t, HIGH, LOW, on_mark, m));
+}
+
 /* Waits (at most 10 s) until @count reaches @n. */
 static void await_count(struct marks *m, atomic_int *count, int n)
 {
@@ -88,11 +97,8 @@ static void rounds(unsigned flags)
 {
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "wm.rounds", CAP, BUS_FULL_FAIL, flags);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, pass_held, NULL, &sub));
     struct marks m;
-    marks_init(&m, t);
-    ck_assert_ok(bus_topic_watermarks(t, HIGH, LOW, on_mark, &m));
+    watch(t, pass_held, &m);
     for (int round = 1; round <= 3; round++) {
         pthread_mutex_lock(&held);
         fill(t);
@@ -157,11 +163,8 @@ START_TEST(producers_crossing_together_call_once)
 {
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "wm.together", CAP, BUS_FULL_DROP, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, pass_held, NULL, &sub));
     struct marks m;
-    marks_init(&m, t);
-    ck_assert_ok(bus_topic_watermarks(t, HIGH, LOW, on_mark, &m));
+    watch(t, pass_held, &m);
     pthread_mutex_lock(&held);
     /* Each producer alone would fill the ring: they all publish across the
      * high mark together, the extra events are dropped. */
@@ -191,11 +194,8 @@ START_TEST(storm_alternates_and_respects_hysteresis)
 {
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "wm.storm", CAP, BUS_FULL_BLOCK, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, spin_a_little, NULL, &sub));
     struct marks m;
-    marks_init(&m, t);
-    ck_assert_ok(bus_topic_watermarks(t, HIGH, LOW, on_mark, &m));
+    watch(t, spin_a_little, &m);
     enum { EVENTS = 20000 };
     run_producers(t, EVENTS);
     ck_assert_ok(bus_flush(bus));
@@ -232,11 +232,8 @@ START_TEST(turned_off_calls_nothing)
 {
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "wm.off", CAP, BUS_FULL_FAIL, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, pass_held, NULL, &sub));
     struct marks m;
-    marks_init(&m, t);
-    ck_assert_ok(bus_topic_watermarks(t, HIGH, LOW, on_mark, &m));
+    watch(t, pass_held, &m);
     ck_assert_ok(bus_topic_watermarks(t, 0, 0, NULL, NULL));
     pthread_mutex_lock(&held);
     fill(t);
@@ -294,11 +291,8 @@ START_TEST(close_ends_the_calls)
 {
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "wm.close", CAP, BUS_FULL_FAIL, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, pass_held, NULL, &sub));
     struct marks m;
-    marks_init(&m, t);
-    ck_assert_ok(bus_topic_watermarks(t, HIGH, LOW, on_mark, &m));
+    watch(t, pass_held, &m);
     pthread_mutex_lock(&held);
     fill(t);
     ck_assert_int_eq(atomic_load(&m.above), 1);
