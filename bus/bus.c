@@ -250,6 +250,7 @@ static void stop_threads(struct bus *bus)
         /* Every request's event has been dispatched and its timer disarmed. */
         bus__timers_stop(&bus->timers);
         bus->shut_down = true;
+        bus__patterns_end(bus);
     }
     pthread_mutex_unlock(&bus->shutdown_lock);
 }

@@ -337,6 +337,27 @@ void bus__subs_free(struct bus_topic *t);
 
 /* Pattern subscriptions (pattern.c). The registry lock is held by the
  * caller of bus__patterns_attach. */
+/* Told, under registry_lock, that a pattern or bound subscription will get
+ * no more events: @why is -EPIPE (its bound topic is closed) or
+ * -ESHUTDOWN (the bus's workers stopped). Must not block or take
+ * registry_lock. */
+struct sub_end {
+    void (*fn)(void *arg, int why);
+    void *arg;
+};
+bool bus__valid_pattern(const char *pattern);
+/* bus_subscribe_pattern() with @pattern already valid, and @end (or NULL). */
+int bus__subscribe_matching(bus_t *bus, const char *pattern, bus_handler_fn fn, void *ctx,
+                            const bus_sub_options_t *opts, const struct sub_end *end,
+                            bus_sub_t **out);
+/* A subscription to @t alone whose handle, like a pattern's, outlives the
+ * topic's close (it then has no children and gets no events): 0, -ENOMEM,
+ * -ESHUTDOWN, -EPIPE (@t is closing). */
+int bus__subscribe_bound(struct bus_topic *t, bus_handler_fn fn, void *ctx,
+                         const bus_sub_options_t *opts, const struct sub_end *end,
+                         bus_sub_t **out);
+/* Tells every pattern's end callback that the bus stopped. */
+void bus__patterns_end(struct bus *bus);
 int bus__patterns_attach(struct bus *bus, struct bus_topic *t);
 /* Pattern subscriptions that would attach to a topic called @name
  * (registry_lock held). */
@@ -359,6 +380,9 @@ void bus__patterns_free(struct bus *bus);
 /* Forgets the pattern children on topic @t, which is being closed or
  * abandoned: they are freed with its table. registry_lock held. */
 void bus__patterns_forget(struct bus *bus, struct bus_topic *t);
+/* Tells the subscriptions bound to @t that it is closed and drained: no
+ * handler call for it runs or will run. registry_lock held. */
+void bus__patterns_closed(struct bus *bus, struct bus_topic *t);
 /* Walks the named topics: for pattern.c and introspection, under
  * registry_lock. */
 #define bus__for_each_topic(bus, t) for (struct bus_topic *t = (bus)->first; t; t = t->next)

@@ -4,7 +4,11 @@
  * topic whose name matches: `*` matches one token, `>` one or more trailing
  * tokens. Matching happens when a pattern is added (against the existing
  * topics) and when a topic is created (against the patterns), under the
- * registry lock, never per event: dispatch sees only ordinary children. */
+ * registry lock, never per event: dispatch sees only ordinary children.
+ *
+ * A bound subscription (bus__subscribe_bound) is a pattern whose only match
+ * is one topic: its handle outlives that topic's close, as a pattern's
+ * does, where a plain subscription's handle is freed by the close. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +16,10 @@
 
 struct pattern {
     char *text;
+    /* A bound subscription's topic; NULL once it closed. */
+    bool bound;
+    struct bus_topic *only;
+    struct sub_end end;
     struct bus *bus;
     struct bus_sub *owner; /* the handle the user holds */
     struct bus_sub **children;
@@ -60,8 +68,14 @@ static bool matches(const char *pattern, const char *name)
     return tokens_match(pattern, name);
 }
 
+/* True if @p takes a child on topic @t. */
+static bool pattern_matches(const struct pattern *p, const struct bus_topic *t)
+{
+    return p->bound ? p->only == t : matches(p->text, t->name);
+}
+
 /* A topic name in which a token may also be `*`, and the last one `>`. */
-static bool valid_pattern(const char *pattern)
+bool bus__valid_pattern(const char *pattern)
 {
     size_t len = strnlen(pattern, 256);
     if (len == 0 || len > 255)
@@ -106,7 +120,7 @@ static int add_child(struct pattern *p, struct bus_topic *t, bool live)
     child->handle = p->owner;
     /* Not shared yet: attaching publishes it (release of the table). */
     atomic_init(&child->dead, !live);
-    child->pattern_child = true;
+    child->pattern_child = !p->bound;
     int rc = bus__sub_attach(child);
     if (rc) {
         bus__sub_free(child);
@@ -114,6 +128,12 @@ static int add_child(struct pattern *p, struct bus_topic *t, bool live)
     }
     p->children[p->count++] = child;
     return 0;
+}
+
+static void report_end(struct pattern *p, int why)
+{
+    if (p->end.fn)
+        p->end.fn(p->end.arg, why);
 }
 
 void bus__patterns_forget(struct bus *bus, struct bus_topic *t)
@@ -128,10 +148,29 @@ void bus__patterns_forget(struct bus *bus, struct bus_topic *t)
     }
 }
 
+void bus__patterns_closed(struct bus *bus, struct bus_topic *t)
+{
+    for (struct pattern *p = bus->patterns; p; p = p->next) {
+        if (p->bound && p->only == t) {
+            /* Never matches again, even a topic that reuses the memory. */
+            p->only = NULL;
+            report_end(p, -EPIPE);
+        }
+    }
+}
+
+void bus__patterns_end(struct bus *bus)
+{
+    pthread_mutex_lock(&bus->registry_lock);
+    for (struct pattern *p = bus->patterns; p; p = p->next)
+        report_end(p, -ESHUTDOWN);
+    pthread_mutex_unlock(&bus->registry_lock);
+}
+
 int bus__patterns_attach(struct bus *bus, struct bus_topic *t)
 {
     for (struct pattern *p = bus->patterns; p; p = p->next) {
-        if (!matches(p->text, t->name))
+        if (!pattern_matches(p, t))
             continue;
         /* Nobody can publish on @t yet: the child can be live at once. */
         int rc = add_child(p, t, true);
@@ -147,7 +186,7 @@ uint32_t bus__patterns_matching(struct bus *bus, const char *name)
 {
     uint32_t n = 0;
     for (struct pattern *p = bus->patterns; p; p = p->next)
-        n += matches(p->text, name);
+        n += !p->bound && matches(p->text, name);
     return n;
 }
 
@@ -166,41 +205,24 @@ static void detach_locked(struct pattern *p)
         p->children[i]->detached = bus__sub_detach(p->children[i]);
 }
 
-int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, void *ctx,
-                          const bus_sub_options_t *opts, bus_sub_t **out)
+/* Subscribes @p's owner on every open topic @p matches and adds @p to the
+ * bus, or undoes it all: see bus_subscribe_pattern. Takes @p. */
+static int subscribe_matching(struct bus *bus, struct pattern *p, bus_sub_t **out)
 {
-    if (!bus || !pattern || !fn || !out)
-        return bus__fail(-EINVAL, "bus_subscribe_pattern: bus, pattern, fn or out is NULL");
-    if (!valid_pattern(pattern))
-        return bus__fail(-EINVAL, "bus_subscribe_pattern: malformed pattern (tokens as in "
-                                  "topic names, `*`, or `>` as the last token only)");
-    if (!bus__valid_group(opts))
-        return bus__fail(-EINVAL, "bus_subscribe_pattern: group is \"\" or over 255 bytes");
-    if (!bus__valid_pause(bus, opts))
-        return bus__fail(-EINVAL, "bus_subscribe_pattern: pause_after without slow_handler_ns");
-    struct pattern *p = calloc(1, sizeof(*p));
-    struct bus_sub *owner = bus__sub_new(NULL, fn, ctx, opts);
-    if (!p || !owner || !(p->text = strdup(pattern))) {
-        free(p);
-        if (owner)
-            bus__sub_free(owner);
-        return -ENOMEM;
-    }
-    p->bus = bus;
-    p->owner = owner;
-    owner->pattern = p;
-
     int rc = 0;
     pthread_mutex_lock(&bus->registry_lock);
     /* relaxed: registry_lock orders it against bus_shutdown. */
     if (atomic_load_explicit(&bus->stopping, memory_order_relaxed))
         rc = -ESHUTDOWN;
+    /* relaxed, here and below: registry_lock orders it; a closing topic
+     * takes no child. */
+    else if (p->bound && atomic_load_explicit(&p->only->closed, memory_order_relaxed))
+        rc = -EPIPE;
     /* The children skip every event until all are attached, so that a
      * call failing part way has had no effect: no handler call ran. */
     bus__for_each_topic(bus, t) {
-        /* relaxed: registry_lock orders it; a closing topic takes no child. */
         if (rc == 0 && !atomic_load_explicit(&t->closed, memory_order_relaxed) &&
-            matches(p->text, t->name))
+            pattern_matches(p, t))
             rc = add_child(p, t, false);
     }
     if (rc) {
@@ -219,11 +241,70 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
     if (rc) {
         /* The children attached so far never ran and are detached: free them
          * after a grace period (workers may still hold their tables). */
-        bus__sub_retire(owner);
+        bus__sub_retire(p->owner);
         return rc;
     }
-    *out = owner;
+    *out = p->owner;
     return 0;
+}
+
+/* A pattern and its owner, the handle the user gets: NULL on -ENOMEM. */
+static struct pattern *pattern_new(struct bus *bus, const char *text, bus_handler_fn fn,
+                                   void *ctx, const bus_sub_options_t *opts)
+{
+    struct pattern *p = calloc(1, sizeof(*p));
+    struct bus_sub *owner = bus__sub_new(NULL, fn, ctx, opts);
+    if (!p || !owner || !(p->text = strdup(text))) {
+        free(p);
+        if (owner)
+            bus__sub_free(owner);
+        return NULL;
+    }
+    p->bus = bus;
+    p->owner = owner;
+    owner->pattern = p;
+    return p;
+}
+
+int bus__subscribe_matching(bus_t *bus, const char *pattern, bus_handler_fn fn, void *ctx,
+                            const bus_sub_options_t *opts, const struct sub_end *end,
+                            bus_sub_t **out)
+{
+    struct pattern *p = pattern_new(bus, pattern, fn, ctx, opts);
+    if (!p)
+        return -ENOMEM;
+    if (end)
+        p->end = *end;
+    return subscribe_matching(bus, p, out);
+}
+
+int bus__subscribe_bound(struct bus_topic *t, bus_handler_fn fn, void *ctx,
+                         const bus_sub_options_t *opts, const struct sub_end *end,
+                         bus_sub_t **out)
+{
+    struct pattern *p = pattern_new(t->bus, t->name, fn, ctx, opts);
+    if (!p)
+        return -ENOMEM;
+    p->bound = true;
+    p->only = t;
+    if (end)
+        p->end = *end;
+    return subscribe_matching(t->bus, p, out);
+}
+
+int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, void *ctx,
+                          const bus_sub_options_t *opts, bus_sub_t **out)
+{
+    if (!bus || !pattern || !fn || !out)
+        return bus__fail(-EINVAL, "bus_subscribe_pattern: bus, pattern, fn or out is NULL");
+    if (!bus__valid_pattern(pattern))
+        return bus__fail(-EINVAL, "bus_subscribe_pattern: malformed pattern (tokens as in "
+                                  "topic names, `*`, or `>` as the last token only)");
+    if (!bus__valid_group(opts))
+        return bus__fail(-EINVAL, "bus_subscribe_pattern: group is \"\" or over 255 bytes");
+    if (!bus__valid_pause(bus, opts))
+        return bus__fail(-EINVAL, "bus_subscribe_pattern: pause_after without slow_handler_ns");
+    return bus__subscribe_matching(bus, pattern, fn, ctx, opts, NULL, out);
 }
 
 void bus__pattern_detach(struct bus_sub *sub)

@@ -403,6 +403,7 @@ void bus__topic_delist(struct bus_topic *t)
         pthread_mutex_lock(&bus->registry_lock);
     }
     list_remove(bus, t);
+    bus__patterns_closed(bus, t);
     pthread_mutex_unlock(&bus->registry_lock);
 }
 

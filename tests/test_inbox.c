@@ -1,0 +1,731 @@
+/* test_inbox.c - inboxes: pull subscriptions with a file descriptor. */
+#include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "bus/inbox.h"
+#include "helpers.h"
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#define SECOND INT64_C(1000000000)
+
+static bus_inbox_t *open_inbox(bus_topic_t *t, uint32_t capacity, int full, uint64_t block_ns)
+{
+    bus_inbox_options_t opts;
+    bus_inbox_options_init(&opts);
+    opts.capacity = capacity;
+    opts.full = full;
+    opts.block_ns = block_ns;
+    bus_inbox_t *in = NULL;
+    ck_assert_ok(bus_inbox_open(t, &opts, &in));
+    return in;
+}
+
+static void publish_n(bus_topic_t *t, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        ck_assert_ok(bus_publish(t, &i, sizeof(i)));
+}
+
+static bool fd_readable(bus_inbox_t *in)
+{
+    struct pollfd pfd = {.fd = bus_inbox_fd(in), .events = POLLIN};
+    return poll(&pfd, 1, 0) == 1;
+}
+
+/* Takes one event without waiting and checks its payload is @i. */
+static void take_payload(bus_inbox_t *in, uint32_t i)
+{
+    bus_inbox_msg_t *m;
+    ck_assert_ok(bus_inbox_next(in, 0, &m));
+    ck_assert_uint_eq(m->size, sizeof(i));
+    uint32_t got;
+    memcpy(&got, m->data, sizeof(got));
+    ck_assert_uint_eq(got, i);
+    bus_inbox_release(m);
+}
+
+START_TEST(next_returns_events_in_order_with_their_description)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "orders", 1024, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 1024, BUS_INBOX_BLOCK, 0);
+    uint64_t before = now_ns();
+    publish_n(t, 100);
+    for (uint32_t i = 0; i < 100; i++) {
+        bus_inbox_msg_t *m;
+        ck_assert_ok(bus_inbox_next(in, 5 * SECOND, &m));
+        ck_assert_str_eq(m->topic, "orders");
+        ck_assert_uint_eq(m->seq, i + 1);
+        ck_assert_uint_ge(m->publish_ns, before);
+        ck_assert_uint_eq(m->size, sizeof(i));
+        ck_assert_mem_eq(m->data, &i, sizeof(i));
+        bus_inbox_release(m);
+    }
+    bus_inbox_stats_t st;
+    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_uint_eq(st.received, 100);
+    ck_assert_uint_eq(st.taken, 100);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_int_eq(bus_inbox_close(in), 0);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(timeout_zero_polls_and_a_timeout_expires)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 8, BUS_INBOX_BLOCK, 0);
+    bus_inbox_msg_t *m;
+    ck_assert_int_eq(bus_inbox_next(in, 0, &m), -EAGAIN);
+    uint64_t start = now_ns();
+    ck_assert_int_eq(bus_inbox_next(in, 30 * 1000 * 1000, &m), -ETIMEDOUT);
+    ck_assert_uint_ge(now_ns() - start, 30 * 1000 * 1000);
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+struct waiter {
+    bus_inbox_t *in;
+    int64_t timeout_ns;
+    int rc;
+    uint64_t seq;
+};
+
+static void *wait_for_one(void *arg)
+{
+    struct waiter *w = arg;
+    bus_inbox_msg_t *m;
+    w->rc = bus_inbox_next(w->in, w->timeout_ns, &m);
+    if (w->rc == 0) {
+        w->seq = m->seq;
+        bus_inbox_release(m);
+    }
+    return NULL;
+}
+
+START_TEST(a_long_poll_waiting_for_ever_is_woken_by_a_publish)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 8, BUS_INBOX_BLOCK, 0);
+    struct waiter w = {.in = in, .timeout_ns = -1, .rc = 1};
+    pthread_t th;
+    pthread_create(&th, NULL, wait_for_one, &w);
+    sleep_ms(20); /* not a synchronisation: the take must work either way */
+    publish_n(t, 1);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(w.rc, 0);
+    ck_assert_uint_eq(w.seq, 1);
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(interrupt_ends_a_wait_for_ever)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 8, BUS_INBOX_BLOCK, 0);
+    struct waiter w = {.in = in, .timeout_ns = -1, .rc = 1};
+    pthread_t th;
+    pthread_create(&th, NULL, wait_for_one, &w);
+    ck_assert_ok(bus_inbox_interrupt(in));
+    pthread_join(th, NULL);
+    ck_assert_int_eq(w.rc, -EINTR);
+    /* Consumed: the next take polls as usual. */
+    bus_inbox_msg_t *m;
+    ck_assert_int_eq(bus_inbox_next(in, 0, &m), -EAGAIN);
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(batch_takes_what_is_there_up_to_max)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
+    publish_n(t, 10);
+    ck_assert_ok(bus_flush(bus));
+    bus_inbox_msg_t *msgs[8];
+    ck_assert_int_eq(bus_inbox_next_batch(in, 0, msgs, 8), 8);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_uint_eq(msgs[i]->seq, (uint64_t)i + 1);
+        bus_inbox_release(msgs[i]);
+    }
+    ck_assert_int_eq(bus_inbox_next_batch(in, 0, msgs, 8), 2);
+    ck_assert_uint_eq(msgs[1]->seq, 10);
+    bus_inbox_release(msgs[0]);
+    bus_inbox_release(msgs[1]);
+    ck_assert_int_eq(bus_inbox_next_batch(in, 0, msgs, 8), -EAGAIN);
+    ck_assert_int_eq(bus_inbox_next_batch(in, 0, msgs, 0), -EINVAL);
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(read_copies_into_the_callers_buffer_and_cuts_like_a_datagram)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "sensors.a", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 8, BUS_INBOX_BLOCK, 0);
+    ck_assert_ok(bus_publish(t, "hello", 5));
+    ck_assert_ok(bus_publish(t, "longer payload", 14));
+    char buf[8];
+    bus_inbox_info_t info;
+    ck_assert_ok(bus_inbox_read(in, SECOND, buf, sizeof(buf), &info));
+    ck_assert_str_eq(info.topic, "sensors.a");
+    ck_assert_uint_eq(info.size, 5);
+    ck_assert(!info.truncated);
+    ck_assert_mem_eq(buf, "hello", 5);
+    ck_assert_ok(bus_inbox_read(in, SECOND, buf, sizeof(buf), &info));
+    ck_assert_uint_eq(info.size, 14);
+    ck_assert(info.truncated);
+    ck_assert_mem_eq(buf, "longer p", 8);
+    ck_assert_uint_eq(info.seq, 2);
+    ck_assert_int_eq(bus_inbox_read(in, 0, NULL, 4, &info), -EINVAL);
+    ck_assert_int_eq(bus_inbox_close(in), 0);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(fd_is_readable_while_events_are_left_level_triggered)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
+    ck_assert(!fd_readable(in));
+    publish_n(t, 3);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert(fd_readable(in));
+    take_payload(in, 0);
+    ck_assert(fd_readable(in)); /* two left */
+    take_payload(in, 1);
+    take_payload(in, 2);
+    /* The take that finds the inbox empty resets it. */
+    bus_inbox_msg_t *m;
+    ck_assert_int_eq(bus_inbox_next(in, 0, &m), -EAGAIN);
+    ck_assert(!fd_readable(in));
+    publish_n(t, 1);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert(fd_readable(in));
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(edge_triggered_epoll_gets_an_edge_after_each_drain)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+    ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, bus_inbox_fd(in), &ev), 0);
+    for (uint32_t round = 0; round < 3; round++) {
+        publish_n(t, 5);
+        struct epoll_event got;
+        ck_assert_int_eq(epoll_wait(ep, &got, 1, 5000), 1);
+        uint32_t taken = 0;
+        bus_inbox_msg_t *m;
+        int rc;
+        /* Drain until -EAGAIN, as edge-triggered use requires; events may
+         * still be arriving: wait for all five. */
+        while (taken < 5) {
+            while ((rc = bus_inbox_next(in, 0, &m)) == 0) {
+                bus_inbox_release(m);
+                taken++;
+            }
+            ck_assert_int_eq(rc, -EAGAIN);
+            if (taken < 5)
+                ck_assert_int_eq(epoll_wait(ep, &got, 1, 5000), 1);
+        }
+        ck_assert_uint_eq(taken, 5);
+        /* No edge is pending once drained and nothing new came. */
+        ck_assert_int_eq(epoll_wait(ep, &got, 1, 0), 0);
+    }
+    close(ep);
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(workers_write_the_fd_once_while_the_consumer_is_busy)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "t", 1024, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 4096, BUS_INBOX_BLOCK, 0);
+    publish_n(t, 1000);
+    ck_assert_ok(bus_flush(bus));
+    bus_inbox_stats_t st;
+    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_uint_eq(st.received, 1000);
+    ck_assert_uint_eq(st.wakeups, 1); /* the first event; nobody took since */
+    /* Taking without finding the inbox empty writes nothing either. */
+    for (uint32_t i = 0; i < 500; i++)
+        take_payload(in, i);
+    publish_n(t, 1000);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_uint_eq(st.wakeups, 1);
+    ck_assert_uint_eq(st.high_water, 1500);
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(drop_newest_keeps_the_first_events)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 4, BUS_INBOX_DROP_NEWEST, 0);
+    publish_n(t, 10);
+    ck_assert_ok(bus_flush(bus));
+    bus_inbox_stats_t st;
+    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_uint_eq(st.queued, 4);
+    ck_assert_uint_eq(st.dropped, 6);
+    ck_assert_uint_eq(st.received, 4);
+    for (uint32_t i = 0; i < 4; i++)
+        take_payload(in, i);
+    /* Dropped events are the inbox's business: the handler succeeded. */
+    bus_topic_stats_t ts;
+    ck_assert_ok(bus_topic_stats(t, &ts));
+    ck_assert_uint_eq(ts.handler_errors, 0);
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(drop_oldest_keeps_the_last_events)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 4, BUS_INBOX_DROP_OLDEST, 0);
+    publish_n(t, 10);
+    ck_assert_ok(bus_flush(bus));
+    bus_inbox_stats_t st;
+    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_uint_eq(st.queued, 4);
+    ck_assert_uint_eq(st.dropped, 6);
+    for (uint32_t i = 6; i < 10; i++)
+        take_payload(in, i);
+    ck_assert_int_eq(bus_inbox_close(in), 0);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+struct slow_taker {
+    bus_inbox_t *in;
+    uint32_t want, taken, order_errors;
+};
+
+static void *take_slowly(void *arg)
+{
+    struct slow_taker *s = arg;
+    while (s->taken < s->want) {
+        sleep_ms(1);
+        bus_inbox_msg_t *m;
+        if (bus_inbox_next(s->in, 5 * SECOND, &m) != 0)
+            break;
+        s->order_errors += m->seq != s->taken + 1;
+        s->taken++;
+        bus_inbox_release(m);
+    }
+    return NULL;
+}
+
+START_TEST(block_waits_for_room_and_loses_nothing)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 2, BUS_INBOX_BLOCK, 5 * SECOND);
+    struct slow_taker s = {.in = in, .want = 20};
+    pthread_t th;
+    pthread_create(&th, NULL, take_slowly, &s);
+    publish_n(t, 20);
+    pthread_join(th, NULL);
+    ck_assert_uint_eq(s.taken, 20);
+    ck_assert_uint_eq(s.order_errors, 0);
+    bus_inbox_stats_t st;
+    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_uint_eq(st.dropped, 0);
+    ck_assert_uint_gt(st.blocked, 0);
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(a_timed_out_block_drops_at_once_until_a_take)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 1, BUS_INBOX_BLOCK, 20 * 1000 * 1000);
+    uint64_t start = now_ns();
+    publish_n(t, 6);
+    ck_assert_ok(bus_flush(bus));
+    uint64_t took = now_ns() - start;
+    bus_inbox_stats_t st;
+    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_uint_eq(st.queued, 1);
+    ck_assert_uint_eq(st.dropped, 5);
+    ck_assert_uint_eq(st.blocked, 1); /* only the first waited */
+    ck_assert_uint_ge(took, 20 * 1000 * 1000);
+    /* A take ends the overrun: the next full event waits again. */
+    take_payload(in, 0);
+    publish_n(t, 2);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_uint_eq(st.blocked, 2);
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(close_wakes_a_worker_blocked_for_room)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 1, BUS_INBOX_BLOCK, 60 * SECOND);
+    publish_n(t, 3);
+    bus_inbox_stats_t st;
+    do {
+        sleep_ms(1);
+        ck_assert_ok(bus_inbox_stats(in, &st));
+    } while (st.blocked == 0);
+    uint64_t start = now_ns();
+    ck_assert_int_eq(bus_inbox_close(in), 1);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_lt(now_ns() - start, 10 * SECOND);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(close_frees_and_counts_the_events_left)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
+    publish_n(t, 5);
+    ck_assert_ok(bus_flush(bus));
+    bus_inbox_msg_t *kept;
+    ck_assert_ok(bus_inbox_next(in, 0, &kept));
+    ck_assert_int_eq(bus_inbox_close(in), 4);
+    ck_assert_uint_eq(kept->seq, 1); /* a taken message outlives its inbox */
+    bus_inbox_release(kept);
+    /* Publishing on goes to nobody. */
+    publish_n(t, 5);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+struct closer {
+    bus_inbox_t *in;
+    atomic_int rc;
+};
+
+static int close_inbox(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    struct closer *c = ctx;
+    atomic_store(&c->rc, bus_inbox_close(c->in));
+    return 0;
+}
+
+START_TEST(close_from_a_handler_does_not_wait)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_topic_t *ctl = new_topic(bus, "ctl", 64, BUS_FULL_BLOCK, 0);
+    struct closer c = {.in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0), .rc = -1};
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(ctl, close_inbox, &c, &sub));
+    publish_n(t, 3);
+    ck_assert_ok(bus_flush(bus));
+    publish_n(ctl, 1);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_int_eq(atomic_load(&c.rc), 3);
+    publish_n(t, 3); /* reaches no inbox; freed after the grace period */
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+static int poll_on_worker(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    struct waiter *w = ctx;
+    bus_inbox_msg_t *m;
+    w->rc = bus_inbox_next(w->in, SECOND, &m);
+    return 0;
+}
+
+START_TEST(a_handler_may_poll_but_not_wait)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_topic_t *other = new_topic(bus, "other", 64, BUS_FULL_BLOCK, 0);
+    struct waiter w = {.in = open_inbox(other, 8, BUS_INBOX_BLOCK, 0), .rc = 1};
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, poll_on_worker, &w, &sub));
+    publish_n(t, 1);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_int_eq(w.rc, -EDEADLK);
+    bus_inbox_close(w.in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+static bool even_only(const bus_event_t *ev, void *ctx)
+{
+    (void)ctx;
+    uint32_t i;
+    memcpy(&i, ev->data, sizeof(i));
+    return i % 2 == 0;
+}
+
+START_TEST(filter_and_queue_group_as_for_subscriptions)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 256, BUS_FULL_BLOCK, 0);
+    bus_inbox_options_t opts;
+    bus_inbox_options_init(&opts);
+    opts.filter = even_only;
+    bus_inbox_t *evens;
+    ck_assert_ok(bus_inbox_open(t, &opts, &evens));
+    bus_inbox_options_init(&opts);
+    opts.group = "workers";
+    bus_inbox_t *member;
+    ck_assert_ok(bus_inbox_open(t, &opts, &member));
+    struct counter other = {0};
+    bus_sub_options_t sopts;
+    bus_sub_options_init(&sopts);
+    sopts.group = "workers";
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe_ex(t, count_only, &other, &sopts, &sub));
+    publish_n(t, 100);
+    ck_assert_ok(bus_flush(bus));
+    bus_inbox_stats_t st;
+    ck_assert_ok(bus_inbox_stats(evens, &st));
+    ck_assert_uint_eq(st.received, 50);
+    ck_assert_ok(bus_inbox_stats(member, &st));
+    ck_assert_uint_eq(st.received + atomic_load(&other.calls), 100);
+    ck_assert_uint_eq(st.received, 50); /* round robin between two members */
+    bus_inbox_close(evens);
+    bus_inbox_close(member);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(a_pattern_inbox_names_each_topic_and_takes_new_ones)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *a = new_topic(bus, "orders.eu", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in;
+    ck_assert_ok(bus_inbox_open_pattern(bus, "orders.*", NULL, &in));
+    bus_topic_t *b = new_topic(bus, "orders.us", 64, BUS_FULL_BLOCK, 0);
+    bus_topic_t *c = new_topic(bus, "invoices.us", 64, BUS_FULL_BLOCK, 0);
+    publish_n(a, 1);
+    ck_assert_ok(bus_flush(bus));
+    publish_n(b, 1);
+    publish_n(c, 1);
+    ck_assert_ok(bus_flush(bus));
+    bus_inbox_info_t info;
+    ck_assert_ok(bus_inbox_read(in, 0, NULL, 0, &info));
+    ck_assert_str_eq(info.topic, "orders.eu");
+    ck_assert_ok(bus_inbox_read(in, 0, NULL, 0, &info));
+    ck_assert_str_eq(info.topic, "orders.us");
+    ck_assert_int_eq(bus_inbox_read(in, 0, NULL, 0, &info), -EAGAIN);
+    /* Closing one of its topics does not end a pattern inbox. */
+    ck_assert_ok(bus_topic_close(a, BUS_CLOSE_DRAIN, NULL));
+    ck_assert_int_eq(bus_inbox_read(in, 0, NULL, 0, &info), -EAGAIN);
+    ck_assert_int_eq(bus_inbox_open_pattern(bus, "orders.>.x", NULL, &in), -EINVAL);
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(closing_its_topic_ends_an_inbox_after_its_last_event)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
+    publish_n(t, 3);
+    ck_assert_ok(bus_topic_close(t, BUS_CLOSE_DRAIN, NULL));
+    for (uint32_t i = 0; i < 3; i++)
+        take_payload(in, i);
+    bus_inbox_msg_t *m;
+    ck_assert_int_eq(bus_inbox_next(in, -1, &m), -EPIPE);
+    ck_assert(fd_readable(in)); /* for good: a loop sees the end */
+    ck_assert_int_eq(bus_inbox_next(in, 0, &m), -EPIPE);
+    /* A new topic of the same name is not its topic. */
+    bus_topic_t *again = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    publish_n(again, 1);
+    ck_assert_ok(bus_flush(bus));
+    bus_inbox_stats_t st;
+    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_uint_eq(st.received, 3);
+    ck_assert_int_eq(bus_inbox_close(in), 0);
+    ck_assert_ok(bus_inbox_open(again, NULL, &in));
+    bus_inbox_close(in);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(shutdown_ends_an_inbox_after_its_last_event)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
+    bus_inbox_t *wild;
+    ck_assert_ok(bus_inbox_open_pattern(bus, ">", NULL, &wild));
+    publish_n(t, 2);
+    ck_assert_ok(bus_shutdown(bus));
+    take_payload(in, 0);
+    take_payload(in, 1);
+    bus_inbox_msg_t *m;
+    ck_assert_int_eq(bus_inbox_next(in, -1, &m), -ESHUTDOWN);
+    ck_assert_int_eq(bus_inbox_close(wild), 2);
+    ck_assert_int_eq(bus_inbox_close(in), 0);
+    ck_assert_int_eq(bus_inbox_open(t, NULL, &in), -ESHUTDOWN);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(bad_arguments_are_refused_with_a_reason)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_inbox_t *in;
+    bus_inbox_options_t opts;
+    bus_inbox_options_init(&opts);
+    opts.capacity = 0;
+    ck_assert_int_eq(bus_inbox_open(t, &opts, &in), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(bus_last_error(), "capacity"));
+    opts.capacity = (1u << 24) + 1;
+    ck_assert_int_eq(bus_inbox_open(t, &opts, &in), -EINVAL);
+    bus_inbox_options_init(&opts);
+    opts.full = 7;
+    ck_assert_int_eq(bus_inbox_open(t, &opts, &in), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(bus_last_error(), "full"));
+    bus_inbox_options_init(&opts);
+    opts.block_ns = 61 * (uint64_t)SECOND;
+    ck_assert_int_eq(bus_inbox_open(t, &opts, &in), -EINVAL);
+    bus_inbox_options_init(&opts);
+    opts.group = "";
+    ck_assert_int_eq(bus_inbox_open(t, &opts, &in), -EINVAL);
+    ck_assert_int_eq(bus_inbox_open(NULL, NULL, &in), -EINVAL);
+    ck_assert_int_eq(bus_inbox_open(t, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(bus_inbox_open_pattern(bus, "a..b", NULL, &in), -EINVAL);
+    ck_assert_int_eq(bus_inbox_fd(NULL), -EINVAL);
+    ck_assert_int_eq(bus_inbox_close(NULL), -EINVAL);
+    ck_assert_int_eq(bus_inbox_interrupt(NULL), -EINVAL);
+    bus_inbox_msg_t *m;
+    ck_assert_int_eq(bus_inbox_next(NULL, 0, &m), -EINVAL);
+    bus_inbox_release(NULL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* Two producers on a parallel topic, two takers in batches: every event
+ * taken exactly once. */
+enum { STRESS_EVENTS = 20000 };
+
+struct stress {
+    bus_topic_t *topic;
+    bus_inbox_t *in;
+    atomic_uchar seen[2 * STRESS_EVENTS + 1];
+    atomic_uint taken, twice;
+};
+
+static void *stress_publish(void *arg)
+{
+    struct stress *s = arg;
+    for (uint32_t i = 0; i < STRESS_EVENTS; i++)
+        ck_assert_ok(bus_publish(s->topic, &i, sizeof(i)));
+    return NULL;
+}
+
+static void *stress_take(void *arg)
+{
+    struct stress *s = arg;
+    bus_inbox_msg_t *msgs[32];
+    while (atomic_load(&s->taken) < 2 * STRESS_EVENTS) {
+        int n = bus_inbox_next_batch(s->in, 100 * 1000 * 1000, msgs, 32);
+        for (int i = 0; i < n; i++) {
+            if (atomic_fetch_add(&s->seen[msgs[i]->seq], 1) != 0)
+                atomic_fetch_add(&s->twice, 1);
+            bus_inbox_release(msgs[i]);
+        }
+        if (n > 0)
+            atomic_fetch_add(&s->taken, (unsigned)n);
+    }
+    return NULL;
+}
+
+START_TEST(two_producers_two_takers_each_event_once)
+{
+    bus_t *bus = new_bus(2);
+    static struct stress s;
+    memset(&s, 0, sizeof(s));
+    s.topic = new_topic(bus, "t", 1024, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
+    s.in = open_inbox(s.topic, 64, BUS_INBOX_BLOCK, 10 * SECOND);
+    pthread_t p[2], c[2];
+    for (int i = 0; i < 2; i++) {
+        pthread_create(&c[i], NULL, stress_take, &s);
+        pthread_create(&p[i], NULL, stress_publish, &s);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(p[i], NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(c[i], NULL);
+    ck_assert_uint_eq(atomic_load(&s.taken), 2 * STRESS_EVENTS);
+    ck_assert_uint_eq(atomic_load(&s.twice), 0);
+    bus_inbox_stats_t st;
+    ck_assert_ok(bus_inbox_stats(s.in, &st));
+    ck_assert_uint_eq(st.dropped, 0);
+    ck_assert_int_eq(bus_inbox_close(s.in), 0);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("inbox");
+    TCase *tc = tcase_create("inbox");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, next_returns_events_in_order_with_their_description);
+    tcase_add_test(tc, timeout_zero_polls_and_a_timeout_expires);
+    tcase_add_test(tc, a_long_poll_waiting_for_ever_is_woken_by_a_publish);
+    tcase_add_test(tc, interrupt_ends_a_wait_for_ever);
+    tcase_add_test(tc, batch_takes_what_is_there_up_to_max);
+    tcase_add_test(tc, read_copies_into_the_callers_buffer_and_cuts_like_a_datagram);
+    tcase_add_test(tc, fd_is_readable_while_events_are_left_level_triggered);
+    tcase_add_test(tc, edge_triggered_epoll_gets_an_edge_after_each_drain);
+    tcase_add_test(tc, workers_write_the_fd_once_while_the_consumer_is_busy);
+    tcase_add_test(tc, drop_newest_keeps_the_first_events);
+    tcase_add_test(tc, drop_oldest_keeps_the_last_events);
+    tcase_add_test(tc, block_waits_for_room_and_loses_nothing);
+    tcase_add_test(tc, a_timed_out_block_drops_at_once_until_a_take);
+    tcase_add_test(tc, close_wakes_a_worker_blocked_for_room);
+    tcase_add_test(tc, close_frees_and_counts_the_events_left);
+    tcase_add_test(tc, close_from_a_handler_does_not_wait);
+    tcase_add_test(tc, a_handler_may_poll_but_not_wait);
+    tcase_add_test(tc, filter_and_queue_group_as_for_subscriptions);
+    tcase_add_test(tc, a_pattern_inbox_names_each_topic_and_takes_new_ones);
+    tcase_add_test(tc, closing_its_topic_ends_an_inbox_after_its_last_event);
+    tcase_add_test(tc, shutdown_ends_an_inbox_after_its_last_event);
+    tcase_add_test(tc, bad_arguments_are_refused_with_a_reason);
+    tcase_add_test(tc, two_producers_two_takers_each_event_once);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
