@@ -16,6 +16,7 @@
 #include "evcount.h"
 #include "hist.h"
 #include "lasterr.h"
+#include "module/owned.h"
 #include "rates.h"
 #include "ring.h"
 #include "sched.h"
@@ -46,6 +47,9 @@ struct pattern;
 struct bus_sub {
     bus_handler_fn fn;
     void *ctx;
+    /* The module version whose handler this is (NULL: not a module's): its
+     * calls run as that module's code (bus__module_call). */
+    struct bus_modver *module;
     struct bus_topic *topic;  /* NULL for a pattern subscription */
     struct pattern *pattern;  /* a pattern subscription's own state, or NULL */
     bool pattern_child;       /* one topic's share of a pattern subscription */
@@ -74,6 +78,9 @@ struct bus_sub {
     struct rcu_head rcu;
     bus_unsubscribed_fn done;
     void *done_arg;
+    /* The handle's link to the module that owns it (module/owned.h); a
+     * pattern's children are not owned, their pattern subscription is. */
+    struct bus_owned owned;
 };
 
 /* bus_topic.scheduled: SCHED_QUEUED while an entry is on a ready queue,
@@ -184,6 +191,8 @@ struct bus {
     struct pattern *patterns;
     /* The dead-letter topic, once opened (deadletter.c). */
     struct bus_topic *_Atomic dead_letters;
+    /* Handler modules loaded into the bus (module/). */
+    struct bus_modules modules;
 };
 
 /* Ends a read-side section of a public call on a topic (publish.c), telling
@@ -334,6 +343,10 @@ bool bus__valid_group(const bus_sub_options_t *opts);
 /* pause_after needs the bus's slow handler threshold. */
 bool bus__valid_pause(const struct bus *bus, const bus_sub_options_t *opts);
 void bus__subs_free(struct bus_topic *t);
+/* Module ownership of subscription handles (module/owned.h). */
+extern const struct owned_ops bus__sub_owned_ops;
+/* Disowns the subscriptions of @table, which a topic close frees (close.c). */
+void bus__subs_disown(struct bus *bus, const struct sub_table *table);
 
 /* Pattern subscriptions (pattern.c). The registry lock is held by the
  * caller of bus__patterns_attach. */
@@ -367,6 +380,7 @@ struct bus_topic *bus__topic_lookup(struct bus *bus, const char *name);
 /* Whether @name is a valid topic name (topic.c). */
 bool bus__valid_topic_name(const char *name);
 void bus__pattern_detach(struct bus_sub *sub);
+struct bus *bus__pattern_bus(const struct bus_sub *sub);
 void bus__pattern_free(struct bus_sub *sub);
 /* Calls @fn on each of a pattern subscription's per-topic children, under
  * registry_lock. */

@@ -118,6 +118,8 @@ static int add_child(struct pattern *p, struct bus_topic *t, bool live)
         return -ENOMEM;
     /* Slow calls on this topic are reported as the user's subscription's. */
     child->handle = p->owner;
+    /* The pattern's module, not the one whose thread opened the topic. */
+    child->module = owner->module;
     /* Not shared yet: attaching publishes it (release of the table). */
     atomic_init(&child->dead, !live);
     child->pattern_child = !p->bound;
@@ -304,7 +306,21 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
         return bus__fail(-EINVAL, "bus_subscribe_pattern: group is \"\" or over 255 bytes");
     if (!bus__valid_pause(bus, opts))
         return bus__fail(-EINVAL, "bus_subscribe_pattern: pause_after without slow_handler_ns");
-    return bus__subscribe_matching(bus, pattern, fn, ctx, opts, NULL, out);
+    struct pattern *p = pattern_new(bus, pattern, fn, ctx, opts);
+    if (!p)
+        return -ENOMEM;
+    /* The user's: owned by the module whose code runs, if any (an inbox's
+     * is not: the inbox is). */
+    p->owner->module = bus__module_current(bus);
+    int rc = subscribe_matching(bus, p, out);
+    if (rc == 0)
+        bus__module_adopt(bus, &(*out)->owned, &bus__sub_owned_ops);
+    return rc;
+}
+
+struct bus *bus__pattern_bus(const struct bus_sub *sub)
+{
+    return sub->pattern->bus;
 }
 
 void bus__pattern_detach(struct bus_sub *sub)

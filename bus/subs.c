@@ -112,6 +112,7 @@ struct bus_sub *bus__sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,
         return NULL;
     sub->fn = fn;
     sub->ctx = ctx;
+    sub->module = t ? bus__module_current(t->bus) : NULL;
     sub->topic = t;
     sub->handle = sub;
     if (opts) {
@@ -190,6 +191,7 @@ int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
         bus__sub_free(sub);
         return rc;
     }
+    bus__module_adopt(t->bus, &sub->owned, &bus__sub_owned_ops);
     *out = sub;
     return 0;
 }
@@ -266,6 +268,40 @@ static void release(struct bus_sub *sub)
         bus__sub_free(sub);
 }
 
+/* A module's unload removes the subscriptions it owns in two steps
+ * (module/version.c). */
+static void owned_stop(struct bus_owned *o)
+{
+    stop(caa_container_of(o, struct bus_sub, owned));
+}
+
+static void owned_release(struct bus_owned *o)
+{
+    release(caa_container_of(o, struct bus_sub, owned));
+}
+
+const struct owned_ops bus__sub_owned_ops = {owned_stop, owned_release};
+
+static struct bus *bus_of(const struct bus_sub *sub)
+{
+    return sub->pattern ? bus__pattern_bus(sub) : sub->topic->bus;
+}
+
+/* The unsubscribe's first step: stop @sub, unless the unload of the module
+ * that owns it has (this is its fini, unsubscribing its handles). */
+static void stop_owned(struct bus_sub *sub)
+{
+    if (!bus__module_disown(bus_of(sub), &sub->owned))
+        stop(sub);
+}
+
+void bus__subs_disown(struct bus *bus, const struct sub_table *table)
+{
+    for (uint32_t i = 0; i < table->count; i++)
+        if (!table->entries[i]->pattern_child)
+            bus__module_disown(bus, &table->entries[i]->owned);
+}
+
 static void retire_rcu(struct rcu_head *head)
 {
     deferred_start(head);
@@ -289,7 +325,7 @@ int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void *arg)
         return -EINVAL;
     sub->done = done;
     sub->done_arg = arg;
-    stop(sub);
+    stop_owned(sub);
     defer(&sub->rcu, retire_rcu);
     return 0;
 }
@@ -302,7 +338,7 @@ int bus_unsubscribe(bus_sub_t *sub)
      * there would wait for itself. */
     if (bus__current_worker_bus())
         return bus_unsubscribe_async(sub, NULL, NULL);
-    stop(sub);
+    stop_owned(sub);
     synchronize_rcu();
     TSAN_ACQUIRE(&bus__rcu_grace);
     release(sub);

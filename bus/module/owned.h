@@ -1,0 +1,87 @@
+/* owned.h - what a handler module owns (its subscriptions, and any other
+ * resource whose code is the module's, such as an inbox), so that unloading
+ * it can remove them before its code is unmapped (docs/servers.md).
+ *
+ * A resource is owned when it is made by a thread that runs the module's
+ * code: its bus_module_init(), or a handler of a subscription it owns
+ * (track.c keeps that in a thread-local). The owner is a loaded version of
+ * the module (struct bus_modver): a reload makes a new one.
+ *
+ * To be tracked, a resource embeds a struct bus_owned and
+ *  - calls bus__module_adopt() once it is made and live (after the call that
+ *    made it succeeded, before it returns the handle);
+ *  - calls bus__module_disown() first thing when its user closes it; if that
+ *    returns true, an unload has already stopped it (ops->stop ran): the
+ *    closer skips its stop step and only waits for a grace period and frees.
+ * Every list below is under the bus's modules.lock. */
+#ifndef BUS_MODULE_OWNED_H
+#define BUS_MODULE_OWNED_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+
+struct bus;
+struct bus_sub;
+struct bus_modver;
+struct bus_owned;
+
+/* How an unload removes one kind of resource. */
+struct owned_ops {
+    /* No new call of the module's code (handler, filter) through it starts
+     * once this returns; it must not wait for a grace period. Called with
+     * the bus's modules.lock held: it may take topic and registry locks,
+     * never modules.lock. */
+    void (*stop)(struct bus_owned *o);
+    /* One grace period after stop, and after the module's fini: frees it,
+     * or leaves it to whoever else frees it (a closed topic's table).
+     * Called with modules.lock held. */
+    void (*release)(struct bus_owned *o);
+};
+
+struct bus_owned {
+    /* The version that owns it, NULL once disowned; written under
+     * modules.lock, read without it by bus__module_disown's fast path. */
+    struct bus_modver *_Atomic owner;
+    const struct owned_ops *ops;
+    /* On the owner's `owned` list, or on its `stopping` list during an
+     * unload (stopped true). */
+    struct bus_owned *prev, *next;
+    bool stopped;
+};
+
+/* The bus's modules (module.c). The lock is recursive: a bus_module_list()
+ * callback may subscribe or unsubscribe (which adopt and disown). */
+struct bus_modules {
+    pthread_mutex_t lock;
+    pthread_cond_t async_done;   /* signalled when async_pending falls */
+    struct bus_module *first;    /* loaded modules */
+    uint32_t async_pending;      /* bus_module_unload_async() threads running */
+};
+
+/* The module version whose code the calling thread runs (its init, or a
+ * handler of a subscription it owns) if that module is loaded into @bus,
+ * else NULL. */
+struct bus_modver *bus__module_current(const struct bus *bus);
+
+/* Makes @o owned by bus__module_current(@bus), if any; does nothing else. */
+void bus__module_adopt(struct bus *bus, struct bus_owned *o, const struct owned_ops *ops);
+
+/* Takes @o off its owner's lists, if it is owned (one relaxed load when
+ * not). True if an unload in progress has stopped it already. */
+bool bus__module_disown(struct bus *bus, struct bus_owned *o);
+
+/* Calls @sub's handler as its module's code (sub->module not NULL): owned
+ * resources it makes are tracked for that module. Out of line: the
+ * dispatch path pays one predicted branch for modules (deliver.c). */
+int bus__module_call(struct bus_sub *sub, const bus_event_t *ev);
+
+/* The bus's side (bus.c): set up, and at bus_destroy, once the workers are
+ * joined, wait for asynchronous unloads and unload every module left. */
+void bus__modules_init(struct bus *bus);
+void bus__modules_destroy(struct bus *bus);
+
+#endif /* BUS_MODULE_OWNED_H */

@@ -1,0 +1,90 @@
+/* track.c - which module's code a thread runs, and the resources it owns.
+ *
+ * `current` is the version whose code the thread runs: set while its init
+ * runs (version.c) and while a handler of a subscription it owns runs
+ * (bus__module_call, from deliver.c). Resources made meanwhile on the same
+ * bus are adopted by it: linked on its `owned` list under the bus's
+ * modules.lock, which an unload moves to `stopping` (version.c). */
+#include "version.h"
+
+/* initial-exec: a plain %fs-relative access, as deliver.c's. */
+static _Thread_local struct bus_modver *current __attribute__((tls_model("initial-exec")));
+
+struct bus_modver *bus__module_current(const struct bus *bus)
+{
+    return current && current->bus == bus ? current : NULL;
+}
+
+static struct bus_modver *enter(struct bus_modver *v)
+{
+    struct bus_modver *outer = current;
+    current = v;
+    return outer;
+}
+
+int bus__module_call(struct bus_sub *sub, const bus_event_t *ev)
+{
+    /* Nested dispatch (help.c) and a module's handler publishing onto a
+     * full topic that runs another module's handler: restore the outer. */
+    struct bus_modver *outer = enter(sub->module);
+    int rc = sub->fn(ev, sub->ctx);
+    enter(outer);
+    return rc;
+}
+
+int bus__modver_run_init(struct bus_modver *v, int (*init)(bus_t *, const char *, void **),
+                         const char *config)
+{
+    struct bus_modver *outer = enter(v);
+    int rc = init(v->bus, config, &v->state);
+    enter(outer);
+    return rc;
+}
+
+void bus__modver_run_fini(struct bus_modver *v)
+{
+    /* No module's: what fini makes is not tracked (by the unload in
+     * progress, which is past its stop, nor by a module whose init or
+     * handler unloads this one). */
+    struct bus_modver *outer = enter(NULL);
+    v->fini(v->state);
+    enter(outer);
+}
+
+void bus__module_adopt(struct bus *bus, struct bus_owned *o, const struct owned_ops *ops)
+{
+    struct bus_modver *v = bus__module_current(bus);
+    if (!v)
+        return;
+    o->ops = ops;
+    o->stopped = false;
+    pthread_mutex_lock(&bus->modules.lock);
+    owned_link(&v->owned, o);
+    v->nowned++;
+    /* relaxed: modules.lock orders it with every writer; the unlocked
+     * readers are the resource's own closer (bus__module_disown), which
+     * the handle's hand-over from this thread orders. */
+    atomic_store_explicit(&o->owner, v, memory_order_relaxed);
+    pthread_mutex_unlock(&bus->modules.lock);
+}
+
+bool bus__module_disown(struct bus *bus, struct bus_owned *o)
+{
+    /* relaxed: see bus__module_adopt; a resource never becomes owned after
+     * it was handed out, so NULL here stays NULL. */
+    if (!atomic_load_explicit(&o->owner, memory_order_relaxed))
+        return false;
+    pthread_mutex_lock(&bus->modules.lock);
+    /* relaxed: under the lock. */
+    struct bus_modver *v = atomic_load_explicit(&o->owner, memory_order_relaxed);
+    bool stopped = false;
+    if (v) {
+        stopped = o->stopped;
+        if (!stopped)
+            v->nowned--;
+        owned_unlink(o);
+        atomic_store_explicit(&o->owner, NULL, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&bus->modules.lock);
+    return stopped;
+}
