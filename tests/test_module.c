@@ -210,37 +210,44 @@ START_TEST(module_unloads_itself_from_its_handler)
 }
 END_TEST
 
-START_TEST(handler_subscriptions_are_owned)
+/* Loads the module on @name with @flags and has its handler subscribe to
+ * "NAME.extra": it owns 3 subscriptions then. */
+static bus_module_t *load_with_extra(bus_t *bus, struct probe *p, const char *name,
+                                     const char *flags)
+{
+    bus_module_t *m = load(bus, PROBE_A, name, p, flags);
+    publish(bus, name, "sub");
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(list(bus).info.subscriptions, 3);
+    return m;
+}
+
+/* The unload removes the subscription the handler made, whether fini
+ * unsubscribes the module's handles itself ("tidy") or not. */
+static void unload_removes_handler_subscriptions(const char *flags)
 {
     bus_t *bus = new_bus(2);
     struct probe *p = calloc(1, sizeof(*p));
-    bus_module_t *m = load(bus, PROBE_A, "mod.more", p, "");
-    publish(bus, "mod.more", "sub");
-    ck_assert_ok(bus_flush(bus));
-    ck_assert_uint_eq(list(bus).info.subscriptions, 3);
-    /* "mod.more.extra" has the handler's own subscription and the
-     * pattern's. */
+    bus_module_t *m = load_with_extra(bus, p, "mod.more", flags);
+    /* "mod.more.extra": the handler's own subscription and the pattern's. */
     ck_assert_uint_eq(plain_subs(bus, "mod.more.extra"), 2);
     ck_assert_ok(bus_module_unload(m));
+    ck_assert_int_eq(atomic_load(&p->finis), 1);
+    ck_assert_uint_eq(plain_subs(bus, "mod.more"), 0);
     ck_assert_uint_eq(plain_subs(bus, "mod.more.extra"), 0);
     ck_assert_ok(bus_destroy(bus));
     free(p);
+}
+
+START_TEST(handler_subscriptions_are_owned)
+{
+    unload_removes_handler_subscriptions("");
 }
 END_TEST
 
 START_TEST(fini_may_unsubscribe_its_handles)
 {
-    bus_t *bus = new_bus(2);
-    struct probe *p = calloc(1, sizeof(*p));
-    bus_module_t *m = load(bus, PROBE_A, "mod.tidy", p, "tidy");
-    publish(bus, "mod.tidy", "sub");
-    ck_assert_ok(bus_flush(bus));
-    ck_assert_ok(bus_module_unload(m));
-    ck_assert_int_eq(atomic_load(&p->finis), 1);
-    ck_assert_uint_eq(plain_subs(bus, "mod.tidy"), 0);
-    ck_assert_uint_eq(plain_subs(bus, "mod.tidy.extra"), 0);
-    ck_assert_ok(bus_destroy(bus));
-    free(p);
+    unload_removes_handler_subscriptions("tidy");
 }
 END_TEST
 
@@ -248,10 +255,7 @@ START_TEST(closed_topic_leaves_the_module)
 {
     bus_t *bus = new_bus(2);
     struct probe *p = calloc(1, sizeof(*p));
-    bus_module_t *m = load(bus, PROBE_A, "mod.closed", p, "");
-    publish(bus, "mod.closed", "sub");
-    ck_assert_ok(bus_flush(bus));
-    ck_assert_uint_eq(list(bus).info.subscriptions, 3);
+    bus_module_t *m = load_with_extra(bus, p, "mod.closed", "");
     /* The close frees the handler's subscription: not the module's any more. */
     ck_assert_ok(bus_topic_close(topic(bus, "mod.closed.extra"), BUS_CLOSE_DRAIN, NULL));
     ck_assert_uint_eq(list(bus).info.subscriptions, 2);
