@@ -172,10 +172,14 @@ typedef int (*bus_module_visit_fn)(const bus_module_info_t *info, void *ctx);
 
 /**
  * bus_module_list - call @fn(info, @ctx) for every module loaded into @bus,
- * most recent first, on the calling thread. Loads and unloads wait until
- * it returns. @fn may call any bus function except bus_module_load(),
- * bus_module_unload() and bus_module_reload() (-EDEADLK), bus_shutdown()
- * and bus_destroy(). Allocates nothing.
+ * most recent first, on the calling thread, under the bus's module lock:
+ * loads, unloads, and modules' handlers that subscribe wait until it
+ * returns, so keep @fn short. @fn may subscribe and unsubscribe, and
+ * bus_module_unload_async(); it must not call bus_module_load(),
+ * bus_module_unload() or bus_module_reload() (-EDEADLK), nor wait for
+ * handlers (bus_flush*(), bus_unsubscribe() outside a handler,
+ * bus_topic_close(), bus_request_wait(), bus_shutdown(), bus_destroy()):
+ * a module's handler may be waiting for that lock. Allocates nothing.
  * Thread-safety: any thread, handlers included, until bus_destroy().
  * Errors: -EINVAL (NULL argument), or the first non-zero value @fn returned.
  */
