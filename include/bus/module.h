@@ -120,8 +120,8 @@ typedef void (*bus_module_unloaded_fn)(void *arg);
  * Thread-safety: any thread, handlers included.
  * Errors: -EINVAL (mod NULL), -EBUSY (an unload or reload of @mod is in
  * progress: a module's handlers racing to unload it get this, the first
- * one wins), -EAGAIN (no thread could be created). On an error nothing is
- * done and @done is never called.
+ * one wins), -EAGAIN (no thread could be created), -ENOMEM. On an error
+ * nothing is done and @done is never called.
  */
 BUS_API int bus_module_unload_async(bus_module_t *mod, bus_module_unloaded_fn done, void *arg);
 
