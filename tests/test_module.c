@@ -410,6 +410,29 @@ START_TEST(calls_that_would_wait_for_themselves_are_refused)
 }
 END_TEST
 
+START_TEST(failed_reload_keeps_the_old_version)
+{
+    bus_t *bus = new_bus(2);
+    struct probe *p = calloc(1, sizeof(*p));
+    bus_module_t *m = load(bus, PROBE_A, "mod.keep", p, "");
+    ck_assert_int_eq(bus_module_reload(m, NOSYM), -ENOEXEC);
+    ck_assert_ptr_nonnull(strstr(bus_last_error(), "bus_module_reload: "));
+    publish(bus, "mod.keep", "x");
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(atomic_load(&p->calls[1]), 1);
+    struct listing l = list(bus);
+    ck_assert_str_eq(l.path, PROBE_A);
+    ck_assert_uint_eq(l.info.reloads, 0);
+    ck_assert_uint_eq(l.info.subscriptions, 2);
+    ck_assert_int_eq(atomic_load(&p->finis), 0);
+    ck_assert_ok(bus_module_reload(m, PROBE_B)); /* and it can still be reloaded */
+    ck_assert_str_eq(list(bus).path, PROBE_B);
+    ck_assert_ok(bus_destroy(bus)); /* unloads it */
+    ck_assert_int_eq(atomic_load(&p->finis), 2);
+    free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("module");
@@ -427,6 +450,7 @@ int main(void)
     tcase_add_test(tc, reload_1000_times_loses_no_event);
     tcase_add_test(tc, reload_in_queue_group_delivers_each_event_once);
     tcase_add_test(tc, calls_that_would_wait_for_themselves_are_refused);
+    tcase_add_test(tc, failed_reload_keeps_the_old_version);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

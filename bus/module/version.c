@@ -23,7 +23,6 @@
 #include "version.h"
 
 typedef int (*init_fn)(bus_t *, const char *, void **);
-typedef void (*fini_fn)(void *);
 
 static uint64_t realtime_ns(void)
 {
