@@ -75,6 +75,7 @@ struct bus_sub {
     /* Unsubscribe state: removed from the table (else freed with the topic),
      * and the completion to call after the grace period. */
     bool detached;
+    bool stopped; /* bus__sub_stop ran */
     struct rcu_head rcu;
     bus_unsubscribed_fn done;
     void *done_arg;
@@ -337,14 +338,16 @@ int bus__sub_attach(struct bus_sub *sub);
 /* Takes @sub out of its topic's table; see subs.c. */
 bool bus__sub_detach(struct bus_sub *sub);
 void bus__sub_free(struct bus_sub *sub);
+/* An unsubscribe's two halves (subs.c): stop (no call starts once it
+ * returns; idempotent), then, after a grace period, release (free). */
+void bus__sub_stop(struct bus_sub *sub);
+void bus__sub_release(struct bus_sub *sub);
 /* Frees an already detached subscription after a grace period (subs.c). */
 void bus__sub_retire(struct bus_sub *sub);
 bool bus__valid_group(const bus_sub_options_t *opts);
 /* pause_after needs the bus's slow handler threshold. */
 bool bus__valid_pause(const struct bus *bus, const bus_sub_options_t *opts);
 void bus__subs_free(struct bus_topic *t);
-/* Module ownership of subscription handles (module/owned.h). */
-extern const struct owned_ops bus__sub_owned_ops;
 /* Disowns the subscriptions of @table, which a topic close frees (close.c). */
 void bus__subs_disown(struct bus *bus, const struct sub_table *table);
 

@@ -112,7 +112,6 @@ struct bus_sub *bus__sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,
         return NULL;
     sub->fn = fn;
     sub->ctx = ctx;
-    sub->module = t ? bus__module_current(t->bus) : NULL;
     sub->topic = t;
     sub->handle = sub;
     if (opts) {
@@ -186,6 +185,8 @@ int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
     struct bus_sub *sub = bus__sub_new(t, fn, ctx, opts);
     if (!sub)
         return -ENOMEM;
+    /* Owned by the module whose code runs, if any (module/owned.h). */
+    sub->module = bus__module_current(t->bus);
     int rc = bus__sub_attach(sub);
     if (rc) {
         bus__sub_free(sub);
@@ -250,9 +251,14 @@ bool bus__sub_detach(struct bus_sub *sub)
 }
 
 /* Stops every call of the subscription from starting: a topic subscription
- * leaves its table, a pattern subscription leaves the bus and its topics. */
-static void stop(struct bus_sub *sub)
+ * leaves its table, a pattern subscription leaves the bus and its topics.
+ * Once: a module's unload may have stopped it before its fini unsubscribes
+ * it (module/owned.h orders the two). */
+void bus__sub_stop(struct bus_sub *sub)
 {
+    if (sub->stopped)
+        return;
+    sub->stopped = true;
     if (sub->pattern)
         bus__pattern_detach(sub);
     else
@@ -260,7 +266,7 @@ static void stop(struct bus_sub *sub)
 }
 
 /* After a grace period: no call of the handler runs or will start. */
-static void release(struct bus_sub *sub)
+void bus__sub_release(struct bus_sub *sub)
 {
     if (sub->pattern)
         bus__pattern_free(sub);
@@ -272,12 +278,12 @@ static void release(struct bus_sub *sub)
  * (module/version.c). */
 static void owned_stop(struct bus_owned *o)
 {
-    stop(caa_container_of(o, struct bus_sub, owned));
+    bus__sub_stop(caa_container_of(o, struct bus_sub, owned));
 }
 
 static void owned_release(struct bus_owned *o)
 {
-    release(caa_container_of(o, struct bus_sub, owned));
+    bus__sub_release(caa_container_of(o, struct bus_sub, owned));
 }
 
 const struct owned_ops bus__sub_owned_ops = {owned_stop, owned_release};
@@ -287,12 +293,11 @@ static struct bus *bus_of(const struct bus_sub *sub)
     return sub->pattern ? bus__pattern_bus(sub) : sub->topic->bus;
 }
 
-/* The unsubscribe's first step: stop @sub, unless the unload of the module
- * that owns it has (this is its fini, unsubscribing its handles). */
+/* The unsubscribe's first step: not its module's any more, and stopped. */
 static void stop_owned(struct bus_sub *sub)
 {
-    if (!bus__module_disown(bus_of(sub), &sub->owned))
-        stop(sub);
+    bus__module_disown(bus_of(sub), &sub->owned);
+    bus__sub_stop(sub);
 }
 
 void bus__subs_disown(struct bus *bus, const struct sub_table *table)
@@ -308,7 +313,7 @@ static void retire_rcu(struct rcu_head *head)
     struct bus_sub *sub = caa_container_of(head, struct bus_sub, rcu);
     bus_unsubscribed_fn done = sub->done;
     void *arg = sub->done_arg;
-    release(sub);
+    bus__sub_release(sub);
     if (done)
         done(arg);
 }
@@ -341,7 +346,7 @@ int bus_unsubscribe(bus_sub_t *sub)
     stop_owned(sub);
     synchronize_rcu();
     TSAN_ACQUIRE(&bus__rcu_grace);
-    release(sub);
+    bus__sub_release(sub);
     return 0;
 }
 

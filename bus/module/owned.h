@@ -10,9 +10,10 @@
  * To be tracked, a resource embeds a struct bus_owned and
  *  - calls bus__module_adopt() once it is made and live (after the call that
  *    made it succeeded, before it returns the handle);
- *  - calls bus__module_disown() first thing when its user closes it; if that
- *    returns true, an unload has already stopped it (ops->stop ran): the
- *    closer skips its stop step and only waits for a grace period and frees.
+ *  - calls bus__module_disown() first thing when its user closes it, then
+ *    closes it as usual, with a stop step that does nothing the second time:
+ *    an unload may have stopped it already (its module's fini closing it).
+ *    The unload then leaves it to that close.
  * Every list below is under the bus's modules.lock. */
 #ifndef BUS_MODULE_OWNED_H
 #define BUS_MODULE_OWNED_H
@@ -32,7 +33,9 @@ struct bus_owned;
 /* How an unload removes one kind of resource. */
 struct owned_ops {
     /* No new call of the module's code (handler, filter) through it starts
-     * once this returns; it must not wait for a grace period. Called with
+     * once this returns, and no worker waits on it; it must not wait for a
+     * grace period, and does nothing when the resource is stopped already
+     * (see bus__module_disown). Called with
      * the bus's modules.lock held: it may take topic and registry locks,
      * never modules.lock. */
     void (*stop)(struct bus_owned *o);
@@ -53,6 +56,9 @@ struct bus_owned {
     bool stopped;
 };
 
+/* Subscription handles' (subs.c). */
+extern const struct owned_ops bus__sub_owned_ops;
+
 /* The bus's modules (module.c). The lock is recursive: a bus_module_list()
  * callback may subscribe or unsubscribe (which adopt and disown). */
 struct bus_modules {
@@ -71,8 +77,8 @@ struct bus_modver *bus__module_current(const struct bus *bus);
 void bus__module_adopt(struct bus *bus, struct bus_owned *o, const struct owned_ops *ops);
 
 /* Takes @o off its owner's lists, if it is owned (one relaxed load when
- * not). True if an unload in progress has stopped it already. */
-bool bus__module_disown(struct bus *bus, struct bus_owned *o);
+ * not). */
+void bus__module_disown(struct bus *bus, struct bus_owned *o);
 
 /* Calls @sub's handler as its module's code (sub->module not NULL): owned
  * resources it makes are tracked for that module. Out of line: the

@@ -68,23 +68,20 @@ void bus__module_adopt(struct bus *bus, struct bus_owned *o, const struct owned_
     pthread_mutex_unlock(&bus->modules.lock);
 }
 
-bool bus__module_disown(struct bus *bus, struct bus_owned *o)
+void bus__module_disown(struct bus *bus, struct bus_owned *o)
 {
     /* relaxed: see bus__module_adopt; a resource never becomes owned after
      * it was handed out, so NULL here stays NULL. */
     if (!atomic_load_explicit(&o->owner, memory_order_relaxed))
-        return false;
+        return;
     pthread_mutex_lock(&bus->modules.lock);
     /* relaxed: under the lock. */
     struct bus_modver *v = atomic_load_explicit(&o->owner, memory_order_relaxed);
-    bool stopped = false;
     if (v) {
-        stopped = o->stopped;
-        if (!stopped)
+        if (!o->stopped)
             v->nowned--;
         owned_unlink(o);
         atomic_store_explicit(&o->owner, NULL, memory_order_relaxed);
     }
     pthread_mutex_unlock(&bus->modules.lock);
-    return stopped;
 }

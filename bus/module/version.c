@@ -7,8 +7,8 @@
  *     made new resources meanwhile;
  *  3. fini;
  *  4. release (free) what it owned: after fini, so that fini may still
- *     bus_unsubscribe() its handles (bus__module_disown tells that call
- *     the unload stopped it already);
+ *     bus_unsubscribe() its handles (that call disowns the handle, its stop
+ *     step does nothing the second time, and it frees the handle itself);
  *  5. dlclose.
  * A topic close frees the subscriptions in its table itself: it disowns
  * them first, under modules.lock (subs.c), so an unload never touches one

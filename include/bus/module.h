@@ -6,8 +6,9 @@
  * A module is a shared object that includes this header and defines
  * bus_module_init() and bus_module_fini() (below). The host loads it with
  * bus_module_load(); the bus tracks on the module's behalf every
- * subscription the module makes (bus_subscribe(), bus_subscribe_ex(),
- * bus_subscribe_pattern()) on the bus it was loaded into:
+ * subscription and inbox the module makes (bus_subscribe(),
+ * bus_subscribe_ex(), bus_subscribe_pattern(), bus_inbox_open(),
+ * bus_inbox_open_pattern()) on the bus it was loaded into:
  *  - during its bus_module_init(), on the thread that runs it;
  *  - during a call of one of its tracked subscriptions' handlers, on that
  *    worker (so a handler may subscribe more, and those are tracked too).
@@ -15,12 +16,15 @@
  * other callbacks make (publish completions, request replies, filters,
  * watermark and slow-handler callbacks), and anything on another bus: the
  * module must undo those itself in its fini.
- * bus_module_unload() removes the tracked subscriptions, waits until none of
- * the module's handlers runs, calls bus_module_fini() and dlcloses the
- * object: once it returns, no code of the module runs or will run.
+ * bus_module_unload() removes the tracked subscriptions and closes the
+ * tracked inboxes (their events left are dropped), waits until none of the
+ * module's handlers runs, calls bus_module_fini() and dlcloses the object:
+ * once it returns, no code of the module runs or will run.
  * A tracked handle stays valid for the module until then: it may
- * bus_unsubscribe() it (then it is no longer tracked) from its handlers or
- * its fini (where the unload has already stopped it; the call only frees it).
+ * bus_unsubscribe() it or bus_inbox_close() it (then it is no longer
+ * tracked) from its handlers or its fini (where the unload has already
+ * stopped it: no event reaches it any more; the call frees it). A thread of
+ * the module's own that takes from its inbox must be stopped by fini.
  *
  * Conventions as in bus.h: 0 or a negative errno, bus_last_error() says
  * what went wrong for every error of bus_module_load() and

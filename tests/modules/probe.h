@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "bus/inbox.h"
 #include "bus/module.h"
 #include "helpers.h"
 
@@ -22,13 +23,16 @@ struct probe {
     atomic_int running_at_fini;  /* `running` when the last fini started */
     atomic_int unload_rc, unload_async_rc; /* what "quit" got */
     atomic_ulong calls[3];       /* handler calls by version (1, 2) */
+    bus_inbox_t *inbox;          /* the module's inbox ("inbox") */
+    atomic_int inbox_left;       /* what closing it in fini ("tidy") returned */
     /* By seq, on the module's topic: bit 1 << version per call. */
     _Atomic unsigned char reached[PROBE_EVENTS];
 };
 
 /* The config for topic @topic, probe @p and @flags (space-separated words:
  * "group": a queue-group member; "fail": init fails after subscribing;
- * "tidy": fini unsubscribes its handles). */
+ * "tidy": fini unsubscribes its handles and closes its inbox; "inbox": init
+ * opens an inbox on the topic too). */
 static inline void probe_config(char *buf, size_t cap, const char *topic, struct probe *p,
                                 const char *flags)
 {

@@ -1,7 +1,8 @@
 /* probe_module.c - a test module (built twice, as PROBE_VERSION 1 and 2):
  * subscribes to its topic (plain, or in queue group "probe") and to the
  * pattern "TOPIC.*", and records its calls in the test's probe. Events
- * whose payload is a command do more: "gate" waits at the probe's gate,
+ * whose payload is a command do more (and with "inbox" in its config, it
+ * opens an inbox on its topic too): "gate" waits at the probe's gate,
  * "sub" subscribes to "TOPIC.extra" from the handler, "quit" unloads the
  * module from its own handler. */
 #include <stdio.h>
@@ -20,6 +21,7 @@ struct state {
     char topic[200];
     bool tidy;
     bus_sub_t *sub, *pattern, *extra;
+    bus_inbox_t *inbox;
 };
 
 static bool is(const bus_event_t *ev, const char *command)
@@ -84,6 +86,9 @@ int bus_module_init(bus_t *bus, const char *config, void **state)
         rc = bus_subscribe_ex(t, on_event, s, &opts, &s->sub);
     if (rc == 0)
         rc = bus_subscribe_pattern(bus, pattern, on_event, s, NULL, &s->pattern);
+    if (rc == 0 && strstr(flags, "inbox"))
+        rc = bus_inbox_open(t, NULL, &s->inbox);
+    s->probe->inbox = s->inbox;
     if (rc == 0 && strstr(flags, "fail"))
         rc = -EPROTO; /* what was subscribed is left to the bus to remove */
     if (rc) {
@@ -104,6 +109,8 @@ void bus_module_fini(void *state)
         bus_unsubscribe(s->pattern);
         if (s->extra)
             bus_unsubscribe(s->extra);
+        if (s->inbox)
+            atomic_store(&s->probe->inbox_left, bus_inbox_close(s->inbox));
     }
     free(s);
 }
