@@ -173,6 +173,22 @@ bool bus__valid_pause(const struct bus *bus, const bus_sub_options_t *opts)
     return !opts || !opts->pause_after || bus->cfg.slow_handler_ns;
 }
 
+/* Attaches a module's @sub and makes it the module's, both under
+ * modules.lock: a close that takes the topic's table with @sub in it
+ * (under subs_lock, after the attach) then finds it owned when it disowns
+ * the table's subscriptions (under modules.lock), so the module's list
+ * never keeps one the close frees. */
+static int attach_owned(struct bus_sub *sub)
+{
+    struct bus *bus = sub->topic->bus;
+    pthread_mutex_lock(&bus->modules.lock);
+    int rc = bus__sub_attach(sub);
+    if (rc == 0)
+        bus__module_adopt(bus, &sub->owned, &bus__sub_owned_ops);
+    pthread_mutex_unlock(&bus->modules.lock);
+    return rc;
+}
+
 int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
                      const bus_sub_options_t *opts, bus_sub_t **out)
 {
@@ -187,12 +203,11 @@ int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
         return -ENOMEM;
     /* Owned by the module whose code runs, if any (module/owned.h). */
     sub->module = bus__module_current(t->bus);
-    int rc = bus__sub_attach(sub);
+    int rc = sub->module ? attach_owned(sub) : bus__sub_attach(sub);
     if (rc) {
         bus__sub_free(sub);
         return rc;
     }
-    bus__module_adopt(t->bus, &sub->owned, &bus__sub_owned_ops);
     *out = sub;
     return 0;
 }

@@ -9,7 +9,10 @@
  *
  * To be tracked, a resource embeds a struct bus_owned and
  *  - calls bus__module_adopt() once it is made and live (after the call that
- *    made it succeeded, before it returns the handle);
+ *    made it succeeded, before it returns the handle); if something else may
+ *    free it meanwhile (a topic close frees the subscriptions in its table),
+ *    makes it live and adopts it under modules.lock, and that other freer
+ *    disowns it under modules.lock too (subs.c);
  *  - calls bus__module_disown() first thing when its user closes it, then
  *    closes it as usual, with a stop step that does nothing the second time:
  *    an unload may have stopped it already (its module's fini closing it).
