@@ -105,9 +105,7 @@ static inline enum outcome call(struct bus_sub *sub, uint32_t entry, const bus_e
             clock->start_ns = clock_now_ns(); /* the filter's time is no handler's */
         return FILTERED;
     }
-    /* A module's handler: one predicted branch here, the rest out of line. */
-    int rc = __builtin_expect(sub->module != NULL, 0) ? bus__module_call(sub, ev)
-                                                     : sub->fn(ev, sub->ctx);
+    int rc = sub->fn(ev, sub->ctx);
     if (clock)
         call_timed(clock, ev->topic, sub);
     if (rc == 0) {

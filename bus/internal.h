@@ -47,9 +47,6 @@ struct pattern;
 struct bus_sub {
     bus_handler_fn fn;
     void *ctx;
-    /* The module version whose handler this is (NULL: not a module's): its
-     * calls run as that module's code (bus__module_call). */
-    struct bus_modver *module;
     struct bus_topic *topic;  /* NULL for a pattern subscription */
     struct pattern *pattern;  /* a pattern subscription's own state, or NULL */
     bool pattern_child;       /* one topic's share of a pattern subscription */
@@ -82,6 +79,13 @@ struct bus_sub {
     /* The handle's link to the module that owns it (module/owned.h); a
      * pattern's children are not owned, their pattern subscription is. */
     struct bus_owned owned;
+    /* A module's handler (bus__module_wrap): fn and ctx above are
+     * bus__module_handler and the subscription itself (a pattern's children
+     * copy them, so they run their pattern's), and these the module's own,
+     * with the version whose code it is. */
+    struct bus_modver *module;
+    bus_handler_fn module_fn;
+    void *module_ctx;
 };
 
 /* bus_topic.scheduled: SCHED_QUEUED while an entry is on a ready queue,

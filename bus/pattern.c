@@ -118,8 +118,6 @@ static int add_child(struct pattern *p, struct bus_topic *t, bool live)
         return -ENOMEM;
     /* Slow calls on this topic are reported as the user's subscription's. */
     child->handle = p->owner;
-    /* The pattern's module, not the one whose thread opened the topic. */
-    child->module = owner->module;
     /* Not shared yet: attaching publishes it (release of the table). */
     atomic_init(&child->dead, !live);
     child->pattern_child = !p->bound;
@@ -310,8 +308,10 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
     if (!p)
         return -ENOMEM;
     /* The user's: owned by the module whose code runs, if any (an inbox's
-     * is not: the inbox is). */
-    p->owner->module = bus__module_current(bus);
+     * is not: the inbox is). Its children copy its fn and ctx. */
+    struct bus_modver *module = bus__module_current(bus);
+    if (module)
+        bus__module_wrap(p->owner, module);
     int rc = subscribe_matching(bus, p, out);
     if (rc == 0)
         bus__module_adopt(bus, &(*out)->owned, &bus__sub_owned_ops);

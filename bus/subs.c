@@ -202,8 +202,10 @@ int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
     if (!sub)
         return -ENOMEM;
     /* Owned by the module whose code runs, if any (module/owned.h). */
-    sub->module = bus__module_current(t->bus);
-    int rc = sub->module ? attach_owned(sub) : bus__sub_attach(sub);
+    struct bus_modver *module = bus__module_current(t->bus);
+    if (module)
+        bus__module_wrap(sub, module);
+    int rc = module ? attach_owned(sub) : bus__sub_attach(sub);
     if (rc) {
         bus__sub_free(sub);
         return rc;

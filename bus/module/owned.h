@@ -83,10 +83,11 @@ void bus__module_adopt(struct bus *bus, struct bus_owned *o, const struct owned_
  * not). */
 void bus__module_disown(struct bus *bus, struct bus_owned *o);
 
-/* Calls @sub's handler as its module's code (sub->module not NULL): owned
- * resources it makes are tracked for that module. Out of line: the
- * dispatch path pays one predicted branch for modules (deliver.c). */
-int bus__module_call(struct bus_sub *sub, const bus_event_t *ev);
+/* Makes @sub's handler run as @v's code, before it is attached: its calls go
+ * through bus__module_handler, which sets the thread's current module around
+ * the module's handler, so that what the handler makes is owned by @v.
+ * Dispatch does not know: it calls fn(ev, ctx) as for any subscription. */
+void bus__module_wrap(struct bus_sub *sub, struct bus_modver *v);
 
 /* The bus's side (bus.c): set up, and at bus_destroy, once the workers are
  * joined, wait for asynchronous unloads and unload every module left. */

@@ -2,7 +2,7 @@
  *
  * `current` is the version whose code the thread runs: set while its init
  * runs (version.c) and while a handler of a subscription it owns runs
- * (bus__module_call, from deliver.c). Resources made meanwhile on the same
+ * (module_handler, which such a subscription's fn is). Resources made meanwhile on the same
  * bus are adopted by it: linked on its `owned` list under the bus's
  * modules.lock, which an unload moves to `stopping` (version.c). */
 #include "version.h"
@@ -22,14 +22,26 @@ static struct bus_modver *enter(struct bus_modver *v)
     return outer;
 }
 
-int bus__module_call(struct bus_sub *sub, const bus_event_t *ev)
+/* A module's subscription's fn; @ctx is the subscription (a pattern's, for
+ * its children). */
+static int module_handler(const bus_event_t *ev, void *ctx)
 {
+    const struct bus_sub *sub = ctx;
     /* Nested dispatch (help.c) and a module's handler publishing onto a
      * full topic that runs another module's handler: restore the outer. */
     struct bus_modver *outer = enter(sub->module);
-    int rc = sub->fn(ev, sub->ctx);
+    int rc = sub->module_fn(ev, sub->module_ctx);
     enter(outer);
     return rc;
+}
+
+void bus__module_wrap(struct bus_sub *sub, struct bus_modver *v)
+{
+    sub->module = v;
+    sub->module_fn = sub->fn;
+    sub->module_ctx = sub->ctx;
+    sub->fn = module_handler;
+    sub->ctx = sub;
 }
 
 int bus__modver_run_init(struct bus_modver *v, int (*init)(bus_t *, const char *, void **),
