@@ -15,7 +15,13 @@
  * Not tracked: what its fini makes, what threads of its own make, what its
  * other callbacks make (publish completions, request replies, filters,
  * watermark and slow-handler callbacks), and anything on another bus: the
- * module must undo those itself in its fini.
+ * module must undo those itself in its fini. The same for its callbacks
+ * other than its tracked subscriptions' handlers and filters: fini must
+ * not return while the bus may still call one (a bus_publish_ex()
+ * completion or a bus_request() on_reply not called yet, watermarks set
+ * with its function, a bus_unsubscribe_async() done pending): wait for
+ * them there (bus_flush(), the replies, bus_topic_watermarks(topic, 0, 0,
+ * NULL, NULL)), or the bus would call unmapped code.
  * bus_module_unload() removes the tracked subscriptions and closes the
  * tracked inboxes (their events left are dropped), waits until none of the
  * module's handlers runs, calls bus_module_fini() and dlcloses the object:
