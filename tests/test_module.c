@@ -203,6 +203,7 @@ START_TEST(module_unloads_itself_from_its_handler)
     gate_pass(&done); /* returns once `unloaded` has run */
     ck_assert_int_eq(atomic_load(&p->unload_rc), -EDEADLK);
     ck_assert_ok(atomic_load(&p->unload_async_rc));
+    ck_assert_int_eq(atomic_load(&p->unload_again_rc), -EBUSY); /* the first one wins */
     ck_assert_int_eq(atomic_load(&p->finis), 1);
     ck_assert_int_eq(atomic_load(&p->running_at_fini), 0);
     ck_assert_uint_eq(plain_subs(bus, "mod.self"), 0);

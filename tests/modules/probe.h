@@ -21,7 +21,8 @@ struct probe {
     atomic_int inits, finis;
     atomic_int running;          /* handler calls in progress */
     atomic_int running_at_fini;  /* `running` when the last fini started */
-    atomic_int unload_rc, unload_async_rc; /* what "quit" got */
+    /* What "quit" got from unload, unload_async, and unload_async again. */
+    atomic_int unload_rc, unload_async_rc, unload_again_rc;
     atomic_ulong calls[3];       /* handler calls by version (1, 2) */
     bus_inbox_t *inbox;          /* the module's inbox ("inbox") */
     atomic_int inbox_left;       /* what closing it in fini ("tidy") returned */

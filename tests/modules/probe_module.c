@@ -47,6 +47,7 @@ static int on_event(const bus_event_t *ev, void *ctx)
         atomic_store(&p->unload_rc, bus_module_unload(p->module));
         atomic_store(&p->unload_async_rc, bus_module_unload_async(p->module, p->done,
                                                                   p->done_arg));
+        atomic_store(&p->unload_again_rc, bus_module_unload_async(p->module, NULL, NULL));
     }
     atomic_fetch_sub(&p->running, 1);
     return 0;
