@@ -307,6 +307,53 @@ START_TEST(fini_may_close_its_inbox)
 }
 END_TEST
 
+/* The host's handler that subscribes to "host.own" on its first call. */
+struct host_sub {
+    bus_t *bus;
+    bus_sub_t *sub;
+};
+
+static int subscribe_once(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    struct host_sub *h = ctx;
+    if (!h->sub)
+        ck_assert_ok(bus_subscribe(topic(h->bus, "host.own"), count_only, NULL, &h->sub));
+    return 0;
+}
+
+/* A module's handler publishes onto a full topic and its worker (the only
+ * one) dispatches that topic nested: the host's handler that runs there is
+ * not the module's code, and what it subscribes is not the module's. */
+START_TEST(nested_handlers_are_not_the_module_s)
+{
+    bus_t *bus = new_bus(1);
+    struct gate gate;
+    gate_init(&gate);
+    struct probe *p = calloc(1, sizeof(*p));
+    p->gate = &gate;
+    bus_topic_t *sink = new_topic(bus, "mod.nest-sink", 2, BUS_FULL_BLOCK, 0);
+    struct host_sub h = {bus, NULL};
+    bus_sub_t *host;
+    ck_assert_ok(bus_subscribe(sink, subscribe_once, &h, &host));
+    bus_module_t *m = load(bus, PROBE_A, "mod.nest", p, "");
+    publish(bus, "mod.nest", "gate");
+    gate_await_waiters(&gate, 1); /* the only worker is held */
+    ck_assert_ok(bus_publish(sink, "", 0));
+    ck_assert_ok(bus_publish(sink, "", 0)); /* full */
+    gate_open(&gate); /* the handler publishes onto the full sink */
+    ck_assert_ok(bus_flush(bus));
+    bus_topic_stats_t st;
+    ck_assert_ok(bus_topic_stats(sink, &st));
+    ck_assert_uint_eq(st.delivered, 3);
+    ck_assert_uint_eq(list(bus).info.subscriptions, 2);
+    ck_assert_ok(bus_module_unload(m));
+    ck_assert_uint_eq(plain_subs(bus, "host.own"), 1);
+    ck_assert_ok(bus_destroy(bus));
+    free(p);
+}
+END_TEST
+
 START_TEST(destroy_unloads_modules)
 {
     bus_t *bus = new_bus(2);
@@ -495,6 +542,7 @@ int main(void)
     tcase_add_test(tc, closed_topic_leaves_the_module);
     tcase_add_test(tc, unload_closes_the_module_inbox);
     tcase_add_test(tc, fini_may_close_its_inbox);
+    tcase_add_test(tc, nested_handlers_are_not_the_module_s);
     tcase_add_test(tc, destroy_unloads_modules);
     tcase_add_test(tc, reload_1000_times_loses_no_event);
     tcase_add_test(tc, reload_in_queue_group_delivers_each_event_once);

@@ -76,6 +76,10 @@ struct bus_modules {
  * else NULL. */
 struct bus_modver *bus__module_current(const struct bus *bus);
 
+/* Makes @v (NULL: none) the module whose code the calling thread runs, and
+ * returns the one it replaces, to be restored. */
+struct bus_modver *bus__module_enter(struct bus_modver *v);
+
 /* Makes @o owned by bus__module_current(@bus), if any; does nothing else. */
 void bus__module_adopt(struct bus *bus, struct bus_owned *o, const struct owned_ops *ops);
 

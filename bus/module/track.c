@@ -2,9 +2,11 @@
  *
  * `current` is the version whose code the thread runs: set while its init
  * runs (version.c) and while a handler of a subscription it owns runs
- * (module_handler, which such a subscription's fn is). Resources made meanwhile on the same
- * bus are adopted by it: linked on its `owned` list under the bus's
- * modules.lock, which an unload moves to `stopping` (version.c). */
+ * (module_handler, which such a subscription's fn is), cleared while a
+ * handler's publish dispatches other handlers nested (dispatch.c).
+ * Resources made meanwhile on the same bus are adopted by it: linked on its
+ * `owned` list under the bus's modules.lock, which an unload moves to
+ * `stopping` (version.c). */
 #include "version.h"
 
 /* initial-exec: a plain %fs-relative access, as deliver.c's. */
@@ -15,7 +17,7 @@ struct bus_modver *bus__module_current(const struct bus *bus)
     return current && current->bus == bus ? current : NULL;
 }
 
-static struct bus_modver *enter(struct bus_modver *v)
+struct bus_modver *bus__module_enter(struct bus_modver *v)
 {
     struct bus_modver *outer = current;
     current = v;
@@ -29,9 +31,9 @@ static int module_handler(const bus_event_t *ev, void *ctx)
     const struct bus_sub *sub = ctx;
     /* Nested dispatch (help.c) and a module's handler publishing onto a
      * full topic that runs another module's handler: restore the outer. */
-    struct bus_modver *outer = enter(sub->module);
+    struct bus_modver *outer = bus__module_enter(sub->module);
     int rc = sub->module_fn(ev, sub->module_ctx);
-    enter(outer);
+    bus__module_enter(outer);
     return rc;
 }
 
@@ -47,9 +49,9 @@ void bus__module_wrap(struct bus_sub *sub, struct bus_modver *v)
 int bus__modver_run_init(struct bus_modver *v, int (*init)(bus_t *, const char *, void **),
                          const char *config)
 {
-    struct bus_modver *outer = enter(v);
+    struct bus_modver *outer = bus__module_enter(v);
     int rc = init(v->bus, config, &v->state);
-    enter(outer);
+    bus__module_enter(outer);
     return rc;
 }
 
@@ -58,9 +60,9 @@ void bus__modver_run_fini(struct bus_modver *v)
     /* No module's: what fini makes is not tracked (by the unload in
      * progress, which is past its stop, nor by a module whose init or
      * handler unloads this one). */
-    struct bus_modver *outer = enter(NULL);
+    struct bus_modver *outer = bus__module_enter(NULL);
     v->fini(v->state);
-    enter(outer);
+    bus__module_enter(outer);
 }
 
 void bus__module_adopt(struct bus *bus, struct bus_owned *o, const struct owned_ops *ops)

@@ -11,7 +11,12 @@
  * bus_inbox_open_pattern()) on the bus it was loaded into:
  *  - during its bus_module_init(), on the thread that runs it;
  *  - during a call of one of its tracked subscriptions' handlers, on that
- *    worker (so a handler may subscribe more, and those are tracked too).
+ *    worker (so a handler may subscribe more, and those are tracked too;
+ *    other handlers that its publish onto a full topic runs nested are not
+ *    its code, and what they make is not its). Callbacks of the host that
+ *    the bus calls on that thread inside the module's own bus calls (a
+ *    watermark callback on its publish, the completion of an event it
+ *    published that a full ring dropped) count as the module's code.
  * Not tracked: what its fini makes, what threads of its own make, what its
  * other callbacks make (publish completions, request replies, filters,
  * watermark and slow-handler callbacks), and anything on another bus: the

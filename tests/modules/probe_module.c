@@ -2,7 +2,8 @@
  * subscribes to its topic (plain, or in queue group "probe") and to the
  * pattern "TOPIC.*", and records its calls in the test's probe. Events
  * whose payload is a command do more (and with "inbox" in its config, it
- * opens an inbox on its topic too): "gate" waits at the probe's gate,
+ * opens an inbox on its topic too): "gate" waits at the probe's gate, then
+ * publishes on "TOPIC-sink" if that topic is open,
  * "sub" subscribes to "TOPIC.extra" from the handler, "quit" unloads the
  * module from its own handler. */
 #include <stdio.h>
@@ -30,6 +31,7 @@ static bool is(const bus_event_t *ev, const char *command)
 }
 
 static void subscribe_extra(struct state *s);
+static void publish_sink(struct state *s);
 
 static int on_event(const bus_event_t *ev, void *ctx)
 {
@@ -39,8 +41,10 @@ static int on_event(const bus_event_t *ev, void *ctx)
     atomic_fetch_add(&p->calls[PROBE_VERSION], 1);
     if (ev->seq < PROBE_EVENTS && strcmp(bus_topic_name(ev->topic), s->topic) == 0)
         atomic_fetch_or(&p->reached[ev->seq], 1u << PROBE_VERSION);
-    if (is(ev, "gate"))
+    if (is(ev, "gate")) {
         gate_pass(p->gate);
+        publish_sink(s);
+    }
     if (is(ev, "sub"))
         subscribe_extra(s);
     if (is(ev, "quit")) {
@@ -60,6 +64,16 @@ static void subscribe_extra(struct state *s)
     bus_topic_t *t;
     if (bus_topic_open(s->bus, name, NULL, &t) == 0)
         bus_subscribe(t, on_event, s, &s->extra);
+}
+
+/* After a gate: one event on "TOPIC-sink", if the test opened it. */
+static void publish_sink(struct state *s)
+{
+    char name[256];
+    snprintf(name, sizeof(name), "%s-sink", s->topic);
+    bus_topic_t *t;
+    if (bus_topic_find(s->bus, name, &t) == 0)
+        bus_publish(t, "", 0);
 }
 
 int bus_module_init(bus_t *bus, const char *config, void **state)
