@@ -90,6 +90,7 @@ int bus_create(bus_t **out, const bus_config_t *cfg)
     /* Read by the workers' start only; the caller may free it now. */
     bus->cfg.worker_cpus = NULL;
     bus->cfg.worker_cpus_count = 0;
+    bus__modules_init(bus);
     *out = bus;
     return 0;
 }
@@ -301,6 +302,8 @@ int bus_destroy(bus_t *bus)
     int rc = bus_shutdown(bus);
     if (rc)
         return rc;
+    /* Before the subscriptions are freed: modules' fini may use them. */
+    bus__modules_destroy(bus);
     /* Pending call_rcu callbacks (async unsubscribe completions, old tables)
      * run before we free what they might touch. */
     rcu_barrier();

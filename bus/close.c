@@ -131,6 +131,8 @@ int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)
     for_each_ring(t, wait_off_queues);
     if (final)
         bus_topic_stats(t, final);
+    /* Before the free is queued: an unload never touches them after. */
+    bus__subs_disown(t->bus, subs);
     /* relaxed: no reader is left; bus__topic_free frees the old table and
      * the subscriptions in it. */
     atomic_store_explicit(&t->subs, subs, memory_order_relaxed);

@@ -303,7 +303,11 @@ bool bus__topic_help(struct bus_worker *me, struct bus_topic *t)
     else if (!try_hold(t))
         return false;
     frame_push(me, t);
+    /* The handlers run here are not the calling handler's module's code
+     * (module/track.c). */
+    struct bus_modver *module = bus__module_enter(NULL);
     uint64_t n = batch_in_section(me, t, parallel, false);
+    bus__module_enter(module);
     frame_pop(me);
     if (parallel)
         parallel_hand_back(t);

@@ -38,6 +38,9 @@ const char *bus_strerror(int err)
     case -ENOBUFS: return "reply larger than the caller's buffer";
     case -EPIPE: return "topic is closed";
     case -EPERM: return "not allowed to lock the topic's memory (RLIMIT_MEMLOCK)";
+    case -ELIBBAD: return "shared object could not be loaded (bus_last_error() says why)";
+    case -ENOEXEC: return "not a bus module (bus_module_init or bus_module_fini missing)";
+    case -EBUSY: return "module is being unloaded or reloaded";
     default: return system_text(err);
     }
 }

@@ -16,6 +16,7 @@
 #include "evcount.h"
 #include "hist.h"
 #include "lasterr.h"
+#include "module/owned.h"
 #include "rates.h"
 #include "ring.h"
 #include "sched.h"
@@ -71,9 +72,20 @@ struct bus_sub {
     /* Unsubscribe state: removed from the table (else freed with the topic),
      * and the completion to call after the grace period. */
     bool detached;
+    bool stopped; /* bus__sub_stop ran */
     struct rcu_head rcu;
     bus_unsubscribed_fn done;
     void *done_arg;
+    /* The handle's link to the module that owns it (module/owned.h); a
+     * pattern's children are not owned, their pattern subscription is. */
+    struct bus_owned owned;
+    /* A module's handler (bus__module_wrap): fn and ctx above are
+     * bus__module_handler and the subscription itself (a pattern's children
+     * copy them, so they run their pattern's), and these the module's own,
+     * with the version whose code it is. */
+    struct bus_modver *module;
+    bus_handler_fn module_fn;
+    void *module_ctx;
 };
 
 /* bus_topic.scheduled: SCHED_QUEUED while an entry is on a ready queue,
@@ -184,6 +196,8 @@ struct bus {
     struct pattern *patterns;
     /* The dead-letter topic, once opened (deadletter.c). */
     struct bus_topic *_Atomic dead_letters;
+    /* Handler modules loaded into the bus (module/). */
+    struct bus_modules modules;
 };
 
 /* Ends a read-side section of a public call on a topic (publish.c), telling
@@ -328,12 +342,18 @@ int bus__sub_attach(struct bus_sub *sub);
 /* Takes @sub out of its topic's table; see subs.c. */
 bool bus__sub_detach(struct bus_sub *sub);
 void bus__sub_free(struct bus_sub *sub);
+/* An unsubscribe's two halves (subs.c): stop (no call starts once it
+ * returns; idempotent), then, after a grace period, release (free). */
+void bus__sub_stop(struct bus_sub *sub);
+void bus__sub_release(struct bus_sub *sub);
 /* Frees an already detached subscription after a grace period (subs.c). */
 void bus__sub_retire(struct bus_sub *sub);
 bool bus__valid_group(const bus_sub_options_t *opts);
 /* pause_after needs the bus's slow handler threshold. */
 bool bus__valid_pause(const struct bus *bus, const bus_sub_options_t *opts);
 void bus__subs_free(struct bus_topic *t);
+/* Disowns the subscriptions of @table, which a topic close frees (close.c). */
+void bus__subs_disown(struct bus *bus, const struct sub_table *table);
 
 /* Pattern subscriptions (pattern.c). The registry lock is held by the
  * caller of bus__patterns_attach. */
@@ -367,6 +387,7 @@ struct bus_topic *bus__topic_lookup(struct bus *bus, const char *name);
 /* Whether @name is a valid topic name (topic.c). */
 bool bus__valid_topic_name(const char *name);
 void bus__pattern_detach(struct bus_sub *sub);
+struct bus *bus__pattern_bus(const struct bus_sub *sub);
 void bus__pattern_free(struct bus_sub *sub);
 /* Calls @fn on each of a pattern subscription's per-topic children, under
  * registry_lock. */

@@ -7,4 +7,8 @@
  * `return bus__fail(-EINVAL, "bus_create: batch is 0 or over 65536");`. */
 int bus__fail(int err, const char *why);
 
+/* bus__fail() with a message formatted into a buffer of the calling thread
+ * (cut at 511 bytes), for details known at run time (dlerror()'s text). */
+int bus__failf(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif /* BUS_LASTERR_H */

@@ -304,7 +304,23 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
         return bus__fail(-EINVAL, "bus_subscribe_pattern: group is \"\" or over 255 bytes");
     if (!bus__valid_pause(bus, opts))
         return bus__fail(-EINVAL, "bus_subscribe_pattern: pause_after without slow_handler_ns");
-    return bus__subscribe_matching(bus, pattern, fn, ctx, opts, NULL, out);
+    struct pattern *p = pattern_new(bus, pattern, fn, ctx, opts);
+    if (!p)
+        return -ENOMEM;
+    /* The user's: owned by the module whose code runs, if any (an inbox's
+     * is not: the inbox is). Its children copy its fn and ctx. */
+    struct bus_modver *module = bus__module_current(bus);
+    if (module)
+        bus__module_wrap(p->owner, module);
+    int rc = subscribe_matching(bus, p, out);
+    if (rc == 0)
+        bus__module_adopt(bus, &(*out)->owned, &bus__sub_owned_ops);
+    return rc;
+}
+
+struct bus *bus__pattern_bus(const struct bus_sub *sub)
+{
+    return sub->pattern->bus;
 }
 
 void bus__pattern_detach(struct bus_sub *sub)

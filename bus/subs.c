@@ -173,6 +173,22 @@ bool bus__valid_pause(const struct bus *bus, const bus_sub_options_t *opts)
     return !opts || !opts->pause_after || bus->cfg.slow_handler_ns;
 }
 
+/* Attaches a module's @sub and makes it the module's, both under
+ * modules.lock: a close that takes the topic's table with @sub in it
+ * (under subs_lock, after the attach) then finds it owned when it disowns
+ * the table's subscriptions (under modules.lock), so the module's list
+ * never keeps one the close frees. */
+static int attach_owned(struct bus_sub *sub)
+{
+    struct bus *bus = sub->topic->bus;
+    pthread_mutex_lock(&bus->modules.lock);
+    int rc = bus__sub_attach(sub);
+    if (rc == 0)
+        bus__module_adopt(bus, &sub->owned, &bus__sub_owned_ops);
+    pthread_mutex_unlock(&bus->modules.lock);
+    return rc;
+}
+
 int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
                      const bus_sub_options_t *opts, bus_sub_t **out)
 {
@@ -185,7 +201,11 @@ int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
     struct bus_sub *sub = bus__sub_new(t, fn, ctx, opts);
     if (!sub)
         return -ENOMEM;
-    int rc = bus__sub_attach(sub);
+    /* Owned by the module whose code runs, if any (module/owned.h). */
+    struct bus_modver *module = bus__module_current(t->bus);
+    if (module)
+        bus__module_wrap(sub, module);
+    int rc = module ? attach_owned(sub) : bus__sub_attach(sub);
     if (rc) {
         bus__sub_free(sub);
         return rc;
@@ -248,9 +268,14 @@ bool bus__sub_detach(struct bus_sub *sub)
 }
 
 /* Stops every call of the subscription from starting: a topic subscription
- * leaves its table, a pattern subscription leaves the bus and its topics. */
-static void stop(struct bus_sub *sub)
+ * leaves its table, a pattern subscription leaves the bus and its topics.
+ * Once: a module's unload may have stopped it before its fini unsubscribes
+ * it (module/owned.h orders the two). */
+void bus__sub_stop(struct bus_sub *sub)
 {
+    if (sub->stopped)
+        return;
+    sub->stopped = true;
     if (sub->pattern)
         bus__pattern_detach(sub);
     else
@@ -258,12 +283,45 @@ static void stop(struct bus_sub *sub)
 }
 
 /* After a grace period: no call of the handler runs or will start. */
-static void release(struct bus_sub *sub)
+void bus__sub_release(struct bus_sub *sub)
 {
     if (sub->pattern)
         bus__pattern_free(sub);
     else if (sub->detached)
         bus__sub_free(sub);
+}
+
+/* A module's unload removes the subscriptions it owns in two steps
+ * (module/version.c). */
+static void owned_stop(struct bus_owned *o)
+{
+    bus__sub_stop(caa_container_of(o, struct bus_sub, owned));
+}
+
+static void owned_release(struct bus_owned *o)
+{
+    bus__sub_release(caa_container_of(o, struct bus_sub, owned));
+}
+
+const struct owned_ops bus__sub_owned_ops = {owned_stop, owned_release};
+
+static struct bus *bus_of(const struct bus_sub *sub)
+{
+    return sub->pattern ? bus__pattern_bus(sub) : sub->topic->bus;
+}
+
+/* The unsubscribe's first step: not its module's any more, and stopped. */
+static void stop_owned(struct bus_sub *sub)
+{
+    bus__module_disown(bus_of(sub), &sub->owned);
+    bus__sub_stop(sub);
+}
+
+void bus__subs_disown(struct bus *bus, const struct sub_table *table)
+{
+    for (uint32_t i = 0; i < table->count; i++)
+        if (!table->entries[i]->pattern_child)
+            bus__module_disown(bus, &table->entries[i]->owned);
 }
 
 static void retire_rcu(struct rcu_head *head)
@@ -272,7 +330,7 @@ static void retire_rcu(struct rcu_head *head)
     struct bus_sub *sub = caa_container_of(head, struct bus_sub, rcu);
     bus_unsubscribed_fn done = sub->done;
     void *arg = sub->done_arg;
-    release(sub);
+    bus__sub_release(sub);
     if (done)
         done(arg);
 }
@@ -289,7 +347,7 @@ int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void *arg)
         return -EINVAL;
     sub->done = done;
     sub->done_arg = arg;
-    stop(sub);
+    stop_owned(sub);
     defer(&sub->rcu, retire_rcu);
     return 0;
 }
@@ -302,10 +360,10 @@ int bus_unsubscribe(bus_sub_t *sub)
      * there would wait for itself. */
     if (bus__current_worker_bus())
         return bus_unsubscribe_async(sub, NULL, NULL);
-    stop(sub);
+    stop_owned(sub);
     synchronize_rcu();
     TSAN_ACQUIRE(&bus__rcu_grace);
-    release(sub);
+    bus__sub_release(sub);
     return 0;
 }
 

@@ -82,6 +82,34 @@ static int inbox_new(struct bus *bus, const bus_inbox_options_t *opts, struct bu
     return 0;
 }
 
+/* Workers waiting for room give up (the first step of a close). */
+static void stop_waiters(struct bus_inbox *in)
+{
+    /* relaxed: the notify's fence orders it before the waiters' re-check
+     * (evcount.h). */
+    atomic_store_explicit(&in->closing, true, memory_order_relaxed);
+    evcount_notify(&in->room, INT_MAX);
+}
+
+/* The unload of the module that opened it (module/version.c): the close's
+ * two halves, a grace period apart. Events left are dropped with it. */
+static void owned_stop(struct bus_owned *o)
+{
+    struct bus_inbox *in = caa_container_of(o, struct bus_inbox, owned);
+    stop_waiters(in);
+    bus__sub_stop(in->sub);
+}
+
+static void owned_release(struct bus_owned *o)
+{
+    struct bus_inbox *in = caa_container_of(o, struct bus_inbox, owned);
+    bus__sub_release(in->sub);
+    bus__inbox_drain(in);
+    inbox_free(in);
+}
+
+static const struct owned_ops inbox_owned_ops = {owned_stop, owned_release};
+
 /* Opens an inbox on @topic, or on @pattern of @bus when topic is NULL. */
 static int inbox_open(struct bus *bus, struct bus_topic *topic,
                       const char *pattern, const bus_inbox_options_t *opts, bus_inbox_t **out)
@@ -108,6 +136,7 @@ static int inbox_open(struct bus *bus, struct bus_topic *topic,
         inbox_free(in);
         return rc;
     }
+    bus__module_adopt(bus, &in->owned, &inbox_owned_ops);
     *out = in;
     return 0;
 }
@@ -168,10 +197,9 @@ int bus_inbox_close(bus_inbox_t *inbox)
 {
     if (!inbox)
         return bus__fail(-EINVAL, "bus_inbox_close: inbox is NULL");
-    /* relaxed: the notify's fence orders it before the waiters' re-check
-     * (evcount.h). */
-    atomic_store_explicit(&inbox->closing, true, memory_order_relaxed);
-    evcount_notify(&inbox->room, INT_MAX);
+    /* Its module's unload, if it stopped it, leaves it to this close. */
+    bus__module_disown(inbox->bus, &inbox->owned);
+    stop_waiters(inbox);
     if (bus__current_worker_bus()) {
         /* A handler: no waiting. Workers may still be adding events, so
          * the count covers those queued now; the rest go with the inbox. */

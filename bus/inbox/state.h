@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "../evcount.h"
+#include "../module/owned.h"
 #include "bus/inbox.h"
 #include "mpmc.h"
 
@@ -62,6 +63,8 @@ struct bus_inbox {
     uint64_t block_ns;
     struct bus *bus;
     bus_sub_t *sub;
+    /* Owned by the module that opened it, if any (module/owned.h). */
+    struct bus_owned owned;
 };
 
 /* The subscription's handler (put.c): copies @ev into the inbox @ctx. */
