@@ -140,6 +140,8 @@ static enum outcome call_group(const struct sub_table *table, struct sub_group *
     return SKIPPED;
 }
 
+_Thread_local uint64_t bus__batch_end __attribute__((tls_model("initial-exec")));
+
 /* The event this worker is dispatching, for bus_reply. */
 struct dispatching {
     const bus_event_t *ev;
@@ -279,14 +281,14 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready,
         tally_init(subs, table);
     }
     bus_event_t ev = {.topic = owner, .attempt = 1};
-    /* For a failed call (retry.c); restored for the dispatch this one may be
+    /* The batch's end, in memory: an in-order retry cuts it short from the
+     * failure path (retry.c). Restored for the dispatch this one may be
      * nested in (help.c). */
-    struct retry_scope outer = bus__retry_scope;
-    bus__retry_scope = (struct retry_scope){.ring = t};
-    uint64_t failed = 0;
+    uint64_t outer_end = bus__batch_end;
+    bus__batch_end = first + max;
 
     uint64_t ticket = first;
-    for (; ticket < first + max; ticket++) {
+    for (; ticket < bus__batch_end; ticket++) {
         const struct ring_slot *slot = committed_slot(t, ticket, check_ready);
         if (!slot)
             break;
@@ -301,18 +303,8 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready,
             deliver_completed(table, slot, &ev, shared, tally, subs, NULL);
         else
             call_all(table, &ev, shared, tally, subs, NULL);
-        /* A failure may have made an in-order retry, which holds the ring:
-         * its later events wait (the failed one's slot is freed, the retry
-         * has a copy). */
-        if (__builtin_expect(tally[FAILED] != failed, 0)) {
-            failed = tally[FAILED];
-            if (bus__retries_hold(t)) {
-                ticket++;
-                break;
-            }
-        }
     }
-    bus__retry_scope = outer;
+    bus__batch_end = outer_end;
     if (tallied)
         tally_flush(subs, table);
     /* relaxed: statistics; bus_flush orders them via `released`. */
@@ -365,7 +357,7 @@ enum retry_result bus__deliver_retry(struct bus_topic *t, struct retry *r)
                       .publish_ns = r->publish_ns, .attempt = r->attempt + 1};
     r->attempt++;
     struct retry_scope outer = bus__retry_scope;
-    bus__retry_scope = (struct retry_scope){.ring = t, .retry = r};
+    bus__retry_scope = (struct retry_scope){.ev = &ev, .retry = r};
     enum outcome o = SKIPPED;
     uint32_t called = UINT32_MAX;
     if (r->group) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "help.h"
 #include "internal.h"
 
 _Thread_local struct retry_scope bus__retry_scope __attribute__((tls_model("initial-exec")));
@@ -147,16 +148,21 @@ static void count(_Atomic uint64_t *sub, _Atomic uint64_t *ring)
 void bus__call_failed(struct bus_sub *sub, const bus_event_t *ev, int rc)
 {
     struct retry_scope *scope = &bus__retry_scope;
-    struct bus_topic *t = scope->ring;
+    struct retry *running = scope->ev == ev ? scope->retry : NULL;
+    struct bus_topic *t = frame_topic(bus__current_worker());
     uint32_t made = ev->attempt; /* deliveries so far, this one included */
     if (made < sub->max_deliver) {
-        struct retry *r = scope->retry ? scope->retry : retry_new(t, sub, ev);
-        if (r && arm(t, r, backoff(sub, made), !scope->retry)) {
-            scope->again = true; /* from here on the record is the timer's */
+        struct retry *r = running ? running : retry_new(t, sub, ev);
+        bool fresh = !running;
+        if (r && arm(t, r, backoff(sub, made), fresh)) {
+            if (fresh && r->in_order)
+                bus__batch_end = ev->seq; /* the failed ticket's successor */
+            else if (!fresh)
+                scope->again = true; /* from here on the record is the timer's */
             count(&sub->retries, &t->retries);
             return;
         }
-        if (!scope->retry)
+        if (fresh)
             free(r);
         /* No memory or no timer: the event goes to the dead letters now. */
     }

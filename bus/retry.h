@@ -48,16 +48,22 @@ struct retry {
     unsigned char data[];    /* the payload, then the group's name */
 };
 
-/* What the worker is dispatching, for a failed call: the ring, and the
- * retry being run (NULL for a ring event). Saved and restored around a
- * batch, as dispatches nest (help.c). */
+/* The retry a worker runs, for its failed call: set around the call only
+ * (ring events pay nothing), saved and restored as dispatches nest (help.c).
+ * A failure whose event is not @ev is a ring event's, nested in the retry's
+ * handler. The ring is the worker's top dispatch frame (help.h). */
 struct retry_scope {
-    struct bus_topic *ring;
+    const bus_event_t *ev;
     struct retry *retry;
     bool again; /* the retry's call failed and armed it again */
 };
 extern _Thread_local struct retry_scope bus__retry_scope
     __attribute__((tls_model("initial-exec")));
+
+/* The ticket after the last one of the batch the worker delivers now
+ * (deliver.c): an in-order retry sets it to the failed event's successor,
+ * which ends the batch there. */
+extern _Thread_local uint64_t bus__batch_end __attribute__((tls_model("initial-exec")));
 
 /* A handler call of @sub failed with @rc for @ev: tries again later, or
  * dead-letters the event (a subscription without redelivery: at once). */

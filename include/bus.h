@@ -264,7 +264,8 @@ BUS_API int bus_create(bus_t **out, const bus_config_t *cfg);
  * workers, but keep every handle valid. From its start, bus_publish() (also
  * when blocked on a full topic), bus_topic_open() and bus_subscribe() fail
  * with -ESHUTDOWN; every event accepted before that is delivered before it
- * returns. Use it to stop producers that race with the end of the bus: shut
+ * returns, its redeliveries included (bus_sub_options_t.max_deliver: it
+ * waits for their schedule). Use it to stop producers that race with the end of the bus: shut
  * down, let them see -ESHUTDOWN and join them, then bus_destroy().
  * The user's topics are sealed and drained first, the bus's own (names
  * starting with "bus.", e.g. the dead-letter topic) after them: dead letters
@@ -377,10 +378,12 @@ enum {
  * for a new topic at once. Dead-letter routing stops when the dead-letter
  * topic is closed.
  * @mode: BUS_CLOSE_DRAIN: the events accepted before the start are handled
- *   before it returns (it waits for the handlers, as bus_flush() does);
+ *   before it returns (it waits for the handlers, as bus_flush() does, and
+ *   for every pending redelivery, through its schedule);
  *   BUS_CLOSE_DROP: they are discarded without a handler call and counted in
  *   `dropped` (events already being handled finish; acknowledged publishes
- *   and requests among the discarded ones complete with status -EPIPE).
+ *   and requests among the discarded ones complete with status -EPIPE), and
+ *   pending redeliveries are discarded, counted in `retries_dropped`.
  *   Either way every accepted event is delivered or dropped: published =
  *   delivered events + dropped.
  * @final: NULL, or receives the topic's last counters (taken when no event
@@ -615,7 +618,9 @@ BUS_API int bus_sub_stats(const bus_sub_t *sub, bus_sub_stats_t *out);
  * period, i.e. for the handler calls in progress to return.
  * From a handler (its own subscription or any other): it does not wait (that
  * would deadlock); when it returns no new call of @sub starts, but a call
- * already running on another worker may still be finishing. Use
+ * already running on another worker may still be finishing.
+ * Redelivery: @sub's pending retries are dropped, counted in the topic's
+ * retries_dropped (a queue group member's go on to the members left). Use
  * bus_unsubscribe_async() to learn when ctx may be freed.
  * @sub is invalid after the call.
  * Errors: -EINVAL (sub NULL).
@@ -869,7 +874,10 @@ BUS_API int bus_dead_letter_topic(bus_t *bus, const bus_topic_config_t *cfg, bus
 
 /**
  * bus_flush - return when every event published (bus_publish() returned 0)
- * before the call has been handled by every subscriber. Events published
+ * before the call has been handled by every subscriber, redeliveries
+ * included: an event with a retry pending (bus_sub_options_t.max_deliver)
+ * counts as handled once a try succeeded, it was dead-lettered or its
+ * retry dropped, so the wait may last its whole backoff schedule. Events published
  * meanwhile, by handlers included, may or may not be handled (bus_flush_quiet()
  * waits for those too). Same as bus_flush_timeout(bus, UINT64_MAX); allocates
  * nothing.

@@ -66,8 +66,11 @@ static bus_sub_t *watch_letters(bus_t *bus, struct letters *l)
     return sub;
 }
 
-static bus_sub_t *subscribe_retrying(bus_topic_t *t, struct flaky *f, uint32_t max_deliver,
-                                     const uint64_t *backoff, uint32_t count, bool in_order)
+/* Subscribes @fn with redelivery: up to @max_deliver deliveries, @count
+ * delays at @backoff. */
+static bus_sub_t *subscribe_retrying_fn(bus_topic_t *t, bus_handler_fn fn, void *ctx,
+                                        uint32_t max_deliver, const uint64_t *backoff,
+                                        uint32_t count, bool in_order)
 {
     bus_sub_options_t opts;
     bus_sub_options_init(&opts);
@@ -76,9 +79,23 @@ static bus_sub_t *subscribe_retrying(bus_topic_t *t, struct flaky *f, uint32_t m
     opts.backoff_count = count;
     opts.redeliver_in_order = in_order;
     bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe_ex(t, flaky_handler, f, &opts, &sub));
+    ck_assert_ok(bus_subscribe_ex(t, fn, ctx, &opts, &sub));
     return sub;
 }
+
+static bus_sub_t *subscribe_retrying(bus_topic_t *t, struct flaky *f, uint32_t max_deliver,
+                                     const uint64_t *backoff, uint32_t count, bool in_order)
+{
+    return subscribe_retrying_fn(t, flaky_handler, f, max_deliver, backoff, count, in_order);
+}
+
+/* The redelivery counters of @st, a bus_sub_stats_t or bus_topic_stats_t. */
+#define ck_assert_retries(st, tried, redelivered_, dead)          \
+    do {                                                         \
+        ck_assert_uint_eq((st).retries, (tried));                \
+        ck_assert_uint_eq((st).redelivered, (redelivered_));     \
+        ck_assert_uint_eq((st).dead_lettered, (dead));           \
+    } while (0)
 
 static bus_topic_stats_t stats_of(bus_topic_t *t)
 {
@@ -129,14 +146,10 @@ START_TEST(delays_counts_and_dead_letter)
     ck_assert_ok(bus_sub_stats(sub, &ss));
     ck_assert_uint_eq(ss.handler_errors, 4);
     ck_assert_uint_eq(ss.delivered, 0);
-    ck_assert_uint_eq(ss.retries, 3);
-    ck_assert_uint_eq(ss.redelivered, 3);
-    ck_assert_uint_eq(ss.dead_lettered, 1);
+    ck_assert_retries(ss, 3, 3, 1);
     bus_topic_stats_t st = stats_of(t);
     ck_assert_uint_eq(st.handler_errors, 4);
-    ck_assert_uint_eq(st.retries, 3);
-    ck_assert_uint_eq(st.redelivered, 3);
-    ck_assert_uint_eq(st.dead_lettered, 1);
+    ck_assert_retries(st, 3, 3, 1);
     ck_assert_uint_eq(st.retries_pending, 0);
     ck_assert_uint_eq(st.retries_dropped, 0);
     ck_assert_ok(bus_destroy(bus));
@@ -165,9 +178,7 @@ START_TEST(success_on_a_retry_ends_it)
     ck_assert_ok(bus_sub_stats(sub, &ss));
     ck_assert_uint_eq(ss.delivered, 1);
     ck_assert_uint_eq(ss.handler_errors, 2);
-    ck_assert_uint_eq(ss.retries, 2);
-    ck_assert_uint_eq(ss.redelivered, 2);
-    ck_assert_uint_eq(ss.dead_lettered, 0);
+    ck_assert_retries(ss, 2, 2, 0);
     bus_topic_stats_t st = stats_of(t);
     ck_assert_uint_eq(st.delivered, 2);
     ck_assert_uint_eq(st.handler_errors, 2);
@@ -199,7 +210,7 @@ START_TEST(no_redelivery_by_default)
     ck_assert_uint_eq(l.size, sizeof(bus_dead_letter_t) + 4);
     ck_assert_uint_eq(l.attempts, 1);
     bus_topic_stats_t st = stats_of(t);
-    ck_assert_uint_eq(st.retries + st.redelivered + st.dead_lettered, 0);
+    ck_assert_retries(st, 0, 0, 0);
     ck_assert_uint_eq(bus_dead_letter_attempts(NULL), 0);
     ck_assert_ok(bus_destroy(bus));
 }
@@ -255,14 +266,8 @@ START_TEST(many_events_each_retried_once)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "par", 128, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
     struct per_seq *p = calloc(1, sizeof(*p));
-    bus_sub_options_t opts;
-    bus_sub_options_init(&opts);
-    opts.max_deliver = 3;
     const uint64_t backoff[] = {1 * MS};
-    opts.backoff_ns = backoff;
-    opts.backoff_count = 1;
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe_ex(t, fail_first_try, p, &opts, &sub));
+    bus_sub_t *sub = subscribe_retrying_fn(t, fail_first_try, p, 3, backoff, 1, false);
     for (uint64_t i = 0; i < MANY; i++)
         ck_assert_ok(bus_publish(t, &i, sizeof(i)));
     ck_assert_ok(bus_flush(bus));
@@ -272,8 +277,7 @@ START_TEST(many_events_each_retried_once)
     bus_sub_stats_t ss;
     ck_assert_ok(bus_sub_stats(sub, &ss));
     ck_assert_uint_eq(ss.delivered, MANY);
-    ck_assert_uint_eq(ss.retries, MANY);
-    ck_assert_uint_eq(ss.redelivered, MANY);
+    ck_assert_retries(ss, MANY, MANY, 0);
     ck_assert_ok(bus_destroy(bus));
     free(p);
 }
@@ -346,16 +350,8 @@ static void publish_five(bus_topic_t *t)
 
 static bus_sub_t *subscribe_logged(bus_topic_t *t, struct order_log *o, bool in_order)
 {
-    bus_sub_options_t opts;
-    bus_sub_options_init(&opts);
-    opts.max_deliver = 4;
     const uint64_t backoff[] = {5 * MS};
-    opts.backoff_ns = backoff;
-    opts.backoff_count = 1;
-    opts.redeliver_in_order = in_order;
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe_ex(t, log_order, o, &opts, &sub));
-    return sub;
+    return subscribe_retrying_fn(t, log_order, o, 4, backoff, 1, in_order);
 }
 
 /* By default a retry comes after the events dispatched meanwhile: seq 1
@@ -430,15 +426,8 @@ START_TEST(in_order_holds_only_the_lane)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "keyed", 64, BUS_FULL_BLOCK, BUS_TOPIC_KEYED);
     struct keyed_log k = {.lock = PTHREAD_MUTEX_INITIALIZER};
-    bus_sub_options_t opts;
-    bus_sub_options_init(&opts);
-    opts.max_deliver = 2;
     const uint64_t backoff[] = {100 * MS};
-    opts.backoff_ns = backoff;
-    opts.backoff_count = 1;
-    opts.redeliver_in_order = true;
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe_ex(t, log_key, &k, &opts, &sub));
+    subscribe_retrying_fn(t, log_key, &k, 2, backoff, 1, true);
     uint64_t seven = 7;
     ck_assert_ok(bus_publish_keyed(t, 7, &seven, sizeof(seven)));
     ck_assert_ok(bus_publish_keyed(t, 7, &seven, sizeof(seven)));
@@ -504,7 +493,7 @@ START_TEST(close_drain_waits_for_retries)
     ck_assert_uint_eq(atomic_load(&f.calls), 3);
     ck_assert_uint_eq(final.delivered, 1);
     ck_assert_uint_eq(final.handler_errors, 2);
-    ck_assert_uint_eq(final.redelivered, 2);
+    ck_assert_retries(final, 2, 2, 0);
     ck_assert_uint_eq(final.retries_pending, 0);
     ck_assert_ok(bus_destroy(bus));
 }
@@ -575,8 +564,7 @@ START_TEST(pattern_subscription_and_exposition)
     ck_assert_ok(bus_flush(bus));
     bus_sub_stats_t ss;
     ck_assert_ok(bus_sub_stats(sub, &ss));
-    ck_assert_uint_eq(ss.retries, 2);
-    ck_assert_uint_eq(ss.redelivered, 2);
+    ck_assert_retries(ss, 2, 2, 0);
     ck_assert_uint_eq(ss.delivered, 2);
     ck_assert_uint_eq(stats_of(b).redelivered, 1);
     static char text[1 << 16];
