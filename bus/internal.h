@@ -108,6 +108,12 @@ struct bus_topic {
     /* Workers inside bus__topic_dispatch() for this topic (close.c waits
      * for none once it holds `scheduled`). */
     _Atomic uint32_t dispatchers;
+    /* Redelivery (retry.c). Checked by the worker once per batch, on the
+     * line of `scheduled` it writes anyway: retries the timer handed back
+     * (a stack the timer pushes and a worker takes whole), and how many
+     * in-order retries hold this ring. */
+    struct retry *_Atomic retry_ready;
+    _Atomic uint32_t retry_holds;
     /* Statistics written by workers, once per batch. */
     alignas(RING_CACHELINE) _Atomic uint64_t delivered;
     _Atomic uint64_t handler_errors;
@@ -131,12 +137,6 @@ struct bus_topic {
     /* Publishers whose depth bound reaches it look for a rise to the high
      * watermark (watermark.c); UINT64_MAX when not watching for one. */
     _Atomic uint64_t wm_rise_at;
-    /* Redelivery (retry.c). Checked by the worker once per batch, on the
-     * line of `scheduled` it writes anyway: retries the timer handed back
-     * (a stack the timer pushes and a worker takes whole), and how many
-     * in-order retries hold this ring. */
-    struct retry *_Atomic retry_ready;
-    _Atomic uint32_t retry_holds;
     /* Every retry of this ring not yet resolved, under retry_lock, and the
      * topic's retry counters (a keyed topic's lanes count into their own;
      * bus_topic_stats() sums them). */
