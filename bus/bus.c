@@ -135,9 +135,11 @@ struct drain {
     uint64_t tickets; /* the sum of the targets waited for */
 };
 
+/* Every ticket below *@target handled, its retries included (retry.h). */
 static bool handled_upto(struct bus_topic *t, void *target)
 {
-    return ring_drained(&t->ring, *(uint64_t *)target);
+    uint64_t upto = *(uint64_t *)target;
+    return ring_drained(&t->ring, upto) && !bus__retries_pending(t, upto);
 }
 
 /* Waits until @t has handled every ticket handed out when we got here. */

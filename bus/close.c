@@ -8,9 +8,11 @@
  *  2. BUS_CLOSE_DROP: install the closed table, under which workers take
  *     events without a handler call and count them as dropped.
  *  3. Seal the rings: every later reservation fails (-EPIPE); wake blocked
- *     producers.
+ *     producers. BUS_CLOSE_DROP: drop the armed retries (retry.h); those
+ *     firing meanwhile find the closed table and are dropped too.
  *  4. Wait until every ticket is handled (delivered, or dropped under the
- *     closed table), then until no walker (bus_flush(), bus_topics_foreach())
+ *     closed table) and every retry resolved (BUS_CLOSE_DRAIN: through its
+ *     schedule), then until no walker (bus_flush(), bus_topics_foreach())
  *     pins the topic, and take it off the registry's list. A worker frees a ticket only after its handler calls have
  *     returned, so from here no handler runs for the topic and none will
  *     (the unsubscribe guarantee: no ticket is left to call them for).
@@ -48,10 +50,12 @@ static void seal(struct bus_topic *t)
     evcount_notify(&t->progress, INT_MAX);
 }
 
+/* Every ticket handled, and no retry left (retry.h). */
 static bool drained(struct bus_topic *t, void *arg)
 {
     (void)arg;
-    return ring_drained(&t->ring, ring_handed_out(&t->ring));
+    return ring_drained(&t->ring, ring_handed_out(&t->ring)) &&
+           !bus__retries_pending(t, UINT64_MAX);
 }
 
 static void wait_drained(struct bus_topic *t)
@@ -124,6 +128,8 @@ int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)
     if (mode == BUS_CLOSE_DROP)
         subs = bus__subs_close(t);
     for_each_ring(t, seal);
+    if (mode == BUS_CLOSE_DROP)
+        for_each_ring(t, bus__retries_drop);
     for_each_ring(t, wait_drained);
     bus__topic_delist(t);
     if (mode == BUS_CLOSE_DRAIN)

@@ -53,14 +53,19 @@ int bus_dead_letter_topic(bus_t *bus, const bus_topic_config_t *cfg, bus_topic_t
     return rc;
 }
 
-void bus__dead_letter(const bus_event_t *ev, int error)
+void bus__dead_letter(const bus_event_t *ev, int error, uint32_t attempts)
 {
     struct bus_topic *from = ev->topic;
     /* acquire: pairs with the release in bus_dead_letter_topic. */
     struct bus_topic *to = atomic_load_explicit(&from->bus->dead_letters, memory_order_acquire);
     if (!to || to == from)
         return; /* no dead-letter topic, or a dead letter of a dead letter */
+    /* A redelivered event's letter ends with its attempts, if they fit:
+     * room for them first, the payload gets the rest. A letter of one
+     * delivery is as it always was. */
     size_t room = to->cfg.max_payload - sizeof(bus_dead_letter_t);
+    size_t trailer = attempts > 1 && room >= sizeof(attempts) ? sizeof(attempts) : 0;
+    room -= trailer;
     bus_dead_letter_t letter = {
         .topic = from,
         .seq = ev->seq,
@@ -68,6 +73,27 @@ void bus__dead_letter(const bus_event_t *ev, int error)
         .copied = (uint32_t)(ev->size < room ? ev->size : room),
         .size = ev->size,
     };
+    bus_msg_t parts[] = {
+        {&letter, sizeof(letter)},
+        {ev->data, letter.copied},
+        {&attempts, trailer},
+    };
     /* A full dead-letter ring drops and counts: workers never wait. */
-    bus__publish_two(to, &letter, sizeof(letter), ev->data, letter.copied);
+    bus__publish_parts(to, parts, 3);
+}
+
+uint32_t bus_dead_letter_attempts(const bus_event_t *letter)
+{
+    bus_dead_letter_t head;
+    uint32_t attempts;
+    if (!letter || letter->size < sizeof(head))
+        return 0;
+    memcpy(&head, letter->data, sizeof(head));
+    uint64_t after = letter->size - sizeof(head); /* payload and trailer */
+    if (after == head.copied)
+        return 1;
+    if (after != (uint64_t)head.copied + sizeof(attempts))
+        return 0;
+    memcpy(&attempts, (const char *)letter->data + sizeof(head) + head.copied, sizeof(attempts));
+    return attempts;
 }

@@ -113,15 +113,16 @@ static inline enum outcome call(struct bus_sub *sub, uint32_t entry, const bus_e
         return HANDLED;
     }
     count_call(tally, shared, entry, TALLY_ERRORS, &sub->handler_errors);
-    bus__dead_letter(ev, rc);
+    bus__call_failed(sub, ev, rc);
     return FAILED;
 }
 
 /* Gives the event to one member of a queue group, round robin, passing it on
- * past members that are gone, paused or whose filter rejects it. */
+ * past members that are gone, paused or whose filter rejects it; *@called:
+ * the entry of the member that handled it or failed. */
 static enum outcome call_group(const struct sub_table *table, struct sub_group *g,
                                const bus_event_t *ev, bool shared, struct sub_tally *tally,
-                               struct call_clock *clock)
+                               struct call_clock *clock, uint32_t *called)
 {
     /* relaxed: only spreads events; any interleaving is correct. */
     uint32_t start = shared ? atomic_fetch_add_explicit(&g->cursor, 1, memory_order_relaxed)
@@ -131,11 +132,15 @@ static enum outcome call_group(const struct sub_table *table, struct sub_group *
     for (uint32_t i = 0; i < g->count; i++) {
         uint32_t entry = g->first + (start + i) % g->count;
         enum outcome o = call(table->entries[entry], entry, ev, shared, tally, clock);
-        if (o == HANDLED || o == FAILED)
+        if (o == HANDLED || o == FAILED) {
+            *called = entry;
             return o;
+        }
     }
     return SKIPPED;
 }
+
+_Thread_local uint64_t bus__batch_end __attribute__((tls_model("initial-exec")));
 
 /* The event this worker is dispatching, for bus_reply. */
 struct dispatching {
@@ -173,11 +178,11 @@ call_all(const struct sub_table *table, const bus_event_t *ev, bool shared,
     /* Locals: handlers may write memory, so the compiler would reload the
      * table's fields on every iteration. */
     struct bus_sub *const *entries = table->entries;
-    uint32_t nplain = table->nplain, ngroups = table->ngroups;
+    uint32_t nplain = table->nplain, ngroups = table->ngroups, called;
     for (uint32_t i = 0; i < nplain; i++)
         topic[call(entries[i], i, ev, shared, subs, clock)]++;
     for (uint32_t i = 0; i < ngroups; i++)
-        topic[call_group(table, &table->groups[i], ev, shared, subs, clock)]++;
+        topic[call_group(table, &table->groups[i], ev, shared, subs, clock, &called)]++;
 }
 
 /* An event with a completion: reported with its own counts, and findable by
@@ -275,10 +280,15 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready,
         subs = &sub_tally;
         tally_init(subs, table);
     }
-    bus_event_t ev = {.topic = owner};
+    bus_event_t ev = {.topic = owner, .attempt = 1};
+    /* The batch's end, in memory: an in-order retry cuts it short from the
+     * failure path (retry.c). Restored for the dispatch this one may be
+     * nested in (help.c). */
+    uint64_t outer_end = bus__batch_end;
+    bus__batch_end = first + max;
 
     uint64_t ticket = first;
-    for (; ticket < first + max; ticket++) {
+    for (; ticket < bus__batch_end; ticket++) {
         const struct ring_slot *slot = committed_slot(t, ticket, check_ready);
         if (!slot)
             break;
@@ -294,6 +304,7 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready,
         else
             call_all(table, &ev, shared, tally, subs, NULL);
     }
+    bus__batch_end = outer_end;
     if (tallied)
         tally_flush(subs, table);
     /* relaxed: statistics; bus_flush orders them via `released`. */
@@ -312,4 +323,59 @@ void bus__deliver(struct bus_topic *t, uint64_t first, uint64_t n)
 uint64_t bus__deliver_ready(struct bus_topic *t, uint64_t first, uint64_t max)
 {
     return deliver_run(t, first, max, true, false);
+}
+
+/* The entry of the plain subscription @id in @table, or UINT32_MAX. */
+static uint32_t find_plain(const struct sub_table *table, uint64_t id)
+{
+    for (uint32_t i = 0; i < table->nplain; i++)
+        if (table->entries[i]->id == id)
+            return i;
+    return UINT32_MAX;
+}
+
+/* The queue group called @name in @table, or NULL. */
+static struct sub_group *find_group(const struct sub_table *table, const char *name)
+{
+    for (uint32_t i = 0; i < table->ngroups; i++) {
+        struct sub_group *g = &table->groups[i];
+        if (strcmp(table->entries[g->first]->group, name) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+enum retry_result bus__deliver_retry(struct bus_topic *t, struct retry *r)
+{
+    struct bus_topic *owner = t->parent ? t->parent : t;
+    /* acquire: as in deliver_run. */
+    const struct sub_table *table = atomic_load_explicit(&owner->subs, memory_order_acquire);
+    if (table->closed)
+        return RETRY_DROPPED; /* BUS_CLOSE_DROP */
+    bool shared = owner->cfg.flags & (BUS_TOPIC_PARALLEL | BUS_TOPIC_KEYED);
+    bus_event_t ev = {.topic = owner, .data = r->data, .size = r->size, .seq = r->seq,
+                      .publish_ns = r->publish_ns, .attempt = r->attempt + 1};
+    r->attempt++;
+    struct retry_scope outer = bus__retry_scope;
+    bus__retry_scope = (struct retry_scope){.ev = &ev, .retry = r};
+    enum outcome o = SKIPPED;
+    uint32_t called = UINT32_MAX;
+    if (r->group) {
+        struct sub_group *g = find_group(table, r->group);
+        if (g)
+            o = call_group(table, g, &ev, shared, NULL, NULL, &called);
+    } else if ((called = find_plain(table, r->sub_id)) != UINT32_MAX) {
+        o = call(table->entries[called], called, &ev, shared, NULL, NULL);
+    }
+    bool again = bus__retry_scope.again;
+    bus__retry_scope = outer;
+    if (o != HANDLED && o != FAILED)
+        return RETRY_DROPPED; /* gone, paused or filtered: not called */
+    /* relaxed: statistics. RMWs: the failure path, maybe on several
+     * workers (a parallel topic). */
+    atomic_fetch_add_explicit(&table->entries[called]->redelivered, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->redelivered, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(o == HANDLED ? &t->delivered : &t->handler_errors, 1,
+                              memory_order_relaxed);
+    return again ? RETRY_AGAIN : RETRY_DONE;
 }

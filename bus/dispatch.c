@@ -107,10 +107,11 @@ static uint64_t ordered_deliver(struct bus_topic *t, uint64_t batch, bool wait)
 static void ordered_hand_back(struct bus_topic *t)
 {
     struct ring *r = &t->ring;
-    /* seq_cst: see the protocol above. */
+    /* seq_cst: see the protocol above, and retry.h's. */
     atomic_store_explicit(&t->scheduled, 0, memory_order_seq_cst);
     /* relaxed on released: we wrote it last. */
-    if (ring_ready(r, atomic_load_explicit(&r->released, memory_order_relaxed)))
+    if (bus__retries_want_worker(
+            t, ring_ready(r, atomic_load_explicit(&r->released, memory_order_relaxed))))
         bus__topic_schedule(t);
 }
 
@@ -203,8 +204,10 @@ static void parallel_hand_back(struct bus_topic *t)
      * this RMW), so `claimed` below is exact: no stale, reused slot. */
     int left = atomic_fetch_sub_explicit(&t->scheduled, SCHED_ACTIVE, memory_order_seq_cst) -
                SCHED_ACTIVE;
-    /* relaxed on claimed: see above. */
-    if (left == 0 && ring_ready(r, atomic_load_explicit(&r->claimed, memory_order_relaxed)))
+    /* relaxed on claimed: see above. Parallel rings are never held. */
+    if (left == 0 &&
+        bus__retries_want_worker(
+            t, ring_ready(r, atomic_load_explicit(&r->claimed, memory_order_relaxed))))
         bus__topic_schedule(t);
 }
 
@@ -240,10 +243,18 @@ static bool take_popped(struct bus_topic *t)
 static uint64_t batch_in_section(struct bus_worker *me, struct bus_topic *t, bool parallel,
                                  bool linger)
 {
-    uint64_t batch = t->bus->cfg.batch;
+    uint64_t batch = t->bus->cfg.batch, n = 0;
+    bool held = false;
     rcu_read_lock();
-    uint64_t n = parallel ? parallel_deliver(me, t, batch, linger)
-                          : ordered_deliver(t, batch, linger);
+    /* Retries the timer handed back run first; an in-order one that is
+     * still pending holds the ring's events (retry.h). */
+    if (__builtin_expect(bus__retry_waiting(t), 0)) {
+        n = bus__retries_run(t);
+        held = bus__retries_hold(t);
+    }
+    if (!held)
+        n += parallel ? parallel_deliver(me, t, batch, linger)
+                      : ordered_deliver(t, batch, linger);
     /* The section's end happens before any grace period that waits for it. */
     TSAN_RELEASE(&bus__rcu_grace);
     rcu_read_unlock();

@@ -66,6 +66,13 @@ static inline void frame_pop(struct bus_worker *w)
     atomic_store_explicit(&w->depth, d - 1, memory_order_relaxed);
 }
 
+/* The topic (or keyed lane) @w dispatches now: its top frame's. */
+static inline struct bus_topic *frame_topic(struct bus_worker *w)
+{
+    uint32_t d = atomic_load_explicit(&w->depth, memory_order_relaxed);
+    return atomic_load_explicit(&w->frames[d - 1].topic, memory_order_relaxed);
+}
+
 /* Parallel topics: the batch the top frame delivers now. */
 static inline void frame_claim(struct bus_worker *w, uint64_t first, uint64_t end)
 {

@@ -18,6 +18,7 @@
 #include "lasterr.h"
 #include "module/owned.h"
 #include "rates.h"
+#include "retry.h"
 #include "ring.h"
 #include "sched.h"
 #include "timer.h"
@@ -69,6 +70,15 @@ struct bus_sub {
     _Atomic uint32_t slow_streak;
     _Atomic bool paused;
     _Atomic uint64_t slow_calls, paused_skips, slow_reported_ns;
+    /* Redelivery (retry.c): its options, copied, and its counters (written
+     * on the failure path only, with RMWs). id: unique in the process, so
+     * that a retry finds its subscription in the table without keeping it
+     * alive (an address could be reused). */
+    uint64_t id;
+    uint32_t max_deliver, backoff_count;
+    uint64_t *backoff_ns;
+    bool in_order;
+    _Atomic uint64_t retries, redelivered, dead_lettered;
     /* Unsubscribe state: removed from the table (else freed with the topic),
      * and the completion to call after the grace period. */
     bool detached;
@@ -110,6 +120,12 @@ struct bus_topic {
     /* Workers inside bus__topic_dispatch() for this topic (close.c waits
      * for none once it holds `scheduled`). */
     _Atomic uint32_t dispatchers;
+    /* Redelivery (retry.c). Checked by the worker once per batch, on the
+     * line of `scheduled` it writes anyway: retries the timer handed back
+     * (a stack the timer pushes and a worker takes whole), and how many
+     * in-order retries hold this ring. */
+    struct retry *_Atomic retry_ready;
+    _Atomic uint32_t retry_holds;
     /* Statistics written by workers, once per batch. */
     alignas(RING_CACHELINE) _Atomic uint64_t delivered;
     _Atomic uint64_t handler_errors;
@@ -133,6 +149,13 @@ struct bus_topic {
     /* Publishers whose depth bound reaches it look for a rise to the high
      * watermark (watermark.c); UINT64_MAX when not watching for one. */
     _Atomic uint64_t wm_rise_at;
+    /* Every retry of this ring not yet resolved, under retry_lock, and the
+     * topic's retry counters (a keyed topic's lanes count into their own;
+     * bus_topic_stats() sums them). */
+    pthread_mutex_t retry_lock;
+    struct retry *retry_live;
+    _Atomic uint32_t retries_pending;
+    _Atomic uint64_t retries, redelivered, dead_lettered, retries_dropped;
     /* RCU-protected: read by workers in a read-side section, replaced under
      * subs_lock. */
     struct sub_table *_Atomic subs;
@@ -208,6 +231,15 @@ static inline void bus__read_unlock(void)
     rcu_read_unlock();
 }
 
+/* True if the worker dispatching @t has retries to run or is held by an
+ * in-order one (retry.h). relaxed: a hint, once per batch; a retry pushed
+ * after it is seen by the hand-back. */
+static inline bool bus__retry_waiting(struct bus_topic *t)
+{
+    return atomic_load_explicit(&t->retry_ready, memory_order_relaxed) ||
+           atomic_load_explicit(&t->retry_holds, memory_order_relaxed);
+}
+
 /* Depth watermarks (watermark.c): the slow paths behind the checks below. */
 void bus__watermark_rise(struct bus_topic *t);
 void bus__watermark_settle(struct bus_topic *t);
@@ -279,14 +311,14 @@ const struct ring_slot *bus__dispatching_slot(const bus_event_t *ev);
  * inside an RCU read-side section (dispatch.c). */
 void bus__topic_dispatch(struct bus_topic *t);
 
-/* Publishes the concatenation of two buffers as one event, without waiting
+/* Publishes the concatenation of @n buffers as one event, without waiting
  * (publish.c); on a keyed topic, to the lane of key 0. Returns 0, -EMSGSIZE
  * if they exceed max_payload, or another negative error. */
-int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const void *b,
-                     size_t b_size);
+int bus__publish_parts(struct bus_topic *t, const bus_msg_t *parts, size_t n);
 
-/* Routes a failed handler call to the dead-letter topic, if one is open. */
-void bus__dead_letter(const bus_event_t *ev, int error);
+/* Routes a failed handler call to the dead-letter topic, if one is open,
+ * recording @attempts deliveries. */
+void bus__dead_letter(const bus_event_t *ev, int error, uint32_t attempts);
 /* Makes @t the dead-letter topic (topic.c), unless a close has unregistered
  * it: -EPIPE. */
 int bus__dead_letters_install(struct bus *bus, struct bus_topic *t);
@@ -351,6 +383,12 @@ void bus__sub_retire(struct bus_sub *sub);
 bool bus__valid_group(const bus_sub_options_t *opts);
 /* pause_after needs the bus's slow handler threshold. */
 bool bus__valid_pause(const struct bus *bus, const bus_sub_options_t *opts);
+/* What is wrong with the redelivery options (a bus_last_error() text), or
+ * NULL. */
+const char *bus__invalid_redelivery(const bus_sub_options_t *opts);
+/* The options @sub was made with (pointing into @sub), for a pattern's
+ * children. */
+void bus__sub_options_of(const struct bus_sub *sub, bus_sub_options_t *opts);
 void bus__subs_free(struct bus_topic *t);
 /* Disowns the subscriptions of @table, which a topic close frees (close.c). */
 void bus__subs_disown(struct bus *bus, const struct sub_table *table);

@@ -69,6 +69,11 @@ static int put_topic(struct bus_topic *t, void *arg)
     put_u64(o, "blocked", m.stats.blocked);
     put_u64(o, "depth", m.stats.depth);
     put_u64(o, "high_water", m.stats.high_water);
+    put_u64(o, "retries", m.stats.retries);
+    put_u64(o, "redelivered", m.stats.redelivered);
+    put_u64(o, "dead_lettered", m.stats.dead_lettered);
+    put_u64(o, "retries_dropped", m.stats.retries_dropped);
+    put_u64(o, "retries_pending", m.stats.retries_pending);
     put_rates(o, m.publish_rate_1s, m.publish_rate_10s, m.deliver_rate_1s, m.deliver_rate_10s);
     put_u64(o, "oldest_age_ns", m.oldest_age_ns);
     put_latency(o, "wait", &m.wait);

@@ -110,9 +110,8 @@ static int add_child(struct pattern *p, struct bus_topic *t, bool live)
         p->capacity = capacity;
     }
     const struct bus_sub *owner = p->owner;
-    bus_sub_options_t opts = {.group = owner->group, .filter = owner->filter,
-                              .filter_ctx = owner->filter_ctx,
-                              .pause_after = owner->pause_after};
+    bus_sub_options_t opts;
+    bus__sub_options_of(owner, &opts);
     struct bus_sub *child = bus__sub_new(t, owner->fn, owner->ctx, &opts);
     if (!child)
         return -ENOMEM;
@@ -201,8 +200,10 @@ static void detach_locked(struct pattern *p)
             break;
         }
     }
-    for (uint32_t i = 0; i < p->count; i++)
+    for (uint32_t i = 0; i < p->count; i++) {
         p->children[i]->detached = bus__sub_detach(p->children[i]);
+        bus__retries_forget(p->children[i]);
+    }
 }
 
 /* Subscribes @p's owner on every open topic @p matches and adds @p to the
@@ -304,6 +305,9 @@ int bus_subscribe_pattern(bus_t *bus, const char *pattern, bus_handler_fn fn, vo
         return bus__fail(-EINVAL, "bus_subscribe_pattern: group is \"\" or over 255 bytes");
     if (!bus__valid_pause(bus, opts))
         return bus__fail(-EINVAL, "bus_subscribe_pattern: pause_after without slow_handler_ns");
+    const char *why = bus__invalid_redelivery(opts);
+    if (why)
+        return bus__fail(-EINVAL, why);
     struct pattern *p = pattern_new(bus, pattern, fn, ctx, opts);
     if (!p)
         return -ENOMEM;

@@ -52,6 +52,16 @@ static const struct family families[] = {
      FIELD(depth)},
     {"bus_topic_high_water", "gauge", "The largest depth a publisher has seen.",
      FIELD(high_water)},
+    {"bus_topic_retries_total", "counter", "Failed handler calls given another try.",
+     FIELD(retries)},
+    {"bus_topic_redelivered_total", "counter", "Handler calls of redeliveries.",
+     FIELD(redelivered)},
+    {"bus_topic_dead_lettered_total", "counter",
+     "Events given up after their last try (redelivery).", FIELD(dead_lettered)},
+    {"bus_topic_retries_dropped_total", "counter",
+     "Retries discarded untried: subscription gone or topic closed.", FIELD(retries_dropped)},
+    {"bus_topic_retries_pending", "gauge", "Retries waiting for their time or a worker.",
+     FIELD(retries_pending)},
 };
 
 struct family_walk {

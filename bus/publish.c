@@ -263,27 +263,33 @@ int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_
     return done ? 0 : rc;
 }
 
-int bus__publish_two(struct bus_topic *t, const void *a, size_t a_size, const void *b,
-                     size_t b_size)
+int bus__publish_parts(struct bus_topic *t, const bus_msg_t *parts, size_t n)
 {
     /* A keyed topic's own ring has no room for payloads: its lanes do. */
     t = unkeyed(t);
-    if (a_size > t->cfg.max_payload || b_size > t->cfg.max_payload - a_size)
-        return -EMSGSIZE;
+    size_t size = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].size > t->cfg.max_payload - size)
+            return -EMSGSIZE;
+        size += parts[i].size;
+    }
     struct reservation r = {.want = 1};
-    int64_t n = ring_reserve(&t->ring, 1, &r.first, &r.depth);
-    if (n < 0) {
-        if (n == -EAGAIN)
+    int64_t got = ring_reserve(&t->ring, 1, &r.first, &r.depth);
+    if (got < 0) {
+        if (got == -EAGAIN)
             count_dropped(t, 1);
-        return (int)n;
+        return (int)got;
     }
     struct ring_slot *slot = ring_slot(&t->ring, r.first);
     slot_stamp(slot, clock_now_ns());
-    slot->size = a_size + b_size;
+    slot->size = size;
     slot->flags = 0;
-    memcpy(slot->data, a, a_size);
-    if (b_size)
-        memcpy(slot->data + a_size, b, b_size);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].size)
+            memcpy(slot->data + at, parts[i].data, parts[i].size);
+        at += parts[i].size;
+    }
     commit(t, &r, 1);
     return 0;
 }

@@ -104,6 +104,24 @@ void bus_sub_options_init(bus_sub_options_t *opts)
         memset(opts, 0, sizeof(*opts));
 }
 
+/* Subscription ids for retries (retry.h), from 1. relaxed: only unique. */
+static _Atomic uint64_t last_id;
+
+/* Copies the redelivery options; false without memory. */
+static bool copy_redelivery(struct bus_sub *sub, const bus_sub_options_t *opts)
+{
+    sub->max_deliver = opts->max_deliver;
+    sub->in_order = opts->redeliver_in_order;
+    if (!opts->backoff_count)
+        return true;
+    sub->backoff_ns = malloc(opts->backoff_count * sizeof(*sub->backoff_ns));
+    if (!sub->backoff_ns)
+        return false;
+    memcpy(sub->backoff_ns, opts->backoff_ns, opts->backoff_count * sizeof(*sub->backoff_ns));
+    sub->backoff_count = opts->backoff_count;
+    return true;
+}
+
 struct bus_sub *bus__sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,
                              const bus_sub_options_t *opts)
 {
@@ -114,22 +132,38 @@ struct bus_sub *bus__sub_new(struct bus_topic *t, bus_handler_fn fn, void *ctx,
     sub->ctx = ctx;
     sub->topic = t;
     sub->handle = sub;
+    sub->id = atomic_fetch_add_explicit(&last_id, 1, memory_order_relaxed) + 1;
     if (opts) {
         sub->pause_after = opts->pause_after;
         sub->filter = opts->filter;
         sub->filter_ctx = opts->filter_ctx;
-        if (opts->group && !(sub->group = strdup(opts->group))) {
-            free(sub);
+        if ((opts->group && !(sub->group = strdup(opts->group))) ||
+            !copy_redelivery(sub, opts)) {
+            bus__sub_free(sub);
             return NULL;
         }
     }
     return sub;
 }
 
+void bus__sub_options_of(const struct bus_sub *sub, bus_sub_options_t *opts)
+{
+    bus_sub_options_init(opts);
+    opts->group = sub->group;
+    opts->filter = sub->filter;
+    opts->filter_ctx = sub->filter_ctx;
+    opts->pause_after = sub->pause_after;
+    opts->max_deliver = sub->max_deliver;
+    opts->backoff_ns = sub->backoff_ns;
+    opts->backoff_count = sub->backoff_count;
+    opts->redeliver_in_order = sub->in_order;
+}
+
 void bus__sub_free(struct bus_sub *sub)
 {
     /* relaxed: nobody else touches the subscription any more. */
     bus__hist_free(atomic_load_explicit(&sub->call_time, memory_order_relaxed));
+    free(sub->backoff_ns);
     free(sub->group);
     free(sub);
 }
@@ -189,6 +223,24 @@ static int attach_owned(struct bus_sub *sub)
     return rc;
 }
 
+/* A delay this long cannot overflow the clock's deadline within a
+ * process's life (146 years). */
+#define MAX_BACKOFF_NS (UINT64_C(1) << 62)
+
+const char *bus__invalid_redelivery(const bus_sub_options_t *opts)
+{
+    if (!opts || !opts->backoff_count)
+        return NULL;
+    if (!opts->backoff_ns)
+        return "bus_subscribe: backoff_ns is NULL with a backoff_count";
+    if (opts->max_deliver < 2 || opts->backoff_count > opts->max_deliver - 1)
+        return "bus_subscribe: backoff_count is over max_deliver - 1 (the redeliveries)";
+    for (uint32_t i = 0; i < opts->backoff_count; i++)
+        if (opts->backoff_ns[i] > MAX_BACKOFF_NS)
+            return "bus_subscribe: a backoff_ns entry is over 2^62 ns";
+    return NULL;
+}
+
 int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
                      const bus_sub_options_t *opts, bus_sub_t **out)
 {
@@ -198,6 +250,9 @@ int bus_subscribe_ex(bus_topic_t *t, bus_handler_fn fn, void *ctx,
         return bus__fail(-EINVAL, "bus_subscribe_ex: group is \"\" or over 255 bytes");
     if (!bus__valid_pause(t->bus, opts))
         return bus__fail(-EINVAL, "bus_subscribe_ex: pause_after without slow_handler_ns");
+    const char *why = bus__invalid_redelivery(opts);
+    if (why)
+        return bus__fail(-EINVAL, why);
     struct bus_sub *sub = bus__sub_new(t, fn, ctx, opts);
     if (!sub)
         return -ENOMEM;
@@ -235,6 +290,9 @@ static void add_stats(const struct bus_sub *sub, void *arg)
     out->delivered += atomic_load_explicit(&sub->delivered, memory_order_relaxed);
     out->handler_errors += atomic_load_explicit(&sub->handler_errors, memory_order_relaxed);
     out->filtered += atomic_load_explicit(&sub->filtered, memory_order_relaxed);
+    out->retries += atomic_load_explicit(&sub->retries, memory_order_relaxed);
+    out->redelivered += atomic_load_explicit(&sub->redelivered, memory_order_relaxed);
+    out->dead_lettered += atomic_load_explicit(&sub->dead_lettered, memory_order_relaxed);
 }
 
 int bus_sub_stats(const bus_sub_t *sub, bus_sub_stats_t *out)
@@ -276,10 +334,12 @@ void bus__sub_stop(struct bus_sub *sub)
     if (sub->stopped)
         return;
     sub->stopped = true;
-    if (sub->pattern)
+    if (sub->pattern) {
         bus__pattern_detach(sub);
-    else
+    } else {
         sub->detached = bus__sub_detach(sub);
+        bus__retries_forget(sub);
+    }
 }
 
 /* After a grace period: no call of the handler runs or will start. */

@@ -1,4 +1,5 @@
-/* timer.h - one thread per bus that fires request timeouts.
+/* timer.h - one thread per bus that fires request timeouts, redeliveries
+ * (retry.h) and the rates sampler's ticks.
  *
  * Deadlines sit in a binary min-heap under a mutex; the thread sleeps on a
  * condition variable (CLOCK_MONOTONIC) until the earliest one. So a pending

@@ -202,6 +202,7 @@ void bus__topic_free(struct bus_topic *t)
     bus__rates_free(t);
     free(t->lanes); /* the lanes themselves are topics of the bus */
     pthread_mutex_destroy(&t->subs_lock);
+    pthread_mutex_destroy(&t->retry_lock);
     bus__ring_fini(&t->ring);
     free(t->name);
     free(t);
@@ -233,6 +234,7 @@ int bus__topic_new(struct bus *bus, const char *name, size_t len,
     }
     memcpy(t->name, name, len + 1);
     pthread_mutex_init(&t->subs_lock, NULL);
+    pthread_mutex_init(&t->retry_lock, NULL);
     t->bus = bus;
     t->cfg = *cfg;
     t->level = priority_level(cfg->flags);
@@ -497,6 +499,11 @@ void bus__topic_stats_add(const struct bus_topic *t, bus_topic_stats_t *out)
     out->dropped += atomic_load_explicit(&t->dropped, memory_order_relaxed);
     out->blocked += atomic_load_explicit(&t->blocked, memory_order_relaxed);
     out->handler_errors += atomic_load_explicit(&t->handler_errors, memory_order_relaxed);
+    out->retries += atomic_load_explicit(&t->retries, memory_order_relaxed);
+    out->redelivered += atomic_load_explicit(&t->redelivered, memory_order_relaxed);
+    out->dead_lettered += atomic_load_explicit(&t->dead_lettered, memory_order_relaxed);
+    out->retries_dropped += atomic_load_explicit(&t->retries_dropped, memory_order_relaxed);
+    out->retries_pending += atomic_load_explicit(&t->retries_pending, memory_order_relaxed);
     uint32_t high = atomic_load_explicit(&t->high_water, memory_order_relaxed);
     if (high > out->high_water)
         out->high_water = high;

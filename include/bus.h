@@ -73,10 +73,18 @@ typedef struct bus_event {
     size_t size;
     uint64_t seq;        /* per-topic sequence, increasing in ring order, from 1 */
     uint64_t publish_ns; /* CLOCK_MONOTONIC ns at publish */
+    /* Which delivery of the event to this subscription this call is: 1 the
+     * first, 2 and up a redelivery after a failed call
+     * (bus_sub_options_t.max_deliver). A field rather than a function: the
+     * worker sets it once per batch, so reading it costs the handler a load
+     * and the bus nothing per event. */
+    uint32_t attempt;
 } bus_event_t;
 
 /* A handler returns 0 when it handled the event, anything else when it failed
- * (counted in handler_errors). It runs on a worker thread. */
+ * (counted in handler_errors; redelivered if its subscription asks for it,
+ * bus_sub_options_t.max_deliver, else routed to the dead letters). It runs
+ * on a worker thread. */
 typedef int (*bus_handler_fn)(const bus_event_t *ev, void *ctx);
 
 /* How idle workers wait for work. */
@@ -222,6 +230,15 @@ typedef struct bus_topic_stats {
     /* Back-pressure: times a BUS_FULL_BLOCK publish found the ring full and
      * waited for room (a bus_publish_batch() that waits twice counts 2). */
     uint64_t blocked;
+    /* Redelivery (bus_sub_options_t.max_deliver), its subscriptions summed
+     * (bus_sub_stats_t has them per subscription): */
+    uint64_t retries;       /* failed calls given another try */
+    uint64_t redelivered;   /* handler calls of redeliveries (attempt >= 2) */
+    uint64_t dead_lettered; /* events given up after their last try */
+    /* Retries discarded untried: their subscription left, their queue group
+     * emptied, or bus_topic_close(BUS_CLOSE_DROP). */
+    uint64_t retries_dropped;
+    uint32_t retries_pending; /* retries waiting for their time or a worker now */
 } bus_topic_stats_t;
 
 /**
@@ -247,7 +264,8 @@ BUS_API int bus_create(bus_t **out, const bus_config_t *cfg);
  * workers, but keep every handle valid. From its start, bus_publish() (also
  * when blocked on a full topic), bus_topic_open() and bus_subscribe() fail
  * with -ESHUTDOWN; every event accepted before that is delivered before it
- * returns. Use it to stop producers that race with the end of the bus: shut
+ * returns, its redeliveries included (bus_sub_options_t.max_deliver: it
+ * waits for their schedule). Use it to stop producers that race with the end of the bus: shut
  * down, let them see -ESHUTDOWN and join them, then bus_destroy().
  * The user's topics are sealed and drained first, the bus's own (names
  * starting with "bus.", e.g. the dead-letter topic) after them: dead letters
@@ -360,10 +378,12 @@ enum {
  * for a new topic at once. Dead-letter routing stops when the dead-letter
  * topic is closed.
  * @mode: BUS_CLOSE_DRAIN: the events accepted before the start are handled
- *   before it returns (it waits for the handlers, as bus_flush() does);
+ *   before it returns (it waits for the handlers, as bus_flush() does, and
+ *   for every pending redelivery, through its schedule);
  *   BUS_CLOSE_DROP: they are discarded without a handler call and counted in
  *   `dropped` (events already being handled finish; acknowledged publishes
- *   and requests among the discarded ones complete with status -EPIPE).
+ *   and requests among the discarded ones complete with status -EPIPE), and
+ *   pending redeliveries are discarded, counted in `retries_dropped`.
  *   Either way every accepted event is delivered or dropped: published =
  *   delivered events + dropped.
  * @final: NULL, or receives the topic's last counters (taken when no event
@@ -464,10 +484,55 @@ typedef struct bus_sub_options {
      * calls end (on a parallel topic, calls running at once may still end
      * after the pause). 0 = never pause (default); needs slow_handler_ns. */
     uint32_t pause_after;
+    /* Redelivery (JetStream's MaxDeliver and BackOff, SQS's maxReceiveCount):
+     * how many times an event is delivered to this subscription at most,
+     * the first delivery included. A call that fails (non-zero) before the
+     * last is counted in `retries` and tried again after the delay of
+     * backoff_ns; the call that fails the last time sends the event to the
+     * dead letters (bus_dead_letter_topic()), which record the number of
+     * deliveries (bus_dead_letter_attempts()), and counts in
+     * `dead_lettered`. The handler reads ev->attempt. 0 or 1 = no
+     * redelivery (default): a failed call goes to the dead letters at once.
+     * How it works (docs/design.md): the failing worker copies the event
+     * (the only allocation, on the failure path; its ring slot is freed as
+     * usual) and arms the bus's timer thread, which hands the copy back to
+     * the topic when the delay is over; a worker then calls the handler
+     * again. No worker waits out a delay.
+     * Where: a plain subscription's retry goes to that subscription; a
+     * queue group member's to the group (round robin, the member that
+     * failed included), judged by the options of the member that tries it.
+     * Order: a retry is delivered after the events that were dispatched
+     * meanwhile (a retried event overtakes nothing and is overtaken), unless
+     * redeliver_in_order is set. Unsubscribing drops the subscription's
+     * retries (counted in the topic's retries_dropped); a queue group's
+     * retries go on to the members left.
+     * bus_flush(), bus_topic_close(BUS_CLOSE_DRAIN) and bus_shutdown() wait
+     * for the retries of the events they wait for, through the whole
+     * schedule (use their _timeout forms to bound it); BUS_CLOSE_DROP drops
+     * them. An acknowledged publish (on_complete) and a request report the
+     * first delivery only; bus_reply() from a redelivery is -EINVAL. */
+    uint32_t max_deliver;
+    /* The delay before the n-th redelivery, in ns: backoff_ns[min(n - 1,
+     * backoff_count - 1)] (the last one repeats, as JetStream's BackOff);
+     * backoff_count 0 = no delay (the next worker turn). At most
+     * max_deliver - 1 entries, each at most 2^62 ns. Copied. */
+    const uint64_t *backoff_ns;
+    uint32_t backoff_count;
+    /* Keep order through retries (payments): while an event waits for its
+     * retry, the topic (ordered) or the event's lane (BUS_TOPIC_KEYED:
+     * same-key order, other lanes go on) dispatches none of its later
+     * events, to any subscriber; it resumes once the event succeeded or was
+     * dead-lettered. Costs: that topic or lane stalls for the whole
+     * schedule and its ring fills (publishers block, fail or drop by its
+     * full_policy); no worker waits meanwhile. The other subscribers of
+     * the failed event itself have had it already. Ignored on
+     * BUS_TOPIC_PARALLEL topics, which keep no order. */
+    bool redeliver_in_order;
 } bus_sub_options_t;
 
 /**
- * bus_sub_options_init - fill @opts with the defaults (plain, no filter).
+ * bus_sub_options_init - fill @opts with the defaults (plain, no filter, no
+ * pause, no redelivery).
  * Thread-safety: any thread. @opts NULL is ignored.
  */
 BUS_API void bus_sub_options_init(bus_sub_options_t *opts);
@@ -480,7 +545,9 @@ BUS_API void bus_sub_options_init(bus_sub_options_t *opts);
  * a group changes goes to one member of the group as it was or as it is.
  * @opts NULL = bus_subscribe(). Ownership and thread-safety as bus_subscribe().
  * Errors: -EINVAL (NULL argument, group "" or longer than 255 bytes,
- * pause_after on a bus whose slow_handler_ns is 0), -ENOMEM, -ESHUTDOWN.
+ * pause_after on a bus whose slow_handler_ns is 0, backoff_ns NULL with a
+ * count, more than max_deliver - 1 entries or one over 2^62), -ENOMEM,
+ * -ESHUTDOWN.
  */
 BUS_API int bus_subscribe_ex(bus_topic_t *topic, bus_handler_fn fn, void *ctx,
                              const bus_sub_options_t *opts, bus_sub_t **out);
@@ -528,6 +595,12 @@ typedef struct bus_sub_stats {
     uint64_t delivered;      /* handler calls that returned 0 */
     uint64_t handler_errors; /* handler calls that returned non-zero */
     uint64_t filtered;       /* events its filter rejected */
+    /* Redelivery (bus_sub_options_t.max_deliver); a queue group's retry
+     * counts on the member that tried it. */
+    uint64_t retries;        /* failed calls given another try */
+    uint64_t redelivered;    /* calls of redeliveries (ev->attempt >= 2),
+                                also counted in delivered or handler_errors */
+    uint64_t dead_lettered;  /* events given up after the last try */
 } bus_sub_stats_t;
 
 /**
@@ -545,7 +618,9 @@ BUS_API int bus_sub_stats(const bus_sub_t *sub, bus_sub_stats_t *out);
  * period, i.e. for the handler calls in progress to return.
  * From a handler (its own subscription or any other): it does not wait (that
  * would deadlock); when it returns no new call of @sub starts, but a call
- * already running on another worker may still be finishing. Use
+ * already running on another worker may still be finishing.
+ * Redelivery: @sub's pending retries are dropped, counted in the topic's
+ * retries_dropped (a queue group member's go on to the members left). Use
  * bus_unsubscribe_async() to learn when ctx may be freed.
  * @sub is invalid after the call.
  * Errors: -EINVAL (sub NULL).
@@ -749,17 +824,37 @@ BUS_API int bus_publish_batch(bus_topic_t *topic, const bus_msg_t *msgs, size_t 
 typedef struct bus_dead_letter {
     bus_topic_t *topic; /* the topic the event was published on */
     uint64_t seq;       /* its seq there */
-    int error;          /* what the failing handler returned */
+    int error;          /* what the failing handler returned (the last call) */
     uint32_t copied;    /* payload bytes that follow this header */
     uint64_t size;      /* the original payload size (copied may be less) */
-    /* followed by the first `copied` bytes of the original payload */
+    /* followed by the first `copied` bytes of the original payload; then,
+     * for an event delivered more than once (redelivery) and when the
+     * letter has room, a uint32_t trailer, unaligned: the number of
+     * deliveries (bus_dead_letter_attempts() reads it). The trailer
+     * follows the payload, and letters of one delivery have none, so that
+     * the header, the payload's place and those letters stay as they were:
+     * readers built before it still read every letter right. */
 } bus_dead_letter_t;
+
+/**
+ * bus_dead_letter_attempts - how many times the event of the dead letter
+ * @letter (an event of the dead-letter topic, in its handler) was delivered
+ * before it was given up: 1 without redelivery, max_deliver after the last
+ * try (bus_sub_options_t), fewer when a retry could not be scheduled (no
+ * memory, or the bus's timer thread stopped). 0 if @letter is NULL, is not
+ * a letter, or has no room for the trailer (a dead-letter topic whose
+ * max_payload is under sizeof(bus_dead_letter_t) + 4).
+ * Thread-safety: any thread, while @letter is valid.
+ */
+BUS_API uint32_t bus_dead_letter_attempts(const bus_event_t *letter);
 
 /**
  * bus_dead_letter_topic - open the bus's dead-letter topic, "bus.dead_letter",
  * and start routing to it: from then on, every handler call that fails
  * (returns non-zero) publishes a bus_dead_letter_t, followed by as much of
- * the payload as fits, onto it. Failures of the dead-letter topic's own
+ * the payload as fits (and the attempts trailer of a redelivered event),
+ * onto it; with redelivery (bus_sub_options_t.max_deliver), once the last
+ * try failed. Failures of the dead-letter topic's own
  * handlers are not routed again (they count in its handler_errors).
  * @cfg: the topic's configuration; NULL = the dead-letter topic as it is if
  *   it is open already, else capacity 1024, max_payload 256 +
@@ -779,7 +874,10 @@ BUS_API int bus_dead_letter_topic(bus_t *bus, const bus_topic_config_t *cfg, bus
 
 /**
  * bus_flush - return when every event published (bus_publish() returned 0)
- * before the call has been handled by every subscriber. Events published
+ * before the call has been handled by every subscriber, redeliveries
+ * included: an event with a retry pending (bus_sub_options_t.max_deliver)
+ * counts as handled once a try succeeded, it was dead-lettered or its
+ * retry dropped, so the wait may last its whole backoff schedule. Events published
  * meanwhile, by handlers included, may or may not be handled (bus_flush_quiet()
  * waits for those too). Same as bus_flush_timeout(bus, UINT64_MAX); allocates
  * nothing.
