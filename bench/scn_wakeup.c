@@ -23,22 +23,17 @@
 #include <unistd.h>
 
 #include "hist.h"
-#include "peers/pipe_queue.h"
+#include "pull.h"
 #include "scenarios.h"
 
 #define WAKEUP_GAP_NS UINT64_C(100000)
 #define ARRIVAL_TIMEOUT_S 5 /* an event this late was lost */
 enum { LOOP_POLL_MS = 100 }; /* the loop looks at `stop` this often */
 
-enum route { VIA_INBOX, VIA_PIPE_FED, VIA_PIPE, VIA_CALLBACK };
-
 struct wakeup {
-    const struct sut_ops *ops;
-    enum route route;
+    bool loop; /* false: wakeup-callback */
     bool pin;
-    void *inbox;
-    struct pipe_queue pq;
-    int fd; /* what the loop waits on */
+    struct pull q;
     struct hist *h;
     uint64_t woke_ns; /* the loop's: when its epoll_wait returned */
     sem_t arrived;    /* posted once per event, when the loop is idle again */
@@ -49,7 +44,7 @@ struct wakeup {
 
 static void fail_with(struct wakeup *w, int error)
 {
-    /* relaxed: read after the join or the flush, which order it. */
+    /* relaxed: read by the publisher after the post below, which orders it. */
     atomic_store_explicit(&w->error, error, memory_order_relaxed);
     sem_post(&w->arrived); /* the publisher stops waiting */
 }
@@ -69,14 +64,15 @@ static void on_taken(void *ctx, const void *data, size_t size)
     sink_count(&w->taken, data, size);
 }
 
-/* Takes what is queued (the inbox: at most a batch); returns how many, 0
- * when it found none (which, for the inbox, resets its descriptor). */
-static int take_some(struct wakeup *w)
+/* Takes the events the wake-up is for, then empties the queue (the take
+ * that finds none resets an inbox's descriptor), so that the next event
+ * finds the loop asleep. Returns how many it took, or an error. */
+static int take_all(struct wakeup *w)
 {
-    if (w->route != VIA_INBOX)
-        return (int)pipe_queue_take(&w->pq, on_taken, w);
-    int n = w->ops->inbox_take(w->inbox, 0, INBOX_BATCH, on_taken, w);
-    return n == -EAGAIN ? 0 : n;
+    int n = pull_take(&w->q, INBOX_BATCH, on_taken, w), more = n;
+    while (more > 0)
+        more = pull_take(&w->q, INBOX_BATCH, on_taken, w);
+    return n < 0 ? n : more < 0 ? more : n;
 }
 
 static void *loop_main(void *arg)
@@ -86,7 +82,7 @@ static void *loop_main(void *arg)
         pin_thread(1);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN}; /* level-triggered */
-    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, w->fd, &ev)) {
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, w->q.fd, &ev)) {
         fail_with(w, -errno);
         return NULL;
     }
@@ -97,57 +93,26 @@ static void *loop_main(void *arg)
         w->woke_ns = now_ns();
         if (ready <= 0)
             continue; /* timeout or EINTR */
-        int n = take_some(w);
-        if (n == 0)
-            continue; /* level-triggered: the wake-up after the last take */
-        /* Empty the queue (the inbox's descriptor resets on the take that
-         * finds none) before telling the publisher, so that the next event
-         * finds the loop asleep. */
-        int more = n;
-        while (more > 0)
-            more = take_some(w);
-        if (n < 0 || more < 0) {
-            fail_with(w, n < 0 ? n : more);
+        int n = take_all(w);
+        if (n < 0) {
+            fail_with(w, n);
             break;
         }
-        sem_post(&w->arrived);
+        if (n > 0)
+            sem_post(&w->arrived);
+        /* n == 0: level-triggered, the wake-up after the last take */
     }
     close(ep);
     return NULL;
 }
 
-/* The subscription's handler of wakeup-pipe-fed and wakeup-callback. */
+/* wakeup-callback's handler. */
 static void on_called(void *ctx, const void *data, size_t size)
 {
     struct wakeup *w = ctx;
-    if (w->route == VIA_PIPE_FED) {
-        int rc = pipe_queue_push(&w->pq, data, size);
-        if (rc)
-            fail_with(w, rc);
-        return;
-    }
     hist_record(w->h, now_ns() - stamp_of(data));
     sink_count(&w->taken, data, size);
     sem_post(&w->arrived);
-}
-
-/* The route's topic, subscription or inbox, and queue. */
-static int setup(struct fixture *f, const struct run_params *p, struct wakeup *w)
-{
-    struct sut_topic_config cfg = busy_topic_config(p, false);
-    int rc = fixture_open_topics(f, "wakeup", 1, &cfg);
-    if (rc == 0 && (w->route == VIA_PIPE || w->route == VIA_PIPE_FED)) {
-        rc = pipe_queue_init(&w->pq);
-        w->fd = w->pq.rfd;
-    }
-    if (rc == 0 && (w->route == VIA_PIPE_FED || w->route == VIA_CALLBACK))
-        rc = fixture_subscribe(f, f->topics[0], on_called, w);
-    if (rc == 0 && w->route == VIA_INBOX) {
-        rc = f->ops->inbox_open(f->sys, f->topics[0], cfg.capacity, &w->inbox);
-        w->fd = rc ? -1 : f->ops->inbox_fd(w->inbox);
-        rc = rc ? rc : w->fd < 0 ? w->fd : 0;
-    }
-    return rc;
 }
 
 /* Waits for event @seq to arrive; false (failed in @r) if it does not. */
@@ -185,8 +150,9 @@ static uint64_t publish_paced(const struct fixture *f, const struct run_params *
         sleep_until_ns(now_ns() + WAKEUP_GAP_NS, false);
         uint64_t stamp = now_ns();
         memcpy(buf, &stamp, sizeof(stamp));
-        int rc = w->route == VIA_PIPE ? pipe_queue_push(&w->pq, buf, size)
-                                      : f->ops->publish(f->sys, f->topics[0], buf, size);
+        int rc = w->q.kind == PULL_PIPE && w->loop
+                     ? pull_push(&w->q, buf, size)
+                     : f->ops->publish(f->sys, f->topics[0], buf, size);
         if (rc) {
             result_fail(r, "publish: %d", rc);
             break;
@@ -201,8 +167,10 @@ static uint64_t publish_paced(const struct fixture *f, const struct run_params *
     return sent;
 }
 
-static void run_wakeup(const struct sut_ops *ops, const struct run_params *p, enum route route,
-                       struct result *r)
+/* @kind: what the loop waits on; @loop false: no loop, the handler is the
+ * consumer (wakeup-callback). */
+static void run_wakeup(const struct sut_ops *ops, const struct run_params *p, bool loop,
+                       enum pull_kind kind, struct result *r)
 {
     struct fixture f;
     struct wakeup *w = aligned_alloc(64, sizeof(*w));
@@ -213,14 +181,16 @@ static void run_wakeup(const struct sut_ops *ops, const struct run_params *p, en
         return;
     }
     memset(w, 0, sizeof(*w));
-    w->ops = ops;
-    w->route = route;
+    w->loop = loop;
     w->pin = p->pin;
-    w->pq.rfd = w->pq.wfd = -1;
+    w->q = (struct pull){.kind = kind, .fd = -1, .pq = {.rfd = -1}};
     sem_init(&w->arrived, 0, 0);
-    bool loop = route != VIA_CALLBACK;
+    struct sut_topic_config cfg = busy_topic_config(p, false);
     pthread_t loop_thread;
-    rc = (w->h = hist_new()) ? setup(&f, p, w) : -ENOMEM;
+    rc = (w->h = hist_new()) ? fixture_open_topics(&f, "wakeup", 1, &cfg) : -ENOMEM;
+    if (rc == 0)
+        rc = loop ? pull_open(&w->q, kind, &f, f.topics[0], cfg.capacity)
+                  : fixture_subscribe(&f, f.topics[0], on_called, w);
     if (rc == 0 && loop && pthread_create(&loop_thread, NULL, loop_main, w))
         rc = -EAGAIN;
     if (rc) {
@@ -237,9 +207,9 @@ static void run_wakeup(const struct sut_ops *ops, const struct run_params *p, en
         r->published = sent;
         result_check_counts(r, sent, sink_read(&w->taken));
         record_latency(r, w->h);
-        uint64_t wakeups = w->pq.wakeups;
-        if (route == VIA_INBOX && (rc = ops->inbox_wakeups(w->inbox, &wakeups)))
-            result_fail(r, "inbox_wakeups: %d", rc);
+        uint64_t wakeups = 0;
+        if (loop && (rc = pull_wakeups(&w->q, &wakeups)))
+            result_fail(r, "wakeups: %d", rc);
         if (loop)
             result_extra(r, "wakeups_per_event", sent ? (double)wakeups / (double)sent : 0);
     }
@@ -247,11 +217,8 @@ static void run_wakeup(const struct sut_ops *ops, const struct run_params *p, en
         atomic_store_explicit(&w->stop, true, memory_order_relaxed); /* see loop_main */
         pthread_join(loop_thread, NULL);
     }
-    if (w->inbox)
-        ops->inbox_close(w->inbox);
-    fixture_destroy(&f); /* unsubscribes the handler before the queue goes */
-    if (w->pq.rfd >= 0)
-        pipe_queue_fini(&w->pq);
+    pull_close(&w->q);
+    fixture_destroy(&f);
     sem_destroy(&w->arrived);
     free(w->h);
     free(w);
@@ -260,23 +227,23 @@ static void run_wakeup(const struct sut_ops *ops, const struct run_params *p, en
 void scenario_wakeup_inbox(const struct sut_ops *ops, const struct run_params *p,
                            struct result *r)
 {
-    run_wakeup(ops, p, VIA_INBOX, r);
+    run_wakeup(ops, p, true, PULL_INBOX, r);
 }
 
 void scenario_wakeup_pipe_fed(const struct sut_ops *ops, const struct run_params *p,
                               struct result *r)
 {
-    run_wakeup(ops, p, VIA_PIPE_FED, r);
+    run_wakeup(ops, p, true, PULL_PIPE_FED, r);
 }
 
 void scenario_wakeup_pipe(const struct sut_ops *ops, const struct run_params *p,
                           struct result *r)
 {
-    run_wakeup(ops, p, VIA_PIPE, r);
+    run_wakeup(ops, p, true, PULL_PIPE, r);
 }
 
 void scenario_wakeup_callback(const struct sut_ops *ops, const struct run_params *p,
                               struct result *r)
 {
-    run_wakeup(ops, p, VIA_CALLBACK, r);
+    run_wakeup(ops, p, false, PULL_PIPE, r);
 }

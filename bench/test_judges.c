@@ -59,6 +59,37 @@ START_TEST(a_failed_run_stays_failed)
 }
 END_TEST
 
+static struct result inbox_run(double wakeups_per_event, double events_per_take)
+{
+    struct result r = passed_run(1000);
+    r.scenario = "throughput-inbox";
+    result_extra(&r, "wakeups_per_event", wakeups_per_event);
+    result_extra(&r, "events_per_take", events_per_take);
+    judge_inbox(&r);
+    return r;
+}
+
+START_TEST(inbox_figures_that_cannot_be_right_are_marked)
+{
+    struct result r = inbox_run(1.5, 10);
+    ck_assert(r.ok && r.implausible);
+    ck_assert_ptr_nonnull(strstr(r.note, "at most 1 write per event"));
+    r = inbox_run(0.01, INBOX_BATCH + 1);
+    ck_assert(r.ok && r.implausible);
+    ck_assert_ptr_nonnull(strstr(r.note, "events per take"));
+    r = inbox_run(0.01, 0.5);
+    ck_assert(r.implausible);
+    r = passed_run(1000);
+    result_extra(&r, "pipe_wakeups_per_event", 1.01);
+    judge_inbox(&r);
+    ck_assert(r.implausible);
+    ck_assert_ptr_nonnull(strstr(r.note, "pipe_wakeups_per_event"));
+    r = inbox_run(1, INBOX_BATCH); /* one write per event: one in flight */
+    ck_assert(r.ok && !r.implausible);
+    ck_assert_str_eq(r.note, "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bench-judges");
@@ -66,6 +97,7 @@ int main(void)
     tcase_add_test(tc, a_run_that_published_nothing_fails);
     tcase_add_test(tc, churn_figures_that_cannot_be_right_are_marked);
     tcase_add_test(tc, a_failed_run_stays_failed);
+    tcase_add_test(tc, inbox_figures_that_cannot_be_right_are_marked);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -81,3 +81,11 @@ unsigned pipe_queue_take(struct pipe_queue *q, sut_handler_fn fn, void *ctx)
     }
     return n;
 }
+
+uint64_t pipe_queue_wakeups(struct pipe_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    uint64_t n = q->wakeups;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}

@@ -32,4 +32,7 @@ int pipe_queue_push(struct pipe_queue *q, const void *data, size_t size);
  * first; returns how many. The taker's thread only. */
 unsigned pipe_queue_take(struct pipe_queue *q, sut_handler_fn fn, void *ctx);
 
+/* Writes of the pipe so far (one per push onto an empty list). */
+uint64_t pipe_queue_wakeups(struct pipe_queue *q);
+
 #endif
