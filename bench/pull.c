@@ -50,11 +50,11 @@ int pull_take(struct pull *q, unsigned max, sut_handler_fn fn, void *ctx)
     return error ? error : (int)pipe_queue_take(&q->pq, fn, ctx);
 }
 
-int pull_wakeups(struct pull *q, uint64_t *wakeups)
+int pull_counts(struct pull *q, struct sut_inbox_counts *out)
 {
     if (q->kind == PULL_INBOX)
-        return q->f->ops->inbox_wakeups(q->inbox, wakeups);
-    *wakeups = pipe_queue_wakeups(&q->pq);
+        return q->f->ops->inbox_counts(q->inbox, out);
+    *out = (struct sut_inbox_counts){.wakeups = pipe_queue_wakeups(&q->pq), .blocked = 0};
     return 0;
 }
 

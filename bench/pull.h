@@ -38,8 +38,9 @@ int pull_push(struct pull *q, const void *data, size_t size);
  * handler's included. */
 int pull_take(struct pull *q, unsigned max, sut_handler_fn fn, void *ctx);
 
-/* Writes of the descriptor so far. */
-int pull_wakeups(struct pull *q, uint64_t *wakeups);
+/* Writes of the descriptor so far, and waits of a worker for room (a
+ * pipe_queue is unbounded: none). */
+int pull_counts(struct pull *q, struct sut_inbox_counts *out);
 
 /* Closes the inbox, or unsubscribes the feeder and frees the queue. Before
  * fixture_destroy. */

@@ -9,7 +9,8 @@
  * A taker's run is timed until it has taken every event (the flush only
  * waits for the handler's copy). Also how often the descriptor was written
  * per event: far under 1 while the taker keeps busy, since the worker writes
- * it only when the taker found the queue empty. */
+ * it only when the taker found the queue empty; and how often the worker
+ * waited for room in the full inbox (the pipe_queue has no bound). */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -76,7 +77,7 @@ static int taker_settle(void *ctx, uint64_t published)
 
 /* What one taker's run measured. */
 struct taken {
-    double rate, wakeups_per_event, events_per_take;
+    double rate, wakeups_per_event, blocked_per_event, events_per_take;
 };
 
 /* The load on fixture topic @topic, taken from a pull of @kind; adds the
@@ -84,7 +85,7 @@ struct taken {
 static struct taken run_taker(struct fixture *f, const struct run_params *p, unsigned topic,
                               enum pull_kind kind, uint64_t *published, struct result *r)
 {
-    struct taken out = {0, 0, 0};
+    struct taken out = {0, 0, 0, 0};
     struct taker *tk = aligned_alloc(64, sizeof(*tk));
     if (!tk) {
         result_fail(r, "taker: %d", -ENOMEM);
@@ -107,12 +108,14 @@ static struct taken run_taker(struct fixture *f, const struct run_params *p, uns
         out.rate = load_rate(f, &spec, published, r);
         atomic_store_explicit(&tk->stop, true, memory_order_relaxed); /* see taker_main */
         pthread_join(thread, NULL);
-        uint64_t events = *published - before, taken = sink_read(&tk->taken), wakeups = 0;
+        uint64_t events = *published - before, taken = sink_read(&tk->taken);
         result_check_counts(r, events, taken);
-        if ((rc = pull_wakeups(&tk->q, &wakeups)))
-            result_fail(r, "wakeups: %d", rc);
+        struct sut_inbox_counts counts = {0, 0};
+        if ((rc = pull_counts(&tk->q, &counts)))
+            result_fail(r, "inbox/queue counts: %d", rc);
         /* Both phases of the load, warm-up included. */
-        out.wakeups_per_event = events ? (double)wakeups / (double)events : 0;
+        out.wakeups_per_event = events ? (double)counts.wakeups / (double)events : 0;
+        out.blocked_per_event = events ? (double)counts.blocked / (double)events : 0;
         out.events_per_take = tk->takes ? (double)taken / (double)tk->takes : 0;
     }
     pull_close(&tk->q);
@@ -158,6 +161,9 @@ void scenario_throughput_inbox(const struct sut_ops *ops, const struct run_param
         result_extra(r, "wakeups_per_event", inbox.wakeups_per_event);
         result_extra(r, "pipe_wakeups_per_event", pipe.wakeups_per_event);
         result_extra(r, "events_per_take", inbox.events_per_take);
+        /* Waits of the worker for room in the full inbox (as many events as
+         * the topic's ring); the pipe_queue is unbounded. */
+        result_extra(r, "blocked_per_event", inbox.blocked_per_event);
     }
     fixture_destroy(&f);
     free(called);

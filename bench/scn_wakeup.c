@@ -207,11 +207,12 @@ static void run_wakeup(const struct sut_ops *ops, const struct run_params *p, bo
         r->published = sent;
         result_check_counts(r, sent, sink_read(&w->taken));
         record_latency(r, w->h);
-        uint64_t wakeups = 0;
-        if (loop && (rc = pull_wakeups(&w->q, &wakeups)))
-            result_fail(r, "wakeups: %d", rc);
+        struct sut_inbox_counts counts = {0, 0};
+        if (loop && (rc = pull_counts(&w->q, &counts)))
+            result_fail(r, "inbox/queue counts: %d", rc);
         if (loop)
-            result_extra(r, "wakeups_per_event", sent ? (double)wakeups / (double)sent : 0);
+            result_extra(r, "wakeups_per_event",
+                         sent ? (double)counts.wakeups / (double)sent : 0);
     }
     if (loop) {
         atomic_store_explicit(&w->stop, true, memory_order_relaxed); /* see loop_main */

@@ -45,6 +45,11 @@ enum sut_caps {
     SUT_CAN_INBOX = 1u << 8 /* inbox_*: pull subscriptions with a file descriptor */
 };
 
+/* inbox_counts' figures. */
+struct sut_inbox_counts {
+    uint64_t wakeups, blocked;
+};
+
 /* One event of a batch. */
 struct sut_msg {
     const void *data;
@@ -106,8 +111,9 @@ struct sut_ops {
      * Returns how many (>= 1), -EAGAIN or -ETIMEDOUT for none, or an error. */
     int (*inbox_take)(void *inbox, int64_t timeout_ns, unsigned max, sut_handler_fn fn,
                       void *ctx);
-    /* How many times the system wrote the descriptor so far. */
-    int (*inbox_wakeups)(void *inbox, uint64_t *wakeups);
+    /* How many times so far the system wrote the descriptor, and a worker
+     * waited for room in the full inbox. */
+    int (*inbox_counts)(void *inbox, struct sut_inbox_counts *out);
     void (*inbox_close)(void *inbox);
 };
 

@@ -243,11 +243,11 @@ static int bus_sut_inbox_take(void *inbox, int64_t timeout_ns, unsigned max, sut
     return n;
 }
 
-static int bus_sut_inbox_wakeups(void *inbox, uint64_t *wakeups)
+static int bus_sut_inbox_counts(void *inbox, struct sut_inbox_counts *out)
 {
     bus_inbox_stats_t st = {0};
     int rc = bus_inbox_stats(inbox, &st);
-    *wakeups = st.wakeups;
+    *out = (struct sut_inbox_counts){.wakeups = st.wakeups, .blocked = st.blocked};
     return rc;
 }
 
@@ -283,7 +283,7 @@ static void bus_sut_destroy(void *sys)
         .publish_keyed = bus_sut_publish_keyed, .subscribe_echo = bus_sut_subscribe_echo,  \
         .request = bus_sut_request, .own_wait = bus_sut_own_wait,                          \
         .inbox_open = bus_sut_inbox_open, .inbox_fd = bus_sut_inbox_fd,                    \
-        .inbox_take = bus_sut_inbox_take, .inbox_wakeups = bus_sut_inbox_wakeups,          \
+        .inbox_take = bus_sut_inbox_take, .inbox_counts = bus_sut_inbox_counts,            \
         .inbox_close = bus_sut_inbox_close,                                                \
     }
 
