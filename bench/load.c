@@ -114,6 +114,8 @@ static void run_phase(const struct fixture *f, const struct load_spec *spec, uin
         rc = f->ops->flush(f->sys);
     if (!out->error)
         out->error = rc;
+    if (!out->error && spec->settle)
+        out->error = spec->settle(spec->settle_ctx, out->published);
     out->seconds = (double)(now_ns() - gate.open_ns) / 1e9;
     free(prs);
 }
@@ -131,6 +133,20 @@ void load_run(const struct fixture *f, const struct load_spec *spec, struct load
     out->warmup_published = warm_out.published;
     if (!out->error)
         out->error = warm_out.error;
+}
+
+double load_rate(const struct fixture *f, const struct load_spec *spec, uint64_t *published,
+                 struct result *r)
+{
+    struct load_outcome out;
+    load_run(f, spec, &out);
+    *published += load_total(&out);
+    r->seconds += out.seconds;
+    if (out.error) {
+        result_fail(r, "publish/flush: %d", out.error);
+        return 0;
+    }
+    return (double)out.published / out.seconds;
 }
 
 struct load_spec load_spec_from(const struct run_params *p, unsigned ntopics, unsigned burst)

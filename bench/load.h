@@ -17,6 +17,11 @@ struct load_spec {
     bool pin;
     unsigned flushes; /* flushes after the producers (0: 1); a graph whose
                          handlers forward needs one per stage */
+    /* After the flushes, inside the timed window: waits until the phase's
+     * @published events reached a consumer no flush waits for (an inbox's
+     * taker). Returns 0, or an error. NULL: nothing to wait for. */
+    int (*settle)(void *ctx, uint64_t published);
+    void *settle_ctx;
 };
 
 struct load_outcome {
@@ -50,6 +55,12 @@ static inline uint64_t load_total(const struct load_outcome *out)
 {
     return out->warmup_published + out->published;
 }
+
+/* Runs @spec (load_run) and returns its timed rate, events/s, or 0 on an
+ * error, recorded in @r; adds its events (both phases) to *@published and
+ * its time to r->seconds. */
+double load_rate(const struct fixture *f, const struct load_spec *spec, uint64_t *published,
+                 struct result *r);
 
 /* The spec the command line asks for, over all of the fixture's topics. */
 struct load_spec load_spec_from(const struct run_params *p, unsigned ntopics, unsigned burst);

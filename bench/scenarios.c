@@ -59,6 +59,23 @@ const struct scenario scenarios[] = {
     SHAPE("shape-diamond", "1P-3C diamond: two consumers forward to a join, 1,024-slot rings",
           scenario_shape_diamond),
 #undef SHAPE
+    {"throughput-inbox",
+     "as throughput, one topic's events taken from an inbox in batches of 64 by a thread, "
+     "vs a callback subscription",
+     scenario_throughput_inbox, EVENTS(2000000, 100000), .needs = SUT_CAN_INBOX,
+     .lacking = "no inboxes", .judge = judge_inbox},
+#define WAKEUP(name, summary, fn, needs_, lacking_)                                       \
+    {name, summary, fn, EVENTS(20000, 500), .needs = needs_, .lacking = lacking_,          \
+     .judge = judge_inbox}
+    WAKEUP("wakeup-inbox", "publish to epoll_wait's return on an inbox's descriptor, one event "
+           "in flight", scenario_wakeup_inbox, SUT_CAN_INBOX, "no inboxes"),
+    WAKEUP("wakeup-pipe-fed", "as wakeup-inbox, a handler pushing onto a list + pipe",
+           scenario_wakeup_pipe_fed, 0, NULL),
+    WAKEUP("wakeup-pipe", "as wakeup-pipe-fed, the publisher pushing itself (no system used)",
+           scenario_wakeup_pipe, SUT_CAN_INBOX, "the baseline of wakeup-inbox, run beside it"),
+    WAKEUP("wakeup-callback", "publish to the handler's entry, paced as wakeup-inbox",
+           scenario_wakeup_callback, 0, NULL),
+#undef WAKEUP
     {NULL, NULL, NULL, {0, 0}, {0, 0}, false, 0, NULL, NULL},
 };
 

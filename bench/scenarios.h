@@ -61,6 +61,10 @@ const struct scenario *scenario_find(const char *name);
  * bus_publish_batch), or 32 publish calls for systems without one. */
 enum { BATCH_EVENTS = 32 };
 
+/* Events an inbox's taker takes at most per call (throughput-inbox,
+ * wakeup-inbox). */
+enum { INBOX_BATCH = 64 };
+
 void scenario_throughput(const struct sut_ops *ops, const struct run_params *p, struct result *r);
 void scenario_throughput_parallel(const struct sut_ops *ops, const struct run_params *p,
                                   struct result *r);
@@ -95,5 +99,18 @@ void scenario_shape_sequencer(const struct sut_ops *ops, const struct run_params
                               struct result *r);
 void scenario_shape_diamond(const struct sut_ops *ops, const struct run_params *p,
                             struct result *r);
+void scenario_throughput_inbox(const struct sut_ops *ops, const struct run_params *p,
+                               struct result *r);
+/* Marks descriptor writes over 1 per event and takes outside 1 to
+ * INBOX_BATCH events. */
+void judge_inbox(struct result *r);
+void scenario_wakeup_inbox(const struct sut_ops *ops, const struct run_params *p,
+                           struct result *r);
+void scenario_wakeup_pipe_fed(const struct sut_ops *ops, const struct run_params *p,
+                              struct result *r);
+void scenario_wakeup_pipe(const struct sut_ops *ops, const struct run_params *p,
+                          struct result *r);
+void scenario_wakeup_callback(const struct sut_ops *ops, const struct run_params *p,
+                              struct result *r);
 
 #endif

@@ -77,15 +77,7 @@ static double load_one_topic(const struct fixture *f, const struct run_params *p
     struct load_spec spec = load_spec_from(p, 1, 1);
     spec.first_topic = topic;
     spec.keys = keys;
-    struct load_outcome out;
-    load_run(f, &spec, &out);
-    *published += load_total(&out);
-    r->seconds += out.seconds;
-    if (out.error) {
-        result_fail(r, "publish/flush: %d", out.error);
-        return 0;
-    }
-    return (double)out.published / out.seconds;
+    return load_rate(f, &spec, published, r);
 }
 
 void scenario_queue_group(const struct sut_ops *ops, const struct run_params *p,

@@ -41,7 +41,13 @@ enum sut_caps {
     /* A handler may publish (onto another topic), even onto a full one,
      * without losing the event or hanging the system. */
     SUT_CAN_FORWARD = 1u << 6,
-    SUT_CAN_OWN_LATENCY = 1u << 7 /* own_wait: the system measures its own latency */
+    SUT_CAN_OWN_LATENCY = 1u << 7, /* own_wait: the system measures its own latency */
+    SUT_CAN_INBOX = 1u << 8 /* inbox_*: pull subscriptions with a file descriptor */
+};
+
+/* inbox_counts' figures. */
+struct sut_inbox_counts {
+    uint64_t wakeups, blocked;
 };
 
 /* One event of a batch. */
@@ -93,7 +99,25 @@ struct sut_ops {
      * the start of their handler calls (the bus: bus_topic_metrics()). */
     int (*own_wait)(void *sys, void *topic, uint64_t *count, uint64_t *p50_ns,
                     uint64_t *p99_ns);
+    /* Inboxes: a subscription of @topic whose events are queued (copied,
+     * up to @capacity; a full inbox holds up the worker, never drops) for
+     * the caller's thread to take, with a descriptor that is readable while
+     * some are left (the bus: bus_inbox_open()). Closed with inbox_close
+     * before destroy. */
+    int (*inbox_open)(void *sys, void *topic, uint32_t capacity, void **inbox);
+    int (*inbox_fd)(void *inbox);
+    /* Takes up to @max events (at most SUT_INBOX_TAKE_MAX), waiting up to
+     * @timeout_ns for the first (0: not at all), and calls @fn on each.
+     * Returns how many (>= 1), -EAGAIN or -ETIMEDOUT for none, or an error. */
+    int (*inbox_take)(void *inbox, int64_t timeout_ns, unsigned max, sut_handler_fn fn,
+                      void *ctx);
+    /* How many times so far the system wrote the descriptor, and a worker
+     * waited for room in the full inbox. */
+    int (*inbox_counts)(void *inbox, struct sut_inbox_counts *out);
+    void (*inbox_close)(void *inbox);
 };
+
+enum { SUT_INBOX_TAKE_MAX = 256 };
 
 /* publish_batch, or a loop of publish where the system has none. */
 int sut_publish_batch(const struct sut_ops *ops, void *sys, void *topic,

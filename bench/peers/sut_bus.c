@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "bus.h"
+#include "bus/inbox.h"
 #include "../sut.h"
 #include "bus_watch.h"
 
@@ -211,6 +212,50 @@ static int bus_sut_own_wait(void *sys, void *topic, uint64_t *count, uint64_t *p
     return rc;
 }
 
+/* Blocks the worker on a full inbox for up to 5 s: a dropped event means
+ * the taker stopped, and fails the run's count check. */
+static int bus_sut_inbox_open(void *sys, void *topic, uint32_t capacity, void **inbox)
+{
+    (void)sys;
+    bus_inbox_options_t opts;
+    bus_inbox_options_init(&opts);
+    opts.capacity = capacity;
+    opts.full = BUS_INBOX_BLOCK;
+    opts.block_ns = UINT64_C(5000000000);
+    return bus_inbox_open(topic, &opts, (bus_inbox_t **)inbox);
+}
+
+static int bus_sut_inbox_fd(void *inbox)
+{
+    return bus_inbox_fd(inbox);
+}
+
+static int bus_sut_inbox_take(void *inbox, int64_t timeout_ns, unsigned max, sut_handler_fn fn,
+                              void *ctx)
+{
+    bus_inbox_msg_t *msgs[SUT_INBOX_TAKE_MAX];
+    int n = bus_inbox_next_batch(inbox, timeout_ns, msgs,
+                                 max < SUT_INBOX_TAKE_MAX ? max : SUT_INBOX_TAKE_MAX);
+    for (int i = 0; i < n; i++) {
+        fn(ctx, msgs[i]->data, msgs[i]->size);
+        bus_inbox_release(msgs[i]);
+    }
+    return n;
+}
+
+static int bus_sut_inbox_counts(void *inbox, struct sut_inbox_counts *out)
+{
+    bus_inbox_stats_t st = {0};
+    int rc = bus_inbox_stats(inbox, &st);
+    *out = (struct sut_inbox_counts){.wakeups = st.wakeups, .blocked = st.blocked};
+    return rc;
+}
+
+static void bus_sut_inbox_close(void *inbox)
+{
+    bus_inbox_close(inbox);
+}
+
 static int bus_sut_flush(void *sys)
 {
     return bus_flush(sys);
@@ -228,7 +273,7 @@ static void bus_sut_destroy(void *sys)
         .name = name_, .summary = summary_,                                                \
         .caps = SUT_CAN_PRETOUCH | SUT_CAN_CHURN | SUT_CAN_UNSUBSCRIBE_ASYNC |             \
                 SUT_CAN_GROUPS | SUT_CAN_KEYED | SUT_CAN_REQUEST | SUT_CAN_FORWARD |       \
-                SUT_CAN_OWN_LATENCY,                                                       \
+                SUT_CAN_OWN_LATENCY | SUT_CAN_INBOX,                                       \
         .create = create_, .topic_open = bus_sut_topic_open,                               \
         .subscribe = bus_sut_subscribe, .unsubscribe = bus_sut_unsubscribe,                \
         .publish = bus_sut_publish, .publish_batch = bus_sut_publish_batch,                \
@@ -237,6 +282,9 @@ static void bus_sut_destroy(void *sys)
         .subscribe_group = bus_sut_subscribe_group,                                        \
         .publish_keyed = bus_sut_publish_keyed, .subscribe_echo = bus_sut_subscribe_echo,  \
         .request = bus_sut_request, .own_wait = bus_sut_own_wait,                          \
+        .inbox_open = bus_sut_inbox_open, .inbox_fd = bus_sut_inbox_fd,                    \
+        .inbox_take = bus_sut_inbox_take, .inbox_counts = bus_sut_inbox_counts,            \
+        .inbox_close = bus_sut_inbox_close,                                                \
     }
 
 const struct sut_ops sut_bus_ops =
