@@ -47,6 +47,8 @@ static void evict_oldest(struct window *w)
  * their events never came, e.g. dropped by a topic close). */
 static bool take_json_mark(struct window *w, uint64_t seq)
 {
+    if (w->npending == 0)
+        return false;
     size_t i = 0;
     while (i < w->npending && w->pending[i] < seq)
         i++;
@@ -94,7 +96,8 @@ void window_append(struct window *w, uint64_t seq, uint64_t time_ns, const void 
         ev->time_ns = time_ns;
         ev->size = (uint32_t)size;
         ev->json = json;
-        memcpy(ev->data, data, size);
+        if (size)
+            memcpy(ev->data, data, size);
         while (w->oldest < w->next &&
                (w->next - w->oldest >= w->max_events || w->bytes + size > w->max_bytes))
             evict_oldest(w);
