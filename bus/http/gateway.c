@@ -274,11 +274,16 @@ static int start_daemon(struct bus_http *gw, const bus_http_config_t *cfg)
         return start_fail(-EINVAL, "host %s: not an IPv4 address", cfg->host);
     unsigned threads = cfg->threads ? cfg->threads : 2;
     const struct gw_config *c = &gw->cfg;
+    /* One thread: the polling thread itself (a pool of 1 is refused). */
+    struct MHD_OptionItem pool[] = {
+        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     gw->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, on_request, gw,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+        MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->connection_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)c->per_ip_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->connection_timeout_s,
