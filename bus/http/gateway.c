@@ -221,6 +221,20 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_sta
                               memory_order_relaxed);
 }
 
+/* Accepts a connection only under connection_limit: over it, the
+ * connection is closed at once, a clean refusal (libmicrohttpd's own limit,
+ * set higher, would leave the excess waiting in the listen backlog). The
+ * count is the open connections as notified, so threads accepting at the
+ * same moment may overshoot by one each. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)addr;
+    (void)len;
+    struct bus_http *gw = cls;
+    int64_t open = atomic_load_explicit(&gw->connections, memory_order_relaxed);
+    return open < (int64_t)gw->cfg.connection_limit ? MHD_YES : MHD_NO;
+}
+
 /* Every 20 ms: wake the parked clients whose deadline passed (long-poll
  * timeouts, stream heartbeats). A scan, not a heap: a few thousand parked
  * clients cost microseconds, and the tick bounds how late a timeout is. */
@@ -281,10 +295,12 @@ static int start_daemon(struct bus_http *gw, const bus_http_config_t *cfg)
     };
     gw->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, on_request, gw,
+        on_accept, gw, on_request, gw,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_ARRAY, pool,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->connection_limit,
+        /* Split among the threads by libmicrohttpd: room for all on each,
+         * on_accept keeps the total. */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(c->connection_limit + 1) * threads,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)c->per_ip_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->memory_limit,

@@ -573,6 +573,37 @@ body_timeout_ms = 1000
             s.close()
 
 
+class ConnectionLimit(GatewayTest):
+    config = "[gateway]\nconnection_limit = 3\n"
+
+    def test_connections_over_the_limit_are_closed(self):
+        held = [socket.create_connection(("127.0.0.1", self.gw.port), timeout=5)
+                for _ in range(3)]
+        for s in held:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertIn(b"200", s.recv(1000))
+        extra = socket.create_connection(("127.0.0.1", self.gw.port), timeout=5)
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            got = extra.recv(1000)
+        except ConnectionResetError:
+            got = b""
+        self.assertEqual(got, b"")
+        extra.close()
+        held.pop().close()  # room again: the next connection is served
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                if self.gw.request("GET", "/healthz", timeout=2)[0] == 200:
+                    break
+            except (ConnectionError, http.client.HTTPException):
+                pass
+        else:
+            self.fail("never served again")
+        for s in held:
+            s.close()
+
+
 class Shutdown(unittest.TestCase):
     def test_sigterm_answers_waiting_clients_and_exits_0(self):
         gw = Gateway()
