@@ -123,15 +123,24 @@ START_TEST(start_errors_say_why)
 }
 END_TEST
 
+/* A program's bus with one topic whose handler waits at @gate, served by a
+ * gateway. */
+static bus_http_t *gated_topic(bus_t *bus, const char *name, uint32_t capacity,
+                               struct gate *gate, bus_topic_t **topic)
+{
+    *topic = new_topic(bus, name, capacity, BUS_FULL_FAIL, 0);
+    gate_init(gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(*topic, wait_at_gate, gate, &sub));
+    return start(bus, NULL);
+}
+
 START_TEST(full_topic_is_503_with_retry_after)
 {
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "jobs", 2, BUS_FULL_FAIL, 0);
+    bus_topic_t *t;
     struct gate gate;
-    gate_init(&gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, wait_at_gate, &gate, &sub));
-    bus_http_t *gw = start(bus, NULL);
+    bus_http_t *gw = gated_topic(bus, "jobs", 2, &gate, &t);
     uint16_t port = bus_http_port(gw);
     struct answer a = http(port, "/v1/topics/jobs/events", "1");
     ck_assert_int_eq(a.status, 202);
@@ -179,12 +188,9 @@ END_TEST
 START_TEST(request_without_reply_in_time_is_504)
 {
     bus_t *bus = new_bus(2);
-    bus_topic_t *t = new_topic(bus, "slow", 64, BUS_FULL_FAIL, 0);
+    bus_topic_t *t;
     struct gate gate;
-    gate_init(&gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, wait_at_gate, &gate, &sub));
-    bus_http_t *gw = start(bus, NULL);
+    bus_http_t *gw = gated_topic(bus, "slow", 64, &gate, &t);
     struct answer a = http(bus_http_port(gw), "/v1/topics/slow/request?timeout_ms=100", "q");
     ck_assert_int_eq(a.status, 504);
     ck_assert_ptr_nonnull(strstr(a.body, "\"code\":\"timeout\""));
@@ -276,12 +282,9 @@ static void *stop_main(void *arg)
 START_TEST(stop_answers_a_parked_request)
 {
     bus_t *bus = new_bus(2);
-    bus_topic_t *t = new_topic(bus, "held", 64, BUS_FULL_FAIL, 0);
+    bus_topic_t *t;
     struct gate gate;
-    gate_init(&gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, wait_at_gate, &gate, &sub));
-    bus_http_t *gw = start(bus, NULL);
+    bus_http_t *gw = gated_topic(bus, "held", 64, &gate, &t);
     struct client cl = {.port = bus_http_port(gw),
                         .path = "/v1/topics/held/request?timeout_ms=300", .body = "q"};
     ck_assert_int_eq(pthread_create(&cl.thread, NULL, client_main, &cl), 0);

@@ -34,7 +34,7 @@ tmp = tempfile.mkdtemp()
 ini = os.path.join(tmp, "w.ini")
 with open(ini, "w") as f:
     f.write("[gateway]\nper_ip_limit = 20000\nconnection_limit = 20000\n"
-            "heartbeat_ms = 600000\nmemory_limit = 8192\n")
+            "heartbeat_ms = 600000\n")
 proc = subprocess.Popen([GATEWAY, "--listen", "127.0.0.1:0", "--workers", "2", "--config", ini],
                         stdout=subprocess.PIPE)
 port = int(re.search(rb":(\d+)$", proc.stdout.readline().strip())[1])

@@ -110,19 +110,8 @@ static enum MHD_Result answered(struct conn *cn, struct MHD_Connection *c)
          * "nobody replied" is "nobody listens" here. */
         return reply_error(cn, c, MHD_HTTP_SERVICE_UNAVAILABLE, "no_responders",
                            "nobody answers requests on this topic");
-    case -EAGAIN:
-        return reply_error(cn, c, MHD_HTTP_SERVICE_UNAVAILABLE, "topic_full",
-                           "the topic is full; retry later");
-    case -EMSGSIZE:
-        return reply_error(cn, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                           "the body is over the topic's max_payload");
-    case -ESHUTDOWN:
-    case -EPIPE:
-        return reply_error(cn, c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting_down",
-                           "the gateway or the topic is closing");
     default:
-        return reply_error(cn, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                           bus_strerror(k->status));
+        return reply_bus_error(cn, c, k->status);
     }
 }
 
@@ -175,8 +164,7 @@ enum MHD_Result call_request(struct conn *cn, struct MHD_Connection *c)
         return answered(cn, c);
     }
     if (cn->over)
-        return reply_error(cn, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                           "the body is over the topic's max_payload");
+        return reply_bus_error(cn, c, -EMSGSIZE);
     uint64_t timeout_ms = cn->gw->cfg.request_timeout_ms;
     const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "timeout_ms");
     if (v && (parse_u64(v, cn->gw->cfg.request_timeout_max_ms, &timeout_ms) || !timeout_ms)) {

@@ -175,7 +175,28 @@ static int gateway_key(struct parse *p, const char *key, const char *v)
     return fail(p, -EINVAL, "gateway", key, "unknown key");
 }
 
-/* The [topic NAME] section's entry, created at its first key. */
+/* Appends a copy of @init named @name to *@items (*@count entries of @size
+ * bytes, each starting with its `char *name`); NULL when memory ran out. */
+static void *append_named(struct parse *p, void **items, size_t *count, size_t size,
+                          const void *init, const char *name)
+{
+    char *copy = strdup(name);
+    void *grown = copy ? realloc(*items, (*count + 1) * size) : NULL;
+    if (!grown) {
+        free(copy);
+        p->err = -ENOMEM;
+        return NULL;
+    }
+    *items = grown;
+    char *entry = (char *)grown + *count * size;
+    memcpy(entry, init, size);
+    memcpy(entry, &copy, sizeof(copy));
+    ++*count;
+    return entry;
+}
+
+/* A section's entry: created at its first key, found again at the next
+ * ones; a section that comes back later is an error. */
 static struct topic_cfg *topic_entry(struct parse *p, const char *name)
 {
     struct gw_config *c = p->c;
@@ -185,21 +206,8 @@ static struct topic_cfg *topic_entry(struct parse *p, const char *name)
         fail(p, -EINVAL, name, "section", "declared twice");
         return NULL;
     }
-    struct topic_cfg *grown = realloc(c->topics, (c->ntopics + 1) * sizeof(*grown));
-    if (!grown) {
-        p->err = -ENOMEM;
-        return NULL;
-    }
-    c->topics = grown;
-    struct topic_cfg *t = &c->topics[c->ntopics];
-    *t = c->defaults;
-    t->name = strdup(name);
-    if (!t->name) {
-        p->err = -ENOMEM;
-        return NULL;
-    }
-    c->ntopics++;
-    return t;
+    return append_named(p, (void **)&c->topics, &c->ntopics, sizeof(*c->topics),
+                        &c->defaults, name);
 }
 
 static struct token_cfg *token_entry(struct parse *p, const char *name)
@@ -207,21 +215,15 @@ static struct token_cfg *token_entry(struct parse *p, const char *name)
     struct gw_config *c = p->c;
     if (c->ntokens && !strcmp(c->tokens[c->ntokens - 1].name, name))
         return &c->tokens[c->ntokens - 1];
-    struct token_cfg *grown = realloc(c->tokens, (c->ntokens + 1) * sizeof(*grown));
-    if (!grown) {
-        p->err = -ENOMEM;
-        return NULL;
+    for (size_t i = 0; i < c->ntokens; i++) {
+        if (!strcmp(c->tokens[i].name, name)) {
+            fail(p, -EINVAL, name, "section", "declared twice");
+            return NULL;
+        }
     }
-    c->tokens = grown;
-    struct token_cfg *t = &c->tokens[c->ntokens];
-    memset(t, 0, sizeof(*t));
-    t->name = strdup(name);
-    if (!t->name) {
-        p->err = -ENOMEM;
-        return NULL;
-    }
-    c->ntokens++;
-    return t;
+    static const struct token_cfg none;
+    return append_named(p, (void **)&c->tokens, &c->ntokens, sizeof(*c->tokens), &none,
+                        name);
 }
 
 static int token_key(struct parse *p, struct token_cfg *t, const char *section,

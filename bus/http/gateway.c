@@ -81,8 +81,7 @@ static enum MHD_Result begin_post(struct conn *cn, struct MHD_Connection *c)
                                                        MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t n;
     if (declared && parse_u64(declared, UINT64_MAX, &n) == 0 && n > cn->limit)
-        return reply_error(cn, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                           "the body is over the topic's max_payload");
+        return reply_bus_error(cn, c, -EMSGSIZE);
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_CONTENT_TYPE);
     cn->json = type && strncasecmp(type, "application/json", 16) == 0 &&
@@ -105,16 +104,10 @@ static bool admitted(struct conn *cn, struct MHD_Connection *c)
         return false;
     }
     if (r->kind == ROUTE_BAD_METHOD) {
-        struct MHD_Response *resp;
-        struct strbuf b = {0};
-        sb_puts(&b, "{\"error\":\"method not allowed\",\"code\":\"method_not_allowed\"}\n");
-        size_t len;
-        char *text = sb_take(&b, &len);
-        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-        if (resp) {
+        struct MHD_Response *resp = error_response("method_not_allowed",
+                                                   "method not allowed");
+        if (resp)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        }
         reply(cn, c, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
         return false;
     }

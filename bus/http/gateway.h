@@ -150,14 +150,19 @@ int auth_check(const struct bus_http *gw, struct MHD_Connection *c, const char *
 /* Answers (reply.c). Each queues the response and counts it. */
 enum MHD_Result reply(struct conn *cn, struct MHD_Connection *c, int status,
                       struct MHD_Response *r);
+/* A response of the body built in @b (taken), with its content type; NULL
+ * when memory ran out. error_response: {"error": @msg, "code": @code}. */
+struct MHD_Response *response_of(struct strbuf *b, const char *type);
+struct MHD_Response *error_response(const char *code, const char *msg);
 /* A body built in @b (taken), with its content type. */
 enum MHD_Result reply_text(struct conn *cn, struct MHD_Connection *c, int status,
                            struct strbuf *b, const char *type);
 /* {"error": @msg, "code": @code} */
 enum MHD_Result reply_error(struct conn *cn, struct MHD_Connection *c, int status,
                             const char *code, const char *msg);
-/* The answer to a served-topic lookup that failed with @err. */
-enum MHD_Result reply_topic_error(struct conn *cn, struct MHD_Connection *c, int err);
+/* The answer to a bus or served-topic error @err (-ENOENT: unknown topic,
+ * -EAGAIN: full, -EMSGSIZE: too large, -ESHUTDOWN, ...; 500 for others). */
+enum MHD_Result reply_bus_error(struct conn *cn, struct MHD_Connection *c, int err);
 /* The topic of the request, per its route; NULL after answering. */
 struct served *topic_of(struct conn *cn, struct MHD_Connection *c, bool create);
 

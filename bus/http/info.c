@@ -7,6 +7,7 @@
 
 enum MHD_Result info_healthz(struct conn *cn, struct MHD_Connection *c)
 {
+    /* relaxed: a report, ordered with nothing. */
     bool stopping = atomic_load_explicit(&cn->gw->stopping, memory_order_relaxed);
     struct strbuf b = {0};
     sb_puts(&b, stopping ? "{\"status\":\"stopping\"}\n" : "{\"status\":\"ok\"}\n");

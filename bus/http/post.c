@@ -41,29 +41,10 @@ static int publish(struct served *s, const char *body, size_t len, bool json, ui
     return rc;
 }
 
-static enum MHD_Result refused(struct conn *cn, struct MHD_Connection *c, int rc)
-{
-    switch (rc) {
-    case -EAGAIN:
-        return reply_error(cn, c, MHD_HTTP_SERVICE_UNAVAILABLE, "topic_full",
-                           "the topic is full; retry later");
-    case -EMSGSIZE:
-        return reply_error(cn, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                           "the body is over the topic's max_payload");
-    case -ESHUTDOWN:
-    case -EPIPE:
-        return reply_error(cn, c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting_down",
-                           "the topic or the bus is closing");
-    default:
-        return reply_error(cn, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                           bus_strerror(rc));
-    }
-}
-
 enum MHD_Result post_events(struct conn *cn, struct MHD_Connection *c)
 {
     if (cn->over)
-        return refused(cn, c, -EMSGSIZE);
+        return reply_bus_error(cn, c, -EMSGSIZE);
     if (cn->json && !valid_json(cn->body, cn->len))
         return reply_error(cn, c, MHD_HTTP_BAD_REQUEST, "bad_json",
                            "the body is posted as application/json but is not JSON");
@@ -91,5 +72,5 @@ enum MHD_Result post_events(struct conn *cn, struct MHD_Connection *c)
         else
             idem_done(&cn->gw->idem, cn->topic->name, key, seq);
     }
-    return rc ? refused(cn, c, rc) : accepted(cn, c, seq);
+    return rc ? reply_bus_error(cn, c, rc) : accepted(cn, c, seq);
 }

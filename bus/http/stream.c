@@ -75,6 +75,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
     if (cn->out_sent == cn->out.len) {
         cn->out.len = cn->out_sent = 0;
+        /* An early end only: fill() reads the flag again under the lock. */
         if (cn->ending || cn->out.failed ||
             atomic_load_explicit(&cn->gw->stopping, memory_order_seq_cst))
             return MHD_CONTENT_READER_END_OF_STREAM;

@@ -108,6 +108,24 @@ class Gateway:
         return self.proc.returncode, err.decode()
 
 
+def hold_connections_then_refused(gw, n):
+    """Opens @n served connections, checks that one more is closed at once,
+    and returns the @n (open)."""
+    held = [socket.create_connection(("127.0.0.1", gw.port), timeout=5) for _ in range(n)]
+    for s in held:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"200" in s.recv(1000)
+    extra = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+    extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        got = extra.recv(1000)
+    except ConnectionResetError:
+        got = b""
+    extra.close()
+    assert got == b"", got  # refused: closed at once, unanswered
+    return held
+
+
 def start_config(config):
     """Runs bus-gateway with @config that must be refused: (status, stderr)."""
     d = tempfile.mkdtemp(prefix="bus-gateway-test-")
@@ -556,20 +574,7 @@ body_timeout_ms = 1000
         s.close()
 
     def test_per_ip_limit(self):
-        held = [socket.create_connection(("127.0.0.1", self.gw.port), timeout=5)
-                for _ in range(4)]
-        for s in held:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            self.assertIn(b"200", s.recv(1000))
-        extra = socket.create_connection(("127.0.0.1", self.gw.port), timeout=5)
-        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        try:
-            got = extra.recv(1000)
-        except ConnectionResetError:
-            got = b""
-        self.assertEqual(got, b"")  # refused: closed at once
-        extra.close()
-        for s in held:
+        for s in hold_connections_then_refused(self.gw, 4):
             s.close()
 
 
@@ -577,19 +582,7 @@ class ConnectionLimit(GatewayTest):
     config = "[gateway]\nconnection_limit = 3\n"
 
     def test_connections_over_the_limit_are_closed(self):
-        held = [socket.create_connection(("127.0.0.1", self.gw.port), timeout=5)
-                for _ in range(3)]
-        for s in held:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            self.assertIn(b"200", s.recv(1000))
-        extra = socket.create_connection(("127.0.0.1", self.gw.port), timeout=5)
-        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        try:
-            got = extra.recv(1000)
-        except ConnectionResetError:
-            got = b""
-        self.assertEqual(got, b"")
-        extra.close()
+        held = hold_connections_then_refused(self.gw, 3)
         held.pop().close()  # room again: the next connection is served
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
