@@ -37,8 +37,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* One request to the gateway on 127.0.0.1:@port; @body NULL = GET. */
-static struct answer http(uint16_t port, const char *path, const char *body)
+/* One request to the gateway on 127.0.0.1:@port; @body NULL = GET;
+ * @header NULL or one more request header. */
+static struct answer http_with(uint16_t port, const char *path, const char *body,
+                               const char *header)
 {
     struct answer a = {0};
     char url[512];
@@ -54,10 +56,18 @@ static struct answer http(uint16_t port, const char *path, const char *body)
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
     if (body)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    struct curl_slist *headers = header ? curl_slist_append(NULL, header) : NULL;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
     curl_easy_cleanup(c);
+    curl_slist_free_all(headers);
     return a;
+}
+
+static struct answer http(uint16_t port, const char *path, const char *body)
+{
+    return http_with(port, path, body, NULL);
 }
 
 static bus_http_t *start(bus_t *bus, const char *config_text)
@@ -204,16 +214,59 @@ END_TEST
 struct client {
     pthread_t thread;
     uint16_t port;
-    const char *path, *body;
+    const char *path, *body, *header;
     struct answer a;
 };
 
 static void *client_main(void *arg)
 {
     struct client *cl = arg;
-    cl->a = http(cl->port, cl->path, cl->body);
+    cl->a = http_with(cl->port, cl->path, cl->body, cl->header);
     return NULL;
 }
+
+/* Under the block policy a POST waits for room; meanwhile a retry with the
+ * same Idempotency-Key is 409, and once the first is answered the retry
+ * gets its seq. */
+START_TEST(idempotency_key_in_flight_is_409)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "blocking", 2, BUS_FULL_BLOCK, 0);
+    struct gate gate;
+    gate_init(&gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, wait_at_gate, &gate, &sub));
+    bus_http_t *gw = start(bus, NULL);
+    uint16_t port = bus_http_port(gw);
+    ck_assert_int_eq(http(port, "/v1/topics/blocking/events", "1").status, 202);
+    gate_await_waiters(&gate, 1);
+    ck_assert_int_eq(http(port, "/v1/topics/blocking/events", "2").status, 202);
+    struct client cl = {.port = port, .path = "/v1/topics/blocking/events", .body = "3",
+                        .header = "Idempotency-Key: k1"};
+    ck_assert_int_eq(pthread_create(&cl.thread, NULL, client_main, &cl), 0);
+    bus_topic_stats_t st = {0};
+    for (int i = 0; i < 1000 && st.blocked == 0; i++) { /* the POST waits for room */
+        ck_assert_ok(bus_topic_stats(t, &st));
+        if (st.blocked == 0)
+            sleep_ms(10); /* polling a reported condition, bounded */
+    }
+    ck_assert_uint_eq(st.blocked, 1);
+    struct answer a = http_with(port, "/v1/topics/blocking/events", "3", "Idempotency-Key: k1");
+    ck_assert_int_eq(a.status, 409);
+    ck_assert_ptr_nonnull(strstr(a.body, "\"code\":\"in_progress\""));
+    gate_open(&gate);
+    pthread_join(cl.thread, NULL);
+    ck_assert_int_eq(cl.a.status, 202);
+    ck_assert_str_eq(cl.a.body, "{\"topic\":\"blocking\",\"seq\":3}\n");
+    a = http_with(port, "/v1/topics/blocking/events", "3", "Idempotency-Key: k1");
+    ck_assert_str_eq(a.body, cl.a.body);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_topic_stats(t, &st));
+    ck_assert_uint_eq(st.published, 3);
+    ck_assert_ok(bus_http_stop(gw, 1000000000u));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
 
 /* Returns once the topic's window has @n clients parked (as the gateway
  * reports it), bounded. */
@@ -316,6 +369,7 @@ int main(void)
     tcase_add_test(tc, in_process_publish_wakes_a_long_poll);
     tcase_add_test(tc, keyed_and_parallel_topics_are_not_served);
     tcase_add_test(tc, stop_answers_a_parked_request);
+    tcase_add_test(tc, idempotency_key_in_flight_is_409);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     curl_global_cleanup();
