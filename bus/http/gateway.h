@@ -94,6 +94,11 @@ struct conn {
     uint64_t after;
     bool after_given;
     uint32_t limit_events;
+    /* Long poll: the window's `acked` when the poll first looked (0 = not
+     * yet, or nothing acknowledged): it answers once the window holds it,
+     * waiting up to POLL_CATCH_UP_NS for that even with wait=0. */
+    uint64_t must_see;
+    bool must_see_read;
     /* Stream: bytes formatted and not yet taken by libmicrohttpd */
     struct strbuf out;
     size_t out_sent;

@@ -12,6 +12,10 @@
 
 #define POLL_LIMIT_DEFAULT 100
 #define POLL_LIMIT_MAX 1000
+/* How long a long poll waits for the window to hold the events already
+ * acknowledged: normally microseconds (a dispatch); bounded for a topic
+ * whose handlers before the window's are stuck. */
+#define POLL_CATCH_UP_NS 1000000000ull
 
 /* Reads a query number; answers 400 and returns false when malformed. */
 static bool query_number(struct conn *cn, struct MHD_Connection *c, const char *name,
@@ -106,10 +110,20 @@ enum MHD_Result poll_events(struct conn *cn, struct MHD_Connection *c)
         pthread_mutex_unlock(&w->posting);
         return poll_reply_gone(cn, c, oldest);
     }
+    if (!cn->must_see_read) {
+        cn->must_see = w->acked;
+        cn->must_see_read = true;
+    }
+    /* An event answered 202 before this poll came is not in the window
+     * yet: wait for it, so that a client reads its own writes. */
+    bool behind = cn->must_see && w->next <= cn->must_see;
+    uint64_t deadline = cn->deadline_ns;
+    if (behind && deadline < cn->start_ns + POLL_CATCH_UP_NS)
+        deadline = cn->start_ns + POLL_CATCH_UP_NS;
     uint64_t seq = poll_first(w, cn);
     bool stopping = atomic_load_explicit(&cn->gw->stopping, memory_order_seq_cst);
-    if (seq >= w->next && clock_now_ns() < cn->deadline_ns &&
-        window_park(w, &cn->waiter, c, cn->deadline_ns, stopping)) {
+    if ((seq >= w->next || behind) && clock_now_ns() < deadline &&
+        window_park(w, &cn->waiter, c, deadline, stopping)) {
         cn->parked_as = WAIT_POLL;
         waiting_add(cn->gw, WAIT_POLL, 1);
         pthread_mutex_unlock(&w->lock);

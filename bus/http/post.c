@@ -25,8 +25,9 @@ static bool valid_json(const char *body, size_t len)
     return v != NULL;
 }
 
-/* Publishes, and marks the event JSON, with the window's `posting` lock
- * held across both: no reader renders the event before it is marked. */
+/* Publishes, marks the event JSON and notes its seq as acknowledged, with
+ * the window's `posting` lock held across them: no reader renders the event
+ * before it is marked. */
 static int publish(struct served *s, const char *body, size_t len, bool json, uint64_t *seq)
 {
     bus_publish_options_t opts;
@@ -37,6 +38,8 @@ static int publish(struct served *s, const char *body, size_t len, bool json, ui
     int rc = bus_publish_ex(s->topic, len ? body : NULL, len, &opts);
     if (rc == 0 && json && *seq)
         window_mark_json(&s->win, *seq);
+    if (rc == 0 && *seq > s->win.acked)
+        s->win.acked = *seq;
     pthread_mutex_unlock(&s->win.posting);
     return rc;
 }

@@ -34,6 +34,9 @@ struct window {
      * still in flight, so it never mistakes a JSON event for bytes. Taken
      * before `lock`, never the other way round. */
     pthread_mutex_t posting;
+    /* The largest seq a publish was answered 202 with; under `posting`. A
+     * long poll waits until the window holds it (read your writes). */
+    uint64_t acked;
     pthread_mutex_t lock; /* the events, the JSON marks, the waiters */
     struct event **slots; /* slot of seq s: slots[s & mask] */
     uint32_t mask;

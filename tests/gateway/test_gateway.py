@@ -69,8 +69,7 @@ class Gateway:
         return self.json("POST", f"/v1/topics/{topic}/events", body, h)
 
     def events(self, topic, count, after=0, headers=None):
-        """Long-polls until @count events after @after have come (an event
-        reaches readers once the bus has dispatched it, just after its 202)."""
+        """Long-polls until @count events after @after have come."""
         got = []
         deadline = time.monotonic() + 10
         while len(got) < count and time.monotonic() < deadline:
@@ -185,6 +184,12 @@ retention_events = 2
         self.assertEqual(body["next"], 3)
         now = time.time_ns()
         self.assertTrue(all(now - 60e9 < e["time_ns"] <= now for e in ev))
+
+    def test_poll_reads_its_own_writes(self):
+        for i in range(1, 51):
+            self.assertEqual(self.gw.publish("rw", b"%d" % i)[2]["seq"], i)
+            status, _, body = self.gw.json("GET", f"/v1/topics/rw/events?after={i - 1}")
+            self.assertEqual((status, [e["seq"] for e in body["events"]]), (200, [i]))
 
     def test_poll_limit_and_after(self):
         for i in range(5):
