@@ -16,13 +16,16 @@ void config_defaults(struct gw_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->auto_create = true;
-    c->max_topics = 1024;
+    /* Memory of topics created on first use, at worst (every event of the
+     * largest size): max_topics * (capacity * max_payload + retention_bytes)
+     * = 256 * (16 MiB + 1 MiB); small events touch one page per slot. */
+    c->max_topics = 256;
     bus_topic_config_init(&c->defaults.bus);
     c->defaults.bus.capacity = 1024;
-    c->defaults.bus.max_payload = 65536;
+    c->defaults.bus.max_payload = 16384;
     c->defaults.bus.full_policy = BUS_FULL_FAIL;
     c->defaults.retention_events = 1024;
-    c->defaults.retention_bytes = 8u << 20;
+    c->defaults.retention_bytes = 1u << 20;
     c->connection_limit = 10000;
     c->per_ip_limit = 1024;
     c->connection_timeout_s = 30;
