@@ -181,6 +181,8 @@ publish_one(struct bus_topic *t, const void *data, size_t size, const bus_publis
         return (int)n;
     }
     fill(t, r.first, now, data, size, opts);
+    if (opts && opts->seq)
+        *opts->seq = r.first + 1; /* before the commit publishes the slot */
     commit(t, &r, 1);
     return 0;
 }

@@ -700,11 +700,16 @@ typedef struct bus_publish_options {
      * unchanged until on_complete (required) is called: that is the release
      * callback. max_payload does not limit zero-copy events. */
     bool zero_copy;
+    /* NULL, or receives the event's seq (bus_event_t.seq) once it is
+     * accepted, written before any handler can see the event; left as it
+     * was when the call fails or a full BUS_FULL_DROP ring drops the event.
+     * For a front end that answers a publish with its seq (an HTTP 202). */
+    uint64_t *seq;
 } bus_publish_options_t;
 
 /**
  * bus_publish_options_init - fill @opts with the defaults (no callback,
- * copy). Thread-safety: any thread. @opts NULL is ignored.
+ * copy, no seq). Thread-safety: any thread. @opts NULL is ignored.
  */
 BUS_API void bus_publish_options_init(bus_publish_options_t *opts);
 

@@ -95,6 +95,38 @@ START_TEST(ack_without_subscribers)
 }
 END_TEST
 
+/* The seq a publisher is told is the one its handler sees. */
+static int note_seq(const bus_event_t *ev, void *ctx)
+{
+    atomic_store((_Atomic uint64_t *)ctx, ev->seq);
+    return 0;
+}
+
+START_TEST(publish_tells_its_seq)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "seqs", 2, BUS_FULL_DROP, 0);
+    _Atomic uint64_t seen = 0;
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, note_seq, &seen, &sub));
+    bus_publish_options_t opts;
+    bus_publish_options_init(&opts);
+    uint64_t seq = 0;
+    opts.seq = &seq;
+    for (uint64_t i = 1; i <= 5; i++) {
+        ck_assert_ok(bus_publish_ex(t, "x", 1, &opts));
+        ck_assert_uint_eq(seq, i);
+        ck_assert_ok(bus_flush(bus));
+        ck_assert_uint_eq(atomic_load(&seen), seq);
+    }
+    /* Refused: seq untouched. */
+    seq = 77;
+    ck_assert_int_eq(bus_publish_ex(t, "toolong", 1000, &opts), -EMSGSIZE);
+    ck_assert_uint_eq(seq, 77);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 /* Zero copy: handlers see the caller's bytes; release comes once, after. */
 struct buffer {
     atomic_int released;
@@ -320,6 +352,7 @@ int main(void)
     tcase_add_test(tc, ack_reports_every_subscriber_once);
     tcase_add_test(tc, ack_of_dropped_event);
     tcase_add_test(tc, ack_without_subscribers);
+    tcase_add_test(tc, publish_tells_its_seq);
     tcase_add_test(tc, zero_copy_hands_over_and_releases);
     tcase_add_test(tc, zero_copy_release_on_destroy);
     tcase_add_test(tc, failed_events_become_dead_letters);

@@ -1,0 +1,128 @@
+/* stream.c - GET /v1/topics/{name}/stream: Server-Sent Events, one per bus
+ * event (`id: SEQ`, `data:` the long poll's event object), resuming after
+ * Last-Event-ID, a comment line as heartbeat. Between events the
+ * connection is parked on the window, as a long poll. */
+#include "gateway.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "../clock.h"
+
+#define STREAM_BATCH 64
+
+/* Formats the events after the cursor into cn->out; parks when there are
+ * none and no heartbeat is due. Returns false when parked. */
+static bool fill(struct conn *cn, struct MHD_Connection *c)
+{
+    struct window *w = &cn->topic->win;
+    uint64_t now = clock_now_ns();
+    pthread_mutex_lock(&w->posting);
+    pthread_mutex_lock(&w->lock);
+    if (poll_gone(w, cn)) {
+        /* The client fell behind the window: say so, then end; it
+         * reconnects and gets 410 with the oldest seq. */
+        sb_printf(&cn->out, "event: gone\ndata: {\"oldest\":%llu}\n\n",
+                  (unsigned long long)w->oldest);
+        cn->ending = true;
+    } else {
+        uint64_t seq = poll_first(w, cn);
+        for (int n = 0; seq < w->next && n < STREAM_BATCH; seq++, n++) {
+            sb_printf(&cn->out, "id: %llu\ndata: ", (unsigned long long)seq);
+            size_t from = cn->out.len;
+            poll_render_event(&cn->out, window_get(w, seq));
+            /* A JSON payload may hold line breaks, as whitespace only (in
+             * its strings they are escaped): one data line. */
+            for (size_t i = from; i < cn->out.len && !cn->out.failed; i++)
+                if (cn->out.p[i] == '\n' || cn->out.p[i] == '\r')
+                    cn->out.p[i] = ' ';
+            sb_puts(&cn->out, "\n\n");
+            cn->after = seq;
+            cn->after_given = true;
+        }
+        if (cn->out.len == 0 && now >= cn->next_heartbeat_ns) {
+            sb_puts(&cn->out, ": heartbeat\n\n");
+            cn->next_heartbeat_ns = now + (uint64_t)cn->gw->cfg.heartbeat_ms * 1000000u;
+        }
+    }
+    bool stopping = atomic_load_explicit(&cn->gw->stopping, memory_order_seq_cst);
+    bool parked = cn->out.len == 0 &&
+                  window_park(w, &cn->waiter, c, cn->next_heartbeat_ns, stopping);
+    if (parked) {
+        cn->parked_as = WAIT_STREAM;
+        waiting_add(cn->gw, WAIT_STREAM, 1);
+    }
+    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->posting);
+    return !parked;
+}
+
+struct stream_ctx {
+    struct conn *cn;
+    struct MHD_Connection *c;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream_ctx *sc = cls;
+    struct conn *cn = sc->cn;
+    if (cn->parked_as >= 0) {
+        waiting_add(cn->gw, cn->parked_as, -1);
+        cn->parked_as = -1;
+    }
+    if (cn->out_sent == cn->out.len) {
+        cn->out.len = cn->out_sent = 0;
+        /* An early end only: fill() reads the flag again under the lock. */
+        if (cn->ending || cn->out.failed ||
+            atomic_load_explicit(&cn->gw->stopping, memory_order_seq_cst))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (!fill(cn, sc->c))
+            return 0; /* parked: called again once resumed */
+    }
+    size_t n = cn->out.len - cn->out_sent;
+    if (n > max)
+        n = max;
+    memcpy(buf, cn->out.p + cn->out_sent, n);
+    cn->out_sent += n;
+    return (ssize_t)n;
+}
+
+enum MHD_Result stream_events(struct conn *cn, struct MHD_Connection *c)
+{
+    if (!poll_setup(cn, c, false))
+        return MHD_YES;
+    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    if (last) {
+        if (parse_u64(last, UINT64_MAX - 1, &cn->after))
+            return reply_error(cn, c, MHD_HTTP_BAD_REQUEST, "bad_last_event_id",
+                               "Last-Event-ID must be a seq");
+        cn->after_given = true;
+    }
+    struct window *w = &cn->topic->win;
+    pthread_mutex_lock(&w->lock);
+    bool gone = poll_gone(w, cn);
+    uint64_t oldest = w->oldest;
+    pthread_mutex_unlock(&w->lock);
+    if (gone)
+        return poll_reply_gone(cn, c, oldest);
+    struct stream_ctx *sc = malloc(sizeof(*sc));
+    if (!sc)
+        return MHD_NO;
+    *sc = (struct stream_ctx){cn, c};
+    cn->next_heartbeat_ns = clock_now_ns() + (uint64_t)cn->gw->cfg.heartbeat_ms * 1000000u;
+    /* A first line at once, so that the client sees the stream open (the
+     * headers leave with it) before any event. */
+    sb_puts(&cn->out, ": stream open\n\n");
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, sc, free);
+    if (!r) {
+        free(sc);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    return reply(cn, c, MHD_HTTP_OK, r);
+}

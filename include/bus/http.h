@@ -1,0 +1,99 @@
+/*
+ * bus/http.h - an HTTP gateway in front of a bus: clients outside the
+ * process publish, long-poll, stream (Server-Sent Events) and make requests
+ * over HTTP/1.1 (docs/gateway.md lists the endpoints).
+ *
+ * A layer above the core: its own library (libbus-http, pkg-config
+ * `bus-http`), which brings libmicrohttpd, jansson and inih; a program that
+ * uses only bus.h never links them. The program bus-gateway is this library
+ * plus a command line.
+ *
+ * Each topic served over HTTP keeps a bounded replay window in memory (its
+ * last N events and bytes), filled by an ordinary subscription: long polls
+ * and streams read from it, and waiting clients are parked connections of
+ * libmicrohttpd (suspended, no thread each), woken when the window grows.
+ *
+ * Conventions as bus.h: 0 or a negative errno; after a failed start,
+ * bus_http_last_error() says why.
+ */
+#ifndef BUS_HTTP_H
+#define BUS_HTTP_H
+
+#include <stdint.h>
+
+#include "bus.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bus_http bus_http_t; /* opaque */
+
+typedef struct bus_http_config {
+    /* The address to listen on: an IPv4 address ("127.0.0.1", "0.0.0.0"),
+     * copied. NULL = 127.0.0.1. */
+    const char *host;
+    uint16_t port;    /* 0 = a free port, chosen by the system (bus_http_port()) */
+    unsigned threads; /* HTTP threads (libmicrohttpd's pool, epoll each);
+                         0 = 2; at most 256 */
+    /* An INI file (docs/gateway.md, "Configuration"): topics, tokens and
+     * their rights, limits. Read by bus_http_start() only. NULL = defaults:
+     * topics created on first use, no auth. */
+    const char *config_file;
+} bus_http_config_t;
+
+/**
+ * bus_http_config_init - fill @cfg with the defaults (127.0.0.1, a free
+ * port, 2 threads, no config file). @cfg NULL is ignored.
+ * Thread-safety: any thread.
+ */
+BUS_API void bus_http_config_init(bus_http_config_t *cfg);
+
+/**
+ * bus_http_start - read the configuration, open the topics it declares on
+ * @bus, bind the address and serve until bus_http_stop().
+ * @bus: the caller's; it must outlive the gateway (stop it first). The
+ *   gateway opens topics and subscribes to them (one subscription per topic
+ *   served, for its replay window); it never shuts the bus down.
+ * @out: receives the gateway; untouched on error.
+ * Thread-safety: any thread that is not a worker of @bus.
+ * Errors: -EINVAL (NULL argument, bad host, a config file that does not
+ * parse or holds a bad value: bus_http_last_error() names the line),
+ * -ENOTSUP (the config asks for a durable topic: not in this build), the
+ * errors of bus_topic_open() for declared topics (-EEXIST: open with
+ * another configuration), -EADDRINUSE or another bind error, -ENOMEM.
+ */
+BUS_API int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out);
+
+/**
+ * bus_http_port - the port the gateway listens on (the one chosen when the
+ * config asked for 0). Thread-safety: any thread while @gw is valid.
+ */
+BUS_API uint16_t bus_http_port(const bus_http_t *gw);
+
+/**
+ * bus_http_stop - stop gracefully and free @gw: stop accepting connections,
+ * answer the clients that wait (long polls with the events they have,
+ * possibly none; streams end; requests still unanswered get 503), let the
+ * requests in flight finish, for at most @grace_ns (then the connections
+ * left are closed), unsubscribe from the topics and free everything. The
+ * bus and its topics stay as they are: the caller drains them
+ * (bus_shutdown()).
+ * Thread-safety: any thread that is not a worker of the bus, once.
+ * Errors: -EINVAL (gw NULL).
+ */
+BUS_API int bus_http_stop(bus_http_t *gw, uint64_t grace_ns);
+
+/**
+ * bus_http_last_error - why the calling thread's last bus_http_start()
+ * failed, in words (a config file's line number included); "" if none
+ * failed. Valid until the thread's next bus_http_start().
+ * Thread-safety: any thread; each thread has its own.
+ */
+BUS_API const char *bus_http_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BUS_HTTP_H */

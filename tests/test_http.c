@@ -1,0 +1,377 @@
+/* test_http.c - the gateway library (bus/http.h) in front of a program's own
+ * bus: what only the program can arrange (a full topic, a replier, a stuck
+ * handler, an in-process publisher), driven over HTTP with libcurl. The
+ * bus-gateway program is driven by tests/gateway/test_gateway.py. */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "bus/http.h"
+#include "helpers.h"
+
+struct answer {
+    long status;
+    char body[8192];
+    size_t len;
+    char retry_after[32];
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    struct answer *a = arg;
+    size_t len = size * n;
+    size_t room = sizeof(a->body) - 1 - a->len;
+    memcpy(a->body + a->len, p, len < room ? len : room);
+    a->len += len < room ? len : room;
+    a->body[a->len] = '\0';
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    struct answer *a = arg;
+    if (size * n > 13 && strncasecmp(p, "Retry-After: ", 13) == 0)
+        snprintf(a->retry_after, sizeof(a->retry_after), "%.*s", (int)(size * n - 15), p + 13);
+    return size * n;
+}
+
+/* One request to the gateway on 127.0.0.1:@port; @body NULL = GET;
+ * @header NULL or one more request header. */
+static struct answer http_with(uint16_t port, const char *path, const char *body,
+                               const char *header)
+{
+    struct answer a = {0};
+    char url[512];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    struct curl_slist *headers = header ? curl_slist_append(NULL, header) : NULL;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(headers);
+    return a;
+}
+
+static struct answer http(uint16_t port, const char *path, const char *body)
+{
+    return http_with(port, path, body, NULL);
+}
+
+static bus_http_t *start(bus_t *bus, const char *config_text)
+{
+    bus_http_config_t cfg;
+    bus_http_config_init(&cfg);
+    char path[] = "/tmp/test_http_XXXXXX";
+    if (config_text) {
+        int fd = mkstemp(path);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, config_text, strlen(config_text)), (ssize_t)strlen(config_text));
+        close(fd);
+        cfg.config_file = path;
+    }
+    bus_http_t *gw = NULL;
+    int rc = bus_http_start(bus, &cfg, &gw);
+    if (config_text)
+        unlink(path);
+    ck_assert_msg(rc == 0, "bus_http_start: %d %s", rc, bus_http_last_error());
+    ck_assert_uint_gt(bus_http_port(gw), 0);
+    return gw;
+}
+
+static int start_error(bus_t *bus, const char *config_text)
+{
+    char path[] = "/tmp/test_http_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, config_text, strlen(config_text)), (ssize_t)strlen(config_text));
+    close(fd);
+    bus_http_config_t cfg;
+    bus_http_config_init(&cfg);
+    cfg.config_file = path;
+    bus_http_t *gw = NULL;
+    int rc = bus_http_start(bus, &cfg, &gw);
+    unlink(path);
+    ck_assert_ptr_null(gw);
+    return rc;
+}
+
+START_TEST(start_errors_say_why)
+{
+    bus_t *bus = new_bus(1);
+    bus_http_t *gw = NULL;
+    ck_assert_int_eq(bus_http_start(NULL, NULL, &gw), -EINVAL);
+    ck_assert_int_eq(bus_http_start(bus, NULL, NULL), -EINVAL);
+    bus_http_config_t cfg;
+    bus_http_config_init(&cfg);
+    cfg.host = "not-an-address";
+    ck_assert_int_eq(bus_http_start(bus, &cfg, &gw), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(bus_http_last_error(), "not-an-address"));
+    ck_assert_int_eq(start_error(bus, "[topic t]\ndurable = true\n"), -ENOTSUP);
+    ck_assert_ptr_nonnull(strstr(bus_http_last_error(), "durable topics are not available"));
+    ck_assert_int_eq(start_error(bus, "[gateway]\n\nheartbeat_ms = -1\n"), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(bus_http_last_error(), ":3:"));
+    ck_assert_int_eq(start_error(bus, "[topic t]\ncapacity = 3\n"), -EINVAL);
+    /* The program's topic, declared differently in the config. */
+    new_topic(bus, "mine", 8, BUS_FULL_BLOCK, 0);
+    ck_assert_int_eq(start_error(bus, "[topic mine]\ncapacity = 16\n"), -EEXIST);
+    ck_assert_ok(bus_http_stop(start(bus, NULL), 0));
+    ck_assert_int_eq(bus_http_stop(NULL, 0), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* A program's bus with one topic whose handler waits at @gate, served by a
+ * gateway. */
+static bus_http_t *gated_topic(bus_t *bus, const char *name, uint32_t capacity,
+                               struct gate *gate, bus_topic_t **topic)
+{
+    *topic = new_topic(bus, name, capacity, BUS_FULL_FAIL, 0);
+    gate_init(gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(*topic, wait_at_gate, gate, &sub));
+    return start(bus, NULL);
+}
+
+START_TEST(full_topic_is_503_with_retry_after)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t;
+    struct gate gate;
+    bus_http_t *gw = gated_topic(bus, "jobs", 2, &gate, &t);
+    uint16_t port = bus_http_port(gw);
+    struct answer a = http(port, "/v1/topics/jobs/events", "1");
+    ck_assert_int_eq(a.status, 202);
+    gate_await_waiters(&gate, 1); /* event 1 held by the handler */
+    ck_assert_int_eq(http(port, "/v1/topics/jobs/events", "2").status, 202);
+    a = http(port, "/v1/topics/jobs/events", "3");
+    ck_assert_int_eq(a.status, 503);
+    ck_assert_str_eq(a.retry_after, "1");
+    ck_assert_ptr_nonnull(strstr(a.body, "\"code\":\"topic_full\""));
+    gate_open(&gate);
+    ck_assert_ok(bus_flush(bus));
+    bus_topic_stats_t st;
+    ck_assert_ok(bus_topic_stats(t, &st));
+    ck_assert_uint_eq(st.published, 2);
+    ck_assert_ok(bus_http_stop(gw, 1000000000u));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+static int echo_upper(const bus_event_t *ev, void *ctx)
+{
+    (void)ctx;
+    char out[64];
+    size_t n = ev->size < sizeof(out) ? ev->size : sizeof(out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)toupper(((const char *)ev->data)[i]);
+    return bus_reply(ev, out, n) == -EINVAL ? 0 : 0; /* the window's events are no requests */
+}
+
+START_TEST(request_is_answered_200)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "svc", 64, BUS_FULL_FAIL, 0);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, echo_upper, NULL, &sub));
+    bus_http_t *gw = start(bus, NULL);
+    struct answer a = http(bus_http_port(gw), "/v1/topics/svc/request?timeout_ms=5000", "ping");
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(a.body, "PING");
+    ck_assert_ok(bus_http_stop(gw, 1000000000u));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(request_without_reply_in_time_is_504)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t;
+    struct gate gate;
+    bus_http_t *gw = gated_topic(bus, "slow", 64, &gate, &t);
+    struct answer a = http(bus_http_port(gw), "/v1/topics/slow/request?timeout_ms=100", "q");
+    ck_assert_int_eq(a.status, 504);
+    ck_assert_ptr_nonnull(strstr(a.body, "\"code\":\"timeout\""));
+    gate_open(&gate);
+    ck_assert_ok(bus_http_stop(gw, 1000000000u));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* A client thread's request, for the tests that act while it waits. */
+struct client {
+    pthread_t thread;
+    uint16_t port;
+    const char *path, *body, *header;
+    struct answer a;
+};
+
+static void *client_main(void *arg)
+{
+    struct client *cl = arg;
+    cl->a = http_with(cl->port, cl->path, cl->body, cl->header);
+    return NULL;
+}
+
+/* Under the block policy a POST waits for room; meanwhile a retry with the
+ * same Idempotency-Key is 409, and once the first is answered the retry
+ * gets its seq. */
+START_TEST(idempotency_key_in_flight_is_409)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "blocking", 2, BUS_FULL_BLOCK, 0);
+    struct gate gate;
+    gate_init(&gate);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, wait_at_gate, &gate, &sub));
+    bus_http_t *gw = start(bus, NULL);
+    uint16_t port = bus_http_port(gw);
+    ck_assert_int_eq(http(port, "/v1/topics/blocking/events", "1").status, 202);
+    gate_await_waiters(&gate, 1);
+    ck_assert_int_eq(http(port, "/v1/topics/blocking/events", "2").status, 202);
+    struct client cl = {.port = port, .path = "/v1/topics/blocking/events", .body = "3",
+                        .header = "Idempotency-Key: k1"};
+    ck_assert_int_eq(pthread_create(&cl.thread, NULL, client_main, &cl), 0);
+    bus_topic_stats_t st = {0};
+    for (int i = 0; i < 1000 && st.blocked == 0; i++) { /* the POST waits for room */
+        ck_assert_ok(bus_topic_stats(t, &st));
+        if (st.blocked == 0)
+            sleep_ms(10); /* polling a reported condition, bounded */
+    }
+    ck_assert_uint_eq(st.blocked, 1);
+    struct answer a = http_with(port, "/v1/topics/blocking/events", "3", "Idempotency-Key: k1");
+    ck_assert_int_eq(a.status, 409);
+    ck_assert_ptr_nonnull(strstr(a.body, "\"code\":\"in_progress\""));
+    gate_open(&gate);
+    pthread_join(cl.thread, NULL);
+    ck_assert_int_eq(cl.a.status, 202);
+    ck_assert_str_eq(cl.a.body, "{\"topic\":\"blocking\",\"seq\":3}\n");
+    a = http_with(port, "/v1/topics/blocking/events", "3", "Idempotency-Key: k1");
+    ck_assert_str_eq(a.body, cl.a.body);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_topic_stats(t, &st));
+    ck_assert_uint_eq(st.published, 3);
+    ck_assert_ok(bus_http_stop(gw, 1000000000u));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* Returns once the topic's window has @n clients parked (as the gateway
+ * reports it), bounded. */
+static void await_parked(uint16_t port, const char *topic, int n)
+{
+    char path[300], want[64];
+    snprintf(path, sizeof(path), "/v1/topics/%s", topic);
+    snprintf(want, sizeof(want), "\"waiting\":%d}", n);
+    for (int i = 0; i < 1000; i++) {
+        if (strstr(http(port, path, NULL).body, want))
+            return;
+        sleep_ms(10); /* polling a reported condition, bounded */
+    }
+    ck_abort_msg("never %d parked on %s", n, topic);
+}
+
+START_TEST(in_process_publish_wakes_a_long_poll)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t = new_topic(bus, "feed", 64, BUS_FULL_FAIL, 0);
+    bus_http_t *gw = start(bus, NULL);
+    struct client cl = {.port = bus_http_port(gw),
+                        .path = "/v1/topics/feed/events?after=0&wait=30"};
+    ck_assert_int_eq(pthread_create(&cl.thread, NULL, client_main, &cl), 0);
+    await_parked(cl.port, "feed", 1);
+    ck_assert_ok(bus_publish(t, "hey", 3));
+    pthread_join(cl.thread, NULL);
+    ck_assert_int_eq(cl.a.status, 200);
+    ck_assert_ptr_nonnull(strstr(cl.a.body, "\"seq\":1,"));
+    ck_assert_ptr_nonnull(strstr(cl.a.body, "\"data_b64\":\"aGV5\""));
+    ck_assert_ok(bus_http_stop(gw, 1000000000u));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+START_TEST(keyed_and_parallel_topics_are_not_served)
+{
+    bus_t *bus = new_bus(1);
+    new_topic(bus, "lanes", 64, BUS_FULL_FAIL, BUS_TOPIC_KEYED);
+    new_topic(bus, "wide", 64, BUS_FULL_FAIL, BUS_TOPIC_PARALLEL);
+    bus_http_t *gw = start(bus, NULL);
+    struct answer a = http(bus_http_port(gw), "/v1/topics/lanes/events", "x");
+    ck_assert_int_eq(a.status, 409);
+    ck_assert_ptr_nonnull(strstr(a.body, "not_servable"));
+    ck_assert_int_eq(http(bus_http_port(gw), "/v1/topics/wide/events", NULL).status, 409);
+    ck_assert_ok(bus_http_stop(gw, 1000000000u));
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+struct stopper {
+    pthread_t thread;
+    bus_http_t *gw;
+};
+
+static void *stop_main(void *arg)
+{
+    struct stopper *s = arg;
+    bus_http_stop(s->gw, 5000000000u);
+    return NULL;
+}
+
+/* The stop answers a request still waiting for its reply (503); the bus's
+ * own timeout comes later, after the gateway is freed (ASan checks that
+ * nothing of it is touched then). */
+START_TEST(stop_answers_a_parked_request)
+{
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t;
+    struct gate gate;
+    bus_http_t *gw = gated_topic(bus, "held", 64, &gate, &t);
+    struct client cl = {.port = bus_http_port(gw),
+                        .path = "/v1/topics/held/request?timeout_ms=300", .body = "q"};
+    ck_assert_int_eq(pthread_create(&cl.thread, NULL, client_main, &cl), 0);
+    gate_await_waiters(&gate, 1);
+    struct stopper s = {.gw = gw};
+    ck_assert_int_eq(pthread_create(&s.thread, NULL, stop_main, &s), 0);
+    pthread_join(cl.thread, NULL);
+    ck_assert_int_eq(cl.a.status, 503);
+    ck_assert_ptr_nonnull(strstr(cl.a.body, "shutting_down"));
+    /* The stop ends with unsubscribing, which waits for the handler calls
+     * in progress on the served topics: this one's. */
+    gate_open(&gate);
+    pthread_join(s.thread, NULL);
+    ck_assert_ok(bus_flush_quiet(bus, 5000000000u));
+    ck_assert_ok(bus_destroy(bus)); /* waits for the request's timer too */
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("http");
+    TCase *tc = tcase_create("gateway library");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, start_errors_say_why);
+    tcase_add_test(tc, full_topic_is_503_with_retry_after);
+    tcase_add_test(tc, request_is_answered_200);
+    tcase_add_test(tc, request_without_reply_in_time_is_504);
+    tcase_add_test(tc, in_process_publish_wakes_a_long_poll);
+    tcase_add_test(tc, keyed_and_parallel_topics_are_not_served);
+    tcase_add_test(tc, stop_answers_a_parked_request);
+    tcase_add_test(tc, idempotency_key_in_flight_is_409);
+    suite_add_tcase(s, tc);
+    int rc = run_suite(s);
+    curl_global_cleanup();
+    return rc;
+}
