@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "internal.h"
+#include "journal/durable.h"
 
 enum { MAX_WORKERS = 1024, MAX_TOPICS = 1u << 24, MAX_BATCH = 65536 };
 
@@ -239,6 +240,8 @@ static int stop_intake(struct bus *bus, uint64_t deadline_ns)
 {
     int rc = bus__topics_stop(bus, deadline_ns);
     for_each_topic(bus, fence_subscribers, NULL);
+    /* Durable consumers are no workers: stopped here (positions stored). */
+    for_each_topic(bus, bus__durable_stop, NULL);
     seal(bus, USER_TOPICS);
     return rc;
 }

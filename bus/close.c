@@ -33,6 +33,7 @@
 #include <limits.h>
 
 #include "internal.h"
+#include "journal/durable.h"
 #include "tsan.h"
 
 /* The topic and its keyed lanes: what is scheduled and has a ring. */
@@ -135,6 +136,10 @@ int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)
     if (mode == BUS_CLOSE_DRAIN)
         subs = bus__subs_close(t);
     for_each_ring(t, wait_off_queues);
+    /* Durable: its consumers stop, its journal is synced and closed (the
+     * directory can be opened again once the close returns). */
+    if (t->durable)
+        bus__durable_close(t);
     if (final)
         bus_topic_stats(t, final);
     /* Before the free is queued: an unload never touches them after. */

@@ -287,11 +287,15 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready,
     uint64_t outer_end = bus__batch_end;
     bus__batch_end = first + max;
 
-    uint64_t ticket = first;
+    uint64_t ticket = first, voided = 0;
     for (; ticket < bus__batch_end; ticket++) {
         const struct ring_slot *slot = committed_slot(t, ticket, check_ready);
         if (!slot)
             break;
+        if (__builtin_expect(slot->flags & SLOT_VOID, 0)) {
+            voided++;
+            continue;
+        }
         ev.data = slot_payload(slot);
         ev.size = slot->size;
         ev.seq = ticket + 1;
@@ -312,6 +316,8 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready,
         atomic_fetch_add_explicit(&t->delivered, tally[HANDLED], memory_order_relaxed);
     if (tally[FAILED])
         atomic_fetch_add_explicit(&t->handler_errors, tally[FAILED], memory_order_relaxed);
+    if (__builtin_expect(voided, 0))
+        atomic_fetch_add_explicit(&t->dropped, voided, memory_order_relaxed);
     return ticket - first;
 }
 

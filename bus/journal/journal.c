@@ -75,13 +75,21 @@ int journal_add_segment(struct journal *j, struct segment *s)
     return 0;
 }
 
-static void free_journal(struct journal *j)
+/* The files: unmapped and closed, the flock dropped. */
+static void release_files(struct journal *j)
 {
     for (uint32_t i = 0; i < j->nsegs; i++)
         segment_unref(j->segs[i]);
-    free(j->segs);
+    j->nsegs = 0;
     if (j->dirfd >= 0)
-        close(j->dirfd); /* drops the flock */
+        close(j->dirfd);
+    j->dirfd = -1;
+}
+
+static void free_journal(struct journal *j)
+{
+    release_files(j);
+    free(j->segs);
     pthread_mutex_destroy(&j->lock);
     pthread_mutex_destroy(&j->sync_lock);
     pthread_cond_destroy(&j->sync_done);
@@ -129,11 +137,22 @@ int journal_open(const bus_journal_config_t *cfg, struct journal **out)
     return 0;
 }
 
-void journal_close(struct journal *j)
+void journal_shut(struct journal *j)
 {
     journal_syncer_stop(j);
     if (j->cfg.sync != BUS_SYNC_NONE)
         journal_sync(j);
+    pthread_mutex_lock(&j->lock);
+    /* relaxed: read under the lock. A late append fails with it. */
+    if (!atomic_load_explicit(&j->error, memory_order_relaxed))
+        atomic_store_explicit(&j->error, -EPIPE, memory_order_relaxed);
+    release_files(j);
+    pthread_mutex_unlock(&j->lock);
+}
+
+void journal_close(struct journal *j)
+{
+    journal_shut(j);
     free_journal(j);
 }
 
@@ -225,7 +244,7 @@ void journal_stats(struct journal *j, bus_journal_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&j->lock);
-    out->first_seq = j->segs[0]->first_seq;
+    out->first_seq = j->nsegs ? j->segs[0]->first_seq : j->next_seq;
     out->last_seq = j->next_seq - 1;
     out->segments = j->nsegs;
     for (uint32_t i = 0; i < j->nsegs; i++)

@@ -50,7 +50,11 @@ struct journal {
 /* Opens (creating if missing) and recovers the journal in cfg->dir: 0, or
  * -errno with bus__fail's reason (-EBADMSG names the segment and offset). */
 int journal_open(const bus_journal_config_t *cfg, struct journal **out);
-/* Syncs (unless BUS_SYNC_NONE), stops the syncer and frees. */
+/* Stops the syncer, syncs (unless BUS_SYNC_NONE) and closes the files (the
+ * directory's flock goes with them); later appends fail with -EPIPE. The
+ * struct stays for late callers. Idempotent. */
+void journal_shut(struct journal *j);
+/* journal_shut(), then frees. */
 void journal_close(struct journal *j);
 
 /* Appends @s to the segment list (under the lock once open): 0, -ENOMEM. */
