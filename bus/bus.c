@@ -102,9 +102,11 @@ static int check_caller(struct bus *bus)
 {
     if (!bus)
         return -EINVAL;
-    /* A worker would wait for itself, the timer thread (an on_reply) would
-     * join itself; bus_destroy relies on this check too. */
-    if (bus__current_worker_bus() == bus || bus__timers_on_thread(&bus->timers))
+    /* A worker would wait for itself, the timer thread (an on_reply) or a
+     * durable consumer would join itself; bus_destroy relies on this check
+     * too. */
+    if (bus__current_worker_bus() == bus || bus__timers_on_thread(&bus->timers) ||
+        bus__durable_on_thread(bus))
         return -EDEADLK;
     return 0;
 }

@@ -117,8 +117,10 @@ int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)
         return -EDEADLK;
     /* Its watermark callback: the close would wait for it. A listing's
      * callback pins a topic: two of them closing each other's would wait
-     * for each other. */
-    if (bus__watermark_calling(t) || bus__in_topics_visit())
+     * for each other. A durable consumer's handler: the close of its topic
+     * would join it (any topic: keep the rule simple, as for workers). */
+    if (bus__watermark_calling(t) || bus__in_topics_visit() ||
+        bus__durable_on_thread(t->bus))
         return -EDEADLK;
     int rc = bus__topic_unregister(t);
     if (rc)

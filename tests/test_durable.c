@@ -186,6 +186,47 @@ START_TEST(consumer_behind_retention_is_told)
 }
 END_TEST
 
+struct close_result {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int rc;
+};
+
+static int close_own_topic(const bus_event_t *ev, void *ctx)
+{
+    struct close_result *r = ctx;
+    int rc = bus_topic_close(ev->topic, BUS_CLOSE_DRAIN, NULL);
+    pthread_mutex_lock(&r->lock);
+    r->rc = rc;
+    r->done = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}
+
+/* A durable consumer's handler cannot close its topic (the close would
+ * join the consumer's own thread). */
+START_TEST(close_from_consumer_is_refused)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 1 << 16, 0);
+    struct close_result r = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                             .cond = PTHREAD_COND_INITIALIZER};
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe_durable(t, "closer", close_own_topic, &r, NULL, &sub));
+    publish_seqs(t, 1, 1);
+    pthread_mutex_lock(&r.lock);
+    while (!r.done)
+        pthread_cond_wait(&r.cond, &r.lock); /* the test's timeout bounds it */
+    pthread_mutex_unlock(&r.lock);
+    ck_assert_int_eq(r.rc, -EDEADLK);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     temp_dir(dir);
@@ -227,6 +268,7 @@ int main(void)
     tcase_add_test(tc, start_newest_and_replay);
     tcase_add_test(tc, failed_call_is_dead_lettered_and_acknowledged);
     tcase_add_test(tc, consumer_behind_retention_is_told);
+    tcase_add_test(tc, close_from_consumer_is_refused);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -121,10 +121,19 @@ static int deliver_batch(struct consumer *c)
     return n;
 }
 
+/* The bus whose durable consumer runs the calling thread, or NULL. */
+static _Thread_local const struct bus *consumer_bus;
+
+bool bus__durable_on_thread(const struct bus *bus)
+{
+    return consumer_bus == bus;
+}
+
 static void *consumer_main(void *arg)
 {
     struct consumer *c = arg;
     struct journal *j = c->journal;
+    consumer_bus = c->topic->bus;
     while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
         if (deliver_batch(c)) {
             position_store(&c->position, c->reader.next);

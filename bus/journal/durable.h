@@ -4,6 +4,7 @@
 #define BUS_JOURNAL_DURABLE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../internal.h"
@@ -29,6 +30,9 @@ int bus__durable_publish(struct bus_topic *t, const bus_msg_t *msgs, size_t coun
 /* Stops @t's durable consumers, storing their positions (consumer.c):
  * topic close and bus shutdown. Returns 0 (a bus__topics_walk callback). */
 int bus__durable_stop(struct bus_topic *t, void *unused);
+/* True on the thread of a durable consumer of @bus: bus_topic_close(),
+ * bus_shutdown() and bus_destroy() would join it from itself. */
+bool bus__durable_on_thread(const struct bus *bus);
 /* bus_unsubscribe() of a durable consumer. */
 int bus__consumer_unsubscribe(struct bus_sub *sub);
 /* Closes the journal's files (sync unless BUS_SYNC_NONE, flock dropped):

@@ -115,10 +115,13 @@ BUS_API int bus_topic_open_durable(bus_t *bus, const char *name, const bus_topic
  * event left: the skipped events are counted (bus_durable_stats_t.skipped)
  * and reported to opts->on_skip, never silently lost.
  * Calls run on a thread of the consumer's own (named "bus-d<topic>"), one
- * at a time; they may call what a handler may. bus_unsubscribe() stops it
- * (it waits for the call in progress; from the consumer's own handler it
- * does not wait) and stores the position; so do bus_topic_close() and
- * bus_destroy(). bus_sub_stats() counts its calls.
+ * at a time; they may call what a handler may (bus_topic_close(),
+ * bus_shutdown() and bus_destroy() of the bus return -EDEADLK there).
+ * bus_unsubscribe() stops it (it waits for the call in progress; from the
+ * consumer's own handler it does not wait, and the name stays taken until
+ * the topic closes) and stores the position; so do bus_topic_close() and
+ * bus_shutdown(). bus_flush() does not wait for durable consumers.
+ * bus_sub_stats() counts its calls.
  * @consumer: 1 to 64 bytes of [A-Za-z0-9_.-]; one subscription per name.
  * @opts: NULL = defaults; group and pause_after are not supported (0/NULL);
  *   a filter counts rejected events as acknowledged.

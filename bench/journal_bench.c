@@ -1,0 +1,256 @@
+/* journal_bench.c - durable topic figures (docs/performance.md, "Durable
+ * topics"), each against a baseline measured in the same run, interleaved:
+ *   rate      1 producer, 1 worker, 1 plain subscriber, 64 B: in-memory
+ *             topic vs durable BUS_SYNC_INTERVAL topic (medians, ratio)
+ *   always    4 producers on a BUS_SYNC_ALWAYS topic, one event per call
+ *             (bus_publish) and 64 (bus_publish_batch): events/s, call
+ *             p50/p99, fdatasync count and mean time
+ *   recovery  reopen time of journals of growing size
+ * usage: bus-journal-bench [rate|always|recovery|all] [events] [dir]
+ * dir: where journals go (default /tmp; a disk, not tmpfs, for real syncs). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "bus/journal.h"
+
+static const char *base = "/tmp";
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void check(int rc, const char *what)
+{
+    if (rc) {
+        fprintf(stderr, "%s: %s (%s)\n", what, bus_strerror(rc), bus_last_error());
+        exit(1);
+    }
+}
+
+static char *fresh_dir(void)
+{
+    char *dir = malloc(256);
+    snprintf(dir, 256, "%s/bus-jbench-XXXXXX", base);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    return dir;
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd))
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static int count(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    atomic_fetch_add_explicit((atomic_ulong *)ctx, 1, memory_order_relaxed);
+    return 0;
+}
+
+static bus_topic_t *open_topic(bus_t *bus, const char *dir, int sync)
+{
+    bus_topic_t *t;
+    if (!dir) {
+        check(bus_topic_open(bus, "bench", NULL, &t), "bus_topic_open");
+        return t;
+    }
+    bus_journal_config_t j;
+    bus_journal_config_init(&j);
+    j.dir = dir;
+    j.sync = sync;
+    check(bus_topic_open_durable(bus, "bench", NULL, &j, &t), "bus_topic_open_durable");
+    return t;
+}
+
+/* One run of 1P/1W/1S: events/s from the first publish to the last call. */
+static double one_rate(bool durable, uint64_t n)
+{
+    bus_config_t cfg;
+    bus_config_init(&cfg);
+    cfg.workers = 1;
+    bus_t *bus;
+    check(bus_create(&bus, &cfg), "bus_create");
+    char *dir = durable ? fresh_dir() : NULL;
+    bus_topic_t *t = open_topic(bus, dir, BUS_SYNC_INTERVAL);
+    atomic_ulong calls = 0;
+    bus_sub_t *sub;
+    check(bus_subscribe(t, count, &calls, &sub), "bus_subscribe");
+    char payload[64] = "event";
+    uint64_t start = now_ns();
+    for (uint64_t i = 0; i < n; i++)
+        check(bus_publish(t, payload, sizeof(payload)), "bus_publish");
+    check(bus_flush(bus), "bus_flush");
+    double rate = (double)n * 1e9 / (double)(now_ns() - start);
+    check(bus_destroy(bus), "bus_destroy");
+    if (dir) {
+        remove_dir(dir);
+        free(dir);
+    }
+    return rate;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void rate(uint64_t n)
+{
+    enum { RUNS = 5 };
+    double mem[RUNS], dur[RUNS];
+    for (int i = 0; i < RUNS; i++) { /* interleaved */
+        mem[i] = one_rate(false, n);
+        dur[i] = one_rate(true, n);
+    }
+    qsort(mem, RUNS, sizeof(double), cmp_double);
+    qsort(dur, RUNS, sizeof(double), cmp_double);
+    printf("rate 1P/1W/1S 64 B, %llu events, median of %d interleaved runs:\n",
+           (unsigned long long)n, RUNS);
+    printf("  in-memory topic           %12.0f events/s\n", mem[RUNS / 2]);
+    printf("  durable BUS_SYNC_INTERVAL %12.0f events/s  (%.0f%% of in-memory)\n",
+           dur[RUNS / 2], 100.0 * dur[RUNS / 2] / mem[RUNS / 2]);
+}
+
+struct producer {
+    bus_topic_t *t;
+    uint64_t calls, batch;
+    uint64_t *lat; /* each call's time */
+};
+
+static void *produce(void *arg)
+{
+    struct producer *p = arg;
+    char payload[64] = "event";
+    bus_msg_t msgs[256];
+    for (uint64_t i = 0; i < p->batch; i++)
+        msgs[i] = (bus_msg_t){payload, sizeof(payload)};
+    for (uint64_t i = 0; i < p->calls; i++) {
+        uint64_t start = now_ns();
+        if (p->batch == 1) {
+            check(bus_publish(p->t, payload, sizeof(payload)), "bus_publish");
+        } else {
+            size_t accepted;
+            check(bus_publish_batch(p->t, msgs, p->batch, &accepted), "bus_publish_batch");
+        }
+        p->lat[i] = now_ns() - start;
+    }
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 4 producers, each call publishing @batch events (bus_publish or
+ * bus_publish_batch), returning once they are on the disk. */
+static void always(uint64_t n, uint64_t batch)
+{
+    enum { PRODUCERS = 4 };
+    bus_config_t cfg;
+    bus_config_init(&cfg);
+    cfg.workers = 1;
+    bus_t *bus;
+    check(bus_create(&bus, &cfg), "bus_create");
+    char *dir = fresh_dir();
+    bus_topic_t *t = open_topic(bus, dir, BUS_SYNC_ALWAYS);
+    atomic_ulong calls = 0;
+    bus_sub_t *sub;
+    check(bus_subscribe(t, count, &calls, &sub), "bus_subscribe");
+    struct producer p[PRODUCERS];
+    pthread_t th[PRODUCERS];
+    uint64_t each = n / PRODUCERS / batch, total_calls = each * PRODUCERS;
+    uint64_t *lat = malloc(total_calls * sizeof(uint64_t));
+    uint64_t start = now_ns();
+    for (int i = 0; i < PRODUCERS; i++) {
+        p[i] = (struct producer){t, each, batch, lat + i * each};
+        pthread_create(&th[i], NULL, produce, &p[i]);
+    }
+    for (int i = 0; i < PRODUCERS; i++)
+        pthread_join(th[i], NULL);
+    double secs = (double)(now_ns() - start) / 1e9;
+    bus_journal_stats_t js;
+    check(bus_journal_stats(t, &js), "bus_journal_stats");
+    qsort(lat, total_calls, sizeof(uint64_t), cmp_u64);
+    uint64_t total = total_calls * batch;
+    printf("always: %d producers, 64 B, BUS_SYNC_ALWAYS, %llu events, %llu per call (%s):\n",
+           PRODUCERS, (unsigned long long)total, (unsigned long long)batch,
+           batch == 1 ? "bus_publish" : "bus_publish_batch");
+    printf("  %.0f events/s; call p50 %.1f us, p99 %.1f us\n", (double)total / secs,
+           (double)lat[total_calls / 2] / 1e3, (double)lat[total_calls * 99 / 100] / 1e3);
+    printf("  %llu fdatasyncs, mean %.1f us each, %.1f events per sync\n",
+           (unsigned long long)js.syncs, js.syncs ? (double)js.sync_ns / (double)js.syncs / 1e3 : 0,
+           js.syncs ? (double)total / (double)js.syncs : 0);
+    check(bus_destroy(bus), "bus_destroy");
+    free(lat);
+    remove_dir(dir);
+    free(dir);
+}
+
+static void recovery(uint64_t n)
+{
+    printf("recovery: reopening a journal of N events of 64 B (BUS_SYNC_NONE while written):\n");
+    for (uint64_t size = n / 8; size <= n; size *= 2) {
+        char *dir = fresh_dir();
+        bus_t *bus;
+        check(bus_create(&bus, NULL), "bus_create");
+        bus_topic_t *t = open_topic(bus, dir, BUS_SYNC_NONE);
+        char payload[64] = "event";
+        bus_msg_t msgs[256];
+        for (int i = 0; i < 256; i++)
+            msgs[i] = (bus_msg_t){payload, sizeof(payload)};
+        for (uint64_t done = 0; done < size;) {
+            size_t accepted;
+            uint64_t want = size - done < 256 ? size - done : 256;
+            check(bus_publish_batch(t, msgs, want, &accepted), "bus_publish_batch");
+            done += accepted;
+        }
+        check(bus_topic_close(t, BUS_CLOSE_DROP, NULL), "bus_topic_close");
+        uint64_t start = now_ns();
+        t = open_topic(bus, dir, BUS_SYNC_NONE);
+        double ms = (double)(now_ns() - start) / 1e6;
+        bus_journal_stats_t js;
+        check(bus_journal_stats(t, &js), "bus_journal_stats");
+        printf("  %10llu events, %6.0f MiB: reopen %8.1f ms (recovery %.1f ms)\n",
+               (unsigned long long)js.last_seq, (double)js.bytes / (1 << 20), ms,
+               (double)js.recovery_ns / 1e6);
+        check(bus_destroy(bus), "bus_destroy");
+        remove_dir(dir);
+        free(dir);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "all";
+    uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
+    if (argc > 3)
+        base = argv[3];
+    bool all = strcmp(what, "all") == 0;
+    if (all || strcmp(what, "rate") == 0)
+        rate(n ? n : 2000000);
+    if (all || strcmp(what, "always") == 0) {
+        always(n ? n : 100000, 1);
+        always(n ? n * 10 : 1000000, 64);
+    }
+    if (all || strcmp(what, "recovery") == 0)
+        recovery(n ? n : 8000000);
+    return 0;
+}
