@@ -75,6 +75,8 @@ START_TEST(consumer_resumes_where_it_stopped)
     publish_seqs(t, 151, 5); /* live ones go on the same way */
     await_seq(&r, 155);
     ck_assert_uint_eq(r.n, 55);
+    /* Shut down: the consumer is stopped, its handle still valid. */
+    ck_assert_ok(bus_shutdown(bus));
     bus_durable_stats_t ds;
     ck_assert_ok(bus_durable_stats(sub, &ds));
     ck_assert_uint_eq(ds.next_seq, 156);
@@ -142,7 +144,7 @@ START_TEST(failed_call_is_dead_lettered_and_acknowledged)
     ck_assert_ok(bus_subscribe_durable(t, "c", record, &r, NULL, &sub));
     publish_seqs(t, 1, 5);
     await_seq(&r, 5);
-    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_shutdown(bus)); /* dead letters delivered, consumer stopped */
     ck_assert_uint_eq(atomic_load(&dead_seq), 3);
     bus_durable_stats_t ds;
     ck_assert_ok(bus_durable_stats(sub, &ds));
@@ -176,6 +178,7 @@ START_TEST(consumer_behind_retention_is_told)
     ck_assert_ok(bus_subscribe_durable(t, "slow", record, &r, &opts, &sub));
     await_seq(&r, 1000);
     ck_assert_uint_eq(r.seqs[0], js.first_seq);
+    ck_assert_ok(bus_shutdown(bus));
     bus_durable_stats_t ds;
     ck_assert_ok(bus_durable_stats(sub, &ds));
     ck_assert_uint_eq(ds.skipped, js.first_seq - 1);

@@ -223,12 +223,9 @@ int64_t journal_fit(struct journal *j, const bus_msg_t *msgs, size_t count)
     return (int64_t)n;
 }
 
-int journal_put(struct journal *j, uint64_t time_ns, const void *data, size_t size)
+void journal_put(struct journal *j, uint64_t time_ns, const void *data, size_t size)
 {
-    int rc = segment_append(active(j), j->next_seq, time_ns, data, (uint32_t)size);
-    if (rc == 0)
-        j->next_seq++;
-    return rc;
+    segment_append(active(j), j->next_seq++, time_ns, data, (uint32_t)size);
 }
 
 void journal_unlock_written(struct journal *j)
@@ -256,5 +253,6 @@ void journal_stats(struct journal *j, bus_journal_stats_t *out)
     out->sync_ns = atomic_load_explicit(&j->sync_ns, memory_order_relaxed);
     out->deleted_segments = atomic_load_explicit(&j->deleted_segments, memory_order_relaxed);
     out->torn_bytes = j->torn_bytes;
+    out->damaged = j->damaged_events;
     out->recovery_ns = j->recovery_ns;
 }

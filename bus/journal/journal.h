@@ -41,6 +41,7 @@ struct journal {
     /* Counters (bus_journal_stats_t): relaxed, statistics. */
     _Atomic uint64_t syncs, sync_ns, deleted_segments;
     uint64_t torn_bytes, recovery_ns;
+    uint64_t damaged_events; /* lost to damage a salvage open stepped over */
     /* Read-only after journal_open. */
     bus_journal_config_t cfg;
     char *dir;
@@ -76,7 +77,7 @@ void journal_unlock(struct journal *j);
  * of the full one failed: sticky), -ENOMEM. */
 int64_t journal_fit(struct journal *j, const bus_msg_t *msgs, size_t count);
 /* Appends the next record (seq = next_seq) into the room journal_fit gave. */
-int journal_put(struct journal *j, uint64_t time_ns, const void *data, size_t size);
+void journal_put(struct journal *j, uint64_t time_ns, const void *data, size_t size);
 /* Makes the records put so far readable and releases the lock. */
 void journal_unlock_written(struct journal *j);
 /* BUS_SYNC_ALWAYS: returns once @seq is on the disk (0) or a sync failed

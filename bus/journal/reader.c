@@ -42,6 +42,8 @@ static uint64_t find_segment(struct journal_reader *r)
             hi = mid;
     }
     struct segment *s = j->segs[lo];
+    if (r->next > s->last_seq && lo + 1 < j->nsegs)
+        s = j->segs[lo + 1]; /* events lost between segments (salvage) */
     if (r->next < s->first_seq) {
         skipped = s->first_seq - r->next;
         r->next = s->first_seq;
@@ -63,10 +65,16 @@ int journal_read(struct journal_reader *r, struct journal_entry *out, uint64_t *
     struct record_header h;
     for (;;) {
         const struct segment *s = r->seg;
+        r->off = segment_skip_hole(s, r->off);
         if (r->off + RECORD_HEADER <= s->size) {
             memcpy(&h, s->map + r->off, sizeof(h));
             if (h.seq == r->next) /* a zero header (seq 0) is no record */
                 break;
+            if (h.seq > r->next) { /* past a hole: events lost to damage */
+                *skipped += h.seq - r->next;
+                r->next = h.seq;
+                break;
+            }
         }
         /* The end of a sealed segment: the record is in a later one. */
         *skipped += find_segment(r);

@@ -26,8 +26,8 @@ struct journal_entry {
 /* Starts a reader at @seq (at most the journal's next seq). */
 void journal_reader_init(struct journal_reader *r, struct journal *j, uint64_t seq);
 /* The next record: 1 with @out filled, 0 if none is visible yet. *@skipped
- * receives how many events retention deleted before the reader got to them
- * (the read then returns the oldest one left). */
+ * receives how many events before it are gone: deleted by retention before
+ * the reader got to them, or lost to damage a salvage open stepped over. */
 int journal_read(struct journal_reader *r, struct journal_entry *out, uint64_t *skipped);
 void journal_reader_close(struct journal_reader *r);
 

@@ -90,6 +90,56 @@ static int cut_tail(struct journal *j, struct segment *s, bool torn)
               : 0;
 }
 
+/* Salvage: the damaged bytes at s->end become a hole readers skip, the
+ * events they held are counted lost, and the scan goes on at the next
+ * valid record. */
+static int skip_damage(struct journal *j, struct segment *s)
+{
+    uint64_t to = record_find_next(s->map, s->size, s->end, s->last_seq);
+    struct record_header h;
+    memcpy(&h, s->map + to, sizeof(h));
+    int rc = segment_add_hole(s, s->end, to);
+    if (rc)
+        return rc;
+    j->damaged_events += h.seq - s->last_seq - 1;
+    s->end = to;
+    s->last_seq = h.seq - 1;
+    return 0;
+}
+
+/* Scans a segment whose header is valid (or was damaged and salvaged). */
+static int scan_segment(struct journal *j, struct segment *s, bool last)
+{
+    enum scan_result scan;
+    int rc = 0;
+    while ((scan = segment_scan(s)) == SCAN_CORRUPT && j->cfg.salvage && rc == 0)
+        rc = skip_damage(j, s);
+    if (rc)
+        return rc;
+    if (scan == SCAN_CORRUPT)
+        return damaged(j, s, s->end, "damaged record");
+    if (last)
+        return cut_tail(j, s, scan == SCAN_TORN);
+    /* Junk after the last record of a sealed segment: harmless if the next
+     * segment carries on (checked with it), skipped by readers. */
+    return scan == SCAN_TORN ? segment_add_hole(s, s->end, s->size) : 0;
+}
+
+/* The segment starting at @first does not start at @expect, the seq after
+ * the previous one's last record (0: it is the first, any seq will do). */
+static int check_continuity(struct journal *j, uint64_t first, uint64_t expect)
+{
+    if (!expect || first == expect)
+        return 0;
+    if (first > expect && j->cfg.salvage) {
+        j->damaged_events += first - expect;
+        return 0;
+    }
+    const struct segment *prev = j->segs[j->nsegs - 2];
+    return damaged(j, prev, prev->end, first > expect ? "events missing after the record"
+                                                      : "overlapping segments");
+}
+
 /* Opens and scans the segment starting at @first, the journal's @last
  * one, which must start at @expect (0: the first one, any seq). */
 static int recover_segment(struct journal *j, uint64_t first, bool last, uint64_t expect)
@@ -98,10 +148,16 @@ static int recover_segment(struct journal *j, uint64_t first, bool last, uint64_
     segment_name(name, first);
     struct segment *s;
     int rc = segment_open(j->dirfd, name, first, &s);
-    if (rc == -EBADMSG && last && (expect == 0 || first == expect) && segment_blank(s)) {
+    bool bad_header = rc == -EBADMSG;
+    if (bad_header && last && (expect == 0 || first == expect) && segment_blank(s)) {
         /* Created by a roll the crash cut short. */
         rc = journal_add_segment(j, s);
         return rc ? rc : cut_tail(j, s, true);
+    }
+    if (bad_header && j->cfg.salvage && s->size >= SEGMENT_HEADER) {
+        /* Its name says where it starts; its records have their own CRCs. */
+        s->end = SEGMENT_HEADER;
+        rc = 0;
     }
     if (rc == -EBADMSG) {
         segment_unref(s);
@@ -114,18 +170,11 @@ static int recover_segment(struct journal *j, uint64_t first, bool last, uint64_
         segment_unref(s);
         return rc;
     }
-    if (expect && first != expect) {
-        /* The previous segment ends in bad bytes, or a segment is gone. */
-        const struct segment *prev = j->segs[j->nsegs - 2];
-        return damaged(j, prev, prev->end, first > expect ? "events missing after the record"
-                                                          : "overlapping segments");
-    }
-    enum scan_result scan = segment_scan(s);
-    if (scan == SCAN_CORRUPT)
-        return damaged(j, s, s->end, "damaged record");
-    if (last)
-        return cut_tail(j, s, scan == SCAN_TORN);
-    return 0;
+    if ((rc = check_continuity(j, first, expect)))
+        return rc;
+    if (bad_header && last)
+        segment_write_header(s);
+    return scan_segment(j, s, last);
 }
 
 int journal_recover(struct journal *j)

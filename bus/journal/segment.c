@@ -66,7 +66,7 @@ static struct segment *segment_new(uint64_t first_seq)
     return s;
 }
 
-static void write_header(struct segment *s)
+void segment_write_header(struct segment *s)
 {
     memcpy(s->map, SEGMENT_MAGIC, 8);
     memcpy(s->map + 8, &s->first_seq, 8);
@@ -85,7 +85,7 @@ int segment_reinit(struct segment *s, uint64_t size)
     s->end = 0;
     int rc = segment_cut(s, size);
     if (rc == 0) {
-        write_header(s);
+        segment_write_header(s);
         s->end = SEGMENT_HEADER;
     }
     return rc;
@@ -109,7 +109,7 @@ int segment_create(int dirfd, uint64_t first_seq, uint64_t size, struct segment 
         free(s);
         return rc;
     }
-    write_header(s);
+    segment_write_header(s);
     *out = s;
     return 0;
 }
@@ -141,20 +141,21 @@ int segment_open(int dirfd, const char *name, uint64_t first_seq, struct segment
     return 0;
 }
 
-static int index_add(struct segment *s, uint64_t seq, uint64_t off)
+/* Adds every INDEX_EVERY-th record to the index. Without memory the entry
+ * is left out: the index only shortens seeks. */
+static void index_add(struct segment *s, uint64_t seq, uint64_t off)
 {
     if (s->since_index++ % INDEX_EVERY)
-        return 0;
+        return;
     if (s->nindex == s->index_cap) {
         uint32_t cap = s->index_cap ? s->index_cap * 2 : 64;
         struct index_entry *grown = realloc(s->index, cap * sizeof(*grown));
         if (!grown)
-            return -ENOMEM;
+            return;
         s->index = grown;
         s->index_cap = cap;
     }
     s->index[s->nindex++] = (struct index_entry){seq, off};
-    return 0;
 }
 
 static void advance(struct segment *s, const struct record_header *h, uint64_t off)
@@ -176,8 +177,7 @@ enum scan_result segment_scan(struct segment *s)
             return record_find_next(s->map, s->size, off, s->last_seq) ? SCAN_CORRUPT
                                                                         : SCAN_TORN;
         case RECORD_OK:
-            if (index_add(s, h.seq, off))
-                return SCAN_CORRUPT; /* cannot happen but for memory: refuse */
+            index_add(s, h.seq, off);
             advance(s, &h, off);
             break;
         }
@@ -196,15 +196,13 @@ int segment_cut(struct segment *s, uint64_t size)
     return map(s);
 }
 
-int segment_append(struct segment *s, uint64_t seq, uint64_t time_ns, const void *data,
-                   uint32_t len)
+void segment_append(struct segment *s, uint64_t seq, uint64_t time_ns, const void *data,
+                    uint32_t len)
 {
-    if (index_add(s, seq, s->end))
-        return -ENOMEM;
+    index_add(s, seq, s->end);
     record_write(s->map + s->end, seq, time_ns, data, len);
     struct record_header h = {.len = len, .seq = seq, .time_ns = time_ns};
     advance(s, &h, s->end);
-    return 0;
 }
 
 uint64_t segment_seek(const struct segment *s, uint64_t seq)
@@ -219,13 +217,26 @@ uint64_t segment_seek(const struct segment *s, uint64_t seq)
             hi = mid;
     }
     uint64_t off = s->nindex ? s->index[lo].off : SEGMENT_HEADER;
-    uint64_t at = s->nindex ? s->index[lo].seq : s->first_seq;
-    for (; at < seq; at++) {
+    for (;;) {
+        off = segment_skip_hole(s, off);
         struct record_header h;
+        if (off + RECORD_HEADER > s->size)
+            return off;
         memcpy(&h, s->map + off, sizeof(h));
+        if (h.seq == 0 || h.seq >= seq)
+            return off;
         off += record_frame(h.len);
     }
-    return off;
+}
+
+int segment_add_hole(struct segment *s, uint64_t from, uint64_t to)
+{
+    struct hole *grown = realloc(s->holes, (s->nholes + 1) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    s->holes = grown;
+    s->holes[s->nholes++] = (struct hole){from, to};
+    return 0;
 }
 
 void segment_ref(struct segment *s)
@@ -240,5 +251,6 @@ void segment_unref(struct segment *s)
     unmap(s);
     close(s->fd);
     free(s->index);
+    free(s->holes);
     free(s);
 }

@@ -16,6 +16,12 @@ struct index_entry {
     uint64_t seq, off;
 };
 
+/* Bytes [from, to) readers skip: damage a salvage open stepped over, or
+ * junk after a sealed segment's last record. */
+struct hole {
+    uint64_t from, to;
+};
+
 struct segment {
     uint64_t first_seq; /* from the file's name and header */
     uint64_t last_seq;  /* the last record's; first_seq - 1 while empty */
@@ -29,6 +35,9 @@ struct segment {
     struct index_entry *index;
     uint32_t nindex, index_cap;
     uint32_t since_index;
+    /* Holes, found by the recovery (rare: usually none). */
+    struct hole *holes;
+    uint32_t nholes;
     /* The journal's list holds one reference, each reader on it one
      * (under the journal's lock); the last one unmaps and closes it. */
     uint32_t refs;
@@ -63,6 +72,18 @@ int segment_cut(struct segment *s, uint64_t size);
 /* True if nothing but zeros follows the header's place: a file whose
  * creation a crash cut short, not a damaged one. */
 bool segment_blank(const struct segment *s);
+/* Adds a hole (recovery): 0 or -ENOMEM. */
+int segment_add_hole(struct segment *s, uint64_t from, uint64_t to);
+/* Where to read at @off: past the hole that starts there, if one does. */
+static inline uint64_t segment_skip_hole(const struct segment *s, uint64_t off)
+{
+    for (uint32_t i = 0; i < s->nholes; i++)
+        if (s->holes[i].from == off)
+            return s->holes[i].to;
+    return off;
+}
+/* Writes the header (magic, first seq) again: a salvaged last segment. */
+void segment_write_header(struct segment *s);
 /* Rewrites an empty segment's header (a crash while it was created). */
 int segment_reinit(struct segment *s, uint64_t size);
 
@@ -71,11 +92,11 @@ static inline uint64_t segment_room(const struct segment *s)
 {
     return s->size - s->end;
 }
-/* Appends one record; the caller checked the room. Returns 0, or -ENOMEM
- * when the index cannot grow (the record is not written). */
-int segment_append(struct segment *s, uint64_t seq, uint64_t time_ns, const void *data,
-                   uint32_t len);
-/* The offset of record @seq (first_seq <= seq <= last_seq). */
+/* Appends one record; the caller checked the room. */
+void segment_append(struct segment *s, uint64_t seq, uint64_t time_ns, const void *data,
+                    uint32_t len);
+/* The offset of the first record at or after seq @seq, holes skipped (the
+ * end of the records if there is none). */
 uint64_t segment_seek(const struct segment *s, uint64_t seq);
 
 void segment_ref(struct segment *s);

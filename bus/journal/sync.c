@@ -8,6 +8,7 @@
  * their seq covered. So N publishers writing while one sync runs share the
  * next one: the rate is about N per sync time, not 1. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -40,6 +41,9 @@ static void release_target(struct journal *j, struct segment *s)
 static int sync_once(struct journal *j)
 {
     pthread_mutex_unlock(&j->sync_lock);
+    /* The publishers the last sync released are about to write their next
+     * events: let them, so this sync covers them too. */
+    sched_yield();
     uint64_t upto;
     struct segment *s = sync_target(j, &upto);
     uint64_t start = clock_now_ns();

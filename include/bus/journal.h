@@ -50,6 +50,12 @@ typedef struct bus_journal_config {
     uint64_t segment_bytes;    /* default 64 MiB */
     uint64_t retain_bytes;     /* 0 = no limit */
     uint64_t retain_ns;        /* 0 = no limit */
+    /* Open a journal damaged before its end all the same (RocksDB's
+     * kSkipAnyCorruptedRecords): the damaged records are stepped over and
+     * counted (bus_journal_stats_t.damaged), durable consumers are told of
+     * the lost seqs as of events deleted by retention, and the rest stays
+     * readable. false (default): such an open fails with -EBADMSG. */
+    bool salvage;
 } bus_journal_config_t;
 
 /**
@@ -91,8 +97,8 @@ BUS_API void bus_journal_config_init(bus_journal_config_t *cfg);
  * -EINVAL (jcfg or its dir NULL, sync unknown, segment_bytes under 4 KiB,
  * BUS_TOPIC_KEYED), -EBUSY (the journal is open elsewhere), -EBADMSG (a
  * damaged record before the end of the journal: bus_last_error() names the
- * segment file and the offset; nothing is changed), -ENOSPC, -EIO, or what
- * mkdir/open/mmap return.
+ * segment file and the offset; nothing is changed; jcfg->salvage opens it
+ * anyway), -ENOSPC, -EIO, or what mkdir/open/mmap return.
  */
 BUS_API int bus_topic_open_durable(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
                                    const bus_journal_config_t *jcfg, bus_topic_t **out);
@@ -112,7 +118,8 @@ BUS_API int bus_topic_open_durable(bus_t *bus, const char *name, const bus_topic
  * the crash cut are delivered again), no gap, in seq order.
  * Under BUS_SYNC_ALWAYS a consumer sees an event once it is on the disk.
  * A consumer whose next event was deleted by retention skips to the oldest
- * event left: the skipped events are counted (bus_durable_stats_t.skipped)
+ * event left (or, in a salvaged journal, whose next events were damaged
+ * skips them): the skipped events are counted (bus_durable_stats_t.skipped)
  * and reported to opts->on_skip, never silently lost.
  * Calls run on a thread of the consumer's own (named "bus-d<topic>"), one
  * at a time; they may call what a handler may (bus_topic_close(),
@@ -138,7 +145,8 @@ BUS_API int bus_subscribe_durable(bus_topic_t *topic, const char *consumer, bus_
 typedef struct bus_durable_stats {
     uint64_t next_seq;  /* the first event not acknowledged */
     uint64_t acked;     /* events acknowledged by this subscription */
-    uint64_t skipped;   /* events deleted by retention before it read them */
+    uint64_t skipped;   /* events deleted by retention before it read them,
+                           or lost to damage (salvage) */
 } bus_durable_stats_t;
 
 /**
@@ -160,6 +168,7 @@ typedef struct bus_journal_stats {
     uint64_t torn_bytes;  /* bytes of a torn tail dropped by the recovery */
     uint64_t recovery_ns; /* how long the recovery took */
     uint64_t deleted_segments; /* by retention since the open */
+    uint64_t damaged;     /* events lost to damage a salvage open stepped over */
 } bus_journal_stats_t;
 
 /**
