@@ -93,7 +93,8 @@ static void free_journal(struct journal *j)
     pthread_mutex_destroy(&j->lock);
     pthread_mutex_destroy(&j->sync_lock);
     pthread_cond_destroy(&j->sync_done);
-    pthread_cond_destroy(&j->syncer_wake);
+    pthread_cond_destroy(&j->keeper_wake);
+    pthread_mutex_destroy(&j->keeper_lock);
     free(j->dir);
     free(j);
 }
@@ -112,8 +113,13 @@ int journal_open(const bus_journal_config_t *cfg, struct journal **out)
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&j->syncer_wake, &attr);
+    pthread_mutex_init(&j->keeper_lock, NULL);
+    pthread_cond_init(&j->keeper_wake, &attr);
     pthread_condattr_destroy(&attr);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    j->wall_offset = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec -
+                     clock_now_ns();
     j->dir = strdup(cfg->dir);
     j->cfg.dir = j->dir;
     int rc = j->dir ? open_dir(j) : -ENOMEM;
@@ -125,8 +131,7 @@ int journal_open(const bus_journal_config_t *cfg, struct journal **out)
         atomic_store_explicit(&j->written, j->next_seq - 1, memory_order_relaxed);
         atomic_store_explicit(&j->synced, j->next_seq - 1, memory_order_relaxed);
         journal_retain(j);
-        if (cfg->sync == BUS_SYNC_INTERVAL)
-            rc = journal_syncer_start(j);
+        rc = journal_keeper_start(j);
     }
     if (rc) {
         free_journal(j);
@@ -139,7 +144,7 @@ int journal_open(const bus_journal_config_t *cfg, struct journal **out)
 
 void journal_shut(struct journal *j)
 {
-    journal_syncer_stop(j);
+    journal_keeper_stop(j);
     if (j->cfg.sync != BUS_SYNC_NONE)
         journal_sync(j);
     pthread_mutex_lock(&j->lock);
@@ -179,20 +184,14 @@ void journal_unlock(struct journal *j)
     pthread_mutex_unlock(&j->lock);
 }
 
-/* Seals the active segment (synced unless BUS_SYNC_NONE, so that a sync of
- * a later segment covers everything before it) and starts the next one, of
- * at least @need bytes. */
+/* Seals the active segment and starts the next one, of at least @need
+ * bytes. The sealed segment and the directory entry of the new one are
+ * synced by the next sync (sync.c), not here: a roll does not hold the
+ * lock for an fdatasync of a whole segment. */
 static int roll(struct journal *j, uint64_t need)
 {
-    if (j->cfg.sync != BUS_SYNC_NONE) {
-        int rc = journal_io_sync(active(j)->fd);
-        if (rc) {
-            /* relaxed: a sticky flag, read under the lock. */
-            atomic_store_explicit(&j->error, -EIO, memory_order_relaxed);
-            return bus__fail(-EIO, "bus_publish: the journal's fdatasync failed");
-        }
-    }
     uint64_t size = j->cfg.segment_bytes > need ? j->cfg.segment_bytes : need;
+    uint64_t sealed = active(j)->first_seq;
     struct segment *s;
     int rc = segment_create(j->dirfd, j->next_seq, size, &s);
     if (rc == 0 && (rc = journal_add_segment(j, s)))
@@ -201,9 +200,9 @@ static int roll(struct journal *j, uint64_t need)
         return rc == -ENOSPC ? bus__fail(rc, "bus_publish: no room on the disk for a new "
                                              "journal segment")
                              : rc;
-    /* The new file's name is on the disk before records in it count. */
-    if (j->cfg.sync != BUS_SYNC_NONE)
-        fsync(j->dirfd);
+    if (!j->unsynced_from)
+        j->unsynced_from = sealed;
+    j->dir_unsynced = true;
     journal_retain(j);
     return 0;
 }
@@ -233,8 +232,6 @@ void journal_unlock_written(struct journal *j)
     /* release: the records' bytes happen before a reader's acquire load. */
     atomic_store_explicit(&j->written, j->next_seq - 1, memory_order_release);
     pthread_mutex_unlock(&j->lock);
-    if (j->cfg.sync != BUS_SYNC_ALWAYS)
-        evcount_notify(&j->progress, INT32_MAX);
 }
 
 void journal_stats(struct journal *j, bus_journal_stats_t *out)

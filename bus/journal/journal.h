@@ -20,6 +20,11 @@ struct journal {
     struct segment **segs; /* oldest first; the last one is appended to */
     uint32_t nsegs, segs_cap;
     uint64_t next_seq;     /* the seq of the next record */
+    /* What the next sync must cover besides the active segment: the
+     * segments sealed since the last one (from the one starting at
+     * unsynced_from; 0: none), and the directory (a segment was created). */
+    uint64_t unsynced_from;
+    bool dir_unsynced;
     /* The last seq whose record is whole in the mapping (store release after
      * the copy), and the last one known on the disk. */
     _Atomic uint64_t written, synced;
@@ -34,16 +39,23 @@ struct journal {
     pthread_mutex_t sync_lock;
     pthread_cond_t sync_done;
     bool syncing;
-    /* The interval syncer (sync.c). */
-    pthread_t syncer;
-    bool syncer_running, syncer_stop; /* under sync_lock */
-    pthread_cond_t syncer_wake;
+    /* The keeper thread (keeper.c): interval sync and retention by age.
+     * keeper_stop is under keeper_lock. */
+    pthread_t keeper;
+    pthread_mutex_t keeper_lock;
+    pthread_cond_t keeper_wake;
+    bool keeper_running, keeper_stop;
     /* Counters (bus_journal_stats_t): relaxed, statistics. */
     _Atomic uint64_t syncs, sync_ns, deleted_segments;
     uint64_t torn_bytes, recovery_ns;
     uint64_t damaged_events; /* lost to damage a salvage open stepped over */
     /* Read-only after journal_open. */
     bus_journal_config_t cfg;
+    /* CLOCK_REALTIME - CLOCK_MONOTONIC at the open: records' time is the
+     * publisher's monotonic stamp plus this (one clock read per publish; a
+     * step of the wall clock while open shifts the times, only retention
+     * by age reads them). */
+    uint64_t wall_offset;
     char *dir;
     int dirfd;
 };
@@ -73,13 +85,24 @@ int journal_lock(struct journal *j);
 void journal_unlock(struct journal *j);
 /* How many of @count events (@msgs) fit at the end of the active segment,
  * at least 1: a new segment is started if not even the first fits. Errors
- * (nothing written): -ENOSPC (no room for a new segment), -EIO (the sync
- * of the full one failed: sticky), -ENOMEM. */
+ * (nothing written): -ENOSPC (no room for a new segment), -ENOMEM. */
 int64_t journal_fit(struct journal *j, const bus_msg_t *msgs, size_t count);
 /* Appends the next record (seq = next_seq) into the room journal_fit gave. */
 void journal_put(struct journal *j, uint64_t time_ns, const void *data, size_t size);
-/* Makes the records put so far readable and releases the lock. */
+/* Makes the records put so far readable and releases the lock; then the
+ * caller wakes the readers (journal_wake_readers). */
 void journal_unlock_written(struct journal *j);
+/* Wakes readers sleeping for the visible seq to grow. Call it after a
+ * seq_cst fence that follows journal_unlock_written() (a durable publish:
+ * ring_commit's), so that it is the notifier's half of the eventcount's
+ * pairing (evcount.h) without a fence of its own. Not under
+ * BUS_SYNC_ALWAYS, where records become visible when synced (sync.c). */
+static inline void journal_wake_readers(struct journal *j)
+{
+    /* relaxed: ordered by the caller's fence. */
+    if (atomic_load_explicit(&j->progress.waiters, memory_order_relaxed) != 0)
+        bus__evcount_wake(&j->progress, INT32_MAX);
+}
 /* BUS_SYNC_ALWAYS: returns once @seq is on the disk (0) or a sync failed
  * (the sticky error). Other policies: 0 at once. */
 int journal_wait_synced(struct journal *j, uint64_t seq);
@@ -87,9 +110,10 @@ int journal_wait_synced(struct journal *j, uint64_t seq);
 /* One fdatasync of everything written so far (sync.c): 0 or the sticky
  * error. */
 int journal_sync(struct journal *j);
-/* The interval syncer (sync.c). */
-int journal_syncer_start(struct journal *j);
-void journal_syncer_stop(struct journal *j);
+/* The keeper thread (keeper.c), when the journal has an interval sync or
+ * retention by age: 0 or -errno. */
+int journal_keeper_start(struct journal *j);
+void journal_keeper_stop(struct journal *j);
 
 /* Retention (retention.c), under the lock: deletes whole old segments while
  * the journal is over retain_bytes or their newest record is older than

@@ -8,20 +8,11 @@
  * policy asks for, and only then commits the slots: a live subscriber never
  * sees an event its publisher could be told failed. If that sync fails, the
  * slots are committed void (workers skip them) and the publish fails. */
-#include <time.h>
-
 #include "../clock.h"
 #include "../lasterr.h"
 #include "../publish.h"
 #include "durable.h"
 #include "journal.h"
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* A condition for bus__publish_full: the ring has room (or is sealed:
  * the next reservation says so). */
@@ -37,7 +28,7 @@ static bool has_room(struct bus_topic *t, void *unused)
  * journals them: the number taken, 0 when the ring is full (lock released),
  * or a negative error (lock released). */
 static int64_t journal_and_reserve(struct bus_topic *t, struct journal *j, const bus_msg_t *msgs,
-                                   size_t count, struct reservation *r)
+                                   size_t count, uint64_t now, struct reservation *r)
 {
     int rc = journal_lock(j);
     if (rc)
@@ -52,7 +43,8 @@ static int64_t journal_and_reserve(struct bus_topic *t, struct journal *j, const
         journal_unlock(j);
         return n == -EAGAIN ? 0 : bus__publish_sealed(t);
     }
-    uint64_t wall = wall_ns();
+    /* The ring's monotonic stamp on the wall clock: one clock read. */
+    uint64_t wall = now + j->wall_offset;
     for (int64_t i = 0; i < n; i++)
         journal_put(j, wall, msgs[i].data, msgs[i].size);
     return n;
@@ -75,7 +67,7 @@ int bus__durable_publish(struct bus_topic *t, const bus_msg_t *msgs, size_t coun
     int rc = 0;
     while (done < count) {
         struct reservation r = {0};
-        int64_t n = journal_and_reserve(t, j, msgs + done, count - done, &r);
+        int64_t n = journal_and_reserve(t, j, msgs + done, count - done, now, &r);
         if (n == 0) {
             rc = bus__publish_full(t, has_room, NULL);
             if (rc == 1)
@@ -101,6 +93,8 @@ int bus__durable_publish(struct bus_topic *t, const bus_msg_t *msgs, size_t coun
             break;
         }
         commit(t, &r, (uint64_t)n);
+        if (j->cfg.sync != BUS_SYNC_ALWAYS)
+            journal_wake_readers(j); /* after commit's seq_cst fence */
         done += (size_t)n;
     }
     *accepted = done;

@@ -3,38 +3,73 @@
  *
  * Group commit: the publishers that wait for their seq take turns to sync.
  * The one whose turn it is reads how far the journal is written, syncs the
- * active segment (earlier segments were synced when they were sealed), and
- * marks everything up to there synced; the others waited meanwhile and find
+ * active segment and those sealed since the last sync (and the directory if
+ * a segment was created), and marks everything up to there synced; the others waited meanwhile and find
  * their seq covered. So N publishers writing while one sync runs share the
- * next one: the rate is about N per sync time, not 1. */
+ * next one: the rate is about N per sync time, not 1. The interval syncer
+ * is the keeper's job (keeper.c). */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "../clock.h"
 #include "../lasterr.h"
 #include "io.h"
 #include "journal.h"
 
-/* The active segment (referenced) and the last seq written in it or before,
- * read together under the lock. */
-static struct segment *sync_target(struct journal *j, uint64_t *upto)
+/* What one sync covers, taken under the journal's lock: the segments that
+ * may hold unsynced records (referenced), whether the directory must be
+ * synced, and the last seq written. */
+struct sync_target {
+    struct segment **segs;
+    uint32_t n;
+    bool dir;
+    uint64_t upto;
+};
+
+static int target_take(struct journal *j, struct sync_target *t)
 {
     pthread_mutex_lock(&j->lock);
-    struct segment *s = j->segs[j->nsegs - 1];
-    segment_ref(s);
+    uint32_t first = j->nsegs - 1;
+    while (j->unsynced_from && first > 0 && j->segs[first - 1]->first_seq >= j->unsynced_from)
+        first--;
+    t->n = j->nsegs - first;
+    t->segs = malloc(t->n * sizeof(*t->segs));
+    if (!t->segs) {
+        pthread_mutex_unlock(&j->lock);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < t->n; i++) {
+        t->segs[i] = j->segs[first + i];
+        segment_ref(t->segs[i]);
+    }
+    t->dir = j->dir_unsynced;
+    j->unsynced_from = 0;
+    j->dir_unsynced = false;
     /* relaxed: written under the lock we hold. */
-    *upto = atomic_load_explicit(&j->written, memory_order_relaxed);
+    t->upto = atomic_load_explicit(&j->written, memory_order_relaxed);
     pthread_mutex_unlock(&j->lock);
-    return s;
+    return 0;
 }
 
-static void release_target(struct journal *j, struct segment *s)
+/* Syncs the target's segments, then the directory: 0 or -EIO. */
+static int target_sync(struct journal *j, const struct sync_target *t)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < t->n && rc == 0; i++)
+        rc = journal_io_sync(t->segs[i]->fd);
+    if (rc == 0 && t->dir)
+        rc = journal_io_sync(j->dirfd);
+    return rc ? -EIO : 0;
+}
+
+static void target_release(struct journal *j, struct sync_target *t)
 {
     pthread_mutex_lock(&j->lock);
-    segment_unref(s);
+    for (uint32_t i = 0; i < t->n; i++)
+        segment_unref(t->segs[i]);
     pthread_mutex_unlock(&j->lock);
+    free(t->segs);
 }
 
 /* One sync, sync_lock held on entry and exit, `syncing` set by the caller. */
@@ -44,12 +79,17 @@ static int sync_once(struct journal *j)
     /* The publishers the last sync released are about to write their next
      * events: let them, so this sync covers them too. */
     sched_yield();
-    uint64_t upto;
-    struct segment *s = sync_target(j, &upto);
+    struct sync_target target;
+    int rc = target_take(j, &target);
+    if (rc) {
+        pthread_mutex_lock(&j->sync_lock);
+        return rc; /* no memory: nothing synced, the waiters try again */
+    }
     uint64_t start = clock_now_ns();
-    int rc = journal_io_sync(s->fd);
+    rc = target_sync(j, &target);
     uint64_t took = clock_now_ns() - start;
-    release_target(j, s);
+    target_release(j, &target);
+    uint64_t upto = target.upto;
     /* relaxed: statistics. */
     atomic_fetch_add_explicit(&j->syncs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->sync_ns, took, memory_order_relaxed);
@@ -99,50 +139,4 @@ int journal_sync(struct journal *j)
 {
     /* acquire: as journal_visible. */
     return sync_upto(j, atomic_load_explicit(&j->written, memory_order_acquire));
-}
-
-/* BUS_SYNC_INTERVAL: sync what was written, then sleep an interval; also
- * applies retention by age, which needs no append to come due. */
-static void *syncer_main(void *arg)
-{
-    struct journal *j = arg;
-    uint64_t interval = (uint64_t)j->cfg.sync_interval_ms * 1000000u;
-    pthread_mutex_lock(&j->sync_lock);
-    while (!j->syncer_stop) {
-        uint64_t due = clock_deadline_ns(interval);
-        struct timespec until = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
-        while (!j->syncer_stop &&
-               pthread_cond_timedwait(&j->syncer_wake, &j->sync_lock, &until) != ETIMEDOUT)
-            ;
-        pthread_mutex_unlock(&j->sync_lock);
-        journal_sync(j);
-        pthread_mutex_lock(&j->lock);
-        journal_retain(j);
-        pthread_mutex_unlock(&j->lock);
-        pthread_mutex_lock(&j->sync_lock);
-    }
-    pthread_mutex_unlock(&j->sync_lock);
-    return NULL;
-}
-
-int journal_syncer_start(struct journal *j)
-{
-    int rc = pthread_create(&j->syncer, NULL, syncer_main, j);
-    if (rc)
-        return -rc;
-    pthread_setname_np(j->syncer, "bus-jsync");
-    j->syncer_running = true;
-    return 0;
-}
-
-void journal_syncer_stop(struct journal *j)
-{
-    if (!j->syncer_running)
-        return;
-    pthread_mutex_lock(&j->sync_lock);
-    j->syncer_stop = true;
-    pthread_cond_signal(&j->syncer_wake);
-    pthread_mutex_unlock(&j->sync_lock);
-    pthread_join(j->syncer, NULL);
-    j->syncer_running = false;
 }
