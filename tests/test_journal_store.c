@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "helpers.h"
+#include "durable_helpers.h"
 #include "../bus/journal/crc32c.h"
 #include "../bus/journal/io.h"
 #include "../bus/journal/journal.h"
@@ -17,19 +17,6 @@
 #include "../bus/journal/record.h"
 
 static char dir[64];
-
-static void make_dir(void)
-{
-    strcpy(dir, "/tmp/bus-jtest-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void remove_tree(const char *path)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-    ck_assert_int_eq(system(cmd), 0);
-}
 
 static bus_journal_config_t config(int sync, uint64_t segment_bytes)
 {
@@ -138,7 +125,7 @@ END_TEST
 
 START_TEST(reopen_continues_seqs)
 {
-    make_dir();
+    temp_dir(dir);
     bus_journal_config_t cfg = config(BUS_SYNC_NONE, 4096);
     struct journal *j;
     ck_assert_ok(journal_open(&cfg, &j));
@@ -157,7 +144,7 @@ START_TEST(reopen_continues_seqs)
     struct journal *again;
     ck_assert_int_eq(journal_open(&cfg, &again), -EBUSY);
     journal_close(j);
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -236,7 +223,7 @@ static size_t record_offset(const struct saved *f, uint64_t seq)
  * the torn bytes, and appends after them. */
 START_TEST(torn_tail_cut_at_every_byte)
 {
-    make_dir();
+    temp_dir(dir);
     bus_journal_config_t cfg = config(BUS_SYNC_NONE, 4096);
     struct journal *j;
     ck_assert_ok(journal_open(&cfg, &j));
@@ -266,7 +253,7 @@ START_TEST(torn_tail_cut_at_every_byte)
     }
     for (int i = 0; i < n; i++)
         free(files[i].bytes);
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -276,7 +263,7 @@ END_TEST
  * salvage, the journal refused gives back every other event. */
 START_TEST(one_damaged_byte_is_never_read)
 {
-    make_dir();
+    temp_dir(dir);
     bus_journal_config_t cfg = config(BUS_SYNC_NONE, 4096);
     struct journal *j;
     ck_assert_ok(journal_open(&cfg, &j));
@@ -327,13 +314,13 @@ START_TEST(one_damaged_byte_is_never_read)
     ck_assert_uint_gt(salvaged_reads, (uint64_t)refused * 100);
     for (int i = 0; i < n; i++)
         free(files[i].bytes);
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
 START_TEST(retention_deletes_whole_old_segments)
 {
-    make_dir();
+    temp_dir(dir);
     bus_journal_config_t cfg = config(BUS_SYNC_NONE, 4096);
     cfg.retain_bytes = 3 * 4096;
     struct journal *j;
@@ -362,13 +349,13 @@ START_TEST(retention_deletes_whole_old_segments)
     ck_assert_uint_eq(j->next_seq, 1000);
     ck_assert_uint_eq(read_all(j, st.first_seq), 1000);
     journal_close(j);
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
 START_TEST(retention_by_age)
 {
-    make_dir();
+    temp_dir(dir);
     bus_journal_config_t cfg = config(BUS_SYNC_NONE, 4096);
     cfg.retain_ns = 1; /* every sealed segment is too old (time_ns is tiny) */
     struct journal *j;
@@ -376,13 +363,13 @@ START_TEST(retention_by_age)
     ck_assert_ok(append(j, 1, 1000));
     ck_assert_uint_eq(j->nsegs, 1);
     journal_close(j);
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
 START_TEST(position_survives_a_torn_slot)
 {
-    make_dir();
+    temp_dir(dir);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     struct position p;
     uint64_t seq;
@@ -402,7 +389,7 @@ START_TEST(position_survives_a_torn_slot)
     ck_assert_uint_eq(seq, 11);
     position_close(&p);
     close(dfd);
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -433,7 +420,7 @@ static void *append_many(void *arg)
  * fewer fdatasyncs than appends are made once they overlap. */
 START_TEST(group_commit_shares_syncs)
 {
-    make_dir();
+    temp_dir(dir);
     bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 20);
     struct appender a = {0};
     ck_assert_ok(journal_open(&cfg, &a.j));
@@ -448,7 +435,7 @@ START_TEST(group_commit_shares_syncs)
     ck_assert_uint_eq(st.synced_seq, 2000);
     ck_assert_uint_lt(st.syncs, 2000);
     journal_close(a.j);
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -464,7 +451,7 @@ static int inject(enum journal_io_op op)
  * journal takes events again once there is room, and reopens whole. */
 START_TEST(disk_full_writes_nothing)
 {
-    make_dir();
+    temp_dir(dir);
     bus_journal_config_t cfg = config(BUS_SYNC_INTERVAL, 4096);
     struct journal *j;
     ck_assert_ok(journal_open(&cfg, &j));
@@ -482,7 +469,7 @@ START_TEST(disk_full_writes_nothing)
     ck_assert_ok(journal_open(&cfg, &j));
     ck_assert_uint_eq(read_all(j, 1), 400);
     journal_close(j);
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -490,7 +477,7 @@ END_TEST
  * event is reported synced that was not, and the journal reopens cleanly. */
 START_TEST(sync_error_is_sticky)
 {
-    make_dir();
+    temp_dir(dir);
     bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 16);
     struct journal *j;
     ck_assert_ok(journal_open(&cfg, &j));
@@ -508,7 +495,7 @@ START_TEST(sync_error_is_sticky)
     ck_assert_uint_ge(j->next_seq, 10);
     ck_assert_uint_eq(read_all(j, 1), j->next_seq);
     journal_close(j);
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -524,7 +511,7 @@ static int count_calls(const bus_event_t *ev, void *ctx)
  * later publish fails too; the journal reopens with what was synced. */
 START_TEST(failed_sync_publishes_nothing)
 {
-    make_dir();
+    temp_dir(dir);
     bus_t *bus = new_bus(1);
     bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 16);
     bus_topic_t *t;
@@ -553,7 +540,7 @@ START_TEST(failed_sync_publishes_nothing)
     ck_assert_uint_ge(js.last_seq, 1); /* "b" may be there: its fate was unknown */
     ck_assert_ok(bus_publish(t, "d", 1));
     ck_assert_ok(bus_destroy(bus));
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -563,12 +550,12 @@ END_TEST
  * and the journal reopens with exactly the events accepted. */
 START_TEST(tmpfs_full_disk)
 {
-    make_dir();
+    temp_dir(dir);
     char cmd[160];
     snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=256k bus-jtest '%s' 2>/dev/null", dir);
     if (geteuid() != 0 || system(cmd) != 0) {
         fprintf(stderr, "tmpfs_full_disk: cannot mount a tmpfs here, nothing checked\n");
-        remove_tree(dir);
+        remove_dir(dir);
         return;
     }
     bus_t *bus = new_bus(1);
@@ -591,7 +578,7 @@ START_TEST(tmpfs_full_disk)
     ck_assert_ok(bus_destroy(bus));
     snprintf(cmd, sizeof(cmd), "umount '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
-    remove_tree(dir);
+    remove_dir(dir);
 }
 END_TEST
 
