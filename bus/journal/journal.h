@@ -63,7 +63,7 @@ struct journal {
 /* Opens (creating if missing) and recovers the journal in cfg->dir: 0, or
  * -errno with bus__fail's reason (-EBADMSG names the segment and offset). */
 int journal_open(const bus_journal_config_t *cfg, struct journal **out);
-/* Stops the syncer, syncs (unless BUS_SYNC_NONE) and closes the files (the
+/* Stops the keeper, syncs (unless BUS_SYNC_NONE) and closes the files (the
  * directory's flock goes with them); later appends fail with -EPIPE. The
  * struct stays for late callers. Idempotent. */
 void journal_shut(struct journal *j);

@@ -1,13 +1,12 @@
-/* sync.c - fdatasync of a journal: group commit for BUS_SYNC_ALWAYS, the
- * interval syncer for BUS_SYNC_INTERVAL.
+/* sync.c - fdatasync of a journal: group commit for BUS_SYNC_ALWAYS, and
+ * the one sync the keeper (BUS_SYNC_INTERVAL) and the close call.
  *
  * Group commit: the publishers that wait for their seq take turns to sync.
  * The one whose turn it is reads how far the journal is written, syncs the
  * active segment and those sealed since the last sync (and the directory if
  * a segment was created), and marks everything up to there synced; the others waited meanwhile and find
  * their seq covered. So N publishers writing while one sync runs share the
- * next one: the rate is about N per sync time, not 1. The interval syncer
- * is the keeper's job (keeper.c). */
+ * next one: the rate is about N per sync time, not 1. */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>

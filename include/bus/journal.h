@@ -82,9 +82,9 @@ BUS_API void bus_journal_config_init(bus_journal_config_t *cfg);
  * writes at a time, a memcpy into the mapped segment); under
  * BUS_SYNC_ALWAYS the publisher then waits for an fdatasync that covers its
  * event, shared with the publishers that wrote meanwhile. A new segment
- * file (every segment_bytes) is allocated and, unless BUS_SYNC_NONE, the
- * previous one synced while the lock is held. Events larger than a segment
- * get a segment of their own size.
+ * file (every segment_bytes) is allocated while the lock is held; the
+ * sealed one is synced by the next sync. Events larger than a segment get
+ * a segment of their own size.
  * The topic is closed as any other (bus_topic_close(), bus_destroy()):
  * durable consumers are stopped, their positions and the journal synced
  * (unless BUS_SYNC_NONE) and the files closed. One open per directory: the
