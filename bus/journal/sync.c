@@ -4,9 +4,10 @@
  * Group commit: the publishers that wait for their seq take turns to sync.
  * The one whose turn it is reads how far the journal is written, syncs the
  * active segment and those sealed since the last sync (and the directory if
- * a segment was created), and marks everything up to there synced; the others waited meanwhile and find
- * their seq covered. So N publishers writing while one sync runs share the
- * next one: the rate is about N per sync time, not 1. */
+ * a segment was created), and marks everything up to there synced; the
+ * others waited meanwhile and find their seq covered. So N publishers
+ * writing while one sync runs share the next one: the rate is about N per
+ * sync time, not 1. */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
