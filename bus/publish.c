@@ -101,6 +101,10 @@ __attribute__((noinline)) static int publish_durable_one(struct bus_topic *t, co
                                                          size_t size,
                                                          const bus_publish_options_t *opts)
 {
+    /* A zero-copy event may exceed max_payload; a record's length is 32
+     * bits. */
+    if (size > UINT32_MAX)
+        return bus__fail(-EMSGSIZE, "bus_publish_ex: over 4 GiB on a durable topic");
     bus_msg_t msg = {data, size};
     size_t accepted;
     return bus__durable_publish(t, &msg, 1, opts, &accepted);

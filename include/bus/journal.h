@@ -84,7 +84,8 @@ BUS_API void bus_journal_config_init(bus_journal_config_t *cfg);
  * event, shared with the publishers that wrote meanwhile. A new segment
  * file (every segment_bytes) is allocated while the lock is held; the
  * sealed one is synced by the next sync. Events larger than a segment get
- * a segment of their own size.
+ * a segment of their own size (a zero-copy event over 4 GiB is refused:
+ * -EMSGSIZE).
  * The topic is closed as any other (bus_topic_close(), bus_destroy()):
  * durable consumers are stopped, their positions and the journal synced
  * (unless BUS_SYNC_NONE) and the files closed. One open per directory: the
