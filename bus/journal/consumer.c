@@ -21,6 +21,7 @@
 
 #include "../clock.h"
 #include "../lasterr.h"
+#include "../module/owned.h"
 #include "consumer.h"
 #include "durable.h"
 #include "journal.h"
@@ -235,6 +236,10 @@ int bus_subscribe_durable(bus_topic_t *topic, const char *consumer, bus_handler_
         return bus__fail(-EINVAL, "bus_subscribe_durable: NULL argument");
     if (!topic->durable)
         return bus__fail(-EINVAL, "bus_subscribe_durable: the topic is not durable");
+    /* A module's resources are removed when it unloads, by a stop that
+     * must not wait (module/owned.h); a consumer's stop joins its thread. */
+    if (bus__module_current(topic->bus))
+        return bus__fail(-EINVAL, "bus_subscribe_durable: not from a handler module's code");
     if (!valid_name(consumer))
         return bus__fail(-EINVAL, "bus_subscribe_durable: consumer is not 1 to 64 bytes of "
                                   "[A-Za-z0-9_.-] (no leading dot)");

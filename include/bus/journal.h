@@ -135,7 +135,8 @@ BUS_API int bus_topic_open_durable(bus_t *bus, const char *name, const bus_topic
  *   a filter counts rejected events as acknowledged.
  * Thread-safety: any thread.
  * Errors: -EINVAL (NULL argument, @topic not durable, malformed name, group
- * or pause_after set, start unknown, start_seq 0), -EBUSY (the name is
+ * or pause_after set, start unknown, start_seq 0, called from a handler
+ * module's code (bus/module.h): its unload could not stop the consumer), -EBUSY (the name is
  * subscribed), -ENOMEM, -EPIPE (topic closing), -ESHUTDOWN, or what
  * open/pwrite return for the position file.
  */
