@@ -60,7 +60,8 @@ static int list_segments(struct journal *j, uint64_t **out, uint32_t *count)
         free(seqs);
         return rc;
     }
-    qsort(seqs, n, sizeof(*seqs), compare_seq);
+    if (n)
+        qsort(seqs, n, sizeof(*seqs), compare_seq); /* seqs is NULL when empty */
     *out = seqs;
     *count = n;
     return 0;
