@@ -24,15 +24,9 @@
 
 #include "bus.h"
 #include "bus/journal.h"
+#include "journal_common.h"
 
-static const char *base = "/tmp";
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static const char *base;
 
 static void check(int rc, const char *what)
 {
@@ -40,25 +34,6 @@ static void check(int rc, const char *what)
         fprintf(stderr, "%s: %s (%s)\n", what, bus_strerror(rc), bus_last_error());
         exit(1);
     }
-}
-
-static char *fresh_dir(void)
-{
-    char *dir = malloc(256);
-    snprintf(dir, 256, "%s/bus-jbench-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-    return dir;
-}
-
-static void remove_dir(const char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd))
-        fprintf(stderr, "could not remove %s\n", dir);
 }
 
 static int count(const bus_event_t *ev, void *ctx)
@@ -91,22 +66,20 @@ static double one_rate(bool durable, uint64_t n)
     cfg.workers = 1;
     bus_t *bus;
     check(bus_create(&bus, &cfg), "bus_create");
-    char *dir = durable ? fresh_dir() : NULL;
+    char *dir = durable ? jb_fresh_dir(base) : NULL;
     bus_topic_t *t = open_topic(bus, dir, BUS_SYNC_INTERVAL);
     atomic_ulong calls = 0;
     bus_sub_t *sub;
     check(bus_subscribe(t, count, &calls, &sub), "bus_subscribe");
     char payload[64] = "event";
-    uint64_t start = now_ns();
+    uint64_t start = jb_now_ns();
     for (uint64_t i = 0; i < n; i++)
         check(bus_publish(t, payload, sizeof(payload)), "bus_publish");
     check(bus_flush(bus), "bus_flush");
-    double rate = (double)n * 1e9 / (double)(now_ns() - start);
+    double rate = (double)n * 1e9 / (double)(jb_now_ns() - start);
     check(bus_destroy(bus), "bus_destroy");
-    if (dir) {
-        remove_dir(dir);
-        free(dir);
-    }
+    if (dir)
+        jb_remove_dir(dir);
     return rate;
 }
 
@@ -126,9 +99,9 @@ static double first_touch_us_per_page(void)
                             -1, 0);
     if (p == MAP_FAILED)
         return 0;
-    uint64_t start = now_ns();
+    uint64_t start = jb_now_ns();
     memset(p, 1, bytes);
-    double us = (double)(now_ns() - start) / 1e3 / (double)(bytes / 4096);
+    double us = (double)(jb_now_ns() - start) / 1e3 / (double)(bytes / 4096);
     munmap(p, bytes);
     return us;
 }
@@ -166,14 +139,14 @@ static void *produce(void *arg)
     for (uint64_t i = 0; i < p->batch; i++)
         msgs[i] = (bus_msg_t){payload, sizeof(payload)};
     for (uint64_t i = 0; i < p->calls; i++) {
-        uint64_t start = now_ns();
+        uint64_t start = jb_now_ns();
         if (p->batch == 1) {
             check(bus_publish(p->t, payload, sizeof(payload)), "bus_publish");
         } else {
             size_t accepted;
             check(bus_publish_batch(p->t, msgs, p->batch, &accepted), "bus_publish_batch");
         }
-        p->lat[i] = now_ns() - start;
+        p->lat[i] = jb_now_ns() - start;
     }
     return NULL;
 }
@@ -194,7 +167,7 @@ static void always(uint64_t n, uint64_t batch)
     cfg.workers = 1;
     bus_t *bus;
     check(bus_create(&bus, &cfg), "bus_create");
-    char *dir = fresh_dir();
+    char *dir = jb_fresh_dir(base);
     bus_topic_t *t = open_topic(bus, dir, BUS_SYNC_ALWAYS);
     atomic_ulong calls = 0;
     bus_sub_t *sub;
@@ -203,14 +176,14 @@ static void always(uint64_t n, uint64_t batch)
     pthread_t th[PRODUCERS];
     uint64_t each = n / PRODUCERS / batch, total_calls = each * PRODUCERS;
     uint64_t *lat = malloc(total_calls * sizeof(uint64_t));
-    uint64_t start = now_ns();
+    uint64_t start = jb_now_ns();
     for (int i = 0; i < PRODUCERS; i++) {
         p[i] = (struct producer){t, each, batch, lat + i * each};
         pthread_create(&th[i], NULL, produce, &p[i]);
     }
     for (int i = 0; i < PRODUCERS; i++)
         pthread_join(th[i], NULL);
-    double secs = (double)(now_ns() - start) / 1e9;
+    double secs = (double)(jb_now_ns() - start) / 1e9;
     bus_journal_stats_t js;
     check(bus_journal_stats(t, &js), "bus_journal_stats");
     qsort(lat, total_calls, sizeof(uint64_t), cmp_u64);
@@ -225,15 +198,14 @@ static void always(uint64_t n, uint64_t batch)
            js.syncs ? (double)total / (double)js.syncs : 0);
     check(bus_destroy(bus), "bus_destroy");
     free(lat);
-    remove_dir(dir);
-    free(dir);
+    jb_remove_dir(dir);
 }
 
 static double reopen_ms(bus_t *bus, const char *dir, bus_topic_t **t)
 {
-    uint64_t start = now_ns();
+    uint64_t start = jb_now_ns();
     *t = open_topic(bus, dir, BUS_SYNC_NONE);
-    return (double)(now_ns() - start) / 1e6;
+    return (double)(jb_now_ns() - start) / 1e6;
 }
 
 /* Takes the journal's files out of the page cache (written back first), so
@@ -262,7 +234,7 @@ static void recovery(uint64_t n)
 {
     printf("recovery: reopening a journal of N events of 64 B (BUS_SYNC_NONE while written):\n");
     for (uint64_t size = n / 8; size <= n; size *= 2) {
-        char *dir = fresh_dir();
+        char *dir = jb_fresh_dir(base);
         bus_t *bus;
         check(bus_create(&bus, NULL), "bus_create");
         bus_topic_t *t = open_topic(bus, dir, BUS_SYNC_NONE);
@@ -287,8 +259,7 @@ static void recovery(uint64_t n)
                "from the disk\n",
                (unsigned long long)js.last_seq, (double)js.bytes / (1 << 20), warm, cold);
         check(bus_destroy(bus), "bus_destroy");
-        remove_dir(dir);
-        free(dir);
+        jb_remove_dir(dir);
     }
 }
 
@@ -315,7 +286,7 @@ static int consume(const bus_event_t *ev, void *ctx)
 /* A durable consumer reading a backlog of @n events from the oldest. */
 static void consume_backlog(uint64_t n)
 {
-    char *dir = fresh_dir();
+    char *dir = jb_fresh_dir(base);
     bus_t *bus;
     check(bus_create(&bus, NULL), "bus_create");
     bus_topic_t *t = open_topic(bus, dir, BUS_SYNC_NONE);
@@ -323,27 +294,26 @@ static void consume_backlog(uint64_t n)
     for (uint64_t i = 0; i < n; i++)
         check(bus_publish(t, payload, sizeof(payload)), "bus_publish");
     struct progress p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, n, false};
-    uint64_t start = now_ns();
+    uint64_t start = jb_now_ns();
     bus_sub_t *sub;
     check(bus_subscribe_durable(t, "bench", consume, &p, NULL, &sub), "bus_subscribe_durable");
     pthread_mutex_lock(&p.lock);
     while (!p.done)
         pthread_cond_wait(&p.cond, &p.lock);
     pthread_mutex_unlock(&p.lock);
-    double secs = (double)(now_ns() - start) / 1e9;
+    double secs = (double)(jb_now_ns() - start) / 1e9;
     printf("consume: a durable consumer reading a backlog of %llu events of 64 B: %.0f events/s\n",
            (unsigned long long)n, (double)n / secs);
     check(bus_destroy(bus), "bus_destroy");
-    remove_dir(dir);
-    free(dir);
+    jb_remove_dir(dir);
 }
 
 int main(int argc, char **argv)
 {
-    const char *what = argc > 1 ? argv[1] : "all";
-    uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
-    if (argc > 3)
-        base = argv[3];
+    struct jb_args args = jb_parse(argc, argv);
+    const char *what = args.what;
+    uint64_t n = args.events;
+    base = args.base;
     bool all = strcmp(what, "all") == 0;
     if (all || strcmp(what, "rate") == 0)
         rate(n ? n : 2000000);

@@ -28,15 +28,9 @@
 
 #include "bus.h"
 #include "bus/journal.h"
+#include "journal_common.h"
 
-static const char *base = "/tmp";
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static const char *base;
 
 static void fail(const char *what, const char *why)
 {
@@ -44,28 +38,10 @@ static void fail(const char *what, const char *why)
     exit(1);
 }
 
-static char *fresh_dir(void)
-{
-    char *dir = malloc(256);
-    snprintf(dir, 256, "%s/bus-jpeers-XXXXXX", base);
-    if (!mkdtemp(dir))
-        fail("mkdtemp", "failed");
-    return dir;
-}
-
-static void remove_dir(char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd))
-        fprintf(stderr, "could not remove %s\n", dir);
-    free(dir);
-}
-
 /* The bus's durable topic, 1 producer, no subscriber: events/s. */
 static double bus_rate(int sync, uint64_t n)
 {
-    char *dir = fresh_dir();
+    char *dir = jb_fresh_dir(base);
     bus_t *bus;
     if (bus_create(&bus, NULL))
         fail("bus_create", bus_last_error());
@@ -77,19 +53,19 @@ static double bus_rate(int sync, uint64_t n)
     if (bus_topic_open_durable(bus, "bench", NULL, &j, &t))
         fail("bus_topic_open_durable", bus_last_error());
     char payload[64] = "event";
-    uint64_t start = now_ns();
+    uint64_t start = jb_now_ns();
     for (uint64_t i = 0; i < n; i++)
         if (bus_publish(t, payload, sizeof(payload)))
             fail("bus_publish", bus_last_error());
-    double rate = (double)n * 1e9 / (double)(now_ns() - start);
+    double rate = (double)n * 1e9 / (double)(jb_now_ns() - start);
     bus_destroy(bus);
-    remove_dir(dir);
+    jb_remove_dir(dir);
     return rate;
 }
 
 static double sqlite_rate(const char *synchronous, uint64_t n)
 {
-    char *dir = fresh_dir();
+    char *dir = jb_fresh_dir(base);
     char path[300], pragma[64];
     snprintf(path, sizeof(path), "%s/events.db", dir);
     sqlite3 *db;
@@ -105,17 +81,17 @@ static double sqlite_rate(const char *synchronous, uint64_t n)
     if (sqlite3_prepare_v2(db, "INSERT INTO events (data) VALUES (?)", -1, &insert, NULL))
         fail("prepare", sqlite3_errmsg(db));
     char payload[64] = "event";
-    uint64_t start = now_ns();
+    uint64_t start = jb_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         sqlite3_bind_blob(insert, 1, payload, sizeof(payload), SQLITE_STATIC);
         if (sqlite3_step(insert) != SQLITE_DONE)
             fail("insert", sqlite3_errmsg(db));
         sqlite3_reset(insert);
     }
-    double rate = (double)n * 1e9 / (double)(now_ns() - start);
+    double rate = (double)n * 1e9 / (double)(jb_now_ns() - start);
     sqlite3_finalize(insert);
     sqlite3_close(db);
-    remove_dir(dir);
+    jb_remove_dir(dir);
     return rate;
 }
 
@@ -150,7 +126,7 @@ struct server {
 
 static void server_start(struct server *s)
 {
-    s->dir = fresh_dir();
+    s->dir = jb_fresh_dir(base);
     int port = free_port();
     char port_text[16];
     snprintf(port_text, sizeof(port_text), "%d", port);
@@ -170,7 +146,7 @@ static void server_stop(struct server *s)
 {
     kill(s->pid, SIGTERM);
     waitpid(s->pid, NULL, 0);
-    remove_dir(s->dir);
+    jb_remove_dir(s->dir);
 }
 
 /* Connects, retrying while the server starts (5 s at most). */
@@ -214,7 +190,7 @@ static double jetstream_rate(bool async, uint64_t n)
     natsConnection *nc = connect_to(&s);
     jsCtx *js = stream(nc);
     char payload[64] = "event";
-    uint64_t start = now_ns();
+    uint64_t start = jb_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         natsStatus st;
         if (async) {
@@ -229,7 +205,7 @@ static double jetstream_rate(bool async, uint64_t n)
     }
     if (async && js_PublishAsyncComplete(js, NULL) != NATS_OK)
         fail("js_PublishAsyncComplete", nats_GetLastError(NULL));
-    double rate = (double)n * 1e9 / (double)(now_ns() - start);
+    double rate = (double)n * 1e9 / (double)(jb_now_ns() - start);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
     server_stop(&s);
@@ -249,10 +225,10 @@ static void jetstream(uint64_t n)
 
 int main(int argc, char **argv)
 {
-    const char *what = argc > 1 ? argv[1] : "all";
-    uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
-    if (argc > 3)
-        base = argv[3];
+    struct jb_args args = jb_parse(argc, argv);
+    const char *what = args.what;
+    uint64_t n = args.events;
+    base = args.base;
     bool all = strcmp(what, "all") == 0;
     if (all || strcmp(what, "sqlite") == 0)
         sqlite(n ? n : 200000);
