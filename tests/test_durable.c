@@ -230,6 +230,86 @@ START_TEST(close_from_consumer_is_refused)
 }
 END_TEST
 
+/* Attempts of a durable consumer with redelivery: seq 2 fails twice, then
+ * succeeds; seq 4 fails every time and goes to the dead letters. */
+struct attempts {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t seqs[16];
+    uint32_t tries[16];
+    uint32_t n;
+    uint32_t letter_attempts;
+    uint64_t letter_seq;
+};
+
+static int flaky(const bus_event_t *ev, void *ctx)
+{
+    struct attempts *a = ctx;
+    pthread_mutex_lock(&a->lock);
+    if (a->n < 16) {
+        a->seqs[a->n] = ev->seq;
+        a->tries[a->n++] = ev->attempt;
+    }
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    if (ev->seq == 4 || (ev->seq == 2 && ev->attempt < 3))
+        return -EIO;
+    return 0;
+}
+
+static int letter(const bus_event_t *ev, void *ctx)
+{
+    struct attempts *a = ctx;
+    const bus_dead_letter_t *d = ev->data;
+    pthread_mutex_lock(&a->lock);
+    a->letter_seq = d->seq;
+    a->letter_attempts = bus_dead_letter_attempts(ev);
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    return 0;
+}
+
+START_TEST(consumer_retries_in_place)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *letters;
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &letters));
+    struct attempts a = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    bus_sub_t *lsub, *sub;
+    ck_assert_ok(bus_subscribe(letters, letter, &a, &lsub));
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 1 << 16, 0);
+    uint64_t backoff[] = {1000000, 2000000}; /* 1 ms, then 2 ms */
+    bus_sub_options_t opts;
+    bus_sub_options_init(&opts);
+    opts.max_deliver = 3;
+    opts.backoff_ns = backoff;
+    opts.backoff_count = 2;
+    ck_assert_ok(bus_subscribe_durable(t, "flaky", flaky, &a, &opts, &sub));
+    publish_seqs(t, 1, 5);
+    pthread_mutex_lock(&a.lock);
+    while (a.n < 9 || !a.letter_seq) /* the test's timeout bounds it */
+        pthread_cond_wait(&a.cond, &a.lock);
+    pthread_mutex_unlock(&a.lock);
+    /* In seq order, each retry before the next event. */
+    uint64_t seqs[] = {1, 2, 2, 2, 3, 4, 4, 4, 5};
+    uint32_t tries[] = {1, 1, 2, 3, 1, 1, 2, 3, 1};
+    for (int i = 0; i < 9; i++) {
+        ck_assert_uint_eq(a.seqs[i], seqs[i]);
+        ck_assert_uint_eq(a.tries[i], tries[i]);
+    }
+    ck_assert_uint_eq(a.letter_seq, 4);
+    ck_assert_uint_eq(a.letter_attempts, 3);
+    ck_assert_ok(bus_shutdown(bus));
+    bus_durable_stats_t ds;
+    ck_assert_ok(bus_durable_stats(sub, &ds));
+    ck_assert_uint_eq(ds.next_seq, 6); /* all acknowledged */
+    ck_assert_uint_eq(ds.acked, 5);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     temp_dir(dir);
@@ -272,6 +352,7 @@ int main(void)
     tcase_add_test(tc, failed_call_is_dead_lettered_and_acknowledged);
     tcase_add_test(tc, consumer_behind_retention_is_told);
     tcase_add_test(tc, close_from_consumer_is_refused);
+    tcase_add_test(tc, consumer_retries_in_place);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -8,11 +8,12 @@
  * journal for both the backlog and the live events means one code path and
  * no hand-over between the two, where gaps and duplicates hide.
  *
- * Acknowledgement: an event is acknowledged when the handler returned 0 or
- * when it went to the dead letters (consumer_failed, the one place where
- * redelivery will plug in). The position (first event not acknowledged) is
- * stored after each batch of up to POSITION_EVERY events and when the
- * consumer stops, so a crash delivers at most that batch again. */
+ * Acknowledgement: an event is acknowledged when the handler returned 0 or,
+ * after the deliveries its redelivery options allow (consumer_failed:
+ * retried in place), when it went to the dead letters. The position (first
+ * event not acknowledged) is stored after each batch of up to
+ * POSITION_EVERY events and when the consumer stops, so a crash delivers at
+ * most that batch again. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,17 +63,67 @@ static bool valid_name(const char *name)
     return n > 0;
 }
 
-/* A handler call failed. Until redelivery (issue 13, "Redelivery") plugs in
- * here, the event goes to the dead letters and counts as acknowledged. */
-static void consumer_failed(struct consumer *c, const bus_event_t *ev, int error)
+/* Sleeps @ns on the consumer's own thread (no worker waits), or until the
+ * consumer is asked to stop: false then. */
+static bool pause_for(struct consumer *c, uint64_t ns)
 {
-    (void)c;
-    bus__dead_letter(ev, error);
+    uint64_t deadline = clock_deadline_ns(ns);
+    struct evcount *wake = &c->journal->progress; /* the stop notifies it */
+    /* acquire: pairs with the stopper's release store. */
+    while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
+        if (clock_now_ns() >= deadline)
+            return true;
+        uint32_t key = evcount_prepare(wake);
+        if (atomic_load_explicit(&c->stop, memory_order_acquire))
+            evcount_cancel(wake);
+        else
+            bus__evcount_wait_until(wake, key, deadline);
+    }
+    return false;
 }
 
-/* Calls the handler for one event (the filter first); relaxed counters:
- * statistics, one writer. */
-static void deliver(struct consumer *c, const struct journal_entry *e)
+/* Counts on the subscription and its topic, as retry.c does for workers.
+ * relaxed: statistics. */
+static void count_retry(_Atomic uint64_t *sub, _Atomic uint64_t *topic)
+{
+    atomic_fetch_add_explicit(sub, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(topic, 1, memory_order_relaxed);
+}
+
+/* A handler call failed. With the subscription's redelivery options
+ * (bus_sub_options_t.max_deliver, backoff_ns) the consumer tries the event
+ * again in place, after each delay, on its own thread: the later events
+ * wait, so order holds through retries (redeliver_in_order is implied).
+ * After the last failure the event goes to the dead letters with its number
+ * of deliveries. Either way it is acknowledged then; false if the consumer
+ * was asked to stop first: not acknowledged, it is delivered again (its
+ * attempt count starting over) after a restart. */
+static bool consumer_failed(struct consumer *c, bus_event_t *ev, int error)
+{
+    struct bus_sub *sub = c->sub;
+    struct bus_topic *t = c->topic;
+    while (ev->attempt < sub->max_deliver) {
+        count_retry(&sub->retries, &t->retries);
+        if (!pause_for(c, bus__retry_backoff(sub, ev->attempt)))
+            return false;
+        ev->attempt++;
+        count_retry(&sub->redelivered, &t->redelivered);
+        error = sub->fn(ev, sub->ctx);
+        if (error == 0) {
+            atomic_fetch_add_explicit(&sub->delivered, 1, memory_order_relaxed);
+            return true;
+        }
+        atomic_fetch_add_explicit(&sub->handler_errors, 1, memory_order_relaxed);
+    }
+    if (sub->max_deliver > 1)
+        count_retry(&sub->dead_lettered, &t->dead_lettered);
+    bus__dead_letter(ev, error, ev->attempt);
+    return true;
+}
+
+/* Calls the handler for one event (the filter first): true once it is
+ * acknowledged. relaxed counters: statistics, one writer. */
+static bool deliver(struct consumer *c, const struct journal_entry *e)
 {
     struct bus_sub *sub = c->sub;
     bus_event_t ev = {
@@ -81,18 +132,19 @@ static void deliver(struct consumer *c, const struct journal_entry *e)
         .size = e->size,
         .seq = e->seq,
         .publish_ns = (uint64_t)((int64_t)e->time_ns - c->clock_offset),
+        .attempt = 1,
     };
     if (sub->filter && !sub->filter(&ev, sub->filter_ctx)) {
         atomic_fetch_add_explicit(&sub->filtered, 1, memory_order_relaxed);
-        return;
+        return true;
     }
     int rc = sub->fn(&ev, sub->ctx);
     if (rc == 0) {
         atomic_fetch_add_explicit(&sub->delivered, 1, memory_order_relaxed);
-        return;
+        return true;
     }
     atomic_fetch_add_explicit(&sub->handler_errors, 1, memory_order_relaxed);
-    consumer_failed(c, &ev, rc);
+    return consumer_failed(c, &ev, rc);
 }
 
 static void report_skip(struct consumer *c, uint64_t seq, uint64_t skipped)
@@ -102,7 +154,9 @@ static void report_skip(struct consumer *c, uint64_t seq, uint64_t skipped)
         c->on_skip(c->sub, seq - skipped, seq, c->sub->ctx);
 }
 
-/* Delivers up to POSITION_EVERY visible events; returns how many. */
+/* Delivers up to POSITION_EVERY visible events; returns how many were
+ * acknowledged. c->next_seq: the first one not acknowledged, what the
+ * position file gets. */
 static int deliver_batch(struct consumer *c)
 {
     int n = 0;
@@ -113,13 +167,20 @@ static int deliver_batch(struct consumer *c)
            journal_read(&c->reader, &e, &skipped)) {
         if (skipped)
             report_skip(c, e.seq, skipped);
-        deliver(c, &e);
+        if (!deliver(c, &e))
+            break; /* stopping with e not acknowledged */
         n++;
-        /* relaxed: statistics; the position file is the record. */
+        /* relaxed: the consumer's own (a statistic for others). */
         atomic_store_explicit(&c->next_seq, e.seq + 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&c->acked, 1, memory_order_relaxed);
     }
     return n;
+}
+
+/* Stores the first seq not acknowledged. relaxed: the consumer's own. */
+static void store_position(struct consumer *c)
+{
+    position_store(&c->position, atomic_load_explicit(&c->next_seq, memory_order_relaxed));
 }
 
 /* The bus whose durable consumer runs the calling thread, or NULL. */
@@ -137,7 +198,7 @@ static void *consumer_main(void *arg)
     consumer_bus = c->topic->bus;
     while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
         if (deliver_batch(c)) {
-            position_store(&c->position, c->reader.next);
+            store_position(c);
             continue;
         }
         /* Nothing visible: sleep until a publish (or the stop) notifies. */
@@ -148,7 +209,7 @@ static void *consumer_main(void *arg)
         else
             bus__evcount_wait(&j->progress, key);
     }
-    position_store(&c->position, c->reader.next);
+    store_position(c);
     if (j->cfg.sync != BUS_SYNC_NONE)
         position_sync(&c->position);
     return NULL;
@@ -181,7 +242,7 @@ static const char *options_problem(const bus_sub_options_t *opts)
         return "bus_subscribe_durable: start is not a BUS_START_* value";
     if (opts->start == BUS_START_SEQ && opts->start_seq == 0)
         return "bus_subscribe_durable: BUS_START_SEQ with start_seq 0";
-    return NULL;
+    return bus__invalid_redelivery(opts);
 }
 
 static bool name_taken(struct durable *d, const char *name)

@@ -111,8 +111,11 @@ BUS_API int bus_topic_open_durable(bus_t *bus, const char *name, const bus_topic
  * the journal holds (opts->start: BUS_START_NEWEST for the events published
  * from now on, BUS_START_SEQ with opts->start_seq to replay from a seq;
  * either also moves a known consumer there).
- * An event is acknowledged once @fn returned 0 for it, or, when @fn failed,
- * once it went to the dead letters (bus_dead_letter_topic()); its position
+ * An event is acknowledged once @fn returned 0 for it, or, when @fn failed
+ * on every delivery @opts allow (max_deliver, backoff_ns: retried in place
+ * on the consumer's thread after each delay, the later events waiting, so
+ * order holds through retries; ev->attempt counts), once it went to the
+ * dead letters (bus_dead_letter_topic()) with that count; its position
  * is stored in the journal's directory (consumers/<name>), written after
  * each batch of events, so that a consumer reopened after a crash resumes at
  * its first event not acknowledged: at least once (the events of the batch
@@ -132,10 +135,13 @@ BUS_API int bus_topic_open_durable(bus_t *bus, const char *name, const bus_topic
  * bus_sub_stats() counts its calls.
  * @consumer: 1 to 64 bytes of [A-Za-z0-9_.-]; one subscription per name.
  * @opts: NULL = defaults; group and pause_after are not supported (0/NULL);
- *   a filter counts rejected events as acknowledged.
+ *   a filter counts rejected events as acknowledged; redeliver_in_order is
+ *   implied. A consumer stopped while it waits to retry an event leaves it
+ *   unacknowledged: it is delivered again, attempt 1, when it resumes.
  * Thread-safety: any thread.
  * Errors: -EINVAL (NULL argument, @topic not durable, malformed name, group
- * or pause_after set, start unknown, start_seq 0, called from a handler
+ * or pause_after set, start unknown, start_seq 0, redelivery options as
+ * bus_subscribe_ex() checks them, called from a handler
  * module's code (bus/module.h): its unload could not stop the consumer), -EBUSY (the name is
  * subscribed), -ENOMEM, -EPIPE (topic closing), -ESHUTDOWN, or what
  * open/pwrite return for the position file.
