@@ -311,19 +311,17 @@ static void consume_backlog(uint64_t n)
 int main(int argc, char **argv)
 {
     struct jb_args args = jb_parse(argc, argv);
-    const char *what = args.what;
     uint64_t n = args.events;
     base = args.base;
-    bool all = strcmp(what, "all") == 0;
-    if (all || strcmp(what, "rate") == 0)
+    if (jb_wants(&args, "rate"))
         rate(n ? n : 2000000);
-    if (all || strcmp(what, "always") == 0) {
+    if (jb_wants(&args, "always")) {
         always(n ? n : 100000, 1);
         always(n ? n * 10 : 1000000, 64);
     }
-    if (all || strcmp(what, "consume") == 0)
+    if (jb_wants(&args, "consume"))
         consume_backlog(n ? n : 2000000);
-    if (all || strcmp(what, "recovery") == 0)
+    if (jb_wants(&args, "recovery"))
         recovery(n ? n : 8000000);
     return 0;
 }

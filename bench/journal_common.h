@@ -4,9 +4,11 @@
 #ifndef BUS_BENCH_JOURNAL_COMMON_H
 #define BUS_BENCH_JOURNAL_COMMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static inline uint64_t jb_now_ns(void)
@@ -34,6 +36,12 @@ static inline struct jb_args jb_parse(int argc, char **argv)
     if (argc > 3)
         a.base = argv[3];
     return a;
+}
+
+/* Whether the command line asked for scenario @name (or for all). */
+static inline bool jb_wants(const struct jb_args *a, const char *name)
+{
+    return strcmp(a->what, "all") == 0 || strcmp(a->what, name) == 0;
 }
 
 /* A new directory under @base (malloc'd; jb_remove_dir frees it). */

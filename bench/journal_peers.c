@@ -226,13 +226,11 @@ static void jetstream(uint64_t n)
 int main(int argc, char **argv)
 {
     struct jb_args args = jb_parse(argc, argv);
-    const char *what = args.what;
     uint64_t n = args.events;
     base = args.base;
-    bool all = strcmp(what, "all") == 0;
-    if (all || strcmp(what, "sqlite") == 0)
+    if (jb_wants(&args, "sqlite"))
         sqlite(n ? n : 200000);
-    if (all || strcmp(what, "jetstream") == 0)
+    if (jb_wants(&args, "jetstream"))
         jetstream(n ? n : 500000);
     nats_Close();
     return 0;
