@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -544,16 +546,24 @@ START_TEST(failed_sync_publishes_nothing)
 }
 END_TEST
 
-/* A real full disk: a 256 KiB tmpfs the test mounts when it runs as root
- * and may mount (else it says so and checks nothing: the hook tests above
- * cover the paths). Publish fails with -ENOSPC once no new segment fits,
- * and the journal reopens with exactly the events accepted. */
+/* Mounts a 256 KiB tmpfs on @path in a mount namespace of the test's own
+ * process (Check forks one per test), so that it goes away with the process
+ * even when an assertion ends it early. False when that is not allowed. */
+static bool mount_small_tmpfs(const char *path)
+{
+    return geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
+           mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+           mount("bus-jtest", path, "tmpfs", 0, "size=256k") == 0;
+}
+
+/* A real full disk: a small tmpfs the test mounts when it runs as root and
+ * may (else it says so and checks nothing: the hook tests above cover the
+ * paths). Publish fails with -ENOSPC once no new segment fits, and the
+ * journal reopens with exactly the events accepted. */
 START_TEST(tmpfs_full_disk)
 {
     temp_dir(dir);
-    char cmd[160];
-    snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=256k bus-jtest '%s' 2>/dev/null", dir);
-    if (geteuid() != 0 || system(cmd) != 0) {
+    if (!mount_small_tmpfs(dir)) {
         fprintf(stderr, "tmpfs_full_disk: cannot mount a tmpfs here, nothing checked\n");
         remove_dir(dir);
         return;
@@ -576,8 +586,7 @@ START_TEST(tmpfs_full_disk)
     ck_assert_uint_eq(js.last_seq, accepted);
     ck_assert_uint_eq(js.torn_bytes, 0);
     ck_assert_ok(bus_destroy(bus));
-    snprintf(cmd, sizeof(cmd), "umount '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(umount(dir), 0);
     remove_dir(dir);
 }
 END_TEST
