@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "internal.h"
+#include "journal/durable.h"
 
 enum { MAX_WORKERS = 1024, MAX_TOPICS = 1u << 24, MAX_BATCH = 65536 };
 
@@ -101,9 +102,11 @@ static int check_caller(struct bus *bus)
 {
     if (!bus)
         return -EINVAL;
-    /* A worker would wait for itself, the timer thread (an on_reply) would
-     * join itself; bus_destroy relies on this check too. */
-    if (bus__current_worker_bus() == bus || bus__timers_on_thread(&bus->timers))
+    /* A worker would wait for itself, the timer thread (an on_reply) or a
+     * durable consumer would join itself; bus_destroy relies on this check
+     * too. */
+    if (bus__current_worker_bus() == bus || bus__timers_on_thread(&bus->timers) ||
+        bus__durable_on_thread(bus))
         return -EDEADLK;
     return 0;
 }
@@ -239,6 +242,8 @@ static int stop_intake(struct bus *bus, uint64_t deadline_ns)
 {
     int rc = bus__topics_stop(bus, deadline_ns);
     for_each_topic(bus, fence_subscribers, NULL);
+    /* Durable consumers are no workers: stopped here (positions stored). */
+    for_each_topic(bus, bus__durable_stop, NULL);
     seal(bus, USER_TOPICS);
     return rc;
 }

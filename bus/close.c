@@ -33,6 +33,7 @@
 #include <limits.h>
 
 #include "internal.h"
+#include "journal/durable.h"
 #include "tsan.h"
 
 /* The topic and its keyed lanes: what is scheduled and has a ring. */
@@ -116,8 +117,10 @@ int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)
         return -EDEADLK;
     /* Its watermark callback: the close would wait for it. A listing's
      * callback pins a topic: two of them closing each other's would wait
-     * for each other. */
-    if (bus__watermark_calling(t) || bus__in_topics_visit())
+     * for each other. A durable consumer's handler: the close of its topic
+     * would join it (any topic: keep the rule simple, as for workers). */
+    if (bus__watermark_calling(t) || bus__in_topics_visit() ||
+        bus__durable_on_thread(t->bus))
         return -EDEADLK;
     int rc = bus__topic_unregister(t);
     if (rc)
@@ -135,6 +138,10 @@ int bus_topic_close(bus_topic_t *t, int mode, bus_topic_stats_t *final)
     if (mode == BUS_CLOSE_DRAIN)
         subs = bus__subs_close(t);
     for_each_ring(t, wait_off_queues);
+    /* Durable: its consumers stop, its journal is synced and closed (the
+     * directory can be opened again once the close returns). */
+    if (t->durable)
+        bus__durable_close(t);
     if (final)
         bus_topic_stats(t, final);
     /* Before the free is queued: an unload never touches them after. */

@@ -185,12 +185,26 @@ call_all(const struct sub_table *table, const bus_event_t *ev, bool shared,
         topic[call_group(table, &table->groups[i], ev, shared, subs, clock, &called)]++;
 }
 
+/* A void slot (ring.h: a durable publish whose sync failed) holds no event:
+ * counted dropped, no call. Durable topics have no lanes: the slot's ring is
+ * ev->topic's. Checked only off the untimed path's common case (flags with
+ * SLOT_COMPLETE or SLOT_VOID, and timed events). relaxed: a statistic. */
+static bool skip_void(const struct ring_slot *slot, const bus_event_t *ev)
+{
+    if (!(slot->flags & SLOT_VOID))
+        return false;
+    atomic_fetch_add_explicit(&ev->topic->dropped, 1, memory_order_relaxed);
+    return true;
+}
+
 /* An event with a completion: reported with its own counts, and findable by
- * bus_reply while its handlers run. */
+ * bus_reply while its handlers run. Or a void slot. */
 static void deliver_completed(const struct sub_table *table, const struct ring_slot *slot,
                               const bus_event_t *ev, bool shared, uint64_t topic[OUTCOMES],
                               struct sub_tally *subs, struct call_clock *clock)
 {
+    if (skip_void(slot, ev))
+        return;
     uint64_t mine[OUTCOMES] = {0};
     /* A handler may dispatch other events nested (help.c): restore the outer
      * event's record afterwards, so that its bus_reply still finds it. */
@@ -210,6 +224,8 @@ __attribute__((noinline)) static void
 deliver_timed(const struct sub_table *table, const struct ring_slot *slot, const bus_event_t *ev,
               bool shared, uint64_t topic[OUTCOMES], struct sub_tally *subs, unsigned timing)
 {
+    if (skip_void(slot, ev))
+        return;
     struct call_clock clock = {
         .start_ns = clock_now_ns(),
         .record = timing & TIMING_RECORD,
@@ -299,7 +315,7 @@ deliver_run(struct bus_topic *t, uint64_t first, uint64_t max, bool check_ready,
         unsigned timing = timing_due(owner->bus);
         if (timing)
             deliver_timed(table, slot, &ev, shared, tally, subs, timing);
-        else if (slot->flags & SLOT_COMPLETE)
+        else if (slot->flags & (SLOT_COMPLETE | SLOT_VOID))
             deliver_completed(table, slot, &ev, shared, tally, subs, NULL);
         else
             call_all(table, &ev, shared, tally, subs, NULL);

@@ -96,6 +96,9 @@ struct bus_sub {
     struct bus_modver *module;
     bus_handler_fn module_fn;
     void *module_ctx;
+    /* A durable consumer's own state (journal/consumer.c), or NULL: such a
+     * subscription is in no table; its thread calls the handler. */
+    struct consumer *consumer;
 };
 
 /* bus_topic.scheduled: SCHED_QUEUED while an entry is on a ready queue,
@@ -163,6 +166,11 @@ struct bus_topic {
     /* Read-only after bus_topic_open. */
     struct bus *bus;
     bus_topic_config_t cfg;
+    /* A durable topic's journal and consumers (journal/durable.h), NULL
+     * for an in-memory topic; its first ticket (seqs go on from the
+     * journal's, ring.h), 0 for an in-memory topic. */
+    struct durable *durable;
+    uint64_t seq_base;
     unsigned level; /* ready-queue priority level */
     char *name;
     /* Keyed topics: events go to one of nlanes ordered lanes by key; a lane
@@ -353,6 +361,11 @@ void bus__topic_delist(struct bus_topic *t);
 void bus__topic_unregistered(struct bus_topic *t);
 int bus__topic_new(struct bus *bus, const char *name, size_t len,
                    const bus_topic_config_t *cfg, struct bus_topic **out);
+/* bus_topic_open() for a durable topic (journal/topic.c): a new topic only
+ * (-EEXIST if @name is open), made durable by @durable before anyone can
+ * publish onto it. */
+int bus__topic_open_new(struct bus *bus, const char *name, const bus_topic_config_t *cfg,
+                        struct durable *durable, struct bus_topic **out);
 void bus__topic_free(struct bus_topic *t);
 /* bus_topic_metrics() without the latencies (metrics.c): counters, rates
  * and the oldest event's age at @now_ns. */

@@ -3,38 +3,8 @@
 
 #include "clock.h"
 #include "help.h"
-#include "internal.h"
-
-/* Remembers the largest depth seen, for tickets [first, end) just committed.
- * @estimate (from the producers' cached consumer position) can only be too
- * high; only when it beats the record is the real position read, so the
- * common case stays off the consumers' cache line. relaxed: a statistic,
- * ordered with nothing; the CAS only keeps the maximum. */
-static void note_depth(struct bus_topic *t, uint64_t estimate, uint64_t end)
-{
-    uint32_t seen = atomic_load_explicit(&t->high_water, memory_order_relaxed);
-    if (estimate <= seen)
-        return;
-    uint64_t released = atomic_load_explicit(&t->ring.released, memory_order_relaxed);
-    uint64_t depth = released < end ? end - released : 0;
-    while (depth > seen &&
-           !atomic_compare_exchange_weak_explicit(&t->high_water, &seen, (uint32_t)depth,
-                                                  memory_order_relaxed,
-                                                  memory_order_relaxed))
-        ;
-}
-
-static void count_dropped(struct bus_topic *t, uint64_t n)
-{
-    /* relaxed: a statistic. */
-    atomic_fetch_add_explicit(&t->dropped, n, memory_order_relaxed);
-}
-
-/* A reservation attempt, as a condition bus__topic_await can wait on. */
-struct reservation {
-    uint64_t want, first, depth;
-    int64_t rc; /* ring_reserve's: a count up to 2^31, or an error */
-};
+#include "journal/durable.h"
+#include "publish.h"
 
 static inline bool reserved_or_refused(struct bus_topic *t, void *arg)
 {
@@ -43,9 +13,7 @@ static inline bool reserved_or_refused(struct bus_topic *t, void *arg)
     return r->rc != -EAGAIN;
 }
 
-/* The ring was full: apply the topic's policy. Returns the number reserved,
- * 0 when the events are to be dropped (BUS_FULL_DROP), or a negative error. */
-__attribute__((noinline)) static int64_t on_full(struct bus_topic *t, struct reservation *r)
+int bus__publish_full(struct bus_topic *t, bool (*ready)(struct bus_topic *, void *), void *arg)
 {
     struct bus_worker *me = bus__current_worker();
     /* A handler must not just sleep: its own worker may be the one that
@@ -70,15 +38,22 @@ __attribute__((noinline)) static int64_t on_full(struct bus_topic *t, struct res
     /* relaxed: a statistic (a publish that had to wait for room). */
     atomic_fetch_add_explicit(&t->blocked, 1, memory_order_relaxed);
     if (!me) {
-        bus__topic_await(t, reserved_or_refused, r);
-        return r->rc;
+        bus__topic_await(t, ready, arg);
+        return 1;
     }
-    int rc = bus__help_until(me, t, reserved_or_refused, r);
-    return rc ? rc : r->rc;
+    int rc = bus__help_until(me, t, ready, arg);
+    return rc ? rc : 1;
 }
 
-/* A sealed ring: the topic is being closed (-EPIPE) or the bus shut down. */
-__attribute__((noinline)) static int sealed(struct bus_topic *t)
+/* The ring was full: apply the topic's policy. Returns the number reserved,
+ * 0 when the events are to be dropped (BUS_FULL_DROP), or a negative error. */
+__attribute__((noinline)) static int64_t on_full(struct bus_topic *t, struct reservation *r)
+{
+    int rc = bus__publish_full(t, reserved_or_refused, r);
+    return rc == 1 ? r->rc : rc;
+}
+
+int bus__publish_sealed(struct bus_topic *t)
 {
     const struct bus_topic *owner = t->parent ? t->parent : t; /* keyed lanes */
     /* acquire fence: our reservation read the seal, a release RMW made after
@@ -91,71 +66,7 @@ __attribute__((noinline)) static int sealed(struct bus_topic *t)
 static inline int64_t reserve(struct bus_topic *t, struct reservation *r)
 {
     int64_t rc = reserved_or_refused(t, r) ? r->rc : on_full(t, r);
-    return rc == -ESHUTDOWN ? sealed(t) : rc;
-}
-
-/* memcpy for payloads, inlined for the small sizes events usually have:
- * two overlapping fixed-size copies cover any size in (n/2, n], so no call
- * and no loop. */
-static inline void copy_payload(unsigned char *dst, const void *src, size_t size)
-{
-    const unsigned char *s = src;
-    if (size > 32) {
-        memcpy(dst, src, size);
-    } else if (size > 16) {
-        memcpy(dst, s, 16);
-        memcpy(dst + size - 16, s + size - 16, 16);
-    } else if (size >= 8) {
-        memcpy(dst, s, 8);
-        memcpy(dst + size - 8, s + size - 8, 8);
-    } else {
-        for (size_t i = 0; i < size; i++)
-            dst[i] = s[i];
-    }
-}
-
-static inline void fill(struct bus_topic *t, uint64_t ticket, uint64_t now, const void *data,
-                 size_t size, const bus_publish_options_t *opts)
-{
-    struct ring_slot *slot = ring_slot(&t->ring, ticket);
-    slot_stamp(slot, now);
-    slot->size = size;
-    slot->flags = 0;
-    if (opts) {
-        if (opts->on_complete) {
-            slot->flags |= SLOT_COMPLETE;
-            slot->complete = opts->on_complete;
-            slot->complete_arg = opts->arg;
-        }
-        if (opts->zero_copy) {
-            slot->flags |= SLOT_EXTERNAL;
-            slot->external = data;
-            return;
-        }
-    }
-    copy_payload(slot->data, data, size);
-}
-
-/* Commits [first, first + n) and makes sure a worker will dispatch them. */
-__attribute__((always_inline)) static inline void
-commit(struct bus_topic *t, const struct reservation *r, uint64_t n)
-{
-    ring_commit(&t->ring, r->first, n);
-    note_depth(t, r->depth, r->first + n);
-    bus__watermark_published(t, r->depth);
-    /* seq_cst: see the scheduling protocol in dispatch.c. */
-    if (!atomic_load_explicit(&t->scheduled, memory_order_seq_cst))
-        bus__topic_schedule(t);
-}
-
-/* Tells the publisher its event was dropped by a full BUS_FULL_DROP ring. */
-static void report_drop(struct bus_topic *t, const void *data,
-                        const bus_publish_options_t *opts)
-{
-    if (opts && opts->on_complete) {
-        bus_completion_t c = {.topic = t, .status = -EAGAIN, .data = data};
-        opts->on_complete(&c, opts->arg);
-    }
+    return rc == -ESHUTDOWN ? bus__publish_sealed(t) : rc;
 }
 
 /* A keyed topic's events without a key go to the lane of key 0. */
@@ -187,12 +98,28 @@ publish_one(struct bus_topic *t, const void *data, size_t size, const bus_publis
     return 0;
 }
 
+/* Out of line: the in-memory path carries only the test of t->durable. */
+__attribute__((noinline)) static int publish_durable_one(struct bus_topic *t, const void *data,
+                                                         size_t size,
+                                                         const bus_publish_options_t *opts)
+{
+    /* A zero-copy event may exceed max_payload; a record's length is 32
+     * bits. */
+    if (size > UINT32_MAX)
+        return bus__fail(-EMSGSIZE, "bus_publish_ex: over 4 GiB on a durable topic");
+    bus_msg_t msg = {data, size};
+    size_t accepted;
+    return bus__durable_publish(t, &msg, 1, opts, &accepted);
+}
+
 int bus_publish(bus_topic_t *t, const void *data, size_t size)
 {
     if (!t || (!data && size))
         return bus__fail(-EINVAL, "bus_publish: topic is NULL, or data is NULL with size > 0");
     if (size > t->cfg.max_payload)
         return bus__fail(-EMSGSIZE, "bus_publish: size is over the topic's max_payload");
+    if (__builtin_expect(t->durable != NULL, 0))
+        return publish_durable_one(t, data, size, NULL);
     return publish_one(t, data, size, NULL);
 }
 
@@ -211,6 +138,8 @@ int bus_publish_ex(bus_topic_t *t, const void *data, size_t size,
         return bus__fail(-EINVAL, "bus_publish_ex: zero_copy without on_complete");
     if (size > t->cfg.max_payload && !(opts && opts->zero_copy))
         return bus__fail(-EMSGSIZE, "bus_publish_ex: size is over the topic's max_payload");
+    if (__builtin_expect(t->durable != NULL, 0))
+        return publish_durable_one(t, data, size, opts);
     return publish_one(t, data, size, opts);
 }
 
@@ -236,6 +165,8 @@ int bus_publish_batch(bus_topic_t *t, const bus_msg_t *msgs, size_t count, size_
     int rc = check_batch(t, msgs, count);
     if (rc)
         return rc;
+    if (t->durable)
+        return bus__durable_publish(t, msgs, count, NULL, accepted);
 
     t = unkeyed(t);
     uint64_t now = clock_now_ns();

@@ -15,9 +15,7 @@ static struct bus_topic *owner_of(struct bus_topic *t)
     return t->parent ? t->parent : t;
 }
 
-/* The delay before redelivery number @n (1 = the first): the last entry
- * repeats. */
-static uint64_t backoff(const struct bus_sub *sub, uint32_t n)
+uint64_t bus__retry_backoff(const struct bus_sub *sub, uint32_t n)
 {
     if (!sub->backoff_count)
         return 0;
@@ -154,7 +152,7 @@ void bus__call_failed(struct bus_sub *sub, const bus_event_t *ev, int rc)
     if (made < sub->max_deliver) {
         struct retry *r = running ? running : retry_new(t, sub, ev);
         bool fresh = !running;
-        if (r && arm(t, r, backoff(sub, made), fresh)) {
+        if (r && arm(t, r, bus__retry_backoff(sub, made), fresh)) {
             if (fresh && r->in_order)
                 bus__batch_end = ev->seq; /* the failed ticket's successor */
             else if (!fresh)

@@ -68,6 +68,11 @@ extern _Thread_local uint64_t bus__batch_end __attribute__((tls_model("initial-e
 /* A handler call of @sub failed with @rc for @ev: tries again later, or
  * dead-letters the event (a subscription without redelivery: at once). */
 void bus__call_failed(struct bus_sub *sub, const bus_event_t *ev, int rc);
+/* The delay before redelivery number @n (1 = the first) of @sub's events:
+ * backoff_ns[n - 1], the last entry repeating; 0 without a schedule. Also
+ * the schedule of durable consumers (journal/consumer.c), which retry on
+ * their own thread. */
+uint64_t bus__retry_backoff(const struct bus_sub *sub, uint32_t n);
 
 /* Runs @t's ready retries (the caller dispatches @t, in a read-side
  * section); returns how many. */

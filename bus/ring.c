@@ -106,6 +106,17 @@ void bus__ring_fini(struct ring *r)
         ring_free(r->done, r->capacity * sizeof(*r->done), r->alloc_flags);
 }
 
+void bus__ring_start_at(struct ring *r, uint64_t ticket)
+{
+    /* relaxed: the ring is not shared yet; the topic's publication orders
+     * these stores. Slots start zeroed, and no ticket + 1 is 0, so no slot
+     * looks committed. */
+    atomic_store_explicit(&r->reserve, ticket, memory_order_relaxed);
+    atomic_store_explicit(&r->released_cache, ticket, memory_order_relaxed);
+    atomic_store_explicit(&r->released, ticket, memory_order_relaxed);
+    atomic_store_explicit(&r->claimed, ticket, memory_order_relaxed);
+}
+
 void bus__ring_seal(struct ring *r)
 {
     /* seq_cst RMW: every producer CAS on reserve after it fails and sees the

@@ -38,7 +38,10 @@
 
 enum {
     SLOT_EXTERNAL = 1u << 0, /* zero copy: the payload is at `external` */
-    SLOT_COMPLETE = 1u << 1  /* call `complete` once the event is handled */
+    SLOT_COMPLETE = 1u << 1, /* call `complete` once the event is handled */
+    /* No event: a durable publish that failed after its reservation (its
+     * journal's sync failed); workers skip it and count it dropped. */
+    SLOT_VOID = 1u << 2
 };
 
 struct ring_slot {
@@ -93,6 +96,10 @@ struct ring {
  * -EINVAL if the size overflows, -ENOMEM, -EPERM (BUS_TOPIC_LOCKED refused). */
 int bus__ring_init(struct ring *r, uint32_t capacity, uint32_t max_payload, unsigned flags);
 void bus__ring_fini(struct ring *r);
+
+/* Starts a new ring's tickets at @ticket (a durable topic's seqs go on
+ * from its journal's), before anyone uses it. */
+void bus__ring_start_at(struct ring *r, uint64_t ticket);
 
 /* Stops handing out tickets: later reservations fail with -ESHUTDOWN. */
 void bus__ring_seal(struct ring *r);

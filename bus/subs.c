@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "journal/durable.h"
 #include "tsan.h"
 
 static bool same_group(const struct bus_sub *a, const struct bus_sub *b)
@@ -405,6 +406,12 @@ int bus_unsubscribe_async(bus_sub_t *sub, bus_unsubscribed_fn done, void *arg)
 {
     if (!sub)
         return -EINVAL;
+    if (sub->consumer) {
+        int rc = bus__consumer_unsubscribe(sub);
+        if (done)
+            done(arg);
+        return rc;
+    }
     sub->done = done;
     sub->done_arg = arg;
     stop_owned(sub);
@@ -416,6 +423,8 @@ int bus_unsubscribe(bus_sub_t *sub)
 {
     if (!sub)
         return -EINVAL;
+    if (sub->consumer)
+        return bus__consumer_unsubscribe(sub);
     /* A handler runs inside a read-side section: waiting for a grace period
      * there would wait for itself. */
     if (bus__current_worker_bus())

@@ -16,6 +16,7 @@
 #include "backoff.h"
 #include "clock.h"
 #include "internal.h"
+#include "journal/durable.h"
 
 enum { NAME_MAX_BYTES = 255 };
 
@@ -204,6 +205,8 @@ void bus__topic_free(struct bus_topic *t)
     pthread_mutex_destroy(&t->subs_lock);
     pthread_mutex_destroy(&t->retry_lock);
     bus__ring_fini(&t->ring);
+    if (t->durable)
+        bus__durable_free(t->durable);
     free(t->name);
     free(t);
 }
@@ -249,16 +252,18 @@ struct bus_topic *bus__topic_lookup(struct bus *bus, const char *name)
     return bus->table_size ? *table_slot(bus->table, bus->table_size, name) : NULL;
 }
 
-/* @cfg NULL: the topic as it is, or a new one with the defaults. */
+/* @cfg NULL: the topic as it is, or a new one with the defaults. @durable:
+ * NULL, or a new durable topic only, its seqs going on from its journal's. */
 static int open_locked(struct bus *bus, const char *name, size_t len,
-                       const bus_topic_config_t *cfg, bus_topic_t **out)
+                       const bus_topic_config_t *cfg, struct durable *durable,
+                       bus_topic_t **out)
 {
     /* relaxed: registry_lock orders stopping against bus_destroy. */
     if (atomic_load_explicit(&bus->stopping, memory_order_relaxed))
         return -ESHUTDOWN;
     struct bus_topic *found = bus__topic_lookup(bus, name);
     if (found) {
-        if (cfg && !same_config(&found->cfg, cfg))
+        if (durable || (cfg && !same_config(&found->cfg, cfg)))
             return -EEXIST;
         *out = found;
         return 0;
@@ -274,6 +279,11 @@ static int open_locked(struct bus *bus, const char *name, size_t len,
     struct bus_topic *t = NULL;
     if (rc == 0)
         rc = bus__topic_new(bus, name, len, cfg, &t);
+    if (rc == 0 && durable) {
+        t->durable = durable;
+        t->seq_base = bus__durable_next_seq(durable) - 1;
+        bus__ring_start_at(&t->ring, t->seq_base);
+    }
     if (rc == 0 && (cfg->flags & BUS_TOPIC_KEYED))
         rc = bus__keyed_lanes_new(t);
     /* Wildcard subscriptions attach before anyone can publish. */
@@ -281,6 +291,7 @@ static int open_locked(struct bus *bus, const char *name, size_t len,
         rc = bus__patterns_attach(bus, t);
     if (rc) {
         if (t) {
+            t->durable = NULL; /* the caller's still */
             bus__keyed_lanes_free(t);
             bus__topic_free(t);
         }
@@ -307,7 +318,22 @@ int bus_topic_open(bus_t *bus, const char *name, const bus_topic_config_t *cfg,
         return bus__fail(-EINVAL, problem);
 
     pthread_mutex_lock(&bus->registry_lock);
-    int rc = open_locked(bus, name, len, cfg, out);
+    int rc = open_locked(bus, name, len, cfg, NULL, out);
+    pthread_mutex_unlock(&bus->registry_lock);
+    return rc;
+}
+
+int bus__topic_open_new(struct bus *bus, const char *name, const bus_topic_config_t *cfg,
+                        struct durable *durable, struct bus_topic **out)
+{
+    size_t len = valid_name(name);
+    if (!len)
+        return bus__fail(-EINVAL, "bus_topic_open_durable: malformed name");
+    const char *problem = config_problem(cfg);
+    if (problem)
+        return bus__fail(-EINVAL, problem);
+    pthread_mutex_lock(&bus->registry_lock);
+    int rc = open_locked(bus, name, len, cfg, durable, out);
     pthread_mutex_unlock(&bus->registry_lock);
     return rc;
 }
@@ -494,7 +520,7 @@ void bus__topic_stats_add(const struct bus_topic *t, bus_topic_stats_t *out)
     /* A near snapshot, as documented: an event counts as published (and in
      * the depth) from its reservation; the counters are relaxed. */
     out->depth += (uint32_t)ring_depth(&t->ring);
-    out->published += ring_handed_out(&t->ring);
+    out->published += ring_handed_out(&t->ring) - t->seq_base;
     out->delivered += atomic_load_explicit(&t->delivered, memory_order_relaxed);
     out->dropped += atomic_load_explicit(&t->dropped, memory_order_relaxed);
     out->blocked += atomic_load_explicit(&t->blocked, memory_order_relaxed);

@@ -528,6 +528,14 @@ typedef struct bus_sub_options {
      * the failed event itself have had it already. Ignored on
      * BUS_TOPIC_PARALLEL topics, which keep no order. */
     bool redeliver_in_order;
+    /* Durable consumers only (bus_subscribe_durable(), bus/journal.h):
+     * where the consumer starts (BUS_START_*, default BUS_START_STORED), the
+     * seq for BUS_START_SEQ, and what to call, on the consumer's thread,
+     * when retention deleted events [from, to) it had not read (NULL = count
+     * them only). */
+    int start;
+    uint64_t start_seq;
+    void (*on_skip)(bus_sub_t *sub, uint64_t from, uint64_t to, void *ctx);
 } bus_sub_options_t;
 
 /**

@@ -1,0 +1,104 @@
+/* durable_helpers.h - what the durable topic tests share: a temporary
+ * journal directory, a durable topic, and a recorder that a test waits on
+ * until a consumer has seen a given seq. */
+#ifndef BUS_TEST_DURABLE_HELPERS_H
+#define BUS_TEST_DURABLE_HELPERS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bus/journal.h"
+#include "helpers.h"
+
+static inline void temp_dir(char dir[64])
+{
+    strcpy(dir, "/tmp/bus-durable-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static inline void remove_dir(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static inline bus_topic_t *durable_topic(bus_t *bus, const char *dir, int sync,
+                                         uint64_t segment_bytes, uint64_t retain_bytes)
+{
+    bus_journal_config_t j;
+    bus_journal_config_init(&j);
+    j.dir = dir;
+    j.sync = sync;
+    j.segment_bytes = segment_bytes;
+    j.retain_bytes = retain_bytes;
+    bus_topic_t *t = NULL;
+    ck_assert_ok(bus_topic_open_durable(bus, "orders", NULL, &j, &t));
+    return t;
+}
+
+/* The seqs a handler saw, in call order, and a wait for one of them. */
+struct recorder {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t seqs[1 << 16];
+    uint32_t n;
+    int fail_seq; /* the handler fails for this seq (0: none) */
+    uint64_t skipped_from, skipped_to;
+};
+
+static inline void recorder_init(struct recorder *r)
+{
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+}
+
+static inline int record(const bus_event_t *ev, void *ctx)
+{
+    struct recorder *r = ctx;
+    uint64_t value;
+    ck_assert_uint_eq(ev->size, sizeof(value));
+    memcpy(&value, ev->data, sizeof(value));
+    ck_assert_uint_eq(value, ev->seq * 3); /* what publish_seqs put there */
+    pthread_mutex_lock(&r->lock);
+    if (r->n < sizeof(r->seqs) / sizeof(r->seqs[0]))
+        r->seqs[r->n++] = ev->seq;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    return (int)ev->seq == r->fail_seq ? -1 : 0;
+}
+
+static inline void record_skip(bus_sub_t *sub, uint64_t from, uint64_t to, void *ctx)
+{
+    (void)sub;
+    struct recorder *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    r->skipped_from = from;
+    r->skipped_to = to;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Waits until the recorder saw @seq (bounded: fails after 20 s). */
+static inline void await_seq(struct recorder *r, uint64_t seq)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    pthread_mutex_lock(&r->lock);
+    while (!(r->n && r->seqs[r->n - 1] >= seq))
+        ck_assert_int_eq(pthread_cond_timedwait(&r->cond, &r->lock, &until), 0);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Publishes @count events whose payload is 3 * their seq (seqs go on from
+ * @next_seq): each publish must be given the seq expected. */
+static inline void publish_seqs(bus_topic_t *t, uint64_t next_seq, uint64_t count)
+{
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t value = (next_seq + i) * 3;
+        ck_assert_ok(bus_publish(t, &value, sizeof(value)));
+    }
+}
+
+#endif

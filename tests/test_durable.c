@@ -1,0 +1,359 @@
+/* test_durable.c - durable topics and consumers through the public API
+ * (bus/journal.h): seqs across reopen, consumers resuming, starting at the
+ * oldest, the newest or a seq, plain subscribers seeing live events only,
+ * failed calls acknowledged through the dead letters, consumers behind
+ * retention told, and the argument checks. */
+#include "durable_helpers.h"
+
+static char dir[64];
+
+START_TEST(seqs_go_on_after_reopen)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_INTERVAL, 4096, 0);
+    publish_seqs(t, 1, 300);
+    bus_topic_stats_t st;
+    ck_assert_ok(bus_topic_close(t, BUS_CLOSE_DRAIN, &st));
+    ck_assert_uint_eq(st.published, 300);
+    t = durable_topic(bus, dir, BUS_SYNC_INTERVAL, 4096, 0);
+    bus_journal_stats_t js;
+    ck_assert_ok(bus_journal_stats(t, &js));
+    ck_assert_uint_eq(js.first_seq, 1);
+    ck_assert_uint_eq(js.last_seq, 300);
+    ck_assert_uint_gt(js.segments, 2);
+    /* A plain subscriber sees the live events only, with seqs going on. */
+    struct recorder r;
+    recorder_init(&r);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, record, &r, &sub));
+    publish_seqs(t, 301, 10);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(r.n, 10);
+    ck_assert_uint_eq(r.seqs[0], 301);
+    ck_assert_uint_eq(r.seqs[9], 310);
+    ck_assert_ok(bus_topic_stats(t, &st));
+    ck_assert_uint_eq(st.published, 10); /* this open's */
+    /* Only one open per directory. */
+    bus_topic_t *again;
+    bus_journal_config_t j;
+    bus_journal_config_init(&j);
+    j.dir = dir;
+    ck_assert_int_eq(bus_topic_open_durable(bus, "other", NULL, &j, &again), -EBUSY);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(consumer_resumes_where_it_stopped)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 1 << 16, 0);
+    publish_seqs(t, 1, 100);
+    struct recorder r;
+    recorder_init(&r);
+    bus_sub_t *sub;
+    /* A new name starts at the oldest event. */
+    ck_assert_ok(bus_subscribe_durable(t, "billing", record, &r, NULL, &sub));
+    await_seq(&r, 100);
+    ck_assert_uint_eq(r.n, 100);
+    for (uint32_t i = 0; i < r.n; i++)
+        ck_assert_uint_eq(r.seqs[i], i + 1);
+    ck_assert_int_eq(bus_subscribe_durable(t, "billing", record, &r, NULL, &sub), -EBUSY);
+    ck_assert_ok(bus_unsubscribe(sub));
+    publish_seqs(t, 101, 50); /* while it is away */
+    ck_assert_ok(bus_destroy(bus));
+
+    bus = new_bus(1);
+    t = durable_topic(bus, dir, BUS_SYNC_NONE, 1 << 16, 0);
+    recorder_init(&r);
+    ck_assert_ok(bus_subscribe_durable(t, "billing", record, &r, NULL, &sub));
+    await_seq(&r, 150);
+    ck_assert_uint_eq(r.seqs[0], 101); /* no event again, none missed */
+    ck_assert_uint_eq(r.n, 50);
+    publish_seqs(t, 151, 5); /* live ones go on the same way */
+    await_seq(&r, 155);
+    ck_assert_uint_eq(r.n, 55);
+    /* Shut down: the consumer is stopped, its handle still valid. */
+    ck_assert_ok(bus_shutdown(bus));
+    bus_durable_stats_t ds;
+    ck_assert_ok(bus_durable_stats(sub, &ds));
+    ck_assert_uint_eq(ds.next_seq, 156);
+    ck_assert_uint_eq(ds.acked, 55);
+    ck_assert_uint_eq(ds.skipped, 0);
+    bus_sub_stats_t ss;
+    ck_assert_ok(bus_sub_stats(sub, &ss));
+    ck_assert_uint_eq(ss.delivered, 55);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(start_newest_and_replay)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 1 << 16, 0);
+    publish_seqs(t, 1, 20);
+    bus_sub_options_t opts;
+    bus_sub_options_init(&opts);
+    opts.start = BUS_START_NEWEST;
+    struct recorder newest, replay;
+    recorder_init(&newest);
+    recorder_init(&replay);
+    bus_sub_t *a, *b;
+    ck_assert_ok(bus_subscribe_durable(t, "tail", record, &newest, &opts, &a));
+    opts.start = BUS_START_SEQ;
+    opts.start_seq = 15;
+    ck_assert_ok(bus_subscribe_durable(t, "replay", record, &replay, &opts, &b));
+    publish_seqs(t, 21, 3);
+    await_seq(&newest, 23);
+    await_seq(&replay, 23);
+    ck_assert_uint_eq(newest.seqs[0], 21);
+    ck_assert_uint_eq(newest.n, 3);
+    ck_assert_uint_eq(replay.seqs[0], 15);
+    ck_assert_uint_eq(replay.n, 9);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+static int dead(const bus_event_t *ev, void *ctx)
+{
+    const bus_dead_letter_t *letter = ev->data;
+    atomic_store((atomic_ulong *)ctx, letter->seq);
+    return 0;
+}
+
+/* A failed call goes to the dead letters and counts as acknowledged. */
+START_TEST(failed_call_is_dead_lettered_and_acknowledged)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *letters;
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &letters));
+    atomic_ulong dead_seq = 0;
+    bus_sub_t *dsub;
+    ck_assert_ok(bus_subscribe(letters, dead, &dead_seq, &dsub));
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_INTERVAL, 1 << 16, 0);
+    struct recorder r;
+    recorder_init(&r);
+    r.fail_seq = 3;
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe_durable(t, "c", record, &r, NULL, &sub));
+    publish_seqs(t, 1, 5);
+    await_seq(&r, 5);
+    ck_assert_ok(bus_shutdown(bus)); /* dead letters delivered, consumer stopped */
+    ck_assert_uint_eq(atomic_load(&dead_seq), 3);
+    bus_durable_stats_t ds;
+    ck_assert_ok(bus_durable_stats(sub, &ds));
+    ck_assert_uint_eq(ds.next_seq, 6);
+    bus_sub_stats_t ss;
+    ck_assert_ok(bus_sub_stats(sub, &ss));
+    ck_assert_uint_eq(ss.handler_errors, 1);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+/* Retention deleted events a consumer had not read: it is told. */
+START_TEST(consumer_behind_retention_is_told)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 4096, 2 * 4096);
+    struct recorder r;
+    recorder_init(&r);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe_durable(t, "slow", record, &r, NULL, &sub));
+    ck_assert_ok(bus_unsubscribe(sub)); /* stored at seq 1 */
+    publish_seqs(t, 1, 1000);
+    bus_journal_stats_t js;
+    ck_assert_ok(bus_journal_stats(t, &js));
+    ck_assert_uint_gt(js.first_seq, 1);
+    bus_sub_options_t opts;
+    bus_sub_options_init(&opts);
+    opts.on_skip = record_skip;
+    ck_assert_ok(bus_subscribe_durable(t, "slow", record, &r, &opts, &sub));
+    await_seq(&r, 1000);
+    ck_assert_uint_eq(r.seqs[0], js.first_seq);
+    ck_assert_ok(bus_shutdown(bus));
+    bus_durable_stats_t ds;
+    ck_assert_ok(bus_durable_stats(sub, &ds));
+    ck_assert_uint_eq(ds.skipped, js.first_seq - 1);
+    ck_assert_uint_eq(r.skipped_from, 1);
+    ck_assert_uint_eq(r.skipped_to, js.first_seq);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+struct close_result {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int rc;
+};
+
+static int close_own_topic(const bus_event_t *ev, void *ctx)
+{
+    struct close_result *r = ctx;
+    int rc = bus_topic_close(ev->topic, BUS_CLOSE_DRAIN, NULL);
+    pthread_mutex_lock(&r->lock);
+    r->rc = rc;
+    r->done = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}
+
+/* A durable consumer's handler cannot close its topic (the close would
+ * join the consumer's own thread). */
+START_TEST(close_from_consumer_is_refused)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 1 << 16, 0);
+    struct close_result r = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                             .cond = PTHREAD_COND_INITIALIZER};
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe_durable(t, "closer", close_own_topic, &r, NULL, &sub));
+    publish_seqs(t, 1, 1);
+    pthread_mutex_lock(&r.lock);
+    while (!r.done)
+        pthread_cond_wait(&r.cond, &r.lock); /* the test's timeout bounds it */
+    pthread_mutex_unlock(&r.lock);
+    ck_assert_int_eq(r.rc, -EDEADLK);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+/* Attempts of a durable consumer with redelivery: seq 2 fails twice, then
+ * succeeds; seq 4 fails every time and goes to the dead letters. */
+struct attempts {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t seqs[16];
+    uint32_t tries[16];
+    uint32_t n;
+    uint32_t letter_attempts;
+    uint64_t letter_seq;
+};
+
+static int flaky(const bus_event_t *ev, void *ctx)
+{
+    struct attempts *a = ctx;
+    pthread_mutex_lock(&a->lock);
+    if (a->n < 16) {
+        a->seqs[a->n] = ev->seq;
+        a->tries[a->n++] = ev->attempt;
+    }
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    if (ev->seq == 4 || (ev->seq == 2 && ev->attempt < 3))
+        return -EIO;
+    return 0;
+}
+
+static int letter(const bus_event_t *ev, void *ctx)
+{
+    struct attempts *a = ctx;
+    const bus_dead_letter_t *d = ev->data;
+    pthread_mutex_lock(&a->lock);
+    a->letter_seq = d->seq;
+    a->letter_attempts = bus_dead_letter_attempts(ev);
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    return 0;
+}
+
+START_TEST(consumer_retries_in_place)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *letters;
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &letters));
+    struct attempts a = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    bus_sub_t *lsub, *sub;
+    ck_assert_ok(bus_subscribe(letters, letter, &a, &lsub));
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 1 << 16, 0);
+    uint64_t backoff[] = {1000000, 2000000}; /* 1 ms, then 2 ms */
+    bus_sub_options_t opts;
+    bus_sub_options_init(&opts);
+    opts.max_deliver = 3;
+    opts.backoff_ns = backoff;
+    opts.backoff_count = 2;
+    ck_assert_ok(bus_subscribe_durable(t, "flaky", flaky, &a, &opts, &sub));
+    publish_seqs(t, 1, 5);
+    pthread_mutex_lock(&a.lock);
+    while (a.n < 9 || !a.letter_seq) /* the test's timeout bounds it */
+        pthread_cond_wait(&a.cond, &a.lock);
+    pthread_mutex_unlock(&a.lock);
+    /* In seq order, each retry before the next event. */
+    uint64_t seqs[] = {1, 2, 2, 2, 3, 4, 4, 4, 5};
+    uint32_t tries[] = {1, 1, 2, 3, 1, 1, 2, 3, 1};
+    for (int i = 0; i < 9; i++) {
+        ck_assert_uint_eq(a.seqs[i], seqs[i]);
+        ck_assert_uint_eq(a.tries[i], tries[i]);
+    }
+    ck_assert_uint_eq(a.letter_seq, 4);
+    ck_assert_uint_eq(a.letter_attempts, 3);
+    ck_assert_ok(bus_shutdown(bus));
+    bus_durable_stats_t ds;
+    ck_assert_ok(bus_durable_stats(sub, &ds));
+    ck_assert_uint_eq(ds.next_seq, 6); /* all acknowledged */
+    ck_assert_uint_eq(ds.acked, 5);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_journal_config_t j;
+    bus_journal_config_init(&j);
+    bus_topic_t *t;
+    ck_assert_int_eq(bus_topic_open_durable(bus, "x", NULL, &j, &t), -EINVAL); /* no dir */
+    j.dir = dir;
+    j.sync = 7;
+    ck_assert_int_eq(bus_topic_open_durable(bus, "x", NULL, &j, &t), -EINVAL);
+    j.sync = BUS_SYNC_NONE;
+    bus_topic_config_t cfg;
+    bus_topic_config_init(&cfg);
+    cfg.flags = BUS_TOPIC_KEYED;
+    ck_assert_int_eq(bus_topic_open_durable(bus, "x", &cfg, &j, &t), -EINVAL);
+    bus_topic_t *plain = new_topic(bus, "plain", 8, BUS_FULL_BLOCK, 0);
+    bus_sub_t *sub;
+    ck_assert_int_eq(bus_subscribe_durable(plain, "c", record, NULL, NULL, &sub), -EINVAL);
+    ck_assert_int_eq(bus_topic_open_durable(bus, "plain", NULL, &j, &t), -EEXIST);
+    ck_assert_ok(bus_topic_open_durable(bus, "x", NULL, &j, &t));
+    ck_assert_int_eq(bus_subscribe_durable(t, "../c", record, NULL, NULL, &sub), -EINVAL);
+    bus_sub_options_t opts;
+    bus_sub_options_init(&opts);
+    opts.group = "g";
+    ck_assert_int_eq(bus_subscribe_durable(t, "c", record, NULL, &opts, &sub), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("durable");
+    TCase *tc = tcase_create("durable");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, seqs_go_on_after_reopen);
+    tcase_add_test(tc, consumer_resumes_where_it_stopped);
+    tcase_add_test(tc, start_newest_and_replay);
+    tcase_add_test(tc, failed_call_is_dead_lettered_and_acknowledged);
+    tcase_add_test(tc, consumer_behind_retention_is_told);
+    tcase_add_test(tc, close_from_consumer_is_refused);
+    tcase_add_test(tc, consumer_retries_in_place);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
