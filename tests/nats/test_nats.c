@@ -1,0 +1,487 @@
+/* test_nats.c - the NATS bridge between processes: each test starts its own
+ * nats-server (127.0.0.1, free port, temporary directory) and peers
+ * (nats-peer, peer.c), and this process is one more bus with a bridge. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../helpers.h"
+#include "bus/nats.h"
+#include "ledger.h"
+#include "server.h"
+
+static const uint64_t SECOND = 1000000000u;
+
+/* ---- peers ---- */
+
+struct peer {
+    pid_t pid;
+    FILE *in, *out;
+};
+
+/* Starts nats-peer with @args (NULL-terminated) and waits for "ready". */
+static void peer_start(struct peer *p, const char *args[])
+{
+    int to[2], from[2];
+    /* Close-on-exec: a later peer must not hold this one's input open. */
+    ck_assert_ok(pipe2(to, O_CLOEXEC));
+    ck_assert_ok(pipe2(from, O_CLOEXEC));
+    const char *argv[32] = {NATS_PEER};
+    for (int i = 0; args[i]; i++)
+        argv[i + 1] = args[i];
+    p->pid = fork();
+    if (p->pid == 0) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        close(to[1]);
+        close(from[0]);
+        execv(NATS_PEER, (char **)argv);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    p->in = fdopen(to[1], "w");
+    p->out = fdopen(from[0], "r");
+    char line[256];
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p->out));
+    ck_assert_str_eq(line, "ready\n");
+}
+
+/* Sends a command and returns its answer line (static buffer). */
+static const char *peer_ask(struct peer *p, const char *fmt, ...)
+{
+    static char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(p->in, fmt, ap);
+    va_end(ap);
+    fputc('\n', p->in);
+    fflush(p->in);
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p->out));
+    return line;
+}
+
+/* Ends the peer (end of its input) and returns its last counters. */
+static const char *peer_end(struct peer *p)
+{
+    static char line[1024];
+    fclose(p->in);
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p->out));
+    fclose(p->out);
+    int status;
+    ck_assert_int_eq(waitpid(p->pid, &status, 0), p->pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return line;
+}
+
+/* The value of @key in a "key=value ..." line. */
+static uint64_t stat_of(const char *line, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof(k), "%s=", key);
+    for (const char *at = line; (at = strstr(at, k)); at++)
+        if (at == line || at[-1] == ' ')
+            return strtoull(at + strlen(k), NULL, 10);
+    ck_abort_msg("no %s in %s", key, line);
+    return 0;
+}
+
+/* ---- this process's own bus and bridge ---- */
+
+struct local {
+    bus_t *bus;
+    bus_nats_t *nats;
+};
+
+static void local_start(struct local *l, const struct nats_server *s, const char *export)
+{
+    l->bus = new_bus(2);
+    bus_nats_config_t cfg;
+    bus_nats_config_init(&cfg);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", s->url));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--export", export));
+    ck_assert_ok(bus_nats_create(l->bus, &cfg, &l->nats));
+}
+
+static void local_stop(struct local *l)
+{
+    bus_nats_destroy(l->nats);
+    bus_destroy(l->bus);
+}
+
+/* Publishes events seq first..first+n-1 (128 B, the seq as text), then
+ * waits until the server has them. */
+static void local_publish(struct local *l, const char *name, unsigned first, unsigned n)
+{
+    bus_topic_t *t;
+    ck_assert_ok(bus_topic_open(l->bus, name, NULL, &t));
+    char payload[128] = {0};
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(payload, sizeof(payload), "%u", first + i);
+        ck_assert_ok(bus_publish(t, payload, sizeof(payload)));
+    }
+    ck_assert_ok(bus_flush(l->bus));
+    ck_assert_ok(bus_nats_flush(l->nats, 10 * SECOND));
+}
+
+static char ledger_path[64];
+
+static struct ledger *ledger_new(void)
+{
+    snprintf(ledger_path, sizeof(ledger_path), "/tmp/bus-nats-ledger-%d", (int)getpid());
+    struct ledger *l = ledger_map(ledger_path, true);
+    ck_assert_ptr_nonnull(l);
+    return l;
+}
+
+static void ledger_end(struct ledger *l)
+{
+    munmap(l, sizeof(*l));
+    unlink(ledger_path);
+}
+
+/* Every seq from @first to @last seen exactly @times times in @r. */
+static void assert_seen(struct ledger_region *r, unsigned first, unsigned last, unsigned times)
+{
+    for (unsigned i = first; i <= last; i++)
+        ck_assert_msg(atomic_load(&r->seen[i]) == times, "seq %u seen %u times, not %u", i,
+                      atomic_load(&r->seen[i]), times);
+}
+
+/* ---- tests ---- */
+
+START_TEST(fan_out_to_two_processes)
+{
+    struct nats_server s = {0};
+    ck_assert(nats_server_start(&s));
+    struct ledger *l = ledger_new();
+    struct peer p[2];
+    for (int i = 0; i < 2; i++) {
+        const char *slot = i ? "1" : "0";
+        peer_start(&p[i], (const char *[]){"--nats", s.url, "--import", "fan.>", "--count",
+                                          "fan.>", "--ledger", ledger_path, "--slot", slot,
+                                          NULL});
+    }
+    struct local me;
+    local_start(&me, &s, "fan.>");
+    enum { N = 2000 };
+    local_publish(&me, "fan.orders", 1, N);
+    for (int i = 0; i < 2; i++) {
+        ck_assert(ledger_wait(&l->region[i], N, 10000));
+        assert_seen(&l->region[i], 1, N, 1);
+    }
+    bus_nats_stats_t st;
+    ck_assert_ok(bus_nats_stats(me.nats, &st));
+    ck_assert_uint_eq(st.exported, N);
+    for (int i = 0; i < 2; i++) {
+        const char *last = peer_end(&p[i]);
+        ck_assert_uint_eq(stat_of(last, "imported"), N);
+        ck_assert_uint_eq(stat_of(last, "exported"), 0);
+    }
+    ck_assert_uint_eq(atomic_load(&l->region[0].total), N); /* nothing more came */
+    local_stop(&me);
+    ledger_end(l);
+    nats_server_stop(&s);
+}
+END_TEST
+
+START_TEST(queue_group_exactly_once_across_processes)
+{
+    struct nats_server s = {0};
+    ck_assert(nats_server_start(&s));
+    struct ledger *l = ledger_new();
+    struct peer p[3];
+    for (int i = 0; i < 3; i++)
+        peer_start(&p[i], (const char *[]){"--nats", s.url, "--import", "work.>@workers",
+                                          "--count", "work.>", "--ledger", ledger_path,
+                                          "--slot", "0", NULL});
+    struct local me;
+    local_start(&me, &s, "work.>");
+    enum { N = 3000 };
+    local_publish(&me, "work.jobs", 1, N);
+    ck_assert(ledger_wait(&l->region[0], N, 10000));
+    assert_seen(&l->region[0], 1, N, 1); /* one process each */
+    uint64_t sum = 0;
+    for (int i = 0; i < 3; i++) {
+        uint64_t n = stat_of(peer_end(&p[i]), "imported");
+        ck_assert_uint_gt(n, 0); /* each member took a share */
+        sum += n;
+    }
+    ck_assert_uint_eq(sum, N);
+    ck_assert_uint_eq(atomic_load(&l->region[0].total), N);
+    local_stop(&me);
+    ledger_end(l);
+    nats_server_stop(&s);
+}
+END_TEST
+
+struct reply {
+    int status;
+    char data[160];
+    size_t size;
+};
+
+static int request(struct local *me, const char *name, const char *text, uint64_t timeout_ns,
+                   struct reply *r)
+{
+    bus_topic_t *t;
+    ck_assert_ok(bus_topic_open(me->bus, name, NULL, &t));
+    r->status = bus_request_wait(t, text, strlen(text), timeout_ns, r->data, sizeof(r->data),
+                                 &r->size);
+    return r->status;
+}
+
+START_TEST(request_reply_across_processes)
+{
+    struct nats_server s = {0};
+    ck_assert(nats_server_start(&s));
+    struct peer fast, slow;
+    peer_start(&fast, (const char *[]){"--nats", s.url, "--import", "svc.>", "--reply",
+                                      "svc.echo", NULL});
+    peer_start(&slow, (const char *[]){"--nats", s.url, "--import", "slow.>", "--reply",
+                                      "slow.>", "--reply-delay-ms", "500", NULL});
+    struct local me;
+    local_start(&me, &s, ">");
+    struct reply r;
+    for (int i = 0; i < 100; i++) {
+        char text[16];
+        snprintf(text, sizeof(text), "q%d", i);
+        ck_assert_ok(request(&me, "svc.echo", text, 5 * SECOND, &r));
+        ck_assert_uint_eq(r.size, strlen(text) + 3);
+        ck_assert(memcmp(r.data, "re:", 3) == 0 && memcmp(r.data + 3, text, r.size - 3) == 0);
+    }
+    /* Nobody imports the subject: NATS says no responders. */
+    ck_assert_int_eq(request(&me, "nobody.home", "x", 5 * SECOND, &r), -ENOENT);
+    /* Imported, but nobody subscribes to the topic there: its bus says so. */
+    ck_assert_int_eq(request(&me, "svc.unserved", "x", 5 * SECOND, &r), -ENOENT);
+    /* Too slow: the local timeout, not the remote's. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(request(&me, "slow.op", "x", SECOND / 10, &r), -ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(took < 0.4, "a 100 ms request took %.3f s", took);
+    bus_nats_stats_t st;
+    ck_assert_ok(bus_nats_stats(me.nats, &st));
+    ck_assert_uint_eq(st.requests_out, 103);
+    ck_assert_uint_eq(st.no_responders, 1);
+    const char *last = peer_end(&fast);
+    ck_assert_uint_eq(stat_of(last, "requests_in"), 101);
+    peer_end(&slow);
+    local_stop(&me);
+    nats_server_stop(&s);
+}
+END_TEST
+
+START_TEST(no_echo_between_processes)
+{
+    struct nats_server s = {0};
+    ck_assert(nats_server_start(&s));
+    struct ledger *l = ledger_new();
+    struct peer p[2];
+    for (int i = 0; i < 2; i++) {
+        const char *slot = i ? "1" : "0";
+        peer_start(&p[i], (const char *[]){"--nats", s.url, "--export", "loop.>", "--import",
+                                          "loop.>", "--count", "loop.>", "--ledger",
+                                          ledger_path, "--slot", slot, NULL});
+    }
+    enum { N = 1000 };
+    ck_assert_str_eq(peer_ask(&p[0], "publish loop.x 1 %d", N), "published\n");
+    ck_assert(ledger_wait(&l->region[1], N, 10000));
+    /* Anything echoed would come back after a round trip of both. */
+    ck_assert_str_eq(peer_ask(&p[1], "sync"), "synced\n");
+    ck_assert_str_eq(peer_ask(&p[0], "sync"), "synced\n");
+    const char *last = peer_end(&p[1]);
+    ck_assert_uint_eq(stat_of(last, "imported"), N);
+    ck_assert_uint_eq(stat_of(last, "echo_skipped"), N);
+    ck_assert_uint_eq(stat_of(last, "exported"), 0);
+    last = peer_end(&p[0]);
+    ck_assert_uint_eq(stat_of(last, "exported"), N);
+    ck_assert_uint_eq(stat_of(last, "imported"), 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_uint_eq(atomic_load(&l->region[i].total), N);
+        assert_seen(&l->region[i], 1, N, 1);
+    }
+    ledger_end(l);
+    nats_server_stop(&s);
+}
+END_TEST
+
+START_TEST(server_restart_mid_stream_counts_the_loss)
+{
+    struct nats_server s = {0};
+    ck_assert(nats_server_start(&s));
+    struct ledger *l = ledger_new();
+    struct peer sub, pub;
+    peer_start(&sub, (const char *[]){"--nats", s.url, "--import", "feed.>", "--count",
+                                     "feed.>", "--ledger", ledger_path, "--slot", "0", NULL});
+    /* 64 KiB of reconnect buffer: about 450 events of 128 B and their
+     * protocol lines. */
+    peer_start(&pub, (const char *[]){"--nats", s.url, "--export", "feed.>",
+                                     "--reconnect-buf", "65536", NULL});
+    enum { N1 = 1000, N2 = 2000, N3 = 1000, N = N1 + N2 + N3 };
+    ck_assert_str_eq(peer_ask(&pub, "publish feed.x 1 %d", N1), "published\n");
+    ck_assert(ledger_wait(&l->region[0], N1, 10000));
+    nats_server_signal(&s, SIGKILL);
+    ck_assert_str_eq(peer_ask(&pub, "wait-down"), "down\n");
+    ck_assert_str_eq(peer_ask(&sub, "wait-down"), "down\n");
+    ck_assert_str_eq(peer_ask(&pub, "publish feed.x %d %d", N1 + 1, N2), "published\n");
+    ck_assert(nats_server_start(&s));
+    ck_assert_str_eq(peer_ask(&sub, "sync"), "synced\n"); /* subscribed again */
+    ck_assert_str_eq(peer_ask(&pub, "sync"), "synced\n");
+    ck_assert_str_eq(peer_ask(&pub, "publish feed.x %d %d", N1 + N2 + 1, N3), "published\n");
+    const char *last = peer_end(&pub);
+    uint64_t exported = stat_of(last, "exported");
+    uint64_t dropped = stat_of(last, "dropped_reconnect_buffer");
+    ck_assert_uint_eq(exported + dropped, N); /* every event accounted for */
+    ck_assert_uint_gt(dropped, 0);            /* the buffer overflowed */
+    ck_assert_uint_ge(stat_of(last, "disconnects"), 1);
+    ck_assert_uint_ge(stat_of(last, "reconnects"), 1);
+    /* The last event comes after all the others that arrive at all. */
+    struct ledger_region *r = &l->region[0];
+    ck_assert(ledger_wait(r, N1 + N3, 10000));
+    ck_assert_str_eq(peer_ask(&sub, "sync"), "synced\n");
+    uint64_t received = atomic_load(&r->total);
+    ck_assert_uint_le(received, exported);
+    assert_seen(r, 1, N1, 1);
+    assert_seen(r, N1 + N2 + 1, N, 1);
+    for (unsigned i = N1 + 1; i <= N1 + N2; i++)
+        ck_assert_uint_le(atomic_load(&r->seen[i]), 1); /* never twice */
+    fprintf(stderr, "restart: %d published, %lu exported, %lu dropped (buffer), %lu received\n",
+            N, (unsigned long)exported, (unsigned long)dropped, (unsigned long)received);
+    peer_end(&sub);
+    ledger_end(l);
+    nats_server_stop(&s);
+}
+END_TEST
+
+START_TEST(server_down_at_start)
+{
+    struct nats_server s = {0};
+    s.port = free_port();
+    snprintf(s.dir, sizeof(s.dir), "/tmp/bus-nats-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(s.dir));
+    snprintf(s.url, sizeof(s.url), "nats://127.0.0.1:%d", s.port);
+    bus_t *bus = new_bus(1);
+    bus_nats_config_t cfg;
+    bus_nats_config_init(&cfg);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", s.url));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--export", "up.>"));
+    cfg.connect_timeout_ms = 500;
+    bus_nats_t *nats;
+    /* Without retry: a clear error at once. */
+    ck_assert_int_eq(bus_nats_create(bus, &cfg, &nats), -ECONNREFUSED);
+    ck_assert_ptr_nonnull(strstr(bus_nats_last_error(), "No server available"));
+    /* With retry: a bridge that connects when the server comes. */
+    cfg.retry_on_failed_connect = true;
+    cfg.max_reconnect = -1;
+    cfg.reconnect_wait_ms = 50;
+    ck_assert_ok(bus_nats_create(bus, &cfg, &nats));
+    bus_nats_stats_t st;
+    ck_assert_ok(bus_nats_stats(nats, &st));
+    ck_assert(!st.connected);
+    ck_assert_int_eq(bus_nats_wait_connected(nats, true, SECOND / 10), -ETIMEDOUT);
+    ck_assert(nats_server_start(&s));
+    ck_assert_ok(bus_nats_wait_connected(nats, true, 10 * SECOND));
+    ck_assert_ok(bus_nats_stats(nats, &st));
+    ck_assert(st.connected);
+    bus_nats_destroy(nats);
+    bus_destroy(bus);
+    nats_server_stop(&s);
+}
+END_TEST
+
+START_TEST(bad_urls_and_flags)
+{
+    bus_t *bus = new_bus(1);
+    bus_nats_config_t cfg;
+    bus_nats_config_init(&cfg);
+    bus_nats_t *nats;
+    ck_assert_int_eq(bus_nats_create(bus, &cfg, &nats), -EINVAL); /* no server */
+    ck_assert_ptr_nonnull(strstr(bus_nats_last_error(), "no server"));
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--nats", ""), -EINVAL);
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--nats", "nats://a:1,,nats://b:2"), -EINVAL);
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--nats", "nats://a b:1"), -EINVAL);
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--export", "a..b"), -EINVAL);
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--export", "a.>.b"), -EINVAL);
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--export", "a.b*"), -EINVAL);
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--import", "a.>@"), -EINVAL);
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--import", "a.>@g.x"), -EINVAL);
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--nats-prefix", "site"), -EINVAL);
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--port", "80"), -ENOENT);
+    ck_assert_uint_eq(cfg.n_exports + cfg.n_imports, 0);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--import", "a.*.c@grp"));
+    ck_assert_str_eq(cfg.imports[0].pattern, "a.*.c");
+    ck_assert_str_eq(cfg.imports[0].group, "grp");
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--import", "d.>"));
+    ck_assert_str_eq(cfg.imports[1].group, "");
+    for (int i = 0; i < BUS_NATS_MAX_PATTERNS; i++)
+        ck_assert_ok(bus_nats_config_parse(&cfg, "--export", "e.>"));
+    ck_assert_int_eq(bus_nats_config_parse(&cfg, "--export", "e.>"), -ENOSPC);
+    /* URLs cnats cannot use: a clear error, no bridge. */
+    const char *bad[] = {"nats://127.0.0.1:notaport", "http://127.0.0.1:1",
+                         "nats://127.0.0.1:1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        bus_nats_config_init(&cfg);
+        cfg.connect_timeout_ms = 500;
+        ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", bad[i]));
+        nats = NULL;
+        int rc = bus_nats_create(bus, &cfg, &nats);
+        ck_assert_msg(rc == -EINVAL || rc == -ECONNREFUSED, "%s: %d", bad[i], rc);
+        ck_assert_ptr_null(nats);
+        ck_assert_str_ne(bus_nats_last_error(), "");
+        fprintf(stderr, "%s: %s\n", bad[i], bus_nats_last_error());
+    }
+    bus_destroy(bus);
+}
+END_TEST
+
+START_TEST(prometheus_text)
+{
+    struct nats_server s = {0};
+    ck_assert(nats_server_start(&s));
+    struct local me;
+    local_start(&me, &s, "prom.>");
+    local_publish(&me, "prom.x", 1, 3);
+    size_t len;
+    ck_assert_int_eq(bus_nats_prometheus(me.nats, NULL, 0, &len), -ENOSPC);
+    char *text = malloc(len + 1);
+    ck_assert_ok(bus_nats_prometheus(me.nats, text, len + 1, &len));
+    ck_assert_uint_eq(strlen(text), len);
+    ck_assert_ptr_nonnull(strstr(text, "\nbus_nats_exported_total 3\n"));
+    ck_assert_ptr_nonnull(strstr(text, "bus_nats_dropped_total{cause=\"reconnect_buffer\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "bus_nats_connected 1\n"));
+    free(text);
+    local_stop(&me);
+    nats_server_stop(&s);
+}
+END_TEST
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    Suite *s = suite_create("nats");
+    TCase *tc = tcase_create("nats");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, bad_urls_and_flags);
+    tcase_add_test(tc, server_down_at_start);
+    tcase_add_test(tc, prometheus_text);
+    tcase_add_test(tc, fan_out_to_two_processes);
+    tcase_add_test(tc, queue_group_exactly_once_across_processes);
+    tcase_add_test(tc, request_reply_across_processes);
+    tcase_add_test(tc, no_echo_between_processes);
+    tcase_add_test(tc, server_restart_mid_stream_counts_the_loss);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
