@@ -64,8 +64,8 @@ static natsStatus make_options(struct bus_nats *b, const bus_nats_config_t *cfg,
         s = natsOptions_SetNoEcho(o, true);
     if (s == NATS_OK)
         s = natsOptions_SetSendAsap(o, asap);
-    if (s == NATS_OK && !asap) /* the state of the export and import connection */
-        s = bus__nats_watch_state(o, b);
+    if (s == NATS_OK)
+        s = bus__nats_watch_state(o, b, !asap);
     if (s == NATS_OK && cfg->retry_on_failed_connect)
         s = bus__nats_retry_connect(o, b);
     if (s != NATS_OK) {
@@ -87,6 +87,11 @@ static natsStatus open_connection(struct bus_nats *b, const bus_nats_config_t *c
     /* Retrying in the background: not connected yet, not a failure. */
     if (s == NATS_NOT_YET_CONNECTED)
         s = NATS_OK;
+    if (s == NATS_OK) {
+        pthread_mutex_lock(&b->lock);
+        b->open_conns++;
+        pthread_mutex_unlock(&b->lock);
+    }
     natsOptions_Destroy(o); /* the connection keeps its own copy */
     return s;
 }
@@ -186,6 +191,14 @@ void bus_nats_destroy(bus_nats_t *b)
         natsSubscription_Destroy(b->imports[i]);
     if (b->nc && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED)
         natsConnection_FlushTimeout(b->nc, 1000); /* what the exports buffered */
+    natsConnection_Close(b->nc);
+    natsConnection_Close(b->asap);
+    /* cnats calls the callbacks on a thread of its own, after Close
+     * returns: the bridge lives until the last, on_closed. */
+    pthread_mutex_lock(&b->lock);
+    while (b->open_conns)
+        pthread_cond_wait(&b->idle, &b->lock);
+    pthread_mutex_unlock(&b->lock);
     natsConnection_Destroy(b->nc);
     natsConnection_Destroy(b->asap);
     pthread_cond_destroy(&b->idle);

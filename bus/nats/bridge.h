@@ -46,6 +46,7 @@ struct bus_nats {
     _Atomic uint64_t inflight;
     _Atomic unsigned open_imports;
     _Atomic bool closing;
+    unsigned open_conns; /* under lock: connections whose closed callback is due */
     /* With idle: the waits of bus_nats_destroy() (inflight and
      * open_imports at 0) and bus_nats_wait_connected() (a state change). */
     pthread_mutex_t lock;
@@ -66,8 +67,9 @@ natsStatus bus__nats_import(struct bus_nats *b, const bus_nats_import_t *imp, in
 bool bus__nats_imported_by(const struct bus_nats *b, const bus_event_source_t *src);
 /* bridge.c: one import finished (bus_nats_destroy() may be waiting). */
 void bus__nats_import_done(struct bus_nats *b);
-/* state.c: cnats' connection callbacks on @opts: counters and wake-ups. */
-natsStatus bus__nats_watch_state(natsOptions *opts, struct bus_nats *b);
+/* state.c: cnats' connection callbacks on @opts: closing (both
+ * connections), counters and wake-ups (@main, the events' connection). */
+natsStatus bus__nats_watch_state(natsOptions *opts, struct bus_nats *b, bool main);
 /* state.c: retry_on_failed_connect, in the background. */
 natsStatus bus__nats_retry_connect(natsOptions *opts, struct bus_nats *b);
 /* error.c: errno for a cnats status; records the detail; returns -errno. */

@@ -34,10 +34,16 @@ static void on_connected(natsConnection *nc, void *closure)
     wake(closure);
 }
 
+/* The last callback cnats makes for a connection (it queues them in
+ * order): bus_nats_destroy() frees the bridge only after it. */
 static void on_closed(natsConnection *nc, void *closure)
 {
     (void)nc;
-    wake(closure);
+    struct bus_nats *b = closure;
+    pthread_mutex_lock(&b->lock);
+    b->open_conns--;
+    pthread_cond_broadcast(&b->idle);
+    pthread_mutex_unlock(&b->lock);
 }
 
 /* cnats' asynchronous errors (a slow consumer, a permission refused) show
@@ -48,13 +54,13 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
     (void)nc, (void)sub, (void)s, (void)closure;
 }
 
-natsStatus bus__nats_watch_state(natsOptions *o, struct bus_nats *b)
+natsStatus bus__nats_watch_state(natsOptions *o, struct bus_nats *b, bool main)
 {
-    natsStatus s = natsOptions_SetDisconnectedCB(o, on_disconnected, b);
-    if (s == NATS_OK)
+    natsStatus s = natsOptions_SetClosedCB(o, on_closed, b);
+    if (s == NATS_OK && main)
+        s = natsOptions_SetDisconnectedCB(o, on_disconnected, b);
+    if (s == NATS_OK && main)
         s = natsOptions_SetReconnectedCB(o, on_reconnected, b);
-    if (s == NATS_OK)
-        s = natsOptions_SetClosedCB(o, on_closed, b);
     if (s == NATS_OK)
         s = natsOptions_SetErrorHandler(o, on_async_error, b);
     return s;
