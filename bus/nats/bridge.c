@@ -115,8 +115,11 @@ static int start(struct bus_nats *b, const bus_nats_config_t *cfg)
     s = open_connection(b, cfg, true, &b->asap);
     if (s != NATS_OK)
         return bus__nats_fail(s, "bus_nats_create: connect (requests)");
+    if (cfg->jetstream && (s = bus__nats_js_start(b, cfg)) != NATS_OK)
+        return bus__nats_fail(s, "bus_nats_create: JetStream");
     for (unsigned i = 0; i < cfg->n_imports; i++) {
-        s = bus__nats_import(b, &cfg->imports[i], cfg->pending_msgs, &b->imports[i]);
+        s = cfg->jetstream ? bus__nats_js_import(b, cfg, i, &b->imports[i])
+                           : bus__nats_import(b, &cfg->imports[i], cfg->pending_msgs, &b->imports[i]);
         if (s != NATS_OK)
             return bus__nats_fail(s, "bus_nats_create: import");
         b->n_imports++;
@@ -171,6 +174,15 @@ int bus_nats_create(bus_t *bus, const bus_nats_config_t *cfg, bus_nats_t **out)
     return 0;
 }
 
+/* Waits under the lock until @done holds. */
+#define WAIT_UNTIL(b, done)                                                                        \
+    do {                                                                                           \
+        pthread_mutex_lock(&(b)->lock);                                                            \
+        while (!(done))                                                                            \
+            pthread_cond_wait(&(b)->idle, &(b)->lock);                                             \
+        pthread_mutex_unlock(&(b)->lock);                                                          \
+    } while (0)
+
 void bus_nats_destroy(bus_nats_t *b)
 {
     if (!b)
@@ -178,27 +190,33 @@ void bus_nats_destroy(bus_nats_t *b)
     for (unsigned i = 0; i < b->n_exports; i++)
         bus_unsubscribe(b->exports[i]); /* waits for running export handlers */
     atomic_store_explicit(&b->closing, true, memory_order_seq_cst);
-    for (unsigned i = 0; i < b->n_imports; i++)
+    /* Core imports end here; JetStream ones with the connection, since
+     * cnats deletes the consumer it made when one unsubscribes, and the
+     * consumer is durable. Meanwhile they give messages back (nak). */
+    for (unsigned i = 0; i < b->n_imports && !b->js; i++)
         natsSubscription_Unsubscribe(b->imports[i]);
-    pthread_mutex_lock(&b->lock);
-    /* seq_cst: see on_message (import.c); open_imports is written under
-     * the lock by on_closed. */
-    while (atomic_load_explicit(&b->inflight, memory_order_seq_cst) ||
-           atomic_load_explicit(&b->open_imports, memory_order_relaxed))
-        pthread_cond_wait(&b->idle, &b->lock);
-    pthread_mutex_unlock(&b->lock);
-    for (unsigned i = 0; i < b->n_imports; i++)
-        natsSubscription_Destroy(b->imports[i]);
-    if (b->nc && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED)
+    /* seq_cst: see bus__nats_import_begin(). Imports in progress still
+     * answer, acknowledge, through the connections. */
+    WAIT_UNTIL(b, atomic_load_explicit(&b->inflight, memory_order_seq_cst) == 0);
+    if (b->nc && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED) {
+        if (b->js) { /* the stream's acknowledgments of the last exports */
+            jsPubOptions po;
+            jsPubOptions_Init(&po);
+            po.MaxWait = 2000;
+            js_PublishAsyncComplete(b->js, &po);
+        }
         natsConnection_FlushTimeout(b->nc, 1000); /* what the exports buffered */
+    }
     natsConnection_Close(b->nc);
     natsConnection_Close(b->asap);
-    /* cnats calls the callbacks on a thread of its own, after Close
-     * returns: the bridge lives until the last, on_closed. */
-    pthread_mutex_lock(&b->lock);
-    while (b->open_conns)
-        pthread_cond_wait(&b->idle, &b->lock);
-    pthread_mutex_unlock(&b->lock);
+    /* cnats makes the callbacks on threads of its own, after Close returns:
+     * the bridge lives until the last (on_closed, and each import's
+     * completion). relaxed: open_imports is written under the lock. */
+    WAIT_UNTIL(b, b->open_conns == 0 &&
+                      atomic_load_explicit(&b->open_imports, memory_order_relaxed) == 0);
+    for (unsigned i = 0; i < b->n_imports; i++)
+        natsSubscription_Destroy(b->imports[i]);
+    jsCtx_Destroy(b->js);
     natsConnection_Destroy(b->nc);
     natsConnection_Destroy(b->asap);
     pthread_cond_destroy(&b->idle);

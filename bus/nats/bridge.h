@@ -19,7 +19,7 @@
 struct nats_counters {
     _Atomic uint64_t exported, imported, echo_skipped, requests_out, requests_in,
         no_responders, dropped_reconnect_buffer, dropped_closed, dropped_local_full,
-        dropped_local_error, disconnects, reconnects;
+        dropped_local_error, disconnects, reconnects, js_failed, js_resent, js_acked, js_nacked;
 };
 
 struct bus_nats {
@@ -29,6 +29,7 @@ struct bus_nats {
     /* Requests and replies: sent at once (SendAsap), not after the
      * flusher's 1 ms of batching. */
     natsConnection *asap;
+    jsCtx *js; /* JetStream mode, else NULL */
     char id[64]; /* in HDR_ORIGIN: this bridge's own forwarded requests */
     char prefix[BUS_NATS_NAME_MAX];
     size_t prefix_len;
@@ -65,6 +66,22 @@ int bus__nats_export(const bus_event_t *ev, void *ctx);
 natsStatus bus__nats_import(struct bus_nats *b, const bus_nats_import_t *imp, int pending_msgs,
                             natsSubscription **out);
 bool bus__nats_imported_by(const struct bus_nats *b, const bus_event_source_t *src);
+/* import.c, shared with jetstream.c: an import begins (counted in
+ * inflight; false: dropped and ended, the bridge is closing or the topic
+ * cannot be opened); a subscription's pending limit and close watch. */
+bool bus__nats_import_begin(struct bus_nats *b, natsMsg *msg, bus_topic_t **topic);
+natsStatus bus__nats_import_watch(struct bus_nats *b, natsSubscription *sub, int pending_msgs);
+/* export.c: counts a publish's outcome; 0, or -1 (a handler error). */
+int bus__nats_count_publish(struct bus_nats *b, natsStatus s);
+/* jetstream.c: the JetStream mode's context and stream, its exports,
+ * imports, resends after a reconnect, and its own imported events. */
+natsStatus bus__nats_js_start(struct bus_nats *b, const bus_nats_config_t *cfg);
+int bus__nats_js_export(struct bus_nats *b, const bus_event_t *ev, const char *subject,
+                        bool acknowledged);
+natsStatus bus__nats_js_import(struct bus_nats *b, const bus_nats_config_t *cfg, unsigned i,
+                               natsSubscription **out);
+void bus__nats_js_resend(struct bus_nats *b);
+bool bus__nats_js_imported_by(const struct bus_nats *b, const bus_event_source_t *src);
 /* bridge.c: one import finished (bus_nats_destroy() may be waiting). */
 void bus__nats_import_done(struct bus_nats *b);
 /* state.c: cnats' connection callbacks on @opts: closing (both

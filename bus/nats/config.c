@@ -15,6 +15,7 @@ void bus_nats_config_init(bus_nats_config_t *cfg)
     cfg->reconnect_buf_bytes = 8 << 20;
     cfg->request_timeout_ms = 5000;
     cfg->pending_msgs = 65536;
+    cfg->max_deliver = -1;
 }
 
 /* NATS subject syntax: tokens separated by single dots, no spaces; `*` a
@@ -116,6 +117,13 @@ int bus_nats_config_parse(bus_nats_config_t *cfg, const char *flag, const char *
             return bus__nats_fail_text(-EINVAL, "--nats-prefix: wildcards, or no final dot");
         return copy(cfg->subject_prefix, sizeof(cfg->subject_prefix), value, strlen(value),
                     "--nats-prefix: over 255 bytes");
+    }
+    if (strcmp(flag, "--jetstream") == 0) {
+        if (!*value || strpbrk(value, ".*> \t"))
+            return bus__nats_fail_text(-EINVAL, "--jetstream: not a stream name");
+        cfg->jetstream = true;
+        return copy(cfg->stream, sizeof(cfg->stream), value, strlen(value),
+                    "--jetstream: over 255 bytes");
     }
     return -ENOENT;
 }

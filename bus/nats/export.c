@@ -19,7 +19,7 @@ static uint64_t now_ns(void)
 
 /* A refused publish: counted by cause, and a handler error for the bus
  * (the subscription's handler_errors, a dead letter if configured). */
-static int publish_result(struct bus_nats *b, natsStatus s)
+int bus__nats_count_publish(struct bus_nats *b, natsStatus s)
 {
     if (s == NATS_OK) {
         count(&b->count.exported);
@@ -80,7 +80,7 @@ static int forward_request(struct bus_nats *b, const bus_event_t *ev, const char
         return 0;
     default:
         bus_reply_error(ev, -ENOTCONN);
-        return publish_result(b, s);
+        return bus__nats_count_publish(b, s);
     }
 }
 
@@ -97,7 +97,9 @@ int bus__nats_export(const bus_event_t *ev, void *ctx)
     size_t n = strlen(name);
     memcpy(subject, b->prefix, b->prefix_len);
     memcpy(subject + b->prefix_len, name, n + 1);
+    if (b->js) /* requests are not forwarded: see bus_nats_config_t */
+        return src.on_reply ? 0 : bus__nats_js_export(b, ev, subject, src.on_complete != NULL);
     if (src.on_reply)
         return forward_request(b, ev, subject, src.deadline_ns);
-    return publish_result(b, natsConnection_Publish(b->nc, subject, ev->data, (int)ev->size));
+    return bus__nats_count_publish(b, natsConnection_Publish(b->nc, subject, ev->data, (int)ev->size));
 }

@@ -54,7 +54,7 @@ bool bus__nats_imported_by(const struct bus_nats *b, const bus_event_source_t *s
         return src->arg == b;
     if (src->on_reply == imported_reply)
         return ((const struct imported_request *)src->reply_arg)->bridge == b;
-    return false;
+    return bus__nats_js_imported_by(b, src);
 }
 
 static uint64_t request_timeout_ns(struct bus_nats *b, natsMsg *msg)
@@ -109,30 +109,38 @@ static bool import_event(struct bus_nats *b, bus_topic_t *topic, natsMsg *msg)
     return true;
 }
 
+bool bus__nats_import_begin(struct bus_nats *b, natsMsg *msg, bus_topic_t **topic)
+{
+    /* Counted before the check of closing: bus_nats_destroy() sets closing,
+     * then waits for inflight (both seq_cst), so either it waits for this
+     * call or this call sees closing. */
+    atomic_fetch_add_explicit(&b->inflight, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&b->closing, memory_order_seq_cst)) {
+        bus__nats_import_done(b);
+        return false;
+    }
+    const bus_topic_config_t *cfg = b->has_import_topic ? &b->import_topic : NULL;
+    if (bus_topic_open(b->bus, natsMsg_GetSubject(msg), cfg, topic)) {
+        count(&b->count.dropped_local_error);
+        bus__nats_import_done(b);
+        return false;
+    }
+    return true;
+}
+
 static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     (void)nc;
     (void)sub;
     struct bus_nats *b = closure;
-    /* Counted before the check of closing: bus_nats_destroy() sets closing,
-     * then waits for inflight (both seq_cst), so either it waits for this
-     * call or this call sees closing. */
-    atomic_fetch_add_explicit(&b->inflight, 1, memory_order_seq_cst);
-    bool handed = false;
-    if (!atomic_load_explicit(&b->closing, memory_order_seq_cst)) {
-        bus_topic_t *topic;
-        const bus_topic_config_t *cfg = b->has_import_topic ? &b->import_topic : NULL;
-        int rc = bus_topic_open(b->bus, natsMsg_GetSubject(msg), cfg, &topic);
-        if (rc)
-            count(&b->count.dropped_local_error);
-        else if (natsMsg_GetReply(msg))
-            handed = import_request(b, topic, msg);
-        else
-            handed = import_event(b, topic, msg);
+    bus_topic_t *topic;
+    if (bus__nats_import_begin(b, msg, &topic)) {
+        bool handed = natsMsg_GetReply(msg) ? import_request(b, topic, msg)
+                                            : import_event(b, topic, msg);
+        if (!handed) /* else its completion or reply ends it */
+            bus__nats_import_done(b);
     }
     natsMsg_Destroy(msg);
-    if (!handed) /* else its completion or reply calls it */
-        bus__nats_import_done(b);
 }
 
 static void on_closed(void *closure)
@@ -145,6 +153,18 @@ static void on_closed(void *closure)
     pthread_mutex_unlock(&b->lock);
 }
 
+natsStatus bus__nats_import_watch(struct bus_nats *b, natsSubscription *sub, int pending_msgs)
+{
+    natsStatus s = natsSubscription_SetPendingLimits(sub, pending_msgs, -1);
+    if (s == NATS_OK) {
+        atomic_fetch_add_explicit(&b->open_imports, 1, memory_order_relaxed);
+        s = natsSubscription_SetOnCompleteCB(sub, on_closed, b);
+        if (s != NATS_OK)
+            atomic_fetch_sub_explicit(&b->open_imports, 1, memory_order_relaxed);
+    }
+    return s;
+}
+
 natsStatus bus__nats_import(struct bus_nats *b, const bus_nats_import_t *imp, int pending_msgs,
                             natsSubscription **out)
 {
@@ -154,13 +174,7 @@ natsStatus bus__nats_import(struct bus_nats *b, const bus_nats_import_t *imp, in
                                                        on_message, b)
                        : natsConnection_Subscribe(&sub, b->nc, imp->pattern, on_message, b);
     if (s == NATS_OK)
-        s = natsSubscription_SetPendingLimits(sub, pending_msgs, -1);
-    if (s == NATS_OK) {
-        atomic_fetch_add_explicit(&b->open_imports, 1, memory_order_relaxed);
-        s = natsSubscription_SetOnCompleteCB(sub, on_closed, b);
-        if (s != NATS_OK)
-            atomic_fetch_sub_explicit(&b->open_imports, 1, memory_order_relaxed);
-    }
+        s = bus__nats_import_watch(b, sub, pending_msgs);
     if (s != NATS_OK) {
         natsSubscription_Destroy(sub);
         return s;

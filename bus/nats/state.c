@@ -23,7 +23,10 @@ static void on_disconnected(natsConnection *nc, void *closure)
 static void on_reconnected(natsConnection *nc, void *closure)
 {
     (void)nc;
-    count(&((struct bus_nats *)closure)->count.reconnects);
+    struct bus_nats *b = closure;
+    count(&b->count.reconnects);
+    if (b->js)
+        bus__nats_js_resend(b);
     wake(closure);
 }
 

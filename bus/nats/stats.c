@@ -30,6 +30,10 @@ int bus_nats_stats(bus_nats_t *b, bus_nats_stats_t *out)
         .disconnects = get(&c->disconnects),
         .reconnects = get(&c->reconnects),
         .connected = natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED,
+        .js_failed = get(&c->js_failed),
+        .js_resent = get(&c->js_resent),
+        .js_acked = get(&c->js_acked),
+        .js_nacked = get(&c->js_nacked),
     };
     for (unsigned i = 0; i < b->n_imports; i++) {
         int64_t dropped = 0;
@@ -78,6 +82,16 @@ int bus_nats_prometheus(bus_nats_t *b, char *buf, size_t cap, size_t *len)
     for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
         bus__textbuf_put(&o, "bus_nats_dropped_total{cause=\"%s\"} %" PRIu64 "\n",
                          dropped[i].cause, dropped[i].n);
+    counter(&o, "jetstream_failed_total", "Exports the stream refused or never acknowledged.",
+            s.js_failed);
+    counter(&o, "jetstream_resent_total", "Unacknowledged exports sent again after a reconnect.",
+            s.js_resent);
+    bus__textbuf_put(&o, "# HELP bus_nats_jetstream_imports_total Imports acknowledged or given "
+                         "back for redelivery.\n"
+                         "# TYPE bus_nats_jetstream_imports_total counter\n"
+                         "bus_nats_jetstream_imports_total{outcome=\"acked\"} %" PRIu64 "\n"
+                         "bus_nats_jetstream_imports_total{outcome=\"nacked\"} %" PRIu64 "\n",
+                     s.js_acked, s.js_nacked);
     counter(&o, "disconnects_total", "Connections to the server lost.", s.disconnects);
     counter(&o, "reconnects_total", "Connections to the server restored.", s.reconnects);
     bus__textbuf_put(&o, "# HELP bus_nats_connected 1 while connected to a server.\n"

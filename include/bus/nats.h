@@ -106,6 +106,29 @@ typedef struct bus_nats_config {
     /* Configuration of the local topics an import creates; NULL = the
      * bus's defaults. Read by bus_nats_create() (copied). */
     const bus_topic_config_t *import_topic;
+    /* JetStream mode (at least once; docs/scale-out.md): exports are
+     * stored in a stream, imports read through durable consumers.
+     *  - Export: an acknowledged publish (bus_publish_ex() with
+     *    on_complete) waits in the bridge's handler for the stream's
+     *    acknowledgment, so on_complete fires once the stream has stored
+     *    the event (failed = 1 if it refused); other events are published
+     *    asynchronously (refusals counted in js_failed) and resent after
+     *    a reconnect if unacknowledged. Each carries Nats-Msg-Id
+     *    "<bridge id>.<topic>.<seq>": the stream drops duplicates within
+     *    its window (2 min by default). Requests are not forwarded (the
+     *    stream itself would answer them with its acknowledgment).
+     *  - Import: a durable push consumer per import (named after the
+     *    group, or after `name` and the import's index; without either,
+     *    ephemeral), explicit acks: an event is acknowledged once every
+     *    local handler returned 0, else NATS redelivers it (nak), up to
+     *    max_deliver deliveries. (Redelivery delays are NATS's; mapping
+     *    them to the bus's own redelivery options is pending.) */
+    bool jetstream;
+    /* The stream: created at bus_nats_create() for the exports' subjects
+     * if missing (file storage); imports bind to it. "" = "BUS". */
+    char stream[BUS_NATS_NAME_MAX];
+    int64_t max_deliver; /* deliveries of one message; default -1 = no limit */
+    uint32_t ack_wait_ms; /* redelivery after a silence; 0 = NATS's (30 s) */
 } bus_nats_config_t;
 
 /**
@@ -199,6 +222,11 @@ typedef struct bus_nats_stats {
     uint64_t disconnects;
     uint64_t reconnects;
     bool connected;
+    /* JetStream mode. */
+    uint64_t js_failed;  /* exports the stream refused or never acknowledged */
+    uint64_t js_resent;  /* unacknowledged exports sent again after a reconnect */
+    uint64_t js_acked;   /* imports acknowledged: every local handler returned 0 */
+    uint64_t js_nacked;  /* imports given back for redelivery */
 } bus_nats_stats_t;
 
 /**

@@ -5,7 +5,9 @@
  *
  *   nats-peer --nats URL [--export P]... [--import P[@G]]...
  *             [--count PATTERN --ledger FILE --slot K] [--reply PATTERN]
- *             [--reply-delay-ms MS]
+ *             [--reply-delay-ms MS] [--jetstream STREAM] [--name NAME]
+ *             [--fail-every K]  (the counter fails the first delivery of
+ *                                every seq divisible by K)
  *             [--reconnect-buf BYTES] [--reconnect-wait-ms MS]
  *   commands: publish TOPIC FIRST N   -> "published"   (N events of 128 B,
  *                                         seq FIRST.. in the payload)
@@ -26,14 +28,17 @@ enum { PAYLOAD = 128 };
 static const uint64_t SECOND = 1000000000u;
 
 static struct ledger_region *counts;
+static unsigned fail_every; /* fail the first delivery of seqs divisible by it */
 
 static int count_event(const bus_event_t *ev, void *ctx)
 {
     (void)ctx;
     char text[16] = {0};
     memcpy(text, ev->data, ev->size < sizeof(text) - 1 ? ev->size : sizeof(text) - 1);
-    ledger_see(counts, (uint32_t)strtoul(text, NULL, 10));
-    return 0;
+    uint32_t seq = (uint32_t)strtoul(text, NULL, 10);
+    bool first = seq < LEDGER_SEQS && atomic_load(&counts->seen[seq]) == 0;
+    ledger_see(counts, seq);
+    return fail_every && seq % fail_every == 0 && first ? -1 : 0;
 }
 
 static unsigned reply_delay_ms;
@@ -59,11 +64,12 @@ static void print_stats(bus_nats_t *nats)
     printf("exported=%lu imported=%lu echo_skipped=%lu requests_out=%lu requests_in=%lu "
            "no_responders=%lu dropped_reconnect_buffer=%lu dropped_closed=%lu "
            "dropped_local_full=%lu dropped_local_error=%lu dropped_slow_consumer=%lu "
-           "disconnects=%lu reconnects=%lu connected=%d\n",
+           "disconnects=%lu reconnects=%lu connected=%d js_failed=%lu js_resent=%lu "
+           "js_acked=%lu js_nacked=%lu\n",
            s.exported, s.imported, s.echo_skipped, s.requests_out, s.requests_in,
            s.no_responders, s.dropped_reconnect_buffer, s.dropped_closed, s.dropped_local_full,
            s.dropped_local_error, s.dropped_slow_consumer, s.disconnects, s.reconnects,
-           s.connected);
+           s.connected, s.js_failed, s.js_resent, s.js_acked, s.js_nacked);
 }
 
 static void publish(bus_t *bus, bus_nats_t *nats, const char *topic_name, unsigned first,
@@ -162,6 +168,10 @@ int main(int argc, char **argv)
             slot = (unsigned)atoi(argv[i + 1]) % LEDGER_REGIONS;
         else if (strcmp(argv[i], "--reply") == 0)
             reply = argv[i + 1];
+        else if (strcmp(argv[i], "--fail-every") == 0)
+            fail_every = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--name") == 0)
+            cfg.name = argv[i + 1];
         else if (strcmp(argv[i], "--reply-delay-ms") == 0)
             reply_delay_ms = (unsigned)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--reconnect-buf") == 0)

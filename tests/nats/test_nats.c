@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nats/nats.h> /* the stream's own count, as the server says */
+
 #include "../helpers.h"
 #include "bus/nats.h"
 #include "ledger.h"
@@ -464,6 +466,99 @@ START_TEST(prometheus_text)
 }
 END_TEST
 
+/* Acknowledged publishes in JetStream mode: how many completed, failed. */
+struct acks {
+    atomic_uint completed, failed;
+};
+
+static void on_stored(const bus_completion_t *c, void *arg)
+{
+    struct acks *a = arg;
+    if (c->status || c->failed || c->handled != 1)
+        atomic_fetch_add(&a->failed, 1);
+    atomic_fetch_add(&a->completed, 1);
+}
+
+static void publish_acknowledged(struct local *me, const char *name, unsigned first, unsigned n,
+                                 struct acks *a)
+{
+    bus_topic_t *t;
+    ck_assert_ok(bus_topic_open(me->bus, name, NULL, &t));
+    bus_publish_options_t o = {.on_complete = on_stored, .arg = a};
+    char payload[128] = {0};
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(payload, sizeof(payload), "%u", first + i);
+        ck_assert_ok(bus_publish_ex(t, payload, sizeof(payload), &o));
+    }
+    ck_assert_ok(bus_flush(me->bus));
+}
+
+/* The number of messages the stream holds, as the server says. */
+static uint64_t stream_msgs(const struct nats_server *s, const char *stream)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsStreamInfo *si = NULL;
+    ck_assert_int_eq(natsConnection_ConnectTo(&nc, s->url), NATS_OK);
+    ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    ck_assert_int_eq(js_GetStreamInfo(&si, js, stream, NULL, NULL), NATS_OK);
+    uint64_t n = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return n;
+}
+
+START_TEST(jetstream_stored_acked_redelivered_durable)
+{
+    struct nats_server s = {0};
+    ck_assert(nats_server_start(&s));
+    struct ledger *l = ledger_new();
+    struct local me;
+    ck_assert_ok(bus_create(&me.bus, NULL));
+    bus_nats_config_t cfg;
+    bus_nats_config_init(&cfg);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", s.url));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--export", "js.>"));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", "ORDERS"));
+    ck_assert_ok(bus_nats_create(me.bus, &cfg, &me.nats));
+    /* Stored before anyone consumes: on_complete after the stream's ack. */
+    enum { N = 500, M = 100 };
+    struct acks a = {0};
+    publish_acknowledged(&me, "js.orders", 1, N, &a);
+    ck_assert_uint_eq(atomic_load(&a.completed), N);
+    ck_assert_uint_eq(atomic_load(&a.failed), 0);
+    ck_assert_uint_eq(stream_msgs(&s, "ORDERS"), N);
+    /* A durable consumer (group "workers") fails the first delivery of
+     * every 10th event: NATS delivers those again, the others once. */
+    struct peer p;
+    peer_start(&p, (const char *[]){"--nats", s.url, "--jetstream", "ORDERS", "--import",
+                                   "js.>@workers", "--count", "js.>", "--ledger", ledger_path,
+                                   "--slot", "0", "--fail-every", "10", NULL});
+    ck_assert(ledger_wait(&l->region[0], N + N / 10, 20000));
+    for (unsigned i = 1; i <= N; i++)
+        ck_assert_uint_eq(atomic_load(&l->region[0].seen[i]), i % 10 ? 1 : 2);
+    const char *last = peer_end(&p);
+    ck_assert_uint_eq(stat_of(last, "js_acked"), N);
+    ck_assert_uint_eq(stat_of(last, "js_nacked"), N / 10);
+    /* The consumer is durable: a new member gets only what came since. */
+    publish_acknowledged(&me, "js.orders", N + 1, M, &a);
+    ck_assert_uint_eq(atomic_load(&a.failed), 0);
+    peer_start(&p, (const char *[]){"--nats", s.url, "--jetstream", "ORDERS", "--import",
+                                   "js.>@workers", "--count", "js.>", "--ledger", ledger_path,
+                                   "--slot", "1", NULL});
+    ck_assert(ledger_wait(&l->region[1], M, 20000));
+    ck_assert_str_eq(peer_ask(&p, "sync"), "synced\n");
+    last = peer_end(&p);
+    ck_assert_uint_eq(stat_of(last, "js_acked"), M);
+    ck_assert_uint_eq(atomic_load(&l->region[1].total), M);
+    assert_seen(&l->region[1], N + 1, N + M, 1);
+    local_stop(&me);
+    ledger_end(l);
+    nats_server_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -478,6 +573,7 @@ int main(void)
     tcase_add_test(tc, request_reply_across_processes);
     tcase_add_test(tc, no_echo_between_processes);
     tcase_add_test(tc, server_restart_mid_stream_counts_the_loss);
+    tcase_add_test(tc, jetstream_stored_acked_redelivered_durable);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
