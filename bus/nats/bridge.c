@@ -115,6 +115,8 @@ static int start(struct bus_nats *b, const bus_nats_config_t *cfg)
     s = open_connection(b, cfg, true, &b->asap);
     if (s != NATS_OK)
         return bus__nats_fail(s, "bus_nats_create: connect (requests)");
+    if ((s = bus__nats_discovery_start(b, cfg)) != NATS_OK)
+        return bus__nats_fail(s, "bus_nats_create: discovery");
     if (cfg->jetstream && (s = bus__nats_js_start(b, cfg)) != NATS_OK)
         return bus__nats_fail(s, "bus_nats_create: JetStream");
     for (unsigned i = 0; i < cfg->n_imports; i++) {
@@ -195,6 +197,8 @@ void bus_nats_destroy(bus_nats_t *b)
      * consumer is durable. Meanwhile they give messages back (nak). */
     for (unsigned i = 0; i < b->n_imports && !b->js; i++)
         natsSubscription_Unsubscribe(b->imports[i]);
+    if (b->discovery)
+        natsSubscription_Unsubscribe(b->discovery);
     /* seq_cst: see bus__nats_import_begin(). Imports in progress still
      * answer, acknowledge, through the connections. */
     WAIT_UNTIL(b, atomic_load_explicit(&b->inflight, memory_order_seq_cst) == 0);
@@ -211,11 +215,13 @@ void bus_nats_destroy(bus_nats_t *b)
     natsConnection_Close(b->asap);
     /* cnats makes the callbacks on threads of its own, after Close returns:
      * the bridge lives until the last (on_closed, and each import's
-     * completion). relaxed: open_imports is written under the lock. */
+     * completion). relaxed: open_subs is written under the lock. */
     WAIT_UNTIL(b, b->open_conns == 0 &&
-                      atomic_load_explicit(&b->open_imports, memory_order_relaxed) == 0);
+                      atomic_load_explicit(&b->open_subs, memory_order_relaxed) == 0);
     for (unsigned i = 0; i < b->n_imports; i++)
         natsSubscription_Destroy(b->imports[i]);
+    natsSubscription_Destroy(b->discovery);
+    free(b->description);
     jsCtx_Destroy(b->js);
     natsConnection_Destroy(b->nc);
     natsConnection_Destroy(b->asap);

@@ -30,6 +30,8 @@ struct bus_nats {
      * flusher's 1 ms of batching. */
     natsConnection *asap;
     jsCtx *js; /* JetStream mode, else NULL */
+    natsSubscription *discovery; /* on asap: answers with description */
+    char *description;           /* JSON, see bus_nats_discover() */
     char id[64]; /* in HDR_ORIGIN: this bridge's own forwarded requests */
     char prefix[BUS_NATS_NAME_MAX];
     size_t prefix_len;
@@ -45,11 +47,11 @@ struct bus_nats {
      * request not completed yet) and import subscriptions not yet closed:
      * bus_nats_destroy() waits for both to reach 0. */
     _Atomic uint64_t inflight;
-    _Atomic unsigned open_imports;
+    _Atomic unsigned open_subs;
     _Atomic bool closing;
     unsigned open_conns; /* under lock: connections whose closed callback is due */
     /* With idle: the waits of bus_nats_destroy() (inflight and
-     * open_imports at 0) and bus_nats_wait_connected() (a state change). */
+     * open_subs at 0) and bus_nats_wait_connected() (a state change). */
     pthread_mutex_t lock;
     pthread_cond_t idle;
 };
@@ -70,7 +72,7 @@ bool bus__nats_imported_by(const struct bus_nats *b, const bus_event_source_t *s
  * inflight; false: dropped and ended, the bridge is closing or the topic
  * cannot be opened); a subscription's pending limit and close watch. */
 bool bus__nats_import_begin(struct bus_nats *b, natsMsg *msg, bus_topic_t **topic);
-natsStatus bus__nats_import_watch(struct bus_nats *b, natsSubscription *sub, int pending_msgs);
+natsStatus bus__nats_watch_sub(struct bus_nats *b, natsSubscription *sub, int pending_msgs);
 /* export.c: counts a publish's outcome; 0, or -1 (a handler error). */
 int bus__nats_count_publish(struct bus_nats *b, natsStatus s);
 /* jetstream.c: the JetStream mode's context and stream, its exports,
@@ -89,6 +91,8 @@ void bus__nats_import_done(struct bus_nats *b);
 natsStatus bus__nats_watch_state(natsOptions *opts, struct bus_nats *b, bool main);
 /* state.c: retry_on_failed_connect, in the background. */
 natsStatus bus__nats_retry_connect(natsOptions *opts, struct bus_nats *b);
+/* discovery.c: the description and the discovery subscription. */
+natsStatus bus__nats_discovery_start(struct bus_nats *b, const bus_nats_config_t *cfg);
 /* error.c: errno for a cnats status; records the detail; returns -errno. */
 int bus__nats_fail(natsStatus s, const char *what);
 int bus__nats_fail_text(int err, const char *what);

@@ -148,19 +148,19 @@ static void on_closed(void *closure)
     struct bus_nats *b = closure;
     pthread_mutex_lock(&b->lock);
     /* relaxed: under the lock the waiter reads it with. */
-    atomic_fetch_sub_explicit(&b->open_imports, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&b->open_subs, 1, memory_order_relaxed);
     pthread_cond_broadcast(&b->idle);
     pthread_mutex_unlock(&b->lock);
 }
 
-natsStatus bus__nats_import_watch(struct bus_nats *b, natsSubscription *sub, int pending_msgs)
+natsStatus bus__nats_watch_sub(struct bus_nats *b, natsSubscription *sub, int pending_msgs)
 {
     natsStatus s = natsSubscription_SetPendingLimits(sub, pending_msgs, -1);
     if (s == NATS_OK) {
-        atomic_fetch_add_explicit(&b->open_imports, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&b->open_subs, 1, memory_order_relaxed);
         s = natsSubscription_SetOnCompleteCB(sub, on_closed, b);
         if (s != NATS_OK)
-            atomic_fetch_sub_explicit(&b->open_imports, 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&b->open_subs, 1, memory_order_relaxed);
     }
     return s;
 }
@@ -174,7 +174,7 @@ natsStatus bus__nats_import(struct bus_nats *b, const bus_nats_import_t *imp, in
                                                        on_message, b)
                        : natsConnection_Subscribe(&sub, b->nc, imp->pattern, on_message, b);
     if (s == NATS_OK)
-        s = bus__nats_import_watch(b, sub, pending_msgs);
+        s = bus__nats_watch_sub(b, sub, pending_msgs);
     if (s != NATS_OK) {
         natsSubscription_Destroy(sub);
         return s;

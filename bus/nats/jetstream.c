@@ -190,7 +190,7 @@ natsStatus bus__nats_js_import(struct bus_nats *b, const bus_nats_config_t *cfg,
     jsErrCode err = 0;
     natsStatus s = js_Subscribe(&sub, b->js, imp->pattern, on_js_message, b, NULL, &so, &err);
     if (s == NATS_OK)
-        s = bus__nats_import_watch(b, sub, cfg->pending_msgs);
+        s = bus__nats_watch_sub(b, sub, cfg->pending_msgs);
     if (s != NATS_OK) {
         natsSubscription_Destroy(sub);
         return s;

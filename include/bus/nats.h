@@ -204,6 +204,29 @@ BUS_API int bus_nats_flush(bus_nats_t *nats, uint64_t timeout_ns);
  */
 BUS_API int bus_nats_wait_connected(bus_nats_t *nats, bool connected, uint64_t timeout_ns);
 
+/* The subject where every bridge answers who it is (service discovery). */
+#define BUS_NATS_DISCOVERY_SUBJECT "_BUS.discover"
+
+/* One answer of bus_nats_discover(): a bridge's description as JSON,
+ * {"id":"...","name":"...","jetstream":false,"prefix":"...",
+ *  "exports":["orders.>"],"imports":[{"pattern":"jobs.>","group":"workers"}]}
+ * ("group":"" for a plain import). Valid during the call only. */
+typedef void (*bus_nats_peer_fn)(const char *json, size_t len, void *arg);
+
+/**
+ * bus_nats_discover - ask every other bridge on the cluster which topics it
+ * exports and imports, and in which queue groups (a request on
+ * BUS_NATS_DISCOVERY_SUBJECT, answered by each bridge on its own; this
+ * bridge does not hear itself). Calls @fn(json, len, @arg) on the calling
+ * thread for each answer, until @max answers came (0 = no limit) or
+ * @timeout_ns passed. Returns the number of answers.
+ * Thread-safety: any thread except a worker of the bridge's bus; calls may
+ * overlap (each has its own inbox).
+ * Errors: -EINVAL (nats or fn NULL), -ENOTCONN (not connected), -ENOMEM.
+ */
+BUS_API int bus_nats_discover(bus_nats_t *nats, uint64_t timeout_ns, unsigned max,
+                              bus_nats_peer_fn fn, void *arg);
+
 /* Counters of a bridge (totals since bus_nats_create()). */
 typedef struct bus_nats_stats {
     uint64_t exported;          /* events handed to NATS (requests included) */

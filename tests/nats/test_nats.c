@@ -466,6 +466,49 @@ START_TEST(prometheus_text)
 }
 END_TEST
 
+/* The answers of bus_nats_discover(), one string. */
+struct answers {
+    char text[4096];
+    size_t len;
+};
+
+static void gather(const char *json, size_t len, void *arg)
+{
+    struct answers *a = arg;
+    ck_assert_uint_lt(a->len + len + 1, sizeof(a->text));
+    memcpy(a->text + a->len, json, len);
+    a->len += len;
+    a->text[a->len++] = '\n';
+    a->text[a->len] = '\0';
+}
+
+START_TEST(discovery_lists_imports_and_groups)
+{
+    struct nats_server s = {0};
+    ck_assert(nats_server_start(&s));
+    struct peer p[2];
+    peer_start(&p[0], (const char *[]){"--nats", s.url, "--import", "jobs.>@workers",
+                                      "--export", "results.>", "--name", "worker-1", NULL});
+    peer_start(&p[1], (const char *[]){"--nats", s.url, "--import", "audit.*", NULL});
+    struct local me;
+    local_start(&me, &s, "jobs.>");
+    struct answers a = {0};
+    ck_assert_int_eq(bus_nats_discover(me.nats, 10 * SECOND, 2, gather, &a), 2);
+    ck_assert_ptr_nonnull(strstr(a.text, "\"name\":\"worker-1\""));
+    ck_assert_ptr_nonnull(strstr(a.text, "\"exports\":[\"results.>\"]"));
+    ck_assert_ptr_nonnull(strstr(a.text, "{\"pattern\":\"jobs.>\",\"group\":\"workers\"}"));
+    ck_assert_ptr_nonnull(strstr(a.text, "{\"pattern\":\"audit.*\",\"group\":\"\"}"));
+    ck_assert_ptr_null(strstr(a.text, "\"exports\":[\"jobs.>\"]")); /* not itself */
+    /* No more than there are: a short wait gets the same two. */
+    memset(&a, 0, sizeof(a));
+    ck_assert_int_eq(bus_nats_discover(me.nats, SECOND / 5, 0, gather, &a), 2);
+    for (int i = 0; i < 2; i++)
+        peer_end(&p[i]);
+    local_stop(&me);
+    nats_server_stop(&s);
+}
+END_TEST
+
 /* Acknowledged publishes in JetStream mode: how many completed, failed. */
 struct acks {
     atomic_uint completed, failed;
@@ -574,6 +617,7 @@ int main(void)
     tcase_add_test(tc, no_echo_between_processes);
     tcase_add_test(tc, server_restart_mid_stream_counts_the_loss);
     tcase_add_test(tc, jetstream_stored_acked_redelivered_durable);
+    tcase_add_test(tc, discovery_lists_imports_and_groups);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
