@@ -115,8 +115,6 @@ static int start(struct bus_nats *b, const bus_nats_config_t *cfg)
     s = open_connection(b, cfg, true, &b->asap);
     if (s != NATS_OK)
         return bus__nats_fail(s, "bus_nats_create: connect (requests)");
-    if ((s = bus__nats_discovery_start(b, cfg)) != NATS_OK)
-        return bus__nats_fail(s, "bus_nats_create: discovery");
     if (cfg->jetstream && (s = bus__nats_js_start(b, cfg)) != NATS_OK)
         return bus__nats_fail(s, "bus_nats_create: JetStream");
     for (unsigned i = 0; i < cfg->n_imports; i++) {
@@ -130,6 +128,10 @@ static int start(struct bus_nats *b, const bus_nats_config_t *cfg)
     if (cfg->n_imports && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED &&
         (s = natsConnection_FlushTimeout(b->nc, cfg->connect_timeout_ms)) != NATS_OK)
         return bus__nats_fail(s, "bus_nats_create: registering the imports");
+    /* After the imports: a bridge that answers discovery has them
+     * registered (when the server was up at the start). */
+    if ((s = bus__nats_discovery_start(b, cfg)) != NATS_OK)
+        return bus__nats_fail(s, "bus_nats_create: discovery");
     for (unsigned i = 0; i < cfg->n_exports; i++) {
         int rc = bus_subscribe_pattern(b->bus, cfg->exports[i], bus__nats_export, b, NULL,
                                        &b->exports[i]);

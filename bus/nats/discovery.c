@@ -84,7 +84,12 @@ natsStatus bus__nats_discovery_start(struct bus_nats *b, const bus_nats_config_t
     natsStatus s = natsConnection_Subscribe(&b->discovery, b->asap, BUS_NATS_DISCOVERY_SUBJECT,
                                             on_discover, b);
     /* bus_nats_destroy() waits for its close as for the imports'. */
-    return s == NATS_OK ? bus__nats_watch_sub(b, b->discovery, 1024) : s;
+    if (s == NATS_OK)
+        s = bus__nats_watch_sub(b, b->discovery, 1024);
+    /* Registered by the time bus_nats_create() returns. */
+    if (s == NATS_OK && natsConnection_Status(b->asap) == NATS_CONN_STATUS_CONNECTED)
+        s = natsConnection_FlushTimeout(b->asap, 5000);
+    return s;
 }
 
 int bus_nats_discover(bus_nats_t *b, uint64_t timeout_ns, unsigned max, bus_nats_peer_fn fn,
