@@ -16,6 +16,7 @@
 
 #include "../helpers.h"
 #include "bus/nats.h"
+#include "child.h"
 #include "ledger.h"
 #include "server.h"
 
@@ -24,36 +25,19 @@ static const uint64_t SECOND = 1000000000u;
 /* ---- peers ---- */
 
 struct peer {
-    pid_t pid;
+    struct child c;
     FILE *in, *out;
 };
 
 /* Starts nats-peer with @args (NULL-terminated) and waits for "ready". */
 static void peer_start(struct peer *p, const char *args[])
 {
-    int to[2], from[2];
-    /* Close-on-exec: a later peer must not hold this one's input open. */
-    ck_assert_ok(pipe2(to, O_CLOEXEC));
-    ck_assert_ok(pipe2(from, O_CLOEXEC));
-    const char *argv[32] = {NATS_PEER};
+    char *argv[32] = {NATS_PEER};
     for (int i = 0; args[i]; i++)
-        argv[i + 1] = args[i];
-    p->pid = fork();
-    if (p->pid == 0) {
-        dup2(to[0], 0);
-        dup2(from[1], 1);
-        close(to[1]);
-        close(from[0]);
-        execv(NATS_PEER, (char **)argv);
-        _exit(127);
-    }
-    close(to[0]);
-    close(from[1]);
-    p->in = fdopen(to[1], "w");
-    p->out = fdopen(from[0], "r");
-    char line[256];
-    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p->out));
-    ck_assert_str_eq(line, "ready\n");
+        argv[i + 1] = (char *)args[i];
+    ck_assert(child_start(&p->c, argv));
+    p->in = p->c.in;
+    p->out = p->c.out;
 }
 
 /* Sends a command and returns its answer line (static buffer). */
@@ -74,12 +58,7 @@ static const char *peer_ask(struct peer *p, const char *fmt, ...)
 static const char *peer_end(struct peer *p)
 {
     static char line[1024];
-    fclose(p->in);
-    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p->out));
-    fclose(p->out);
-    int status;
-    ck_assert_int_eq(waitpid(p->pid, &status, 0), p->pid);
-    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(child_end(&p->c, line, sizeof(line)), 0);
     return line;
 }
 
@@ -157,27 +136,43 @@ static void assert_seen(struct ledger_region *r, unsigned first, unsigned last, 
                       atomic_load(&r->seen[i]), times);
 }
 
+/* ---- the tests' world: a nats-server and a ledger (checked fixture: set
+ * up and torn down in each test's own process) ---- */
+
+static struct nats_server srv;
+static struct ledger *ledger;
+
+static void world_start(void)
+{
+    memset(&srv, 0, sizeof(srv));
+    ck_assert(nats_server_start(&srv));
+    ledger = ledger_new();
+}
+
+static void world_stop(void)
+{
+    ledger_end(ledger);
+    nats_server_stop(&srv);
+}
+
 /* ---- tests ---- */
 
 START_TEST(fan_out_to_two_processes)
 {
-    struct nats_server s = {0};
-    ck_assert(nats_server_start(&s));
-    struct ledger *l = ledger_new();
     struct peer p[2];
     for (int i = 0; i < 2; i++) {
         const char *slot = i ? "1" : "0";
-        peer_start(&p[i], (const char *[]){"--nats", s.url, "--import", "fan.>", "--count",
+        peer_start(&p[i], (const char *[]){"--nats", srv.url, "--import", "fan.>", "--count",
                                           "fan.>", "--ledger", ledger_path, "--slot", slot,
                                           NULL});
     }
     struct local me;
-    local_start(&me, &s, "fan.>");
+    local_start(&me, &srv, "fan.>");
     enum { N = 2000 };
     local_publish(&me, "fan.orders", 1, N);
     for (int i = 0; i < 2; i++) {
-        ck_assert(ledger_wait(&l->region[i], N, 10000));
-        assert_seen(&l->region[i], 1, N, 1);
+        ck_assert(ledger_wait(&ledger->region[i], N, 10000));
+        assert_seen(&ledger->region[i], 1, N, 1);
     }
     bus_nats_stats_t st;
     ck_assert_ok(bus_nats_stats(me.nats, &st));
@@ -187,29 +182,24 @@ START_TEST(fan_out_to_two_processes)
         ck_assert_uint_eq(stat_of(last, "imported"), N);
         ck_assert_uint_eq(stat_of(last, "exported"), 0);
     }
-    ck_assert_uint_eq(atomic_load(&l->region[0].total), N); /* nothing more came */
+    ck_assert_uint_eq(atomic_load(&ledger->region[0].total), N); /* nothing more came */
     local_stop(&me);
-    ledger_end(l);
-    nats_server_stop(&s);
 }
 END_TEST
 
 START_TEST(queue_group_exactly_once_across_processes)
 {
-    struct nats_server s = {0};
-    ck_assert(nats_server_start(&s));
-    struct ledger *l = ledger_new();
     struct peer p[3];
     for (int i = 0; i < 3; i++)
-        peer_start(&p[i], (const char *[]){"--nats", s.url, "--import", "work.>@workers",
+        peer_start(&p[i], (const char *[]){"--nats", srv.url, "--import", "work.>@workers",
                                           "--count", "work.>", "--ledger", ledger_path,
                                           "--slot", "0", NULL});
     struct local me;
-    local_start(&me, &s, "work.>");
+    local_start(&me, &srv, "work.>");
     enum { N = 3000 };
     local_publish(&me, "work.jobs", 1, N);
-    ck_assert(ledger_wait(&l->region[0], N, 10000));
-    assert_seen(&l->region[0], 1, N, 1); /* one process each */
+    ck_assert(ledger_wait(&ledger->region[0], N, 10000));
+    assert_seen(&ledger->region[0], 1, N, 1); /* one process each */
     uint64_t sum = 0;
     for (int i = 0; i < 3; i++) {
         uint64_t n = stat_of(peer_end(&p[i]), "imported");
@@ -217,10 +207,8 @@ START_TEST(queue_group_exactly_once_across_processes)
         sum += n;
     }
     ck_assert_uint_eq(sum, N);
-    ck_assert_uint_eq(atomic_load(&l->region[0].total), N);
+    ck_assert_uint_eq(atomic_load(&ledger->region[0].total), N);
     local_stop(&me);
-    ledger_end(l);
-    nats_server_stop(&s);
 }
 END_TEST
 
@@ -242,15 +230,13 @@ static int request(struct local *me, const char *name, const char *text, uint64_
 
 START_TEST(request_reply_across_processes)
 {
-    struct nats_server s = {0};
-    ck_assert(nats_server_start(&s));
     struct peer fast, slow;
-    peer_start(&fast, (const char *[]){"--nats", s.url, "--import", "svc.>", "--reply",
+    peer_start(&fast, (const char *[]){"--nats", srv.url, "--import", "svc.>", "--reply",
                                       "svc.echo", NULL});
-    peer_start(&slow, (const char *[]){"--nats", s.url, "--import", "slow.>", "--reply",
+    peer_start(&slow, (const char *[]){"--nats", srv.url, "--import", "slow.>", "--reply",
                                       "slow.>", "--reply-delay-ms", "500", NULL});
     struct local me;
-    local_start(&me, &s, ">");
+    local_start(&me, &srv, ">");
     struct reply r;
     for (int i = 0; i < 100; i++) {
         char text[16];
@@ -278,25 +264,21 @@ START_TEST(request_reply_across_processes)
     ck_assert_uint_eq(stat_of(last, "requests_in"), 101);
     peer_end(&slow);
     local_stop(&me);
-    nats_server_stop(&s);
 }
 END_TEST
 
 START_TEST(no_echo_between_processes)
 {
-    struct nats_server s = {0};
-    ck_assert(nats_server_start(&s));
-    struct ledger *l = ledger_new();
     struct peer p[2];
     for (int i = 0; i < 2; i++) {
         const char *slot = i ? "1" : "0";
-        peer_start(&p[i], (const char *[]){"--nats", s.url, "--export", "loop.>", "--import",
+        peer_start(&p[i], (const char *[]){"--nats", srv.url, "--export", "loop.>", "--import",
                                           "loop.>", "--count", "loop.>", "--ledger",
                                           ledger_path, "--slot", slot, NULL});
     }
     enum { N = 1000 };
     ck_assert_str_eq(peer_ask(&p[0], "publish loop.x 1 %d", N), "published\n");
-    ck_assert(ledger_wait(&l->region[1], N, 10000));
+    ck_assert(ledger_wait(&ledger->region[1], N, 10000));
     /* Anything echoed would come back after a round trip of both. */
     ck_assert_str_eq(peer_ask(&p[1], "sync"), "synced\n");
     ck_assert_str_eq(peer_ask(&p[0], "sync"), "synced\n");
@@ -308,34 +290,29 @@ START_TEST(no_echo_between_processes)
     ck_assert_uint_eq(stat_of(last, "exported"), N);
     ck_assert_uint_eq(stat_of(last, "imported"), 0);
     for (int i = 0; i < 2; i++) {
-        ck_assert_uint_eq(atomic_load(&l->region[i].total), N);
-        assert_seen(&l->region[i], 1, N, 1);
+        ck_assert_uint_eq(atomic_load(&ledger->region[i].total), N);
+        assert_seen(&ledger->region[i], 1, N, 1);
     }
-    ledger_end(l);
-    nats_server_stop(&s);
 }
 END_TEST
 
 START_TEST(server_restart_mid_stream_counts_the_loss)
 {
-    struct nats_server s = {0};
-    ck_assert(nats_server_start(&s));
-    struct ledger *l = ledger_new();
     struct peer sub, pub;
-    peer_start(&sub, (const char *[]){"--nats", s.url, "--import", "feed.>", "--count",
+    peer_start(&sub, (const char *[]){"--nats", srv.url, "--import", "feed.>", "--count",
                                      "feed.>", "--ledger", ledger_path, "--slot", "0", NULL});
     /* 64 KiB of reconnect buffer: about 450 events of 128 B and their
      * protocol lines. */
-    peer_start(&pub, (const char *[]){"--nats", s.url, "--export", "feed.>",
+    peer_start(&pub, (const char *[]){"--nats", srv.url, "--export", "feed.>",
                                      "--reconnect-buf", "65536", NULL});
     enum { N1 = 1000, N2 = 2000, N3 = 1000, N = N1 + N2 + N3 };
     ck_assert_str_eq(peer_ask(&pub, "publish feed.x 1 %d", N1), "published\n");
-    ck_assert(ledger_wait(&l->region[0], N1, 10000));
-    nats_server_signal(&s, SIGKILL);
+    ck_assert(ledger_wait(&ledger->region[0], N1, 10000));
+    nats_server_signal(&srv, SIGKILL);
     ck_assert_str_eq(peer_ask(&pub, "wait-down"), "down\n");
     ck_assert_str_eq(peer_ask(&sub, "wait-down"), "down\n");
     ck_assert_str_eq(peer_ask(&pub, "publish feed.x %d %d", N1 + 1, N2), "published\n");
-    ck_assert(nats_server_start(&s));
+    ck_assert(nats_server_start(&srv));
     ck_assert_str_eq(peer_ask(&sub, "sync"), "synced\n"); /* subscribed again */
     ck_assert_str_eq(peer_ask(&pub, "sync"), "synced\n");
     ck_assert_str_eq(peer_ask(&pub, "publish feed.x %d %d", N1 + N2 + 1, N3), "published\n");
@@ -347,7 +324,7 @@ START_TEST(server_restart_mid_stream_counts_the_loss)
     ck_assert_uint_ge(stat_of(last, "disconnects"), 1);
     ck_assert_uint_ge(stat_of(last, "reconnects"), 1);
     /* The last event comes after all the others that arrive at all. */
-    struct ledger_region *r = &l->region[0];
+    struct ledger_region *r = &ledger->region[0];
     ck_assert(ledger_wait(r, N1 + N3, 10000));
     ck_assert_str_eq(peer_ask(&sub, "sync"), "synced\n");
     uint64_t received = atomic_load(&r->total);
@@ -359,8 +336,6 @@ START_TEST(server_restart_mid_stream_counts_the_loss)
     fprintf(stderr, "restart: %d published, %lu exported, %lu dropped (buffer), %lu received\n",
             N, (unsigned long)exported, (unsigned long)dropped, (unsigned long)received);
     peer_end(&sub);
-    ledger_end(l);
-    nats_server_stop(&s);
 }
 END_TEST
 
@@ -447,10 +422,8 @@ END_TEST
 
 START_TEST(prometheus_text)
 {
-    struct nats_server s = {0};
-    ck_assert(nats_server_start(&s));
     struct local me;
-    local_start(&me, &s, "prom.>");
+    local_start(&me, &srv, "prom.>");
     local_publish(&me, "prom.x", 1, 3);
     size_t len;
     ck_assert_int_eq(bus_nats_prometheus(me.nats, NULL, 0, &len), -ENOSPC);
@@ -462,7 +435,6 @@ START_TEST(prometheus_text)
     ck_assert_ptr_nonnull(strstr(text, "bus_nats_connected 1\n"));
     free(text);
     local_stop(&me);
-    nats_server_stop(&s);
 }
 END_TEST
 
@@ -484,14 +456,12 @@ static void gather(const char *json, size_t len, void *arg)
 
 START_TEST(discovery_lists_imports_and_groups)
 {
-    struct nats_server s = {0};
-    ck_assert(nats_server_start(&s));
     struct peer p[2];
-    peer_start(&p[0], (const char *[]){"--nats", s.url, "--import", "jobs.>@workers",
+    peer_start(&p[0], (const char *[]){"--nats", srv.url, "--import", "jobs.>@workers",
                                       "--export", "results.>", "--name", "worker-1", NULL});
-    peer_start(&p[1], (const char *[]){"--nats", s.url, "--import", "audit.*", NULL});
+    peer_start(&p[1], (const char *[]){"--nats", srv.url, "--import", "audit.*", NULL});
     struct local me;
-    local_start(&me, &s, "jobs.>");
+    local_start(&me, &srv, "jobs.>");
     struct answers a = {0};
     ck_assert_int_eq(bus_nats_discover(me.nats, 10 * SECOND, 2, gather, &a), 2);
     ck_assert_ptr_nonnull(strstr(a.text, "\"name\":\"worker-1\""));
@@ -505,7 +475,6 @@ START_TEST(discovery_lists_imports_and_groups)
     for (int i = 0; i < 2; i++)
         peer_end(&p[i]);
     local_stop(&me);
-    nats_server_stop(&s);
 }
 END_TEST
 
@@ -554,14 +523,11 @@ static uint64_t stream_msgs(const struct nats_server *s, const char *stream)
 
 START_TEST(jetstream_stored_acked_redelivered_durable)
 {
-    struct nats_server s = {0};
-    ck_assert(nats_server_start(&s));
-    struct ledger *l = ledger_new();
     struct local me;
     ck_assert_ok(bus_create(&me.bus, NULL));
     bus_nats_config_t cfg;
     bus_nats_config_init(&cfg);
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", s.url));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", srv.url));
     ck_assert_ok(bus_nats_config_parse(&cfg, "--export", "js.>"));
     ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", "ORDERS"));
     ck_assert_ok(bus_nats_create(me.bus, &cfg, &me.nats));
@@ -571,34 +537,32 @@ START_TEST(jetstream_stored_acked_redelivered_durable)
     publish_acknowledged(&me, "js.orders", 1, N, &a);
     ck_assert_uint_eq(atomic_load(&a.completed), N);
     ck_assert_uint_eq(atomic_load(&a.failed), 0);
-    ck_assert_uint_eq(stream_msgs(&s, "ORDERS"), N);
+    ck_assert_uint_eq(stream_msgs(&srv, "ORDERS"), N);
     /* A durable consumer (group "workers") fails the first delivery of
      * every 10th event: NATS delivers those again, the others once. */
     struct peer p;
-    peer_start(&p, (const char *[]){"--nats", s.url, "--jetstream", "ORDERS", "--import",
+    peer_start(&p, (const char *[]){"--nats", srv.url, "--jetstream", "ORDERS", "--import",
                                    "js.>@workers", "--count", "js.>", "--ledger", ledger_path,
                                    "--slot", "0", "--fail-every", "10", NULL});
-    ck_assert(ledger_wait(&l->region[0], N + N / 10, 20000));
+    ck_assert(ledger_wait(&ledger->region[0], N + N / 10, 20000));
     for (unsigned i = 1; i <= N; i++)
-        ck_assert_uint_eq(atomic_load(&l->region[0].seen[i]), i % 10 ? 1 : 2);
+        ck_assert_uint_eq(atomic_load(&ledger->region[0].seen[i]), i % 10 ? 1 : 2);
     const char *last = peer_end(&p);
     ck_assert_uint_eq(stat_of(last, "js_acked"), N);
     ck_assert_uint_eq(stat_of(last, "js_nacked"), N / 10);
     /* The consumer is durable: a new member gets only what came since. */
     publish_acknowledged(&me, "js.orders", N + 1, M, &a);
     ck_assert_uint_eq(atomic_load(&a.failed), 0);
-    peer_start(&p, (const char *[]){"--nats", s.url, "--jetstream", "ORDERS", "--import",
+    peer_start(&p, (const char *[]){"--nats", srv.url, "--jetstream", "ORDERS", "--import",
                                    "js.>@workers", "--count", "js.>", "--ledger", ledger_path,
                                    "--slot", "1", NULL});
-    ck_assert(ledger_wait(&l->region[1], M, 20000));
+    ck_assert(ledger_wait(&ledger->region[1], M, 20000));
     ck_assert_str_eq(peer_ask(&p, "sync"), "synced\n");
     last = peer_end(&p);
     ck_assert_uint_eq(stat_of(last, "js_acked"), M);
-    ck_assert_uint_eq(atomic_load(&l->region[1].total), M);
-    assert_seen(&l->region[1], N + 1, N + M, 1);
+    ck_assert_uint_eq(atomic_load(&ledger->region[1].total), M);
+    assert_seen(&ledger->region[1], N + 1, N + M, 1);
     local_stop(&me);
-    ledger_end(l);
-    nats_server_stop(&s);
 }
 END_TEST
 
@@ -606,10 +570,14 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     Suite *s = suite_create("nats");
-    TCase *tc = tcase_create("nats");
+    TCase *alone = tcase_create("no server");
+    tcase_set_timeout(alone, 60);
+    tcase_add_test(alone, bad_urls_and_flags);
+    tcase_add_test(alone, server_down_at_start);
+    suite_add_tcase(s, alone);
+    TCase *tc = tcase_create("with a server");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, bad_urls_and_flags);
-    tcase_add_test(tc, server_down_at_start);
+    tcase_add_checked_fixture(tc, world_start, world_stop);
     tcase_add_test(tc, prometheus_text);
     tcase_add_test(tc, fan_out_to_two_processes);
     tcase_add_test(tc, queue_group_exactly_once_across_processes);
@@ -619,9 +587,5 @@ int main(void)
     tcase_add_test(tc, jetstream_stored_acked_redelivered_durable);
     tcase_add_test(tc, discovery_lists_imports_and_groups);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s);
 }

@@ -14,7 +14,9 @@
  *     machine) to the subscriber's handler, p50 and p99;
  *   - request-reply (bridge, raw cnats with SendAsap on the replier): K
  *     round trips, p50 and p99.
- * Prints each round and the medians over the rounds. */
+ * Prints each round and the medians over the rounds. Environment:
+ * BENCH_WORKERS (workers per bus, default 2), BENCH_WAIT=yield (idle
+ * workers yield instead of parking: no futex wake-up per hop). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../../tests/nats/child.h"
 #include "../../../tests/nats/server.h"
 #include "bus/nats.h"
 
@@ -165,6 +168,7 @@ static void send_raw(void *ctx, const void *data, size_t size)
 
 static const char *url;
 static unsigned workers = 2; /* per bus; env BENCH_WORKERS */
+static int wait_mode = BUS_WAIT_PARK; /* idle workers; env BENCH_WAIT=yield */
 static char self[4096];
 
 static bus_t *new_bus(unsigned workers)
@@ -172,6 +176,7 @@ static bus_t *new_bus(unsigned workers)
     bus_config_t cfg;
     bus_config_init(&cfg);
     cfg.workers = workers;
+    cfg.wait = wait_mode;
     bus_t *bus;
     if (bus_create(&bus, &cfg))
         abort();
@@ -273,31 +278,12 @@ static int child(const char *role, uint64_t n)
     return 0;
 }
 
-struct proc {
-    pid_t pid;
-    FILE *in, *out;
-};
-
-static void spawn(struct proc *p, const char *role, uint64_t n)
+static void spawn(struct child *c, const char *role, uint64_t n)
 {
-    int to[2], from[2];
-    if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
-        abort();
     char count[32];
     snprintf(count, sizeof(count), "%" PRIu64, n);
-    p->pid = fork();
-    if (p->pid == 0) {
-        dup2(to[0], 0);
-        dup2(from[1], 1);
-        execl(self, self, "--role", role, url, count, (char *)NULL);
-        _exit(127);
-    }
-    close(to[0]);
-    close(from[1]);
-    p->in = fdopen(to[1], "w");
-    p->out = fdopen(from[0], "r");
-    char line[64];
-    if (!fgets(line, sizeof(line), p->out) || strcmp(line, "ready\n"))
+    char *argv[] = {self, "--role", (char *)role, (char *)url, count, NULL};
+    if (!child_start(c, argv))
         abort();
 }
 
@@ -306,16 +292,14 @@ struct result {
     uint64_t lost, p50, p99;
 };
 
-static void finish(struct proc *p, struct result *res)
+/* Ends the receiver; @res (unless NULL) gets its report. */
+static void finish(struct child *c, struct result *res)
 {
-    char line[256] = "";
-    if (res && (!fgets(line, sizeof(line), p->out) ||
-                sscanf(line, "%lf %" SCNu64 " %" SCNu64 " %" SCNu64, &res->rate, &res->lost,
+    char line[256];
+    if (child_end(c, res ? line : NULL, sizeof(line)) != 0 ||
+        (res && sscanf(line, "%lf %" SCNu64 " %" SCNu64 " %" SCNu64, &res->rate, &res->lost,
                        &res->p50, &res->p99) != 4))
         abort();
-    fclose(p->in);
-    fclose(p->out);
-    waitpid(p->pid, NULL, 0);
 }
 
 /* One measurement of a system: @rate 0 = throughput, else paced. */
@@ -343,7 +327,7 @@ static struct result run_local(uint64_t n, uint64_t rate)
 
 static struct result run_bridge(uint64_t n, uint64_t rate)
 {
-    struct proc p;
+    struct child p;
     spawn(&p, "recv-bridge", n);
     bus_t *bus = new_bus(workers);
     bus_nats_t *nats = new_bridge(bus, "bench.>", NULL);
@@ -362,7 +346,7 @@ static struct result run_bridge(uint64_t n, uint64_t rate)
 
 static struct result run_raw(uint64_t n, uint64_t rate)
 {
-    struct proc p;
+    struct child p;
     spawn(&p, "recv-raw", n);
     natsConnection *nc;
     if (natsConnection_ConnectTo(&nc, url) != NATS_OK)
@@ -378,7 +362,7 @@ static struct result run_raw(uint64_t n, uint64_t rate)
 /* K round trips: p50 and p99 in res. */
 static struct result run_requests(bool bridge, uint64_t k)
 {
-    struct proc p;
+    struct child p;
     spawn(&p, bridge ? "reply-bridge" : "reply-raw", 0);
     uint64_t *rtt = calloc(k, sizeof(uint64_t));
     unsigned char payload[PAYLOAD] = {0}, reply[PAYLOAD];
@@ -443,6 +427,8 @@ int main(int argc, char **argv)
 {
     if (getenv("BENCH_WORKERS"))
         workers = (unsigned)atoi(getenv("BENCH_WORKERS"));
+    if (getenv("BENCH_WAIT") && strcmp(getenv("BENCH_WAIT"), "yield") == 0)
+        wait_mode = BUS_WAIT_YIELD;
     if (argc == 5 && strcmp(argv[1], "--role") == 0) {
         url = argv[3];
         return child(argv[2], strtoull(argv[4], NULL, 10));
