@@ -4,8 +4,8 @@
  *   nats-bench [--rounds R] [--events N] [--paced N] [--rate R] [--requests K]
  *
  * Starts its own nats-server (127.0.0.1, free port, temporary dir), then
- * for each round, interleaved, for each system (local topic only, bridge,
- * raw cnats):
+ * for each round, interleaved, for each system (local topic only, the
+ * local subscriber of a topic also exported, bridge, raw cnats):
  *   - throughput: N events as fast as the sender goes; the receiver (a
  *     child process, this program with --role) reports events/s from the
  *     sender's start stamp to the last arrival, and the events lost;
@@ -302,6 +302,20 @@ static void finish(struct child *c, struct result *res)
         abort();
 }
 
+/* A receiver of this process, reported as a child's would be. */
+static struct result local_result(struct receiver *r)
+{
+    char text[256];
+    FILE *f = fmemopen(text, sizeof(text), "w");
+    receiver_report(r, f);
+    fclose(f);
+    struct result res;
+    if (sscanf(text, "%lf %" SCNu64 " %" SCNu64 " %" SCNu64, &res.rate, &res.lost, &res.p50,
+               &res.p99) != 4)
+        abort();
+    return res;
+}
+
 /* One measurement of a system: @rate 0 = throughput, else paced. */
 static struct result run_local(uint64_t n, uint64_t rate)
 {
@@ -314,12 +328,34 @@ static struct result run_local(uint64_t n, uint64_t rate)
         abort();
     send_events(send_bus, t, n, rate);
     receiver_wait(&r);
-    char text[256];
-    FILE *f = fmemopen(text, sizeof(text), "w");
-    receiver_report(&r, f);
-    fclose(f);
-    struct result res;
-    sscanf(text, "%lf %" SCNu64 " %" SCNu64 " %" SCNu64, &res.rate, &res.lost, &res.p50, &res.p99);
+    struct result res = local_result(&r);
+    bus_destroy(bus);
+    free(r.latency);
+    return res;
+}
+
+/* The local subscriber of a topic the bridge also exports (to a second
+ * process): what exporting costs local delivery. */
+static struct result run_local_exported(uint64_t n, uint64_t rate)
+{
+    struct child p;
+    spawn(&p, "recv-bridge", n);
+    struct receiver r;
+    receiver_init(&r, n);
+    bus_t *bus = new_bus(workers);
+    bus_nats_t *nats = new_bridge(bus, "bench.>", NULL);
+    bus_topic_t *t;
+    bus_sub_t *s;
+    if (bus_topic_open(bus, "bench.local", NULL, &t) || bus_subscribe(t, on_bus_event, &r, &s))
+        abort();
+    send_events(send_bus, t, n, rate);
+    receiver_wait(&r);
+    bus_flush(bus);
+    bus_nats_flush(nats, UINT64_MAX);
+    struct result remote, res = local_result(&r);
+    finish(&p, &remote);
+    res.lost += remote.lost;
+    bus_nats_destroy(nats);
     bus_destroy(bus);
     free(r.latency);
     return res;
@@ -407,21 +443,24 @@ static struct result run_requests(bool bridge, uint64_t k)
     return res;
 }
 
+enum { SYSTEMS = 4, RAW = 3, MAX_ROUNDS = 64 };
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n)
+static double median(const double *values, int n)
 {
+    double v[MAX_ROUNDS];
+    memcpy(v, values, (size_t)n * sizeof(*v));
     qsort(v, (size_t)n, sizeof(*v), cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-enum { SYSTEMS = 3, MAX_ROUNDS = 64 };
-static const char *const names[SYSTEMS] = {"local topic", "bridge (2 processes)",
-                                           "raw cnats (2 processes)"};
+static const char *const names[SYSTEMS] = {"local topic", "local topic, exported",
+                                           "bridge (2 processes)", "raw cnats (2 processes)"};
 
 int main(int argc, char **argv)
 {
@@ -461,7 +500,8 @@ int main(int argc, char **argv)
     static double tput[SYSTEMS][MAX_ROUNDS], p50[SYSTEMS][MAX_ROUNDS], p99[SYSTEMS][MAX_ROUNDS],
         rr50[2][MAX_ROUNDS], rr99[2][MAX_ROUNDS];
     uint64_t lost = 0;
-    struct result (*run[SYSTEMS])(uint64_t, uint64_t) = {run_local, run_bridge, run_raw};
+    struct result (*run[SYSTEMS])(uint64_t, uint64_t) = {run_local, run_local_exported,
+                                                          run_bridge, run_raw};
     printf("%d rounds, %" PRIu64 " events for throughput, %" PRIu64 " at %" PRIu64
            "/s for latency, %" PRIu64 " requests, 128 B\n",
            rounds, events, paced, rate, requests);
@@ -484,16 +524,23 @@ int main(int argc, char **argv)
         }
         fflush(stdout);
     }
-    printf("\nmedians over %d rounds\n", rounds);
-    double raw = median(tput[2], rounds);
+    /* Ratios per round (the systems of one round ran back to back), then
+     * their median: steadier than a ratio of medians on a noisy machine. */
+    printf("\nmedians over %d rounds (ratio: the median of the rounds' ratios)\n", rounds);
     for (int s = 0; s < SYSTEMS; s++) {
+        double ratio[MAX_ROUNDS];
+        for (int r = 0; r < rounds; r++)
+            ratio[r] = tput[RAW][r] > 0 ? tput[s][r] / tput[RAW][r] : 0;
         double t = median(tput[s], rounds);
         printf("%-24s %10.0f ev/s (%.2fx raw cnats)  p50 %8.1f us  p99 %8.1f us\n", names[s], t,
-               t / raw, median(p50[s], rounds), median(p99[s], rounds));
+               median(ratio, rounds), median(p50[s], rounds), median(p99[s], rounds));
     }
+    double rr_ratio[MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++)
+        rr_ratio[r] = rr50[0][r] / rr50[1][r];
     double b50 = median(rr50[0], rounds), r50 = median(rr50[1], rounds);
     printf("request-reply bridge     p50 %8.1f us  p99 %8.1f us (%.2fx raw p50)\n", b50,
-           median(rr99[0], rounds), b50 / r50);
+           median(rr99[0], rounds), median(rr_ratio, rounds));
     printf("request-reply raw asap   p50 %8.1f us  p99 %8.1f us\n", r50, median(rr99[1], rounds));
     printf("events lost: %" PRIu64 "\n", lost);
     nats_server_stop(&server);
