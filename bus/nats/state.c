@@ -49,14 +49,6 @@ static void on_closed(natsConnection *nc, void *closure)
     pthread_mutex_unlock(&b->lock);
 }
 
-/* cnats' asynchronous errors (a slow consumer, a permission refused) show
- * where they matter: in the subscription's dropped count (stats.c). The
- * handler is set so that cnats does not print them to stderr. */
-static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus s, void *closure)
-{
-    (void)nc, (void)sub, (void)s, (void)closure;
-}
-
 natsStatus bus__nats_watch_state(natsOptions *o, struct bus_nats *b, bool main)
 {
     natsStatus s = natsOptions_SetClosedCB(o, on_closed, b);
@@ -64,8 +56,6 @@ natsStatus bus__nats_watch_state(natsOptions *o, struct bus_nats *b, bool main)
         s = natsOptions_SetDisconnectedCB(o, on_disconnected, b);
     if (s == NATS_OK && main)
         s = natsOptions_SetReconnectedCB(o, on_reconnected, b);
-    if (s == NATS_OK)
-        s = natsOptions_SetErrorHandler(o, on_async_error, b);
     return s;
 }
 
