@@ -6,7 +6,7 @@
  *   nats-peer --nats URL [--export P]... [--import P[@G]]...
  *             [--count PATTERN --ledger FILE --slot K] [--reply PATTERN]
  *             [--reply-delay-ms MS] [--jetstream STREAM] [--name NAME]
- *             [--fail-every K]  (the counter fails the first delivery of
+ *             [--ack-wait-ms MS] [--handle-ms MS] [--fail-every K]  (the counter fails the first delivery of
  *                                every seq divisible by K)
  *             [--reconnect-buf BYTES] [--reconnect-wait-ms MS]
  *   commands: publish TOPIC FIRST N   -> "published"   (N events of 128 B,
@@ -29,6 +29,7 @@ static const uint64_t SECOND = 1000000000u;
 
 static struct ledger_region *counts;
 static unsigned fail_every; /* fail the first delivery of seqs divisible by it */
+static unsigned handle_ms;  /* each counted event takes that long (a slow member) */
 
 static int count_event(const bus_event_t *ev, void *ctx)
 {
@@ -38,6 +39,8 @@ static int count_event(const bus_event_t *ev, void *ctx)
     uint32_t seq = (uint32_t)strtoul(text, NULL, 10);
     bool first = seq < LEDGER_SEQS && atomic_load(&counts->seen[seq]) == 0;
     ledger_see(counts, seq);
+    if (handle_ms)
+        nanosleep(&(struct timespec){.tv_nsec = (long)handle_ms * 1000000L}, NULL);
     return fail_every && seq % fail_every == 0 && first ? -1 : 0;
 }
 
@@ -168,6 +171,10 @@ int main(int argc, char **argv)
             slot = (unsigned)atoi(argv[i + 1]) % LEDGER_REGIONS;
         else if (strcmp(argv[i], "--reply") == 0)
             reply = argv[i + 1];
+        else if (strcmp(argv[i], "--handle-ms") == 0)
+            handle_ms = (unsigned)atoi(argv[i + 1]) % 1000;
+        else if (strcmp(argv[i], "--ack-wait-ms") == 0)
+            cfg.ack_wait_ms = (uint32_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--fail-every") == 0)
             fail_every = (unsigned)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--name") == 0)

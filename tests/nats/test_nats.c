@@ -62,6 +62,13 @@ static const char *peer_end(struct peer *p)
     return line;
 }
 
+/* A crash: SIGKILL, then reaped. */
+static void peer_kill(struct peer *p)
+{
+    kill(p->c.pid, SIGKILL);
+    ck_assert_int_eq(child_end(&p->c, NULL, 0), -1);
+}
+
 /* The value of @key in a "key=value ..." line. */
 static uint64_t stat_of(const char *line, const char *key)
 {
@@ -566,6 +573,62 @@ START_TEST(jetstream_stored_acked_redelivered_durable)
 }
 END_TEST
 
+/* Waits until every seq from @first to @last was seen at least once in
+ * @r (true), or @timeout_ms passed. */
+static bool ledger_wait_all(struct ledger_region *r, unsigned first, unsigned last,
+                            int timeout_ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        uint32_t total = atomic_load(&r->total);
+        unsigned i = first;
+        while (i <= last && atomic_load(&r->seen[i]))
+            i++;
+        if (i > last)
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int spent = (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (spent >= timeout_ms || !ledger_wait(r, total + 1, timeout_ms - spent))
+            return false;
+    }
+}
+
+/* JetStream, a queue group of two, one killed mid-stream: what it held
+ * unacknowledged goes to the other after ack_wait; nothing is lost. */
+START_TEST(jetstream_group_member_killed_others_take_its_share)
+{
+    struct local me;
+    me.bus = new_bus(2);
+    bus_nats_config_t cfg;
+    bus_nats_config_init(&cfg);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", srv.url));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--export", "wk.>"));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", "WORK"));
+    ck_assert_ok(bus_nats_create(me.bus, &cfg, &me.nats));
+    struct peer p[2]; /* the first is slow: it holds events when it dies */
+    for (int i = 0; i < 2; i++)
+        peer_start(&p[i], (const char *[]){"--nats", srv.url, "--jetstream", "WORK", "--import",
+                                          "wk.>@crew", "--ack-wait-ms", "1000", "--count",
+                                          "wk.>", "--ledger", ledger_path, "--slot", "0",
+                                          "--handle-ms", i ? "0" : "5", NULL});
+    enum { N1 = 500, N2 = 500 };
+    struct acks a = {0};
+    publish_acknowledged(&me, "wk.items", 1, N1, &a);
+    ck_assert(ledger_wait(&ledger->region[0], N1 / 5, 20000)); /* under way */
+    peer_kill(&p[0]);
+    publish_acknowledged(&me, "wk.items", N1 + 1, N2, &a);
+    ck_assert_uint_eq(atomic_load(&a.failed), 0);
+    ck_assert(ledger_wait_all(&ledger->region[0], 1, N1 + N2, 30000));
+    const char *last = peer_end(&p[1]);
+    uint64_t twice = atomic_load(&ledger->region[0].total) - (N1 + N2);
+    fprintf(stderr, "killed member: %lu events delivered twice (held by the dead member)\n",
+            (unsigned long)twice);
+    ck_assert_uint_gt(stat_of(last, "js_acked"), N2); /* its share and more */
+    local_stop(&me);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -586,6 +649,7 @@ int main(void)
     tcase_add_test(tc, server_restart_mid_stream_counts_the_loss);
     tcase_add_test(tc, jetstream_stored_acked_redelivered_durable);
     tcase_add_test(tc, discovery_lists_imports_and_groups);
+    tcase_add_test(tc, jetstream_group_member_killed_others_take_its_share);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
