@@ -124,6 +124,12 @@ int bus_nats_flush(bus_nats_t *b, uint64_t timeout_ns)
     natsStatus s = natsConnection_FlushTimeout(b->nc, left_ms);
     if (s == NATS_OK)
         s = natsConnection_FlushTimeout(b->asap, left_ms);
+    if (s == NATS_OK && b->js) { /* and the stream acknowledged the exports */
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = left_ms;
+        s = js_PublishAsyncComplete(b->js, &po);
+    }
     if (s == NATS_OK)
         return 0;
     return s == NATS_TIMEOUT ? -ETIMEDOUT : bus__nats_fail(s, "bus_nats_flush");

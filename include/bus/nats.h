@@ -181,7 +181,8 @@ BUS_API void bus_nats_destroy(bus_nats_t *nats);
 /**
  * bus_nats_flush - return once the server has everything the bridge sent
  * before the call (exported events, and after a reconnect its imports
- * registered again): a round trip on each connection. Call it after
+ * registered again): a round trip on each connection; in JetStream mode,
+ * also every export acknowledged by the stream (or counted in js_failed). Call it after
  * bus_flush() to know that the exports of the events flushed have reached
  * the server; while disconnected it waits for the reconnect.
  * @timeout_ns: relative; UINT64_MAX = forever.

@@ -13,6 +13,7 @@
 struct child {
     pid_t pid;
     FILE *in, *out;
+    char first[256]; /* its first line: "ready\n", or what went wrong */
 };
 
 /* Starts argv[0] with @argv (NULL-terminated) and returns true once it
@@ -34,8 +35,8 @@ static inline bool child_start(struct child *c, char *const argv[])
     close(from[1]);
     c->in = fdopen(to[1], "w");
     c->out = fdopen(from[0], "r");
-    char line[256];
-    return fgets(line, sizeof(line), c->out) && strcmp(line, "ready\n") == 0;
+    c->first[0] = '\0';
+    return fgets(c->first, sizeof(c->first), c->out) && strcmp(c->first, "ready\n") == 0;
 }
 
 /* Ends its input, reads its last line into @line (unless NULL), waits for

@@ -35,7 +35,7 @@ static void peer_start(struct peer *p, const char *args[])
     char *argv[32] = {NATS_PEER};
     for (int i = 0; args[i]; i++)
         argv[i + 1] = (char *)args[i];
-    ck_assert(child_start(&p->c, argv));
+    ck_assert_msg(child_start(&p->c, argv), "%s: %s", args[1], p->c.first);
     p->in = p->c.in;
     p->out = p->c.out;
 }
@@ -629,6 +629,39 @@ START_TEST(jetstream_group_member_killed_others_take_its_share)
 }
 END_TEST
 
+/* JetStream, the server killed and restarted mid-stream: the exports in
+ * flight are sent again after the reconnect and the stream drops the
+ * copies (Nats-Msg-Id): every event stored once, consumed once. */
+START_TEST(jetstream_server_restart_nothing_lost_nothing_twice)
+{
+    struct peer pub, sub;
+    peer_start(&pub, (const char *[]){"--nats", srv.url, "--jetstream", "RST", "--export",
+                                     "rs.>", NULL});
+    enum { N1 = 2000, N2 = 2000, N3 = 1000, N = N1 + N2 + N3 };
+    ck_assert_str_eq(peer_ask(&pub, "publish rs.x 1 %d", N1), "published\n");
+    nats_server_signal(&srv, SIGKILL);
+    ck_assert_str_eq(peer_ask(&pub, "wait-down"), "down\n");
+    ck_assert_str_eq(peer_ask(&pub, "publish rs.x %d %d", N1 + 1, N2), "published\n");
+    ck_assert(nats_server_start(&srv)); /* same port, same store */
+    ck_assert_str_eq(peer_ask(&pub, "sync"), "synced\n");
+    ck_assert_str_eq(peer_ask(&pub, "publish rs.x %d %d", N1 + N2 + 1, N3), "published\n");
+    const char *last = peer_end(&pub);
+    ck_assert_uint_eq(stat_of(last, "js_failed"), 0);
+    ck_assert_uint_eq(stat_of(last, "dropped_reconnect_buffer"), 0);
+    fprintf(stderr, "jetstream restart: %lu exports sent again after the reconnect\n",
+            (unsigned long)stat_of(last, "js_resent"));
+    ck_assert_uint_eq(stream_msgs(&srv, "RST"), N);
+    peer_start(&sub, (const char *[]){"--nats", srv.url, "--jetstream", "RST", "--import",
+                                     "rs.>@readers", "--count", "rs.>", "--ledger", ledger_path,
+                                     "--slot", "0", NULL});
+    ck_assert(ledger_wait(&ledger->region[0], N, 30000));
+    ck_assert_str_eq(peer_ask(&sub, "sync"), "synced\n");
+    peer_end(&sub);
+    ck_assert_uint_eq(atomic_load(&ledger->region[0].total), N);
+    assert_seen(&ledger->region[0], 1, N, 1);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -650,6 +683,7 @@ int main(void)
     tcase_add_test(tc, jetstream_stored_acked_redelivered_durable);
     tcase_add_test(tc, discovery_lists_imports_and_groups);
     tcase_add_test(tc, jetstream_group_member_killed_others_take_its_share);
+    tcase_add_test(tc, jetstream_server_restart_nothing_lost_nothing_twice);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
