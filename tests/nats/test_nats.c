@@ -382,6 +382,43 @@ START_TEST(server_down_at_start)
 }
 END_TEST
 
+/* A server that requires TLS, reached with a nats:// URL: cnats switches
+ * to TLS; the certificate (made here by openssl) verified with tls_ca_file,
+ * refused without it. */
+START_TEST(tls_when_the_server_asks)
+{
+    char dir[] = "/tmp/bus-nats-tls-XXXXXX", cert[64], key[64], cmd[512];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null",
+             key, cert);
+    ck_assert_int_eq(system(cmd), 0);
+    struct nats_server s = {.tls_cert = cert, .tls_key = key};
+    ck_assert(nats_server_start(&s));
+    bus_t *bus = new_bus(1);
+    bus_nats_config_t cfg;
+    bus_nats_config_init(&cfg);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", s.url));
+    cfg.connect_timeout_ms = 2000;
+    bus_nats_t *nats = NULL;
+    int rc = bus_nats_create(bus, &cfg, &nats); /* the system's CAs do not know it */
+    ck_assert_msg(rc == -EACCES, "%d: %s", rc, bus_nats_last_error());
+    cfg.tls_ca_file = cert;
+    ck_assert_ok(bus_nats_create(bus, &cfg, &nats));
+    bus_nats_stats_t st;
+    ck_assert_ok(bus_nats_stats(nats, &st));
+    ck_assert(st.connected);
+    bus_nats_destroy(nats);
+    bus_destroy(bus);
+    nats_server_stop(&s);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(bad_urls_and_flags)
 {
     bus_t *bus = new_bus(1);
@@ -670,6 +707,7 @@ int main(void)
     tcase_set_timeout(alone, 60);
     tcase_add_test(alone, bad_urls_and_flags);
     tcase_add_test(alone, server_down_at_start);
+    tcase_add_test(alone, tls_when_the_server_asks);
     suite_add_tcase(s, alone);
     TCase *tc = tcase_create("with a server");
     tcase_set_timeout(tc, 60);
