@@ -65,7 +65,9 @@ typedef struct bus_nats_config {
      * (also tls://, and user:password@ or token@ in a URL). Required. */
     char servers[1024];
     /* Read by bus_nats_create() only (copied), NULL = none. */
-    const char *name;     /* connection name, as the server shows it */
+    const char *name;     /* connection name, as the server shows it; also in
+                             discovery answers, and the durable consumer
+                             names of JetStream imports without a group */
     const char *token;    /* token authentication */
     const char *user;     /* user/password authentication */
     const char *password;
