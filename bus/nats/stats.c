@@ -34,11 +34,16 @@ int bus_nats_stats(bus_nats_t *b, bus_nats_stats_t *out)
         .js_resent = get(&c->js_resent),
         .js_acked = get(&c->js_acked),
         .js_nacked = get(&c->js_nacked),
+        /* seq_cst as every access to it (bridge.c); a gauge all the same. */
+        .import_pending = atomic_load_explicit(&b->inflight, memory_order_seq_cst),
     };
     for (unsigned i = 0; i < b->n_imports; i++) {
         int64_t dropped = 0;
+        int msgs = 0, bytes = 0;
         if (natsSubscription_GetDropped(b->imports[i], &dropped) == NATS_OK)
             out->dropped_slow_consumer += (uint64_t)dropped;
+        if (natsSubscription_GetPending(b->imports[i], &msgs, &bytes) == NATS_OK)
+            out->import_pending += (uint64_t)msgs;
     }
     return 0;
 }
@@ -94,6 +99,10 @@ int bus_nats_prometheus(bus_nats_t *b, char *buf, size_t cap, size_t *len)
                      s.js_acked, s.js_nacked);
     counter(&o, "disconnects_total", "Connections to the server lost.", s.disconnects);
     counter(&o, "reconnects_total", "Connections to the server restored.", s.reconnects);
+    bus__textbuf_put(&o, "# HELP bus_nats_import_pending Imported messages not handled yet.\n"
+                         "# TYPE bus_nats_import_pending gauge\nbus_nats_import_pending %" PRIu64
+                         "\n",
+                     s.import_pending);
     bus__textbuf_put(&o, "# HELP bus_nats_connected 1 while connected to a server.\n"
                          "# TYPE bus_nats_connected gauge\nbus_nats_connected %d\n",
                      s.connected ? 1 : 0);

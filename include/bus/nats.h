@@ -253,6 +253,10 @@ typedef struct bus_nats_stats {
     uint64_t js_resent;  /* unacknowledged exports sent again after a reconnect */
     uint64_t js_acked;   /* imports acknowledged: every local handler returned 0 */
     uint64_t js_nacked;  /* imports given back for redelivery */
+    /* A gauge: messages received for the imports and not handled yet:
+     * held by cnats (at most pending_msgs per import; beyond, dropped), or
+     * on their way through the bus (requests: until answered). */
+    uint64_t import_pending;
 } bus_nats_stats_t;
 
 /**
@@ -268,7 +272,8 @@ BUS_API int bus_nats_stats(bus_nats_t *nats, bus_nats_stats_t *out);
  * `bus_nats_exported_total`, `bus_nats_imported_total`,
  * `bus_nats_echo_skipped_total`, `bus_nats_requests_total{direction}`,
  * `bus_nats_no_responders_total`, `bus_nats_dropped_total{cause}`,
- * `bus_nats_disconnects_total`, `bus_nats_reconnects_total` and the gauge
+ * `bus_nats_disconnects_total`, `bus_nats_reconnects_total`, the JetStream
+ * counters, and the gauges `bus_nats_import_pending` and
  * `bus_nats_connected`.
  * @buf, @cap, @len: as bus_metrics_prometheus() (-ENOSPC: *@len says the
  *   length needed). Thread-safety: as bus_nats_stats().

@@ -6,13 +6,16 @@
  *   nats-peer --nats URL [--export P]... [--import P[@G]]...
  *             [--count PATTERN --ledger FILE --slot K] [--reply PATTERN]
  *             [--reply-delay-ms MS] [--jetstream STREAM] [--name NAME]
- *             [--ack-wait-ms MS] [--handle-ms MS] [--fail-every K]  (the counter fails the first delivery of
+ *             [--ack-wait-ms MS] [--handle-ms MS] [--fail-every K]
+ *             [--pending MSGS] [--import-capacity SLOTS]  (the counter fails the first delivery of
  *                                every seq divisible by K)
  *             [--reconnect-buf BYTES] [--reconnect-wait-ms MS]
  *   commands: publish TOPIC FIRST N   -> "published"   (N events of 128 B,
  *                                         seq FIRST.. in the payload)
  *             request TOPIC N MS      -> "ok=K enoent=E etimedout=T other=O"
  *             sync                    -> "synced" (bus_nats_flush)
+ *             settle                  -> "settled" (cnats holds nothing for
+ *                                         the imports, the bus handled all)
  *             wait-down               -> "down"
  *             stats                   -> the bridge's counters
  *   end of input: the counters printed, the bridge and the bus destroyed. */
@@ -125,6 +128,19 @@ static void request(bus_t *bus, const char *topic_name, unsigned n, unsigned ms)
     printf("ok=%u enoent=%u etimedout=%u other=%u\n", ok, enoent, etimedout, other);
 }
 
+/* Until every imported message is handled (import_pending 0): each flush
+ * lets a blocked delivery thread move on, and no message comes in
+ * meanwhile (the test sent a "sync" first). */
+static void settle(bus_t *bus, bus_nats_t *nats)
+{
+    bus_nats_stats_t s;
+    do
+        bus_flush(bus);
+    while (bus_nats_stats(nats, &s) == 0 && s.import_pending > 0);
+    bus_flush(bus);
+    printf("settled\n");
+}
+
 static void serve(bus_t *bus, bus_nats_t *nats)
 {
     char line[512], name[256];
@@ -136,6 +152,8 @@ static void serve(bus_t *bus, bus_nats_t *nats)
             request(bus, name, a, b);
         else if (strncmp(line, "sync", 4) == 0)
             printf(bus_nats_flush(nats, 30 * SECOND) ? "error: sync\n" : "synced\n");
+        else if (strncmp(line, "settle", 6) == 0)
+            settle(bus, nats);
         else if (strncmp(line, "wait-down", 9) == 0)
             printf(bus_nats_wait_connected(nats, false, 30 * SECOND) ? "error: down\n"
                                                                       : "down\n");
@@ -154,6 +172,7 @@ int main(int argc, char **argv)
     cfg.reconnect_wait_ms = 50;
     cfg.max_reconnect = -1;
     const char *count = NULL, *reply = NULL, *ledger = NULL;
+    bus_topic_config_t import_topic;
     unsigned slot = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         int rc = bus_nats_config_parse(&cfg, argv[i], argv[i + 1]);
@@ -171,7 +190,13 @@ int main(int argc, char **argv)
             slot = (unsigned)atoi(argv[i + 1]) % LEDGER_REGIONS;
         else if (strcmp(argv[i], "--reply") == 0)
             reply = argv[i + 1];
-        else if (strcmp(argv[i], "--handle-ms") == 0)
+        else if (strcmp(argv[i], "--pending") == 0)
+            cfg.pending_msgs = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--import-capacity") == 0) {
+            bus_topic_config_init(&import_topic);
+            import_topic.capacity = (uint32_t)atoi(argv[i + 1]);
+            cfg.import_topic = &import_topic;
+        } else if (strcmp(argv[i], "--handle-ms") == 0)
             handle_ms = (unsigned)atoi(argv[i + 1]) % 1000;
         else if (strcmp(argv[i], "--ack-wait-ms") == 0)
             cfg.ack_wait_ms = (uint32_t)atoi(argv[i + 1]);

@@ -303,6 +303,33 @@ START_TEST(no_echo_between_processes)
 }
 END_TEST
 
+/* A slow importer: its topic (16 slots, BUS_FULL_BLOCK) holds up cnats'
+ * delivery thread, cnats' pending limit (64) overflows, and what cnats
+ * drops is counted: imported + dropped_slow_consumer = published. */
+START_TEST(slow_consumer_drops_are_counted)
+{
+    struct peer sub;
+    peer_start(&sub, (const char *[]){"--nats", srv.url, "--import", "slow.>", "--count",
+                                     "slow.>", "--ledger", ledger_path, "--slot", "0",
+                                     "--handle-ms", "1", "--pending", "64",
+                                     "--import-capacity", "16", NULL});
+    struct local me;
+    local_start(&me, &srv, "slow.>");
+    enum { N = 5000 };
+    local_publish(&me, "slow.x", 1, N);
+    /* Once the server has sent everything, the subscriber's round trip
+     * comes after it: what cnats kept is then queued or handled. */
+    ck_assert_str_eq(peer_ask(&sub, "sync"), "synced\n");
+    ck_assert_str_eq(peer_ask(&sub, "settle"), "settled\n");
+    const char *last = peer_end(&sub);
+    uint64_t imported = stat_of(last, "imported"), dropped = stat_of(last, "dropped_slow_consumer");
+    ck_assert_uint_gt(dropped, 0);
+    ck_assert_uint_eq(imported + dropped, N);
+    ck_assert_uint_eq(atomic_load(&ledger->region[0].total), imported);
+    local_stop(&me);
+}
+END_TEST
+
 START_TEST(server_restart_mid_stream_counts_the_loss)
 {
     struct peer sub, pub;
@@ -718,6 +745,7 @@ int main(void)
     tcase_add_test(tc, request_reply_across_processes);
     tcase_add_test(tc, no_echo_between_processes);
     tcase_add_test(tc, server_restart_mid_stream_counts_the_loss);
+    tcase_add_test(tc, slow_consumer_drops_are_counted);
     tcase_add_test(tc, jetstream_stored_acked_redelivered_durable);
     tcase_add_test(tc, discovery_lists_imports_and_groups);
     tcase_add_test(tc, jetstream_group_member_killed_others_take_its_share);
