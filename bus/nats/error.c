@@ -29,6 +29,7 @@ static int errno_of(natsStatus s)
     case NATS_INVALID_QUEUE_NAME:
     case NATS_ADDRESS_MISSING:
         return -EINVAL;
+    case NATS_CONNECTION_AUTH_FAILED:
     case NATS_NOT_PERMITTED:
     case NATS_SSL_ERROR:
     case NATS_SECURE_CONNECTION_WANTED:

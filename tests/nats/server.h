@@ -22,7 +22,7 @@ struct nats_server {
     int port;
     char dir[64];
     char url[64];
-    const char *tls_cert, *tls_key; /* non-NULL: the server requires TLS */
+    const char *extra[8]; /* more arguments (TLS, authentication), NULL-ended */
 };
 
 /* A port nobody listens on now (the kernel's choice of a free one). */
@@ -74,12 +74,10 @@ static inline bool nats_server_start(struct nats_server *s)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        if (s->tls_cert)
-            execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", port, "-js", "-sd",
-                   s->dir, "--tls", "--tlscert", s->tls_cert, "--tlskey", s->tls_key, (char *)NULL);
-        else
-            execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", port, "-js", "-sd",
-                   s->dir, (char *)NULL);
+        const char *argv[24] = {"nats-server", "-a", "127.0.0.1", "-p", port, "-js", "-sd", s->dir};
+        for (int i = 0; i < 8 && s->extra[i]; i++)
+            argv[8 + i] = s->extra[i];
+        execvp("nats-server", (char *const *)argv);
         _exit(127);
     }
     for (int i = 0; i < 1000; i++) {

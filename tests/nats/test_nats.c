@@ -423,7 +423,7 @@ START_TEST(tls_when_the_server_asks)
              "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null",
              key, cert);
     ck_assert_int_eq(system(cmd), 0);
-    struct nats_server s = {.tls_cert = cert, .tls_key = key};
+    struct nats_server s = {.extra = {"--tls", "--tlscert", cert, "--tlskey", key}};
     ck_assert(nats_server_start(&s));
     bus_t *bus = new_bus(1);
     bus_nats_config_t cfg;
@@ -443,6 +443,35 @@ START_TEST(tls_when_the_server_asks)
     nats_server_stop(&s);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* Credentials: a server with a user and password, then one with a token;
+ * refused without (-EACCES and the server's words), connected with. */
+START_TEST(user_password_and_token)
+{
+    const char *modes[][4] = {{"--user", "bus", "--pass", "s3cret"}, {"--auth", "t0ken"}};
+    for (int m = 0; m < 2; m++) {
+        struct nats_server s = {.extra = {modes[m][0], modes[m][1], modes[m][2], modes[m][3]}};
+        ck_assert(nats_server_start(&s));
+        bus_t *bus = new_bus(1);
+        bus_nats_config_t cfg;
+        bus_nats_config_init(&cfg);
+        ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", s.url));
+        bus_nats_t *nats = NULL;
+        ck_assert_int_eq(bus_nats_create(bus, &cfg, &nats), -EACCES);
+        ck_assert_ptr_nonnull(strstr(bus_nats_last_error(), "Authorization"));
+        if (m == 0) {
+            cfg.user = "bus";
+            cfg.password = "s3cret";
+        } else {
+            cfg.token = "t0ken";
+        }
+        ck_assert_ok(bus_nats_create(bus, &cfg, &nats));
+        bus_nats_destroy(nats);
+        bus_destroy(bus);
+        nats_server_stop(&s);
+    }
 }
 END_TEST
 
@@ -735,6 +764,7 @@ int main(void)
     tcase_add_test(alone, bad_urls_and_flags);
     tcase_add_test(alone, server_down_at_start);
     tcase_add_test(alone, tls_when_the_server_asks);
+    tcase_add_test(alone, user_password_and_token);
     suite_add_tcase(s, alone);
     TCase *tc = tcase_create("with a server");
     tcase_set_timeout(tc, 60);
