@@ -317,11 +317,20 @@ static struct result local_result(struct receiver *r)
 }
 
 /* One measurement of a system: @rate 0 = throughput, else paced. */
-static struct result run_local(uint64_t n, uint64_t rate)
+
+/* A local subscriber; @exported: while the bridge also exports its topic
+ * to a second process (what exporting costs local delivery). */
+static struct result run_local_sub(uint64_t n, uint64_t rate, bool exported)
 {
+    struct child p;
+    bus_nats_t *nats = NULL;
     struct receiver r;
     receiver_init(&r, n);
     bus_t *bus = new_bus(workers);
+    if (exported) {
+        spawn(&p, "recv-bridge", n);
+        nats = new_bridge(bus, "bench.>", NULL);
+    }
     bus_topic_t *t;
     bus_sub_t *s;
     if (bus_topic_open(bus, "bench.local", NULL, &t) || bus_subscribe(t, on_bus_event, &r, &s))
@@ -329,36 +338,27 @@ static struct result run_local(uint64_t n, uint64_t rate)
     send_events(send_bus, t, n, rate);
     receiver_wait(&r);
     struct result res = local_result(&r);
+    if (exported) {
+        struct result remote;
+        bus_flush(bus);
+        bus_nats_flush(nats, UINT64_MAX);
+        finish(&p, &remote);
+        res.lost += remote.lost;
+        bus_nats_destroy(nats);
+    }
     bus_destroy(bus);
     free(r.latency);
     return res;
 }
 
-/* The local subscriber of a topic the bridge also exports (to a second
- * process): what exporting costs local delivery. */
+static struct result run_local(uint64_t n, uint64_t rate)
+{
+    return run_local_sub(n, rate, false);
+}
+
 static struct result run_local_exported(uint64_t n, uint64_t rate)
 {
-    struct child p;
-    spawn(&p, "recv-bridge", n);
-    struct receiver r;
-    receiver_init(&r, n);
-    bus_t *bus = new_bus(workers);
-    bus_nats_t *nats = new_bridge(bus, "bench.>", NULL);
-    bus_topic_t *t;
-    bus_sub_t *s;
-    if (bus_topic_open(bus, "bench.local", NULL, &t) || bus_subscribe(t, on_bus_event, &r, &s))
-        abort();
-    send_events(send_bus, t, n, rate);
-    receiver_wait(&r);
-    bus_flush(bus);
-    bus_nats_flush(nats, UINT64_MAX);
-    struct result remote, res = local_result(&r);
-    finish(&p, &remote);
-    res.lost += remote.lost;
-    bus_nats_destroy(nats);
-    bus_destroy(bus);
-    free(r.latency);
-    return res;
+    return run_local_sub(n, rate, true);
 }
 
 static struct result run_bridge(uint64_t n, uint64_t rate)
