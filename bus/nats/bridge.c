@@ -102,6 +102,8 @@ static int check_config(const bus_nats_config_t *cfg)
         return bus__nats_fail_text(-EINVAL, "bus_nats_create: no server (servers is empty)");
     if (cfg->n_exports > BUS_NATS_MAX_PATTERNS || cfg->n_imports > BUS_NATS_MAX_PATTERNS)
         return bus__nats_fail_text(-EINVAL, "bus_nats_create: more than 16 exports or imports");
+    if (cfg->backoff_count && !cfg->backoff_ns)
+        return bus__nats_fail_text(-EINVAL, "bus_nats_create: backoff_ns NULL with a count");
     if (strlen(cfg->subject_prefix) >= BUS_NATS_NAME_MAX)
         return bus__nats_fail_text(-EINVAL, "bus_nats_create: subject_prefix not terminated");
     return 0;
@@ -164,6 +166,15 @@ int bus_nats_create(bus_t *bus, const bus_nats_config_t *cfg, bus_nats_t **out)
         b->has_import_topic = true;
     }
     b->request_timeout_ms = cfg->request_timeout_ms;
+    if (cfg->backoff_count) {
+        b->backoff_ns = malloc(cfg->backoff_count * sizeof(uint64_t));
+        if (!b->backoff_ns) {
+            free(b);
+            return -ENOMEM;
+        }
+        memcpy(b->backoff_ns, cfg->backoff_ns, cfg->backoff_count * sizeof(uint64_t));
+        b->backoff_count = cfg->backoff_count;
+    }
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->idle, NULL);
     rc = start(b, cfg);
@@ -224,6 +235,7 @@ void bus_nats_destroy(bus_nats_t *b)
         natsSubscription_Destroy(b->imports[i]);
     natsSubscription_Destroy(b->discovery);
     free(b->description);
+    free(b->backoff_ns);
     jsCtx_Destroy(b->js);
     natsConnection_Destroy(b->nc);
     natsConnection_Destroy(b->asap);

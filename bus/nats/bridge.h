@@ -38,6 +38,8 @@ struct bus_nats {
     bus_topic_config_t import_topic;
     bool has_import_topic;
     uint32_t request_timeout_ms;
+    uint64_t *backoff_ns; /* JetStream imports' redelivery delays (copied) */
+    uint32_t backoff_count;
     bus_sub_t *exports[BUS_NATS_MAX_PATTERNS];
     unsigned n_exports;
     natsSubscription *imports[BUS_NATS_MAX_PATTERNS];

@@ -102,11 +102,27 @@ struct js_import {
     natsMsg *msg;
 };
 
+/* The delay before @msg's next delivery, in ms: backoff_ns by the number
+ * of deliveries so far (NATS counts them in the message's metadata). */
+static int64_t backoff_ms(const struct bus_nats *b, natsMsg *msg)
+{
+    jsMsgMetaData *meta = NULL;
+    if (!b->backoff_count || natsMsg_GetMetaData(&meta, msg) != NATS_OK)
+        return 0;
+    uint64_t n = meta->NumDelivered ? meta->NumDelivered : 1;
+    jsMsgMetaData_Destroy(meta);
+    uint64_t i = n - 1 < b->backoff_count - 1 ? n - 1 : b->backoff_count - 1;
+    return (int64_t)(b->backoff_ns[i] / 1000000u);
+}
+
 static void settle(struct js_import *r, bool ok)
 {
     struct bus_nats *b = r->bridge;
+    int64_t delay;
     if (ok)
         natsMsg_Ack(r->msg, NULL);
+    else if ((delay = backoff_ms(b, r->msg)) > 0)
+        natsMsg_NakWithDelay(r->msg, delay, NULL);
     else
         natsMsg_Nak(r->msg, NULL);
     count(ok ? &b->count.js_acked : &b->count.js_nacked);

@@ -122,14 +122,21 @@ typedef struct bus_nats_config {
      *  - Import: a durable push consumer per import (named after the
      *    group, or after `name` and the import's index; without either,
      *    ephemeral), explicit acks: an event is acknowledged once every
-     *    local handler returned 0, else NATS redelivers it (nak), up to
-     *    max_deliver deliveries. (Redelivery delays are NATS's; mapping
-     *    them to the bus's own redelivery options is pending.) */
+     *    local handler returned 0 (its first delivery: a local
+     *    subscription's own redeliveries, bus_sub_options_t.max_deliver,
+     *    come after), else given back to NATS (nak) to be delivered again
+     *    after backoff_ns, up to max_deliver deliveries: the semantics of
+     *    bus_sub_options_t's fields of the same names, across processes. */
     bool jetstream;
     /* The stream: created at bus_nats_create() for the exports' subjects
      * if missing (file storage); imports bind to it. "" = "BUS". */
     char stream[BUS_NATS_NAME_MAX];
     int64_t max_deliver; /* deliveries of one message; default -1 = no limit */
+    /* The delay before the n-th redelivery of a failed import:
+     * backoff_ns[min(n - 1, backoff_count - 1)] (the last repeats);
+     * count 0 = at once. Copied by bus_nats_create(). */
+    const uint64_t *backoff_ns;
+    uint32_t backoff_count;
     uint32_t ack_wait_ms; /* redelivery after a silence; 0 = NATS's (30 s) */
 } bus_nats_config_t;
 

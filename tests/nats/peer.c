@@ -6,7 +6,7 @@
  *   nats-peer --nats URL [--export P]... [--import P[@G]]...
  *             [--count PATTERN --ledger FILE --slot K] [--reply PATTERN]
  *             [--reply-delay-ms MS] [--jetstream STREAM] [--name NAME]
- *             [--ack-wait-ms MS] [--handle-ms MS] [--fail-every K]
+ *             [--ack-wait-ms MS] [--backoff-ms MS] [--handle-ms MS] [--fail-every K]
  *             [--pending MSGS] [--import-capacity SLOTS]  (the counter fails the first delivery of
  *                                every seq divisible by K)
  *             [--reconnect-buf BYTES] [--reconnect-wait-ms MS]
@@ -173,6 +173,7 @@ int main(int argc, char **argv)
     cfg.max_reconnect = -1;
     const char *count = NULL, *reply = NULL, *ledger = NULL;
     bus_topic_config_t import_topic;
+    uint64_t backoff;
     unsigned slot = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         int rc = bus_nats_config_parse(&cfg, argv[i], argv[i + 1]);
@@ -198,7 +199,11 @@ int main(int argc, char **argv)
             cfg.import_topic = &import_topic;
         } else if (strcmp(argv[i], "--handle-ms") == 0)
             handle_ms = (unsigned)atoi(argv[i + 1]) % 1000;
-        else if (strcmp(argv[i], "--ack-wait-ms") == 0)
+        else if (strcmp(argv[i], "--backoff-ms") == 0) {
+            backoff = strtoull(argv[i + 1], NULL, 10) * 1000000u;
+            cfg.backoff_ns = &backoff;
+            cfg.backoff_count = 1;
+        } else if (strcmp(argv[i], "--ack-wait-ms") == 0)
             cfg.ack_wait_ms = (uint32_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--fail-every") == 0)
             fail_every = (unsigned)atoi(argv[i + 1]);

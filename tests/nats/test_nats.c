@@ -666,6 +666,40 @@ START_TEST(jetstream_stored_acked_redelivered_durable)
 }
 END_TEST
 
+/* JetStream redelivery with backoff: a consumer failing every first
+ * delivery gets each event again no sooner than the 300 ms backoff. */
+START_TEST(jetstream_failed_imports_come_back_after_backoff)
+{
+    struct local me;
+    me.bus = new_bus(2);
+    bus_nats_config_t cfg;
+    bus_nats_config_init(&cfg);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", srv.url));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--export", "bo.>"));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", "BACKOFF"));
+    ck_assert_ok(bus_nats_create(me.bus, &cfg, &me.nats));
+    struct peer p;
+    peer_start(&p, (const char *[]){"--nats", srv.url, "--jetstream", "BACKOFF", "--import",
+                                   "bo.>@retry", "--count", "bo.>", "--ledger", ledger_path,
+                                   "--slot", "0", "--fail-every", "1", "--backoff-ms", "300",
+                                   NULL});
+    enum { N = 20 };
+    struct acks a = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    publish_acknowledged(&me, "bo.x", 1, N, &a);
+    ck_assert(ledger_wait(&ledger->region[0], 2 * N, 20000));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(took >= 0.3, "redelivered after %.3f s, before the backoff", took);
+    assert_seen(&ledger->region[0], 1, N, 2);
+    const char *last = peer_end(&p);
+    ck_assert_uint_eq(stat_of(last, "js_nacked"), N);
+    ck_assert_uint_eq(stat_of(last, "js_acked"), N);
+    local_stop(&me);
+}
+END_TEST
+
 /* Waits until every seq from @first to @last was seen at least once in
  * @r (true), or @timeout_ms passed. */
 static bool ledger_wait_all(struct ledger_region *r, unsigned first, unsigned last,
@@ -780,6 +814,7 @@ int main(void)
     tcase_add_test(tc, discovery_lists_imports_and_groups);
     tcase_add_test(tc, jetstream_group_member_killed_others_take_its_share);
     tcase_add_test(tc, jetstream_server_restart_nothing_lost_nothing_twice);
+    tcase_add_test(tc, jetstream_failed_imports_come_back_after_backoff);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
