@@ -88,13 +88,17 @@ struct local {
     bus_nats_t *nats;
 };
 
-static void local_start(struct local *l, const struct nats_server *s, const char *export)
+/* A bus exporting @export; into JetStream @stream unless NULL. */
+static void local_start(struct local *l, const struct nats_server *s, const char *export,
+                        const char *stream)
 {
     l->bus = new_bus(2);
     bus_nats_config_t cfg;
     bus_nats_config_init(&cfg);
     ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", s->url));
     ck_assert_ok(bus_nats_config_parse(&cfg, "--export", export));
+    if (stream)
+        ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", stream));
     ck_assert_ok(bus_nats_create(l->bus, &cfg, &l->nats));
 }
 
@@ -174,7 +178,7 @@ START_TEST(fan_out_to_two_processes)
                                           NULL});
     }
     struct local me;
-    local_start(&me, &srv, "fan.>");
+    local_start(&me, &srv, "fan.>", NULL);
     enum { N = 2000 };
     local_publish(&me, "fan.orders", 1, N);
     for (int i = 0; i < 2; i++) {
@@ -202,7 +206,7 @@ START_TEST(queue_group_exactly_once_across_processes)
                                           "--count", "work.>", "--ledger", ledger_path,
                                           "--slot", "0", NULL});
     struct local me;
-    local_start(&me, &srv, "work.>");
+    local_start(&me, &srv, "work.>", NULL);
     enum { N = 3000 };
     local_publish(&me, "work.jobs", 1, N);
     ck_assert(ledger_wait(&ledger->region[0], N, 10000));
@@ -243,7 +247,7 @@ START_TEST(request_reply_across_processes)
     peer_start(&slow, (const char *[]){"--nats", srv.url, "--import", "slow.>", "--reply",
                                       "slow.>", "--reply-delay-ms", "500", NULL});
     struct local me;
-    local_start(&me, &srv, ">");
+    local_start(&me, &srv, ">", NULL);
     struct reply r;
     for (int i = 0; i < 100; i++) {
         char text[16];
@@ -314,7 +318,7 @@ START_TEST(slow_consumer_drops_are_counted)
                                      "--handle-ms", "1", "--pending", "64",
                                      "--import-capacity", "16", NULL});
     struct local me;
-    local_start(&me, &srv, "slow.>");
+    local_start(&me, &srv, "slow.>", NULL);
     enum { N = 5000 };
     local_publish(&me, "slow.x", 1, N);
     /* Once the server has sent everything, the subscriber's round trip
@@ -523,7 +527,7 @@ END_TEST
 START_TEST(prometheus_text)
 {
     struct local me;
-    local_start(&me, &srv, "prom.>");
+    local_start(&me, &srv, "prom.>", NULL);
     local_publish(&me, "prom.x", 1, 3);
     size_t len;
     ck_assert_int_eq(bus_nats_prometheus(me.nats, NULL, 0, &len), -ENOSPC);
@@ -561,7 +565,7 @@ START_TEST(discovery_lists_imports_and_groups)
                                       "--export", "results.>", "--name", "worker-1", NULL});
     peer_start(&p[1], (const char *[]){"--nats", srv.url, "--import", "audit.*", NULL});
     struct local me;
-    local_start(&me, &srv, "jobs.>");
+    local_start(&me, &srv, "jobs.>", NULL);
     struct answers a = {0};
     ck_assert_int_eq(bus_nats_discover(me.nats, 10 * SECOND, 2, gather, &a), 2);
     ck_assert_ptr_nonnull(strstr(a.text, "\"name\":\"worker-1\""));
@@ -624,13 +628,7 @@ static uint64_t stream_msgs(const struct nats_server *s, const char *stream)
 START_TEST(jetstream_stored_acked_redelivered_durable)
 {
     struct local me;
-    ck_assert_ok(bus_create(&me.bus, NULL));
-    bus_nats_config_t cfg;
-    bus_nats_config_init(&cfg);
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", srv.url));
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--export", "js.>"));
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", "ORDERS"));
-    ck_assert_ok(bus_nats_create(me.bus, &cfg, &me.nats));
+    local_start(&me, &srv, "js.>", "ORDERS");
     /* Stored before anyone consumes: on_complete after the stream's ack. */
     enum { N = 500, M = 100 };
     struct acks a = {0};
@@ -671,13 +669,7 @@ END_TEST
 START_TEST(jetstream_failed_imports_come_back_after_backoff)
 {
     struct local me;
-    me.bus = new_bus(2);
-    bus_nats_config_t cfg;
-    bus_nats_config_init(&cfg);
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", srv.url));
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--export", "bo.>"));
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", "BACKOFF"));
-    ck_assert_ok(bus_nats_create(me.bus, &cfg, &me.nats));
+    local_start(&me, &srv, "bo.>", "BACKOFF");
     struct peer p;
     peer_start(&p, (const char *[]){"--nats", srv.url, "--jetstream", "BACKOFF", "--import",
                                    "bo.>@retry", "--count", "bo.>", "--ledger", ledger_path,
@@ -726,13 +718,7 @@ static bool ledger_wait_all(struct ledger_region *r, unsigned first, unsigned la
 START_TEST(jetstream_group_member_killed_others_take_its_share)
 {
     struct local me;
-    me.bus = new_bus(2);
-    bus_nats_config_t cfg;
-    bus_nats_config_init(&cfg);
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", srv.url));
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--export", "wk.>"));
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", "WORK"));
-    ck_assert_ok(bus_nats_create(me.bus, &cfg, &me.nats));
+    local_start(&me, &srv, "wk.>", "WORK");
     struct peer p[2]; /* the first is slow: it holds events when it dies */
     for (int i = 0; i < 2; i++)
         peer_start(&p[i], (const char *[]){"--nats", srv.url, "--jetstream", "WORK", "--import",
