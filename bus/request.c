@@ -136,15 +136,53 @@ int bus_request(bus_topic_t *topic, const void *data, size_t size, uint64_t time
     return 0;
 }
 
-int bus_reply(const bus_event_t *ev, const void *data, size_t size)
+/* The request record of @ev, NULL if @ev is not a request being handled
+ * on this thread. The event's slot stays ours while its handlers run. */
+static struct request *request_of(const bus_event_t *ev)
 {
-    if (!data && size)
-        return -EINVAL;
-    /* The event's slot stays ours while its handlers run. */
     const struct ring_slot *slot = bus__dispatching_slot(ev);
     if (!slot || !(slot->flags & SLOT_COMPLETE) || slot->complete != on_dispatched)
+        return NULL;
+    return slot->complete_arg;
+}
+
+int bus_reply(const bus_event_t *ev, const void *data, size_t size)
+{
+    struct request *r = request_of(ev);
+    if (!r || (!data && size))
         return -EINVAL;
-    return answer(slot->complete_arg, 0, data, size) ? 0 : -EALREADY;
+    return answer(r, 0, data, size) ? 0 : -EALREADY;
+}
+
+int bus_reply_error(const bus_event_t *ev, int status)
+{
+    struct request *r = request_of(ev);
+    if (!r || status >= 0)
+        return -EINVAL;
+    return answer(r, status, NULL, 0) ? 0 : -EALREADY;
+}
+
+int bus_event_source(const bus_event_t *ev, bus_event_source_t *out)
+{
+    if (!ev || !out)
+        return -EINVAL;
+    *out = (bus_event_source_t){.deadline_ns = 0};
+    /* Only events with a completion are recorded while dispatched (plain
+     * ones cost nothing): no record, a plain publish. */
+    const struct ring_slot *slot = bus__dispatching_slot(ev);
+    if (!slot || !(slot->flags & SLOT_COMPLETE))
+        return 0;
+    const struct request *r = request_of(ev);
+    if (!r) {
+        out->on_complete = slot->complete;
+        out->arg = slot->complete_arg;
+        return 0;
+    }
+    /* The record lives until on_dispatched, after this handler. */
+    out->on_reply = r->fn;
+    out->reply_arg = r->arg;
+    out->deadline_ns = r->timed ? r->timer.deadline_ns : UINT64_MAX;
+    return 0;
 }
 
 /* bus_request_wait's rendezvous with the answer: a flag the waiter spins

@@ -779,6 +779,43 @@ BUS_API int bus_request(bus_topic_t *topic, const void *data, size_t size,
 BUS_API int bus_reply(const bus_event_t *ev, const void *data, size_t size);
 
 /**
+ * bus_reply_error - answer the request @ev (inside its handler) with the
+ * error @status instead of a reply: the requester's on_reply gets @status
+ * (a negative errno, e.g. -ENOENT when a bridge to another process found
+ * nobody listening there) with no data. Only the first answer counts.
+ * Thread-safety: as bus_reply().
+ * Errors: -EINVAL (ev NULL, @status not negative, @ev is not a request),
+ * -EALREADY (the request was answered already, or timed out).
+ */
+BUS_API int bus_reply_error(const bus_event_t *ev, int status);
+
+/* How an event was published, as bus_event_source() tells its handler. */
+typedef struct bus_event_source {
+    /* bus_publish_ex()'s on_complete and arg; NULL for a plain publish and
+     * for a request. */
+    bus_complete_fn on_complete;
+    void *arg;
+    /* A request (bus_request*()): its on_reply and arg, and its deadline
+     * (CLOCK_MONOTONIC ns; UINT64_MAX = none). NULL/0 otherwise. */
+    bus_reply_fn on_reply;
+    void *reply_arg;
+    uint64_t deadline_ns;
+} bus_event_source_t;
+
+/**
+ * bus_event_source - inside its handler: how @ev was published (plain,
+ * acknowledged, or a request and its deadline), copied to @out. For layers
+ * that forward events: a bridge recognises the events it published itself
+ * (no echo) and the requests it must forward with the time they have left.
+ * Thread-safety: only from the handler that received @ev, during the call
+ * (elsewhere every event looks like a plain publish: the bus keeps this
+ * record only while the handlers of an acknowledged publish or a request
+ * run, so plain events pay nothing for it).
+ * Errors: -EINVAL (NULL argument).
+ */
+BUS_API int bus_event_source(const bus_event_t *ev, bus_event_source_t *out);
+
+/**
  * bus_request_wait - bus_request() that blocks until the answer. The reply
  * is copied to @buf (up to @buf_size bytes; @buf may be NULL if @buf_size is
  * 0); *@reply_size receives its full size. Returns the status (0, or the

@@ -249,6 +249,90 @@ START_TEST(reply_outside_request_is_einval)
 }
 END_TEST
 
+/* Answers a request with the error in its payload (an int), as a bridge
+ * answers for a remote bus; checks that a second answer is refused. */
+static int fail_it(const bus_event_t *ev, void *ctx)
+{
+    (void)ctx;
+    int err;
+    memcpy(&err, ev->data, sizeof(err));
+    ck_assert_int_eq(bus_reply_error(ev, 0), -EINVAL); /* not an error */
+    ck_assert_ok(bus_reply_error(ev, err));
+    ck_assert_int_eq(bus_reply_error(ev, err), -EALREADY);
+    ck_assert_int_eq(bus_reply(ev, NULL, 0), -EALREADY);
+    return 0;
+}
+
+START_TEST(reply_error_reaches_requester)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "fails", 8, BUS_FULL_BLOCK, 0);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, fail_it, NULL, &sub));
+    int errs[] = {-ENOENT, -ETIMEDOUT, -ENOTCONN};
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        size_t size = 1;
+        ck_assert_int_eq(bus_request_wait(t, &errs[i], sizeof(int), 0, NULL, 0, &size), errs[i]);
+        ck_assert_uint_eq(size, 0);
+    }
+    ck_assert_int_eq(bus_reply_error(NULL, -ENOENT), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* What bus_event_source() tells a handler, per kind of publish. */
+struct seen_source {
+    bus_event_source_t src[3];
+    int n;
+};
+
+static int record_source(const bus_event_t *ev, void *ctx)
+{
+    struct seen_source *s = ctx;
+    ck_assert_ok(bus_event_source(ev, &s->src[s->n++]));
+    return 0;
+}
+
+static void on_acked(const bus_completion_t *c, void *arg)
+{
+    (void)c, (void)arg;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+START_TEST(event_source_tells_how_it_was_published)
+{
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = new_topic(bus, "sources", 8, BUS_FULL_BLOCK, 0);
+    struct seen_source s = {0};
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, record_source, &s, &sub));
+    int marker;
+    ck_assert_ok(bus_publish(t, "a", 1));
+    bus_publish_options_t o = {.on_complete = on_acked, .arg = &marker};
+    ck_assert_ok(bus_publish_ex(t, "b", 1, &o));
+    struct answer a = {0};
+    uint64_t before = now_ns();
+    ck_assert_ok(bus_request(t, "c", 1, 1000000000u, record_answer, &a));
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_int_eq(s.n, 3);
+    ck_assert(!s.src[0].on_complete && !s.src[0].on_reply && !s.src[0].arg);
+    ck_assert(s.src[1].on_complete == on_acked && s.src[1].arg == &marker);
+    ck_assert(!s.src[1].on_reply);
+    ck_assert(s.src[2].on_reply == record_answer && s.src[2].reply_arg == &a);
+    ck_assert(!s.src[2].on_complete);
+    ck_assert_uint_ge(s.src[2].deadline_ns, before + 1000000000u);
+    ck_assert_uint_le(s.src[2].deadline_ns, now_ns() + 1000000000u);
+    ck_assert_int_eq(bus_event_source(NULL, &s.src[0]), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 /* A reply that does not fit the caller's buffer is -ENOBUFS, with the first
  * bytes copied and the full size told; a request payload over max_payload
  * stays -EMSGSIZE. buf NULL with buf_size 0 is allowed: nothing is copied
@@ -535,6 +619,8 @@ int main(void)
     tcase_add_test(tc, blocking_request);
     tcase_add_test(tc, reply_outside_request_is_einval);
     tcase_add_test(tc, reply_larger_than_buffer_is_enobufs);
+    tcase_add_test(tc, reply_error_reaches_requester);
+    tcase_add_test(tc, event_source_tells_how_it_was_published);
     tcase_add_test(tc, refused_request_is_never_answered);
     tcase_add_test(tc, dropped_request_arms_no_timer);
     tcase_add_test(tc, request_refused_after_blocking_is_never_answered);
