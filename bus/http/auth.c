@@ -41,6 +41,8 @@ int auth_check(const struct bus_http *gw, struct MHD_Connection *c, const char *
         return MHD_HTTP_UNAUTHORIZED;
     if (!right)
         return 0;
+    if (!strcmp(right, "webhooks"))
+        return found->webhooks ? 0 : MHD_HTTP_FORBIDDEN;
     bool ok = !strcmp(right, "publish")
                   ? allowed(found->publish, found->npublish, topic)
                   : allowed(found->subscribe, found->nsubscribe, topic);

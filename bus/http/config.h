@@ -22,6 +22,31 @@ struct token_cfg {
     char *secret;
     char **publish, **subscribe; /* topic patterns, NATS wildcard syntax */
     size_t npublish, nsubscribe;
+    bool webhooks; /* may create, list and delete webhooks */
+};
+
+/* A webhook endpoint, declared ([webhook NAME]) or posted. */
+struct webhook_cfg {
+    char *name; /* its id */
+    char *pattern, *url, *secret;
+    bool ordered;
+    uint32_t max_in_flight; /* 0 = webhooks_cfg.max_in_flight */
+};
+
+#define WEBHOOK_SCHEDULE_MAX 32
+
+/* [webhooks]: what every endpoint shares. */
+struct webhooks_cfg {
+    char **allow_hosts; /* none: any host */
+    size_t nallow_hosts;
+    uint64_t schedule_ms[WEBHOOK_SCHEDULE_MAX]; /* waits before attempts 2, 3, ... */
+    size_t nschedule;
+    uint32_t timeout_ms;         /* one attempt, connection included */
+    uint32_t connect_timeout_ms;
+    uint32_t disable_after_s;    /* failing this long disables an endpoint */
+    uint32_t max_in_flight;      /* attempts at once per endpoint */
+    uint32_t max_pending;        /* deliveries queued per endpoint */
+    uint32_t max_webhooks;
 };
 
 struct gw_config {
@@ -32,6 +57,9 @@ struct gw_config {
     size_t ntopics;
     struct token_cfg *tokens; /* none: no auth */
     size_t ntokens;
+    struct webhooks_cfg hooks;
+    struct webhook_cfg *webhooks; /* declared */
+    size_t nwebhooks;
     /* Limits */
     uint32_t connection_limit;     /* connections open at once */
     uint32_t per_ip_limit;         /* connections from one address */

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "../clock.h"
+#include "webhook.h"
+
+#define WEBHOOK_BODY_MAX 16384 /* a webhook's definition */
 
 static _Thread_local char last_error[512];
 
@@ -97,6 +100,8 @@ static bool admitted(struct conn *cn, struct MHD_Connection *c)
         [ROUTE_PUBLISH] = "publish", [ROUTE_REQUEST] = "publish",
         [ROUTE_POLL] = "subscribe",  [ROUTE_STREAM] = "subscribe",
         [ROUTE_TOPIC] = "subscribe",
+        [ROUTE_WEBHOOK_CREATE] = "webhooks", [ROUTE_WEBHOOK_LIST] = "webhooks",
+        [ROUTE_WEBHOOK_GET] = "webhooks",    [ROUTE_WEBHOOK_DELETE] = "webhooks",
     };
     struct route *r = &cn->route;
     if (r->kind == ROUTE_NOT_FOUND) {
@@ -139,6 +144,10 @@ static enum MHD_Result run_route(struct conn *cn, struct MHD_Connection *c)
     case ROUTE_POLL: return poll_events(cn, c);
     case ROUTE_STREAM: return stream_events(cn, c);
     case ROUTE_REQUEST: return call_request(cn, c);
+    case ROUTE_WEBHOOK_CREATE:
+    case ROUTE_WEBHOOK_LIST:
+    case ROUTE_WEBHOOK_GET:
+    case ROUTE_WEBHOOK_DELETE: return webhook_route(cn, c);
     default: return MHD_NO;
     }
 }
@@ -166,6 +175,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES;
         if (cn->route.kind == ROUTE_PUBLISH || cn->route.kind == ROUTE_REQUEST)
             return begin_post(cn, c);
+        if (cn->route.kind == ROUTE_WEBHOOK_CREATE)
+            cn->limit = WEBHOOK_BODY_MAX;
         return MHD_YES;
     }
     if (cn->status)
@@ -312,6 +323,8 @@ static int start_daemon(struct bus_http *gw, const bus_http_config_t *cfg)
 
 static void free_gateway(struct bus_http *gw)
 {
+    if (gw->hooks)
+        webhooks_stop(gw->hooks);
     served_free_all(gw);
     idem_destroy(&gw->idem);
     config_free(&gw->cfg);
@@ -357,6 +370,8 @@ int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out)
                        (uint64_t)gw->cfg.idempotency_window_s * 1000000000u);
     if (!rc)
         rc = serve_declared(gw);
+    if (!rc)
+        rc = webhooks_start(&gw->hooks, bus, &gw->cfg, last_error, sizeof(last_error));
     if (!rc)
         rc = start_daemon(gw, cfg);
     if (!rc && pthread_create(&gw->timer, NULL, timer_main, gw) != 0) {

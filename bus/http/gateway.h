@@ -44,6 +44,7 @@ struct bus_http {
     uint32_t nserved;
 
     struct idem idem;
+    struct webhooks *hooks;
 
     /* Requests parked for a reply (call.c), so that a stop can answer
      * them; under call.c's lock. */
@@ -118,6 +119,8 @@ enum MHD_Result info_healthz(struct conn *cn, struct MHD_Connection *c);
 enum MHD_Result info_metrics(struct conn *cn, struct MHD_Connection *c);
 enum MHD_Result info_topics(struct conn *cn, struct MHD_Connection *c);
 enum MHD_Result info_topic(struct conn *cn, struct MHD_Connection *c);
+/* The webhook routes (webhook_api.c). */
+enum MHD_Result webhook_route(struct conn *cn, struct MHD_Connection *c);
 
 /* Shared by the long poll and the stream (poll.c). poll_setup: the first
  * call's topic and query (`after`; `limit` and `wait` too when
@@ -148,7 +151,8 @@ void served_foreach(struct bus_http *gw, void (*fn)(struct served *s, void *arg)
 void served_free_all(struct bus_http *gw);
 
 /* Auth (auth.c): 0 when the request may go on, else the status to answer
- * (401, 403). @right: "publish", "subscribe", or NULL for any token. */
+ * (401, 403). @right: "publish", "subscribe", "webhooks", or NULL for any
+ * token. */
 int auth_check(const struct bus_http *gw, struct MHD_Connection *c, const char *right,
                const char *topic);
 
