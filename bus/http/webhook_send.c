@@ -147,13 +147,15 @@ static uint64_t retry_wait_ns(struct webhooks *w, uint32_t attempts)
     return (ms - ms / 5 + jitter) * 1000000u;
 }
 
+/* The endpoint's queue goes to its dead letters, with the failure that
+ * disabled it. */
 static void disable(struct webhook *h)
 {
     h->disabled = true;
     for (struct delivery *d = h->head, *next; d; d = next) {
         next = d->next;
         if (!d->in_flight)
-            delivery_bury(d, "endpoint disabled");
+            delivery_bury(d, h->last_error);
     }
 }
 
