@@ -338,6 +338,13 @@ static int webhooks_key(struct parse *p, const char *key, const char *v)
     }
     if (!strcmp(key, "schedule"))
         return schedule(p, v);
+    if (!strcmp(key, "state_dir")) {
+        free(h->state_dir);
+        h->state_dir = strdup(v);
+        if (!h->state_dir)
+            p->err = -ENOMEM;
+        return h->state_dir != NULL;
+    }
     for (size_t i = 0; i < sizeof(hook_limits) / sizeof(hook_limits[0]); i++) {
         if (strcmp(key, hook_limits[i].key) != 0)
             continue;
@@ -490,6 +497,7 @@ void config_free(struct gw_config *c)
     }
     free(c->webhooks);
     free_list(c->hooks.allow_hosts, c->hooks.nallow_hosts);
+    free(c->hooks.state_dir);
     memset(c, 0, sizeof(*c));
 }
 

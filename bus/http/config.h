@@ -47,6 +47,8 @@ struct webhooks_cfg {
     uint32_t max_in_flight;      /* attempts at once per endpoint */
     uint32_t max_pending;        /* deliveries queued per endpoint */
     uint32_t max_webhooks;
+    char *state_dir;             /* posted endpoints and pending deliveries;
+                                    NULL: in memory only */
 };
 
 struct gw_config {

@@ -13,23 +13,32 @@
 
 #include "route.h"
 
+int base64_decode(const char *b64, size_t n, unsigned char *out, size_t cap, size_t *len)
+{
+    if (n % 4 || n / 4 * 3 > cap)
+        return -EINVAL;
+    if (n == 0) {
+        *len = 0;
+        return 0;
+    }
+    int got = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n);
+    if (got < 0)
+        return -EINVAL;
+    /* EVP_DecodeBlock counts the padding as zero bytes. */
+    *len = (size_t)got - (b64[n - 1] == '=') - (b64[n - 2] == '=');
+    return 0;
+}
+
 int secret_decode(const char *secret, unsigned char key[SECRET_MAX], size_t *len)
 {
     static const char prefix[] = "whsec_";
     if (!secret || strncmp(secret, prefix, sizeof(prefix) - 1) != 0)
         return -EINVAL;
     const char *b64 = secret + sizeof(prefix) - 1;
-    size_t n = strlen(b64);
-    if (n == 0 || n % 4 || n > (SECRET_MAX + 2) / 3 * 4)
-        return -EINVAL;
     unsigned char buf[(SECRET_MAX + 2) / 3 * 3];
-    int got = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)n);
-    if (got < 0)
-        return -EINVAL;
-    /* EVP_DecodeBlock counts the padding as zero bytes. */
-    size_t pad = (b64[n - 1] == '=') + (b64[n - 2] == '=');
-    size_t bytes = (size_t)got - pad;
-    if (bytes == 0 || bytes > SECRET_MAX)
+    size_t bytes;
+    if (base64_decode(b64, strlen(b64), buf, sizeof(buf), &bytes) || bytes == 0 ||
+        bytes > SECRET_MAX)
         return -EINVAL;
     memcpy(key, buf, bytes);
     *len = bytes;

@@ -10,6 +10,10 @@
 
 #define SECRET_MAX 64 /* key bytes */
 
+/* Standard base64 (padded) of @n chars into at most @cap bytes: 0, or
+ * -EINVAL (not base64, or too long). */
+int base64_decode(const char *b64, size_t n, unsigned char *out, size_t cap, size_t *len);
+
 /* The key bytes of "whsec_<base64>": 0, or -EINVAL. */
 int secret_decode(const char *secret, unsigned char key[SECRET_MAX], size_t *len);
 

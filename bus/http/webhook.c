@@ -43,13 +43,15 @@ static int on_event(const bus_event_t *ev, void *ctx)
                            .publish_ns = ev->publish_ns, .due_ns = clock_now_ns(),
                            .len = ev->size, .prev = h->tail};
     memcpy(d->body, ev->data, ev->size);
-    snprintf(d->id, sizeof(d->id), "msg_%s_%" PRIu64, h->id, ++h->next_msg);
+    d->msg_no = ++h->next_msg;
+    snprintf(d->id, sizeof(d->id), "msg_%s_%" PRIu64, h->id, d->msg_no);
     if (h->tail)
         h->tail->next = d;
     else
         h->head = d;
     h->tail = d;
     h->pending++;
+    store_queued(w, d);
     pthread_mutex_unlock(&w->lock);
     curl_multi_wakeup(w->multi);
     return 0;
@@ -189,6 +191,14 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
         webhook_delete(w, h->id);
         return rc;
     }
+    pthread_mutex_lock(&w->lock);
+    rc = store_save_definitions(w);
+    pthread_mutex_unlock(&w->lock);
+    if (rc) {
+        *problem = (struct webhook_problem){"not_saved", "the state_dir cannot be written"};
+        webhook_delete(w, h->id);
+        return rc;
+    }
     if (id_out)
         strcpy(id_out, h->id);
     if (secret_out)
@@ -196,16 +206,20 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
     return 0;
 }
 
-/* Unlinks @h from the live list and its subscription; the caller holds no
- * lock (the unsubscribe waits for handler calls, which take it). */
-static void retire(struct webhooks *w, struct webhook *h)
+/* Detaches @h, unlinked from the live list, from its subscription and
+ * drops its queue: @forget (a delete) logs the deliveries as done; at a
+ * stop they stay pending in the state_dir. The caller holds no lock (the
+ * unsubscribe waits for handler calls, which take it). */
+static void retire(struct webhooks *w, struct webhook *h, bool forget)
 {
     if (h->sub)
         bus_unsubscribe(h->sub);
     pthread_mutex_lock(&w->lock);
     for (struct delivery *d = h->head, *next; d; d = next) {
         next = d->next;
-        if (!d->in_flight)
+        if (!d->in_flight && forget)
+            delivery_finish(d);
+        else if (!d->in_flight)
             delivery_drop(d);
     }
     h->gone = true;
@@ -222,12 +236,14 @@ int webhook_delete(struct webhooks *w, const char *id)
     while (*p && strcmp((*p)->id, id))
         p = &(*p)->next;
     struct webhook *h = *p;
-    if (h)
+    if (h) {
         *p = h->next;
+        store_save_definitions(w); /* on failure, it comes back at a restart */
+    }
     pthread_mutex_unlock(&w->lock);
     if (!h)
         return -ENOENT;
-    retire(w, h);
+    retire(w, h, true);
     return 0;
 }
 
@@ -316,6 +332,8 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
     w->bus = bus;
     w->cfg = &cfg->hooks;
     w->rand_state = (unsigned)clock_now_ns();
+    w->log_fd = -1;
+    w->loading = true; /* declared endpoints are not saved */
     pthread_mutex_init(&w->lock, NULL);
     w->multi = curl_multi_init();
     if (!w->multi || pthread_create(&w->sender, NULL, webhook_sender_main, w) != 0) {
@@ -337,7 +355,14 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
             return rc;
         }
     }
-    return 0;
+    for (struct webhook *h = w->list; h; h = h->next)
+        h->declared = true;
+    int rc = store_open(w, cfg->hooks.state_dir, why, why_size);
+    if (rc) {
+        webhooks_stop(w);
+        *out = NULL;
+    }
+    return rc;
 }
 
 void webhooks_stop(struct webhooks *w)
@@ -350,7 +375,7 @@ void webhooks_stop(struct webhooks *w)
         pthread_mutex_unlock(&w->lock);
         if (!h)
             break;
-        retire(w, h);
+        retire(w, h, false);
     }
     pthread_mutex_lock(&w->lock);
     w->stop = true;
@@ -358,6 +383,7 @@ void webhooks_stop(struct webhooks *w)
     curl_multi_wakeup(w->multi);
     pthread_join(w->sender, NULL); /* it aborts what is in flight and frees the graves */
     curl_multi_cleanup(w->multi);
+    store_close(w);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }

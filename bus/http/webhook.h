@@ -28,7 +28,9 @@
 struct delivery {
     struct delivery *prev, *next;
     struct webhook *hook;
-    char id[WEBHOOK_ID_MAX + 32]; /* webhook-id, the same on every retry */
+    char id[WEBHOOK_ID_MAX + 32]; /* webhook-id "msg_<hook>_<msg_no>", the same
+                                     on every retry and after a restart */
+    uint64_t msg_no;
     char *topic;
     uint64_t seq;
     uint64_t publish_ns;
@@ -58,6 +60,7 @@ struct webhook {
     unsigned char key[SECRET_MAX];
     size_t klen;
     bool ordered;           /* one attempt at a time, in queue order */
+    bool declared;          /* in the config file, not in the state_dir */
     uint32_t max_in_flight;
     bus_sub_t *sub;
     /* Its queue: every delivery not yet done, in arrival order. */
@@ -83,6 +86,11 @@ struct webhooks {
     pthread_t sender;
     bool stop;             /* under lock */
     unsigned rand_state;   /* the sender's jitter */
+    /* The state_dir (webhook_store.c); dir NULL: in memory only. */
+    char *dir;
+    int log_fd;
+    uint64_t log_bytes, log_errors;
+    bool loading;
 };
 
 /* webhook.c: the registry. */
@@ -110,9 +118,21 @@ int webhook_render(struct webhooks *w, const char *id, struct strbuf *b);
 
 /* webhook_send.c: the sender thread. */
 void *webhook_sender_main(void *arg);
-/* Frees a delivery that is not in flight, unlinking it from its queue. */
+/* Frees a delivery that is not in flight, unlinking it from its queue;
+ * delivery_finish also logs it as done (it will not be sent again after a
+ * restart). */
 void delivery_drop(struct delivery *d);
+void delivery_finish(struct delivery *d);
 /* A delivery given up: counted as failed, kept among the dead letters. */
 void delivery_bury(struct delivery *d, const char *why);
+
+/* webhook_store.c: the state_dir. All but store_open and store_close are
+ * called under the lock. */
+int store_open(struct webhooks *w, const char *dir, char *why, size_t why_size);
+void store_close(struct webhooks *w);
+int store_save_definitions(struct webhooks *w);
+void store_queued(struct webhooks *w, const struct delivery *d);
+void store_done(struct webhooks *w, const struct delivery *d);
+void store_maybe_reset(struct webhooks *w);
 
 #endif /* BUS_HTTP_WEBHOOK_H */

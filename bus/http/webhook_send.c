@@ -40,6 +40,12 @@ void delivery_drop(struct delivery *d)
     free(d);
 }
 
+void delivery_finish(struct delivery *d)
+{
+    store_done(d->hook->all, d);
+    delivery_drop(d);
+}
+
 void delivery_bury(struct delivery *d, const char *why)
 {
     struct webhook *h = d->hook;
@@ -50,7 +56,7 @@ void delivery_bury(struct delivery *d, const char *why)
     l->attempts = d->attempts;
     snprintf(l->error, sizeof(l->error), "%s", why);
     h->failed++;
-    delivery_drop(d);
+    delivery_finish(d);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *arg)
@@ -180,7 +186,7 @@ static void settle(struct webhooks *w, struct delivery *d, CURLcode result)
     if (result == CURLE_OK && status >= 200 && status < 300) {
         h->delivered++;
         h->failing_since_ns = 0;
-        delivery_drop(d);
+        delivery_finish(d);
         return;
     }
     h->failed_attempts++;
@@ -252,6 +258,7 @@ void *webhook_sender_main(void *arg)
             CURLcode result = m->data.result;
             pthread_mutex_lock(&w->lock);
             settle(w, d, result);
+            store_maybe_reset(w);
             pthread_mutex_unlock(&w->lock);
         }
         now = clock_now_ns();
