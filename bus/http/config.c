@@ -33,6 +33,7 @@ void config_defaults(struct gw_config *c)
     c->memory_limit = 32768;
     c->max_wait_s = 60;
     c->heartbeat_ms = 15000;
+    c->dashboard_interval_ms = 1000;
     c->request_timeout_ms = 5000;
     c->request_timeout_max_ms = 60000;
     c->idempotency_window_s = 300;
@@ -164,6 +165,7 @@ static const struct {
     {"memory_limit", offsetof(struct gw_config, memory_limit), 4096, 1u << 24},
     {"max_wait_s", offsetof(struct gw_config, max_wait_s), 0, 60},
     {"heartbeat_ms", offsetof(struct gw_config, heartbeat_ms), 10, 3600000},
+    {"dashboard_interval_ms", offsetof(struct gw_config, dashboard_interval_ms), 50, 60000},
     {"request_timeout_ms", offsetof(struct gw_config, request_timeout_ms), 1, 3600000},
     {"request_timeout_max_ms", offsetof(struct gw_config, request_timeout_max_ms), 1, 3600000},
     {"idempotency_window_s", offsetof(struct gw_config, idempotency_window_s), 1, 86400},

@@ -70,6 +70,7 @@ struct gw_config {
     uint32_t memory_limit;         /* bytes per connection for headers */
     uint32_t max_wait_s;           /* long poll `wait` cap */
     uint32_t heartbeat_ms;         /* SSE comment line every */
+    uint32_t dashboard_interval_ms; /* a metrics snapshot to the dashboard every */
     uint32_t request_timeout_ms;   /* request-reply default ... */
     uint32_t request_timeout_max_ms; /* ... and cap */
     uint32_t idempotency_window_s; /* a key is remembered for */

@@ -121,7 +121,10 @@ static bool admitted(struct conn *cn, struct MHD_Connection *c)
                     "malformed or reserved topic name");
         return false;
     }
-    if (r->kind != ROUTE_HEALTHZ) {
+    /* The dashboard's files hold no data: a browser loads them without a
+     * token, its stream asks for one (?token= too, EventSource sets no
+     * header). */
+    if (r->kind != ROUTE_HEALTHZ && r->kind != ROUTE_DASHBOARD) {
         int status = auth_check(cn->gw, c, right[r->kind], r->topic);
         if (status) {
             reply_error(cn, c, status, status == 401 ? "unauthorized" : "forbidden",
@@ -148,6 +151,9 @@ static enum MHD_Result run_route(struct conn *cn, struct MHD_Connection *c)
     case ROUTE_WEBHOOK_LIST:
     case ROUTE_WEBHOOK_GET:
     case ROUTE_WEBHOOK_DELETE: return webhook_route(cn, c);
+    case ROUTE_DASHBOARD: return dash_file(cn, c);
+    case ROUTE_DASH_STREAM: return dash_stream(cn, c);
+    case ROUTE_DASH_SNAPSHOT: return dash_snapshot(cn, c);
     default: return MHD_NO;
     }
 }
@@ -265,6 +271,7 @@ static void *timer_main(void *arg)
         pthread_mutex_unlock(&gw->timer_lock);
         uint64_t now = clock_now_ns();
         served_foreach(gw, expire_one, &now);
+        window_expire(&gw->dash, now);
         pthread_mutex_lock(&gw->timer_lock);
     }
     pthread_mutex_unlock(&gw->timer_lock);
@@ -326,6 +333,7 @@ static void free_gateway(struct bus_http *gw)
     if (gw->hooks)
         webhooks_stop(gw->hooks);
     served_free_all(gw);
+    window_destroy(&gw->dash);
     idem_destroy(&gw->idem);
     config_free(&gw->cfg);
     pthread_rwlock_destroy(&gw->served_lock);
@@ -362,8 +370,8 @@ int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out)
     pthread_cond_init(&gw->timer_cond, &ca);
     pthread_condattr_destroy(&ca);
     config_defaults(&gw->cfg);
-    int rc = 0;
-    if (cfg->config_file)
+    int rc = window_init(&gw->dash, 1, 1);
+    if (!rc && cfg->config_file)
         rc = config_load(&gw->cfg, cfg->config_file, last_error, sizeof(last_error));
     if (!rc)
         rc = idem_init(&gw->idem, gw->cfg.idempotency_keys,
@@ -405,6 +413,7 @@ int bus_http_stop(bus_http_t *gw, uint64_t grace_ns)
     /* Parked clients are answered now: long polls with what they have,
      * streams end, requests get 503. */
     served_foreach(gw, wake_one, NULL);
+    window_wake_all(&gw->dash);
     call_wake_all(gw);
     uint64_t deadline = clock_deadline_ns(grace_ns);
     struct timespec until = {.tv_sec = (time_t)(deadline / 1000000000u),
@@ -422,6 +431,7 @@ int bus_http_stop(bus_http_t *gw, uint64_t grace_ns)
     /* Clients parked after the sweep (none: they see `stopping`) and
      * requests still in flight past the grace are cut here. */
     served_foreach(gw, wake_one, NULL);
+    window_wake_all(&gw->dash);
     call_wake_all(gw);
     MHD_stop_daemon(gw->daemon);
     free_gateway(gw);

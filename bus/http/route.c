@@ -15,6 +15,7 @@ const char *route_label(enum route_kind kind)
         [ROUTE_WEBHOOK_CREATE] = "webhook_create", [ROUTE_WEBHOOK_LIST] = "webhook_list",
         [ROUTE_WEBHOOK_GET] = "webhook_get", [ROUTE_WEBHOOK_DELETE] = "webhook_delete",
         [ROUTE_DASHBOARD] = "dashboard", [ROUTE_DASH_STREAM] = "dashboard_stream",
+        [ROUTE_DASH_SNAPSHOT] = "dashboard_snapshot",
         [ROUTE_NOT_FOUND] = "unknown", [ROUTE_BAD_METHOD] = "bad_method",
         [ROUTE_BAD_TOPIC] = "bad_topic",
     };
@@ -121,8 +122,9 @@ static bool parse_other(const char *method, const char *path, struct route *r)
             return true;
         }
     }
-    if (!strcmp(path, "/v1/dashboard/stream")) {
-        r->kind = get ? ROUTE_DASH_STREAM : ROUTE_BAD_METHOD;
+    bool stream = !strcmp(path, "/v1/dashboard/stream");
+    if (stream || !strcmp(path, "/v1/dashboard/snapshot")) {
+        r->kind = !get ? ROUTE_BAD_METHOD : stream ? ROUTE_DASH_STREAM : ROUTE_DASH_SNAPSHOT;
         r->allow = "GET";
         return true;
     }

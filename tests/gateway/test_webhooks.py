@@ -26,6 +26,13 @@ import webhook_receiver  # noqa: E402
 RECEIVER = os.path.join(HERE, "..", "..", "examples", "webhook_receiver.py")
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # The gateway opens up to max_in_flight (16) connections at once: a
+    # listen backlog of 5 (the default) drops SYNs, which come back after
+    # the 1 s connect timeout of the tests' config.
+    request_queue_size = 128
+
+
 class Receiver:
     """An HTTP server on 127.0.0.1: records each POST (headers, body, whether
     its signature verifies) and answers what answer(n) says: a status, after
@@ -64,7 +71,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
