@@ -29,8 +29,10 @@ static int on_event(const bus_event_t *ev, void *ctx)
                           : h->disabled                       ? "endpoint disabled"
                           : h->pending >= w->cfg->max_pending ? "max_pending reached"
                                                               : NULL;
-    if (refused || h->gone) {
-        if (!h->gone) {
+    /* Not listed yet (being added) or no longer: the webhook gets the
+     * events published while it is listed. */
+    if (refused || !h->listed) {
+        if (h->listed) {
             h->failed++;
             snprintf(h->last_error, sizeof(h->last_error), "%s", refused);
         }
@@ -172,23 +174,28 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
         snprintf(h->id, sizeof(h->id), "%s", def->name);
     else if (!rc)
         rc = new_id(h->id);
-    pthread_mutex_lock(&w->lock);
-    if (!rc && find(w, h->id))
-        rc = -EEXIST;
-    else if (!rc && count(w) >= w->cfg->max_webhooks)
-        rc = -ENOSPC;
-    if (!rc) { /* listed before it can get events: the handler only needs h */
-        h->next = w->list;
-        w->list = h;
-    }
-    pthread_mutex_unlock(&w->lock);
+    /* Subscribed before it is listed: a DELETE finds it with its
+     * subscription, and the sender sees its queue from then on. */
+    if (!rc)
+        rc = bus_subscribe_pattern(w->bus, h->pattern, on_event, h, NULL, &h->sub);
     if (rc) {
         free_hook(h);
         return rc;
     }
-    rc = bus_subscribe_pattern(w->bus, h->pattern, on_event, h, NULL, &h->sub);
+    pthread_mutex_lock(&w->lock);
+    if (find(w, h->id))
+        rc = -EEXIST;
+    else if (count(w) >= w->cfg->max_webhooks)
+        rc = -ENOSPC;
+    else {
+        h->next = w->list;
+        w->list = h;
+        h->listed = true;
+    }
+    pthread_mutex_unlock(&w->lock);
     if (rc) {
-        webhook_delete(w, h->id);
+        bus_unsubscribe(h->sub);
+        free_hook(h);
         return rc;
     }
     pthread_mutex_lock(&w->lock);
@@ -238,6 +245,7 @@ int webhook_delete(struct webhooks *w, const char *id)
     struct webhook *h = *p;
     if (h) {
         *p = h->next;
+        h->listed = false;
         store_save_definitions(w); /* on failure, it comes back at a restart */
     }
     pthread_mutex_unlock(&w->lock);
@@ -256,10 +264,16 @@ static uint64_t wall_ms_of(uint64_t mono_ns)
     return (uint64_t)(wall + ((int64_t)mono_ns - (int64_t)clock_now_ns()) / 1000000);
 }
 
+/* Retries stay in their place in the queue, so the next one is among the
+ * oldest: a look at the first NEXT_SCAN bounds the time the lock is held
+ * when a backlog is long. */
+#define NEXT_SCAN 1024
+
 static void render_one(const struct webhook *h, struct strbuf *b)
 {
     uint64_t next = 0;
-    for (const struct delivery *d = h->head; d; d = d->next)
+    int seen = 0;
+    for (const struct delivery *d = h->head; d && seen < NEXT_SCAN; d = d->next, seen++)
         if (!d->in_flight && d->attempts && (!next || d->due_ns < next))
             next = d->due_ns;
     sb_puts(b, "{\"id\":");
@@ -370,8 +384,10 @@ void webhooks_stop(struct webhooks *w)
     for (;;) {
         pthread_mutex_lock(&w->lock);
         struct webhook *h = w->list;
-        if (h)
+        if (h) {
             w->list = h->next;
+            h->listed = false;
+        }
         pthread_mutex_unlock(&w->lock);
         if (!h)
             break;

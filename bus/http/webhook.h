@@ -71,6 +71,7 @@ struct webhook {
     char last_error[WEBHOOK_ERROR_MAX];
     uint64_t failing_since_ns; /* first failure since the last success; 0 = none */
     bool disabled;             /* failing for disable_after_s, or answered 410 */
+    bool listed;               /* in the live list: gets events */
     bool gone;                 /* deleted: freed once nothing is in flight */
     struct dead_letter dead[WEBHOOK_DEAD_KEEP];
     uint64_t dead_total;

@@ -250,6 +250,7 @@ void *webhook_sender_main(void *arg)
         curl_multi_perform(w->multi, &running);
         struct CURLMsg *m;
         int left;
+        bool settled = false;
         while ((m = curl_multi_info_read(w->multi, &left))) {
             if (m->msg != CURLMSG_DONE)
                 continue;
@@ -260,9 +261,12 @@ void *webhook_sender_main(void *arg)
             settle(w, d, result);
             store_maybe_reset(w);
             pthread_mutex_unlock(&w->lock);
+            settled = true;
         }
+        /* Attempts that ended leave room for the next ones: start them
+         * before waiting (idle cached connections do not wake the poll). */
         now = clock_now_ns();
-        int wait_ms = next > now ? (int)((next - now + 999999) / 1000000) : 0;
+        int wait_ms = settled || next <= now ? 0 : (int)((next - now + 999999) / 1000000);
         curl_multi_poll(w->multi, NULL, 0, wait_ms, NULL);
         pthread_mutex_lock(&w->lock);
     }
