@@ -369,8 +369,12 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
             return rc;
         }
     }
+    pthread_mutex_lock(&w->lock);
     for (struct webhook *h = w->list; h; h = h->next)
         h->declared = true;
+    if (!cfg->hooks.state_dir)
+        w->loading = false;
+    pthread_mutex_unlock(&w->lock);
     int rc = store_open(w, cfg->hooks.state_dir, why, why_size);
     if (rc) {
         webhooks_stop(w);

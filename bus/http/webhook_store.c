@@ -280,42 +280,45 @@ static int load_definitions(struct webhooks *w, char *why, size_t why_size)
     return rc;
 }
 
+/* The sender and the bus's handlers run already: every field they read
+ * under the lock is written under it. */
 int store_open(struct webhooks *w, const char *dir, char *why, size_t why_size)
 {
-    w->log_fd = -1;
     if (!dir)
         return 0;
-    w->dir = strdup(dir);
-    if (!w->dir)
+    char *copy = strdup(dir);
+    if (!copy)
         return -ENOMEM;
+    pthread_mutex_lock(&w->lock);
+    w->dir = copy;
+    pthread_mutex_unlock(&w->lock);
     if (mkdir(dir, 0700) && errno != EEXIST) {
         snprintf(why, why_size, "[webhooks] state_dir %s: cannot be created", dir);
         return -errno;
     }
-    w->loading = true;
     int rc = load_definitions(w, why, why_size);
     char *path = path_of(w, "deliveries.log");
     if (!rc && !path)
         rc = -ENOMEM;
+    pthread_mutex_lock(&w->lock);
     if (!rc) {
-        pthread_mutex_lock(&w->lock);
         FILE *f = fopen(path, "re");
         if (f) {
             replay_log(w, f);
             fclose(f);
         }
         rc = compact_log(w);
-        pthread_mutex_unlock(&w->lock);
     }
     if (!rc) {
         w->log_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
         if (w->log_fd < 0)
             rc = -errno;
     }
+    w->loading = false;
+    pthread_mutex_unlock(&w->lock);
     if (rc && !why[0])
         snprintf(why, why_size, "[webhooks] state_dir %s: %s", dir, bus_strerror(rc));
     free(path);
-    w->loading = false;
     return rc;
 }
 
