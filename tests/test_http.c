@@ -356,6 +356,53 @@ START_TEST(stop_answers_a_parked_request)
 }
 END_TEST
 
+/* The Standard Webhooks known-answer vector (libraries/go/webhook_test.go
+ * of standard-webhooks). */
+#define KAT_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define KAT_ID "msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define KAT_TS 1614265330
+#define KAT_BODY "{\"test\": 2432232314}"
+#define KAT_SIG "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+START_TEST(webhook_sign_known_answer)
+{
+    char sig[BUS_HTTP_WEBHOOK_SIGNATURE_MAX];
+    ck_assert_ok(bus_http_webhook_sign(KAT_SECRET, KAT_ID, KAT_TS, KAT_BODY,
+                                       strlen(KAT_BODY), sig, sizeof(sig)));
+    ck_assert_str_eq(sig, KAT_SIG);
+    ck_assert_int_eq(bus_http_webhook_sign(KAT_SECRET, KAT_ID, KAT_TS, "", 0, sig, 10),
+                     -ENOSPC);
+    ck_assert_int_eq(bus_http_webhook_sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", KAT_ID, KAT_TS,
+                                           "", 0, sig, sizeof(sig)), -EINVAL);
+    ck_assert_int_eq(bus_http_webhook_sign(KAT_SECRET, "a.b", KAT_TS, "", 0, sig,
+                                           sizeof(sig)), -EINVAL);
+}
+END_TEST
+
+START_TEST(webhook_verify_checks_signature_and_tolerance)
+{
+    size_t n = strlen(KAT_BODY);
+    ck_assert_ok(bus_http_webhook_verify(KAT_SECRET, KAT_ID, "1614265330", KAT_SIG,
+                                         KAT_BODY, n, KAT_TS + 299, 300));
+    /* Several signatures (key rotation): one that matches is enough. */
+    ck_assert_ok(bus_http_webhook_verify(KAT_SECRET, KAT_ID, "1614265330",
+                                         "v1,bm90IGl0 " KAT_SIG, KAT_BODY, n, KAT_TS, 300));
+    ck_assert_int_eq(bus_http_webhook_verify(KAT_SECRET, KAT_ID, "1614265330", KAT_SIG,
+                                             KAT_BODY, n, KAT_TS + 301, 300), -ERANGE);
+    ck_assert_int_eq(bus_http_webhook_verify(KAT_SECRET, KAT_ID, "1614265330", KAT_SIG,
+                                             KAT_BODY, n, KAT_TS - 301, 300), -ERANGE);
+    ck_assert_int_eq(bus_http_webhook_verify(KAT_SECRET, KAT_ID, "1614265330", KAT_SIG,
+                                             "{\"test\": 2432232315}", n, KAT_TS, 300),
+                     -EBADMSG);
+    ck_assert_int_eq(bus_http_webhook_verify(KAT_SECRET, "msg_other", "1614265330", KAT_SIG,
+                                             KAT_BODY, n, KAT_TS, 300), -EBADMSG);
+    ck_assert_int_eq(bus_http_webhook_verify(KAT_SECRET, KAT_ID, "16142x", KAT_SIG, KAT_BODY,
+                                             n, KAT_TS, 300), -EINVAL);
+    ck_assert_int_eq(bus_http_webhook_verify("whsec_!!!!", KAT_ID, "1614265330", KAT_SIG,
+                                             KAT_BODY, n, KAT_TS, 300), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -370,6 +417,8 @@ int main(void)
     tcase_add_test(tc, keyed_and_parallel_topics_are_not_served);
     tcase_add_test(tc, stop_answers_a_parked_request);
     tcase_add_test(tc, idempotency_key_in_flight_is_409);
+    tcase_add_test(tc, webhook_sign_known_answer);
+    tcase_add_test(tc, webhook_verify_checks_signature_and_tolerance);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     curl_global_cleanup();

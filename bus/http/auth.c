@@ -31,8 +31,13 @@ int auth_check(const struct bus_http *gw, struct MHD_Connection *c, const char *
     size_t len;
     const char *header = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!parse_bearer(header, &token, &len))
-        return MHD_HTTP_UNAUTHORIZED;
+    const char *query = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+    if (!parse_bearer(header, &token, &len)) {
+        if (!query || !*query)
+            return MHD_HTTP_UNAUTHORIZED;
+        token = query; /* ?token=, for the dashboard's EventSource */
+        len = strlen(query);
+    }
     const struct token_cfg *found = NULL;
     for (size_t i = 0; i < gw->cfg.ntokens; i++)
         if (same_secret(token, len, gw->cfg.tokens[i].secret) && !found)
@@ -41,6 +46,8 @@ int auth_check(const struct bus_http *gw, struct MHD_Connection *c, const char *
         return MHD_HTTP_UNAUTHORIZED;
     if (!right)
         return 0;
+    if (!strcmp(right, "webhooks"))
+        return found->webhooks ? 0 : MHD_HTTP_FORBIDDEN;
     bool ok = !strcmp(right, "publish")
                   ? allowed(found->publish, found->npublish, topic)
                   : allowed(found->subscribe, found->nsubscribe, topic);

@@ -33,10 +33,22 @@ void config_defaults(struct gw_config *c)
     c->memory_limit = 32768;
     c->max_wait_s = 60;
     c->heartbeat_ms = 15000;
+    c->dashboard_interval_ms = 1000;
     c->request_timeout_ms = 5000;
     c->request_timeout_max_ms = 60000;
     c->idempotency_window_s = 300;
     c->idempotency_keys = 100000;
+    /* As Svix and Standard Webhooks: 8 attempts over about 27 h. */
+    static const uint64_t schedule_s[] = {5, 300, 1800, 7200, 18000, 36000, 36000};
+    for (size_t i = 0; i < sizeof(schedule_s) / sizeof(schedule_s[0]); i++)
+        c->hooks.schedule_ms[i] = schedule_s[i] * 1000;
+    c->hooks.nschedule = sizeof(schedule_s) / sizeof(schedule_s[0]);
+    c->hooks.timeout_ms = 15000;
+    c->hooks.connect_timeout_ms = 5000;
+    c->hooks.disable_after_s = 5 * 86400;
+    c->hooks.max_in_flight = 16;
+    c->hooks.max_pending = 10000;
+    c->hooks.max_webhooks = 1024;
 }
 
 /* The parse in progress: inih calls back with it. */
@@ -153,6 +165,7 @@ static const struct {
     {"memory_limit", offsetof(struct gw_config, memory_limit), 4096, 1u << 24},
     {"max_wait_s", offsetof(struct gw_config, max_wait_s), 0, 60},
     {"heartbeat_ms", offsetof(struct gw_config, heartbeat_ms), 10, 3600000},
+    {"dashboard_interval_ms", offsetof(struct gw_config, dashboard_interval_ms), 50, 60000},
     {"request_timeout_ms", offsetof(struct gw_config, request_timeout_ms), 1, 3600000},
     {"request_timeout_max_ms", offsetof(struct gw_config, request_timeout_max_ms), 1, 3600000},
     {"idempotency_window_s", offsetof(struct gw_config, idempotency_window_s), 1, 86400},
@@ -243,6 +256,9 @@ static int token_key(struct parse *p, struct token_cfg *t, const char *section,
         rc = patterns(v, &t->publish, &t->npublish);
     } else if (!strcmp(key, "subscribe")) {
         rc = patterns(v, &t->subscribe, &t->nsubscribe);
+    } else if (!strcmp(key, "webhooks")) {
+        if (!boolean(v, &t->webhooks))
+            return fail(p, -EINVAL, section, key, "true or false");
     } else {
         return fail(p, -EINVAL, section, key, "unknown key");
     }
@@ -251,6 +267,139 @@ static int token_key(struct parse *p, struct token_cfg *t, const char *section,
         return 0;
     }
     return 1;
+}
+
+/* A duration: a number with a unit (ms, s, m, h). */
+static bool duration_ms(const char *v, uint64_t *out)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    size_t digits = strspn(v, "0123456789");
+    char number_part[21];
+    if (digits == 0 || digits >= sizeof(number_part))
+        return false;
+    memcpy(number_part, v, digits);
+    number_part[digits] = '\0';
+    uint64_t n;
+    if (parse_u64(number_part, 100u * 86400 * 1000, &n))
+        return false;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (!strcmp(v + digits, units[i].unit)) {
+            *out = n * units[i].ms;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int schedule(struct parse *p, const char *v)
+{
+    struct webhooks_cfg *h = &p->c->hooks;
+    char *copy = strdup(v);
+    if (!copy) {
+        p->err = -ENOMEM;
+        return 0;
+    }
+    size_t n = 0;
+    bool ok = true;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ", \t", &save); tok && ok;
+         tok = strtok_r(NULL, ", \t", &save))
+        ok = n < WEBHOOK_SCHEDULE_MAX && duration_ms(tok, &h->schedule_ms[n++]);
+    free(copy);
+    if (!ok)
+        return fail(p, -EINVAL, "webhooks", "schedule",
+                    "up to 32 durations such as 500ms, 5s, 5m, 2h");
+    h->nschedule = n;
+    return 1;
+}
+
+static const struct {
+    const char *key;
+    size_t offset;
+    uint32_t min, max;
+} hook_limits[] = {
+    {"timeout_ms", offsetof(struct webhooks_cfg, timeout_ms), 1, 3600000},
+    {"connect_timeout_ms", offsetof(struct webhooks_cfg, connect_timeout_ms), 1, 3600000},
+    {"disable_after_s", offsetof(struct webhooks_cfg, disable_after_s), 1, 365 * 86400},
+    {"max_in_flight", offsetof(struct webhooks_cfg, max_in_flight), 1, 4096},
+    {"max_pending", offsetof(struct webhooks_cfg, max_pending), 1, 1u << 24},
+    {"max_webhooks", offsetof(struct webhooks_cfg, max_webhooks), 1, 1u << 20},
+};
+
+static int webhooks_key(struct parse *p, const char *key, const char *v)
+{
+    struct webhooks_cfg *h = &p->c->hooks;
+    if (!strcmp(key, "allow_hosts")) {
+        int rc = patterns(v, &h->allow_hosts, &h->nallow_hosts);
+        if (rc)
+            p->err = rc;
+        return !rc;
+    }
+    if (!strcmp(key, "schedule"))
+        return schedule(p, v);
+    if (!strcmp(key, "state_dir")) {
+        free(h->state_dir);
+        h->state_dir = strdup(v);
+        if (!h->state_dir)
+            p->err = -ENOMEM;
+        return h->state_dir != NULL;
+    }
+    for (size_t i = 0; i < sizeof(hook_limits) / sizeof(hook_limits[0]); i++) {
+        if (strcmp(key, hook_limits[i].key) != 0)
+            continue;
+        uint32_t n;
+        if (!number(v, hook_limits[i].max, &n) || n < hook_limits[i].min)
+            return fail(p, -EINVAL, "webhooks", key, "a number out of range");
+        *(uint32_t *)((char *)h + hook_limits[i].offset) = n;
+        return 1;
+    }
+    return fail(p, -EINVAL, "webhooks", key, "unknown key");
+}
+
+static struct webhook_cfg *webhook_entry(struct parse *p, const char *name)
+{
+    struct gw_config *c = p->c;
+    if (c->nwebhooks && !strcmp(c->webhooks[c->nwebhooks - 1].name, name))
+        return &c->webhooks[c->nwebhooks - 1];
+    for (size_t i = 0; i < c->nwebhooks; i++) {
+        if (!strcmp(c->webhooks[i].name, name)) {
+            fail(p, -EINVAL, name, "section", "declared twice");
+            return NULL;
+        }
+    }
+    static const struct webhook_cfg none;
+    return append_named(p, (void **)&c->webhooks, &c->nwebhooks, sizeof(*c->webhooks),
+                        &none, name);
+}
+
+static int webhook_key(struct parse *p, struct webhook_cfg *h, const char *section,
+                       const char *key, const char *v)
+{
+    char **field = !strcmp(key, "pattern") ? &h->pattern
+                   : !strcmp(key, "url")   ? &h->url
+                   : !strcmp(key, "secret") ? &h->secret
+                                            : NULL;
+    if (field) {
+        free(*field);
+        *field = strdup(v);
+        if (!*field)
+            p->err = -ENOMEM;
+        return *field != NULL;
+    }
+    if (!strcmp(key, "ordered")) {
+        if (!boolean(v, &h->ordered))
+            return fail(p, -EINVAL, section, key, "true or false");
+        return 1;
+    }
+    if (!strcmp(key, "max_in_flight")) {
+        if (!number(v, 4096, &h->max_in_flight) || h->max_in_flight == 0)
+            return fail(p, -EINVAL, section, key, "a number from 1 to 4096");
+        return 1;
+    }
+    return fail(p, -EINVAL, section, key, "unknown key");
 }
 
 static int on_entry(void *user, const char *section, const char *key, const char *v)
@@ -270,6 +419,16 @@ static int on_entry(void *user, const char *section, const char *key, const char
     if (!strncmp(section, "token ", 6)) {
         struct token_cfg *t = token_entry(p, section + 6);
         return t ? token_key(p, t, section, key, v) : 0;
+    }
+    if (!strcmp(section, "webhooks"))
+        return webhooks_key(p, key, v);
+    if (!strncmp(section, "webhook ", 8)) {
+        const char *name = section + 8;
+        if (!webhook_id_valid(name))
+            return fail(p, -EINVAL, section, key,
+                        "a webhook's name: 1 to 63 of A-Z a-z 0-9 _ -");
+        struct webhook_cfg *h = webhook_entry(p, name);
+        return h ? webhook_key(p, h, section, key, v) : 0;
     }
     return fail(p, -EINVAL, section, key, "unknown section");
 }
@@ -293,6 +452,14 @@ int config_load(struct gw_config *c, const char *path, char *why, size_t why_siz
     for (size_t i = 0; i < c->ntokens; i++) {
         if (!c->tokens[i].secret) {
             snprintf(why, why_size, "%s: [token %s] has no secret", path, c->tokens[i].name);
+            return -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < c->nwebhooks; i++) {
+        const struct webhook_cfg *h = &c->webhooks[i];
+        if (!h->pattern || !h->url || !h->secret) {
+            snprintf(why, why_size, "%s: [webhook %s] needs pattern, url and secret", path,
+                     h->name);
             return -EINVAL;
         }
     }
@@ -323,6 +490,16 @@ void config_free(struct gw_config *c)
         free_list(t->subscribe, t->nsubscribe);
     }
     free(c->tokens);
+    for (size_t i = 0; i < c->nwebhooks; i++) {
+        struct webhook_cfg *h = &c->webhooks[i];
+        free(h->name);
+        free(h->pattern);
+        free(h->url);
+        free(h->secret);
+    }
+    free(c->webhooks);
+    free_list(c->hooks.allow_hosts, c->hooks.nallow_hosts);
+    free(c->hooks.state_dir);
     memset(c, 0, sizeof(*c));
 }
 

@@ -22,6 +22,33 @@ struct token_cfg {
     char *secret;
     char **publish, **subscribe; /* topic patterns, NATS wildcard syntax */
     size_t npublish, nsubscribe;
+    bool webhooks; /* may create, list and delete webhooks */
+};
+
+/* A webhook endpoint, declared ([webhook NAME]) or posted. */
+struct webhook_cfg {
+    char *name; /* its id */
+    char *pattern, *url, *secret;
+    bool ordered;
+    uint32_t max_in_flight; /* 0 = webhooks_cfg.max_in_flight */
+};
+
+#define WEBHOOK_SCHEDULE_MAX 32
+
+/* [webhooks]: what every endpoint shares. */
+struct webhooks_cfg {
+    char **allow_hosts; /* none: any host */
+    size_t nallow_hosts;
+    uint64_t schedule_ms[WEBHOOK_SCHEDULE_MAX]; /* waits before attempts 2, 3, ... */
+    size_t nschedule;
+    uint32_t timeout_ms;         /* one attempt, connection included */
+    uint32_t connect_timeout_ms;
+    uint32_t disable_after_s;    /* failing this long disables an endpoint */
+    uint32_t max_in_flight;      /* attempts at once per endpoint */
+    uint32_t max_pending;        /* deliveries queued per endpoint */
+    uint32_t max_webhooks;
+    char *state_dir;             /* posted endpoints and pending deliveries;
+                                    NULL: in memory only */
 };
 
 struct gw_config {
@@ -32,6 +59,9 @@ struct gw_config {
     size_t ntopics;
     struct token_cfg *tokens; /* none: no auth */
     size_t ntokens;
+    struct webhooks_cfg hooks;
+    struct webhook_cfg *webhooks; /* declared */
+    size_t nwebhooks;
     /* Limits */
     uint32_t connection_limit;     /* connections open at once */
     uint32_t per_ip_limit;         /* connections from one address */
@@ -40,6 +70,7 @@ struct gw_config {
     uint32_t memory_limit;         /* bytes per connection for headers */
     uint32_t max_wait_s;           /* long poll `wait` cap */
     uint32_t heartbeat_ms;         /* SSE comment line every */
+    uint32_t dashboard_interval_ms; /* a metrics snapshot to the dashboard every */
     uint32_t request_timeout_ms;   /* request-reply default ... */
     uint32_t request_timeout_max_ms; /* ... and cap */
     uint32_t idempotency_window_s; /* a key is remembered for */

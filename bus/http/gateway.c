@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "../clock.h"
+#include "webhook.h"
+
+#define WEBHOOK_BODY_MAX 16384 /* a webhook's definition */
 
 static _Thread_local char last_error[512];
 
@@ -97,6 +100,8 @@ static bool admitted(struct conn *cn, struct MHD_Connection *c)
         [ROUTE_PUBLISH] = "publish", [ROUTE_REQUEST] = "publish",
         [ROUTE_POLL] = "subscribe",  [ROUTE_STREAM] = "subscribe",
         [ROUTE_TOPIC] = "subscribe",
+        [ROUTE_WEBHOOK_CREATE] = "webhooks", [ROUTE_WEBHOOK_LIST] = "webhooks",
+        [ROUTE_WEBHOOK_GET] = "webhooks",    [ROUTE_WEBHOOK_DELETE] = "webhooks",
     };
     struct route *r = &cn->route;
     if (r->kind == ROUTE_NOT_FOUND) {
@@ -116,7 +121,10 @@ static bool admitted(struct conn *cn, struct MHD_Connection *c)
                     "malformed or reserved topic name");
         return false;
     }
-    if (r->kind != ROUTE_HEALTHZ) {
+    /* The dashboard's files hold no data: a browser loads them without a
+     * token, its stream asks for one (?token= too, EventSource sets no
+     * header). */
+    if (r->kind != ROUTE_HEALTHZ && r->kind != ROUTE_DASHBOARD) {
         int status = auth_check(cn->gw, c, right[r->kind], r->topic);
         if (status) {
             reply_error(cn, c, status, status == 401 ? "unauthorized" : "forbidden",
@@ -139,6 +147,13 @@ static enum MHD_Result run_route(struct conn *cn, struct MHD_Connection *c)
     case ROUTE_POLL: return poll_events(cn, c);
     case ROUTE_STREAM: return stream_events(cn, c);
     case ROUTE_REQUEST: return call_request(cn, c);
+    case ROUTE_WEBHOOK_CREATE:
+    case ROUTE_WEBHOOK_LIST:
+    case ROUTE_WEBHOOK_GET:
+    case ROUTE_WEBHOOK_DELETE: return webhook_route(cn, c);
+    case ROUTE_DASHBOARD: return dash_file(cn, c);
+    case ROUTE_DASH_STREAM: return dash_stream(cn, c);
+    case ROUTE_DASH_SNAPSHOT: return dash_snapshot(cn, c);
     default: return MHD_NO;
     }
 }
@@ -166,6 +181,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES;
         if (cn->route.kind == ROUTE_PUBLISH || cn->route.kind == ROUTE_REQUEST)
             return begin_post(cn, c);
+        if (cn->route.kind == ROUTE_WEBHOOK_CREATE)
+            cn->limit = WEBHOOK_BODY_MAX;
         return MHD_YES;
     }
     if (cn->status)
@@ -254,6 +271,7 @@ static void *timer_main(void *arg)
         pthread_mutex_unlock(&gw->timer_lock);
         uint64_t now = clock_now_ns();
         served_foreach(gw, expire_one, &now);
+        window_expire(&gw->dash, now);
         pthread_mutex_lock(&gw->timer_lock);
     }
     pthread_mutex_unlock(&gw->timer_lock);
@@ -312,7 +330,10 @@ static int start_daemon(struct bus_http *gw, const bus_http_config_t *cfg)
 
 static void free_gateway(struct bus_http *gw)
 {
+    if (gw->hooks)
+        webhooks_stop(gw->hooks);
     served_free_all(gw);
+    window_destroy(&gw->dash);
     idem_destroy(&gw->idem);
     config_free(&gw->cfg);
     pthread_rwlock_destroy(&gw->served_lock);
@@ -349,14 +370,16 @@ int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out)
     pthread_cond_init(&gw->timer_cond, &ca);
     pthread_condattr_destroy(&ca);
     config_defaults(&gw->cfg);
-    int rc = 0;
-    if (cfg->config_file)
+    int rc = window_init(&gw->dash, 1, 1);
+    if (!rc && cfg->config_file)
         rc = config_load(&gw->cfg, cfg->config_file, last_error, sizeof(last_error));
     if (!rc)
         rc = idem_init(&gw->idem, gw->cfg.idempotency_keys,
                        (uint64_t)gw->cfg.idempotency_window_s * 1000000000u);
     if (!rc)
         rc = serve_declared(gw);
+    if (!rc)
+        rc = webhooks_start(&gw->hooks, bus, &gw->cfg, last_error, sizeof(last_error));
     if (!rc)
         rc = start_daemon(gw, cfg);
     if (!rc && pthread_create(&gw->timer, NULL, timer_main, gw) != 0) {
@@ -390,6 +413,7 @@ int bus_http_stop(bus_http_t *gw, uint64_t grace_ns)
     /* Parked clients are answered now: long polls with what they have,
      * streams end, requests get 503. */
     served_foreach(gw, wake_one, NULL);
+    window_wake_all(&gw->dash);
     call_wake_all(gw);
     uint64_t deadline = clock_deadline_ns(grace_ns);
     struct timespec until = {.tv_sec = (time_t)(deadline / 1000000000u),
@@ -407,6 +431,7 @@ int bus_http_stop(bus_http_t *gw, uint64_t grace_ns)
     /* Clients parked after the sweep (none: they see `stopping`) and
      * requests still in flight past the grace are cut here. */
     served_foreach(gw, wake_one, NULL);
+    window_wake_all(&gw->dash);
     call_wake_all(gw);
     MHD_stop_daemon(gw->daemon);
     free_gateway(gw);

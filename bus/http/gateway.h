@@ -44,6 +44,9 @@ struct bus_http {
     uint32_t nserved;
 
     struct idem idem;
+    struct webhooks *hooks;
+    /* Dashboard streams parked between snapshots (dash.c); no events. */
+    struct window dash;
 
     /* Requests parked for a reply (call.c), so that a stop can answer
      * them; under call.c's lock. */
@@ -99,7 +102,8 @@ struct conn {
      * waiting up to POLL_CATCH_UP_NS for that even with wait=0. */
     uint64_t must_see;
     bool must_see_read;
-    /* Stream: bytes formatted and not yet taken by libmicrohttpd */
+    /* Stream: bytes formatted and not yet taken by libmicrohttpd; the
+     * dashboard's stream: next_heartbeat_ns is its next snapshot */
     struct strbuf out;
     size_t out_sent;
     uint64_t next_heartbeat_ns;
@@ -118,6 +122,12 @@ enum MHD_Result info_healthz(struct conn *cn, struct MHD_Connection *c);
 enum MHD_Result info_metrics(struct conn *cn, struct MHD_Connection *c);
 enum MHD_Result info_topics(struct conn *cn, struct MHD_Connection *c);
 enum MHD_Result info_topic(struct conn *cn, struct MHD_Connection *c);
+/* The dashboard's files and its stream (dash.c). */
+enum MHD_Result dash_file(struct conn *cn, struct MHD_Connection *c);
+enum MHD_Result dash_stream(struct conn *cn, struct MHD_Connection *c);
+enum MHD_Result dash_snapshot(struct conn *cn, struct MHD_Connection *c);
+/* The webhook routes (webhook_api.c). */
+enum MHD_Result webhook_route(struct conn *cn, struct MHD_Connection *c);
 
 /* Shared by the long poll and the stream (poll.c). poll_setup: the first
  * call's topic and query (`after`; `limit` and `wait` too when
@@ -148,7 +158,8 @@ void served_foreach(struct bus_http *gw, void (*fn)(struct served *s, void *arg)
 void served_free_all(struct bus_http *gw);
 
 /* Auth (auth.c): 0 when the request may go on, else the status to answer
- * (401, 403). @right: "publish", "subscribe", or NULL for any token. */
+ * (401, 403). @right: "publish", "subscribe", "webhooks", or NULL for any
+ * token. */
 int auth_check(const struct bus_http *gw, struct MHD_Connection *c, const char *right,
                const char *topic);
 

@@ -12,6 +12,10 @@ const char *route_label(enum route_kind kind)
         [ROUTE_TOPICS] = "topics",     [ROUTE_TOPIC] = "topic",
         [ROUTE_PUBLISH] = "publish",   [ROUTE_POLL] = "poll",
         [ROUTE_STREAM] = "stream",     [ROUTE_REQUEST] = "request",
+        [ROUTE_WEBHOOK_CREATE] = "webhook_create", [ROUTE_WEBHOOK_LIST] = "webhook_list",
+        [ROUTE_WEBHOOK_GET] = "webhook_get", [ROUTE_WEBHOOK_DELETE] = "webhook_delete",
+        [ROUTE_DASHBOARD] = "dashboard", [ROUTE_DASH_STREAM] = "dashboard_stream",
+        [ROUTE_DASH_SNAPSHOT] = "dashboard_snapshot",
         [ROUTE_NOT_FOUND] = "unknown", [ROUTE_BAD_METHOD] = "bad_method",
         [ROUTE_BAD_TOPIC] = "bad_topic",
     };
@@ -38,6 +42,37 @@ bool topic_name_valid(const char *s, size_t n)
     return !token_empty;
 }
 
+bool topic_pattern_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > ROUTE_TOPIC_MAX || topic_name_reserved(s))
+        return false;
+    for (const char *t = s;;) {
+        size_t len = strcspn(t, ".");
+        bool last = t[len] == '\0';
+        bool wild = len == 1 && (t[0] == '*' || (t[0] == '>' && last));
+        if (!wild && !topic_name_valid(t, len))
+            return false;
+        if (last)
+            return true;
+        t += len + 1;
+    }
+}
+
+bool webhook_id_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 bool topic_name_reserved(const char *s)
 {
     return strncmp(s, "bus", 3) == 0 && (s[3] == '\0' || s[3] == '.');
@@ -55,6 +90,45 @@ static void method_route(struct route *r, bool get, bool post, const char *metho
         r->kind = ROUTE_BAD_METHOD;
         r->allow = get && post ? "GET, POST" : get ? "GET" : "POST";
     }
+}
+
+/* /v1/webhooks[/{id}] and the dashboard's paths; false for other paths. */
+static bool parse_other(const char *method, const char *path, struct route *r)
+{
+    static const char hooks[] = "/v1/webhooks";
+    bool get = strcmp(method, "GET") == 0;
+    if (!strcmp(path, hooks) || !strcmp(path, "/v1/webhooks/")) {
+        bool post = strcmp(method, "POST") == 0;
+        r->kind = get ? ROUTE_WEBHOOK_LIST : post ? ROUTE_WEBHOOK_CREATE : ROUTE_BAD_METHOD;
+        r->allow = "GET, POST";
+        return true;
+    }
+    if (!strncmp(path, hooks, sizeof(hooks) - 1) && path[sizeof(hooks) - 1] == '/') {
+        const char *id = path + sizeof(hooks);
+        if (!webhook_id_valid(id))
+            return true; /* 404 */
+        bool del = strcmp(method, "DELETE") == 0;
+        r->kind = get ? ROUTE_WEBHOOK_GET : del ? ROUTE_WEBHOOK_DELETE : ROUTE_BAD_METHOD;
+        r->allow = "GET, DELETE";
+        strcpy(r->topic, id);
+        return true;
+    }
+    static const char *const files[] = {"/", "/dashboard.js", "/dashboard.css"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (!strcmp(path, files[i])) {
+            r->kind = get ? ROUTE_DASHBOARD : ROUTE_BAD_METHOD;
+            r->allow = "GET";
+            strcpy(r->topic, i ? files[i] + 1 : "dashboard.html");
+            return true;
+        }
+    }
+    bool stream = !strcmp(path, "/v1/dashboard/stream");
+    if (stream || !strcmp(path, "/v1/dashboard/snapshot")) {
+        r->kind = !get ? ROUTE_BAD_METHOD : stream ? ROUTE_DASH_STREAM : ROUTE_DASH_SNAPSHOT;
+        r->allow = "GET";
+        return true;
+    }
+    return false;
 }
 
 void route_parse(const char *method, const char *path, struct route *r)
@@ -76,6 +150,8 @@ void route_parse(const char *method, const char *path, struct route *r)
             return;
         }
     }
+    if (parse_other(method, path, r))
+        return;
     static const char prefix[] = "/v1/topics/";
     if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
         return;

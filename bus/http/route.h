@@ -16,6 +16,13 @@ enum route_kind {
     ROUTE_POLL,       /* GET /v1/topics/{name}/events */
     ROUTE_STREAM,     /* GET /v1/topics/{name}/stream */
     ROUTE_REQUEST,    /* POST /v1/topics/{name}/request */
+    ROUTE_WEBHOOK_CREATE, /* POST /v1/webhooks */
+    ROUTE_WEBHOOK_LIST,   /* GET /v1/webhooks */
+    ROUTE_WEBHOOK_GET,    /* GET /v1/webhooks/{id} */
+    ROUTE_WEBHOOK_DELETE, /* DELETE /v1/webhooks/{id} */
+    ROUTE_DASHBOARD,      /* GET /, /dashboard.js, /dashboard.css */
+    ROUTE_DASH_STREAM,    /* GET /v1/dashboard/stream */
+    ROUTE_DASH_SNAPSHOT,  /* GET /v1/dashboard/snapshot */
     ROUTE_NOT_FOUND,  /* no such path: 404 */
     ROUTE_BAD_METHOD, /* a path we serve, another method: 405 */
     ROUTE_BAD_TOPIC,  /* a topic path with a malformed or reserved name: 400 */
@@ -29,7 +36,8 @@ const char *route_label(enum route_kind kind);
 
 struct route {
     enum route_kind kind;
-    char topic[ROUTE_TOPIC_MAX + 1]; /* for the topic routes */
+    char topic[ROUTE_TOPIC_MAX + 1]; /* the topic routes' topic, a webhook's id,
+                                        a dashboard file's name */
     const char *allow;               /* ROUTE_BAD_METHOD: the Allow header */
 };
 
@@ -41,6 +49,14 @@ void route_parse(const char *method, const char *path, struct route *r);
 /* A topic name as bus_topic_open() accepts it (1 to 255 bytes of tokens
  * split by single dots; printable non-space ASCII other than . * >). */
 bool topic_name_valid(const char *s, size_t n);
+
+/* A subscription pattern: tokens as in topic names, or `*`, or `>` as
+ * the last token; not one of the bus's own (first token `bus`). */
+bool topic_pattern_valid(const char *s);
+
+/* A webhook's id: 1 to 63 of A-Z a-z 0-9 _ - (no dot: Standard Webhooks
+ * ids never hold one). */
+bool webhook_id_valid(const char *s);
 
 /* Names whose first token is `bus`: the bus's own topics, not served. */
 bool topic_name_reserved(const char *s);

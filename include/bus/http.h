@@ -92,6 +92,46 @@ BUS_API int bus_http_stop(bus_http_t *gw, uint64_t grace_ns);
  */
 BUS_API const char *bus_http_last_error(void);
 
+/* Webhooks (docs/gateway.md, "Webhooks"): the gateway POSTs each event of
+ * a matching topic to a URL, signed as Standard Webhooks v1 asks: headers
+ * webhook-id (the same on every retry of one event), webhook-timestamp
+ * (Unix seconds of the attempt) and webhook-signature "v1,<base64 of
+ * HMAC-SHA256(key, id "." timestamp "." body)>", where the key is the
+ * base64 decoding of the secret's part after "whsec_". A receiver checks
+ * them with bus_http_webhook_verify(). */
+
+#define BUS_HTTP_WEBHOOK_TOLERANCE_S 300 /* 5 minutes, as Standard Webhooks */
+#define BUS_HTTP_WEBHOOK_SIGNATURE_MAX 48 /* "v1," + 44 base64 chars + NUL */
+
+/**
+ * bus_http_webhook_sign - the signature @out ("v1,<base64>", NUL-terminated,
+ * at most BUS_HTTP_WEBHOOK_SIGNATURE_MAX bytes with its NUL) of @body
+ * (@len bytes) sent with id @msg_id at Unix time @timestamp, under
+ * @secret ("whsec_<base64 of 1 to 64 bytes>").
+ * Thread-safety: any thread. Errors: -EINVAL (NULL argument, a secret
+ * that is not whsec_ and base64, an id empty or holding a '.'), -ENOSPC
+ * (@cap too small).
+ */
+BUS_API int bus_http_webhook_sign(const char *secret, const char *msg_id, int64_t timestamp,
+                                  const void *body, size_t len, char *out, size_t cap);
+
+/**
+ * bus_http_webhook_verify - check a webhook as received: @signatures is the
+ * webhook-signature header (space-separated "v1,<base64>" entries; one
+ * that matches is enough, so a sender may rotate keys), @msg_id and
+ * @timestamp the webhook-id and webhook-timestamp headers, @body the raw
+ * body. The timestamp must be within @tolerance_s of @now (Unix seconds)
+ * either way: a replayed old webhook fails. Compares in constant time.
+ * Thread-safety: any thread.
+ * Errors: -EINVAL (NULL argument, bad secret, a timestamp that is not a
+ * number), -ERANGE (timestamp out of tolerance), -EBADMSG (no signature
+ * matches).
+ */
+BUS_API int bus_http_webhook_verify(const char *secret, const char *msg_id,
+                                    const char *timestamp, const char *signatures,
+                                    const void *body, size_t len, int64_t now,
+                                    uint32_t tolerance_s);
+
 #ifdef __cplusplus
 }
 #endif

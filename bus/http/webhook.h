@@ -1,0 +1,139 @@
+/* webhook.h - webhooks: endpoints that get each event of matching topics
+ * POSTed, signed (Standard Webhooks), retried on a schedule, then
+ * dead-lettered (docs/gateway.md, "Webhooks").
+ *
+ * One lock guards the registry: the endpoints, their queues and counters.
+ * Bus workers take it to queue an event (webhook.c), HTTP threads to
+ * create, list and delete (webhook_api.c), and the sender thread to start
+ * and finish attempts (webhook_send.c), which alone touches libcurl. */
+#ifndef BUS_HTTP_WEBHOOK_H
+#define BUS_HTTP_WEBHOOK_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "config.h"
+#include "sign.h"
+#include "strbuf.h"
+
+#define WEBHOOK_ID_MAX 64
+#define WEBHOOK_DEAD_KEEP 16 /* dead letters kept per endpoint, the newest */
+#define WEBHOOK_ERROR_MAX 160
+
+/* One event on its way to one endpoint: in its queue from the bus handler
+ * until it succeeds or is given up. */
+struct delivery {
+    struct delivery *prev, *next;
+    struct webhook *hook;
+    char id[WEBHOOK_ID_MAX + 32]; /* webhook-id "msg_<hook>_<msg_no>", the same
+                                     on every retry and after a restart */
+    uint64_t msg_no;
+    char *topic;
+    uint64_t seq;
+    uint64_t publish_ns;
+    uint32_t attempts;            /* made so far */
+    uint64_t due_ns;              /* next attempt, CLOCK_MONOTONIC */
+    bool in_flight;
+    CURL *easy;                   /* while in flight */
+    struct curl_slist *headers;
+    size_t len;
+    unsigned char body[];
+};
+
+/* A delivery given up, as the endpoint's dead letters show it. */
+struct dead_letter {
+    char id[WEBHOOK_ID_MAX + 32];
+    char topic[256];
+    uint64_t seq;
+    uint32_t attempts;
+    char error[WEBHOOK_ERROR_MAX];
+};
+
+struct webhook {
+    struct webhook *next;
+    struct webhooks *all;
+    char id[WEBHOOK_ID_MAX];
+    char *pattern, *url;
+    unsigned char key[SECRET_MAX];
+    size_t klen;
+    bool ordered;           /* one attempt at a time, in queue order */
+    bool declared;          /* in the config file, not in the state_dir */
+    uint32_t max_in_flight;
+    bus_sub_t *sub;
+    /* Its queue: every delivery not yet done, in arrival order. */
+    struct delivery *head, *tail;
+    uint32_t pending, in_flight;
+    uint64_t next_msg;
+    uint64_t delivered, failed, failed_attempts;
+    char last_error[WEBHOOK_ERROR_MAX];
+    uint64_t failing_since_ns; /* first failure since the last success; 0 = none */
+    bool disabled;             /* failing for disable_after_s, or answered 410 */
+    bool listed;               /* in the live list: gets events */
+    bool gone;                 /* deleted: freed once nothing is in flight */
+    struct dead_letter dead[WEBHOOK_DEAD_KEEP];
+    uint64_t dead_total;
+};
+
+struct webhooks {
+    bus_t *bus;
+    const struct webhooks_cfg *cfg;
+    pthread_mutex_t lock;
+    struct webhook *list;  /* live endpoints */
+    struct webhook *graves; /* deleted, attempts still in flight */
+    CURLM *multi;
+    pthread_t sender;
+    bool stop;             /* under lock */
+    unsigned rand_state;   /* the sender's jitter */
+    /* The state_dir (webhook_store.c); dir NULL: in memory only. */
+    char *dir;
+    int log_fd;
+    uint64_t log_bytes, log_errors;
+    bool loading;
+};
+
+/* webhook.c: the registry. */
+int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cfg,
+                   char *why, size_t why_size);
+/* Unsubscribes every endpoint, stops the sender; pending deliveries are
+ * dropped (they live in memory only). */
+void webhooks_stop(struct webhooks *w);
+
+/* What is wrong with a definition, as a 400's code and message; NULL code
+ * when it is fine. */
+struct webhook_problem {
+    const char *code, *msg;
+};
+/* Checks and adds an endpoint. @id NULL: a new one is made. @secret NULL:
+ * one is generated, and written to @secret_out (at least 96 bytes).
+ * 0, -EINVAL (with @problem), -EEXIST (@id taken), -ENOMEM, or an error
+ * of bus_subscribe_pattern(). */
+int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
+                struct webhook_problem *problem, char *id_out, char *secret_out);
+/* -ENOENT when no endpoint has @id. */
+int webhook_delete(struct webhooks *w, const char *id);
+/* One endpoint (or all, @id NULL) as JSON into @b; -ENOENT. */
+int webhook_render(struct webhooks *w, const char *id, struct strbuf *b);
+
+/* webhook_send.c: the sender thread. */
+void *webhook_sender_main(void *arg);
+/* Frees a delivery that is not in flight, unlinking it from its queue;
+ * delivery_finish also logs it as done (it will not be sent again after a
+ * restart). */
+void delivery_drop(struct delivery *d);
+void delivery_finish(struct delivery *d);
+/* A delivery given up: counted as failed, kept among the dead letters. */
+void delivery_bury(struct delivery *d, const char *why);
+
+/* webhook_store.c: the state_dir. All but store_open and store_close are
+ * called under the lock. */
+int store_open(struct webhooks *w, const char *dir, char *why, size_t why_size);
+void store_close(struct webhooks *w);
+int store_save_definitions(struct webhooks *w);
+void store_queued(struct webhooks *w, const struct delivery *d);
+void store_done(struct webhooks *w, const struct delivery *d);
+void store_maybe_reset(struct webhooks *w);
+
+#endif /* BUS_HTTP_WEBHOOK_H */
