@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../clock.h"
@@ -404,11 +405,15 @@ int bus_http_stop(bus_http_t *gw, uint64_t grace_ns)
 {
     if (!gw)
         return -EINVAL;
-    /* Stop accepting: the listening socket closes now; connections open
-     * stay served until the end of the grace. */
+    /* Stop accepting: the listening socket stops listening now (Linux's
+     * shutdown() of a listener refuses new connections); connections open
+     * stay served until the end of the grace. It is closed only after
+     * MHD_stop_daemon: libmicrohttpd's workers take it out of their epoll
+     * sets on their own time, and a close before would race with that
+     * (TSan saw it) and let its number be reused meanwhile. */
     MHD_socket listener = MHD_quiesce_daemon(gw->daemon);
     if (listener != MHD_INVALID_SOCKET)
-        close(listener);
+        shutdown(listener, SHUT_RDWR);
     atomic_store_explicit(&gw->stopping, true, memory_order_seq_cst);
     /* Parked clients are answered now: long polls with what they have,
      * streams end, requests get 503. */
@@ -434,6 +439,8 @@ int bus_http_stop(bus_http_t *gw, uint64_t grace_ns)
     window_wake_all(&gw->dash);
     call_wake_all(gw);
     MHD_stop_daemon(gw->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
     free_gateway(gw);
     return 0;
 }
