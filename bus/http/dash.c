@@ -117,54 +117,9 @@ static bool fill(struct conn *cn, struct MHD_Connection *c)
     return !parked;
 }
 
-struct dash_ctx {
-    struct conn *cn;
-    struct MHD_Connection *c;
-};
-
-static ssize_t dash_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    struct dash_ctx *dc = cls;
-    struct conn *cn = dc->cn;
-    if (cn->parked_as >= 0) {
-        waiting_add(cn->gw, cn->parked_as, -1);
-        cn->parked_as = -1;
-    }
-    if (cn->out_sent == cn->out.len) {
-        cn->out.len = cn->out_sent = 0;
-        /* An early end only: fill() reads the flag again under the lock. */
-        if (cn->ending || cn->out.failed ||
-            atomic_load_explicit(&cn->gw->stopping, memory_order_seq_cst))
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        if (!fill(cn, dc->c))
-            return 0; /* parked: called again once resumed */
-        if (cn->out.len == 0)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    size_t n = cn->out.len - cn->out_sent;
-    if (n > max)
-        n = max;
-    memcpy(buf, cn->out.p + cn->out_sent, n);
-    cn->out_sent += n;
-    return (ssize_t)n;
-}
-
 enum MHD_Result dash_stream(struct conn *cn, struct MHD_Connection *c)
 {
-    struct dash_ctx *dc = malloc(sizeof(*dc));
-    if (!dc)
-        return MHD_NO;
-    *dc = (struct dash_ctx){cn, c};
     cn->next_heartbeat_ns = 0; /* the first snapshot at once */
     sb_puts(&cn->out, "retry: 2000\n\n");
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, dash_read, dc, free);
-    if (!r) {
-        free(dc);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    return reply(cn, c, MHD_HTTP_OK, r);
+    return sse_reply(cn, c, 65536, fill);
 }
