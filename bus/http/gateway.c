@@ -103,6 +103,7 @@ static bool admitted(struct conn *cn, struct MHD_Connection *c)
         [ROUTE_TOPIC] = "subscribe",
         [ROUTE_WEBHOOK_CREATE] = "webhooks", [ROUTE_WEBHOOK_LIST] = "webhooks",
         [ROUTE_WEBHOOK_GET] = "webhooks",    [ROUTE_WEBHOOK_DELETE] = "webhooks",
+        [ROUTE_WEBHOOK_ENABLE] = "webhooks",
     };
     struct route *r = &cn->route;
     if (r->kind == ROUTE_NOT_FOUND) {
@@ -151,7 +152,8 @@ static enum MHD_Result run_route(struct conn *cn, struct MHD_Connection *c)
     case ROUTE_WEBHOOK_CREATE:
     case ROUTE_WEBHOOK_LIST:
     case ROUTE_WEBHOOK_GET:
-    case ROUTE_WEBHOOK_DELETE: return webhook_route(cn, c);
+    case ROUTE_WEBHOOK_DELETE:
+    case ROUTE_WEBHOOK_ENABLE: return webhook_route(cn, c);
     case ROUTE_DASHBOARD: return dash_file(cn, c);
     case ROUTE_DASH_STREAM: return dash_stream(cn, c);
     case ROUTE_DASH_SNAPSHOT: return dash_snapshot(cn, c);

@@ -255,6 +255,18 @@ int webhook_delete(struct webhooks *w, const char *id)
     return 0;
 }
 
+int webhook_enable(struct webhooks *w, const char *id)
+{
+    pthread_mutex_lock(&w->lock);
+    struct webhook *h = find(w, id);
+    if (h && h->disabled) {
+        h->disabled = false;
+        h->failing_since_ns = 0;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return h ? 0 : -ENOENT;
+}
+
 /* Unix ms of a CLOCK_MONOTONIC time. */
 static uint64_t wall_ms_of(uint64_t mono_ns)
 {

@@ -114,6 +114,10 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
                 struct webhook_problem *problem, char *id_out, char *secret_out);
 /* -ENOENT when no endpoint has @id. */
 int webhook_delete(struct webhooks *w, const char *id);
+/* A disabled endpoint gets events and attempts again, its failing clock
+ * started over (counts, last error and dead letters stay); an endpoint
+ * that is not disabled is left as it is. 0, or -ENOENT. */
+int webhook_enable(struct webhooks *w, const char *id);
 /* One endpoint (or all, @id NULL) as JSON into @b; -ENOENT. */
 int webhook_render(struct webhooks *w, const char *id, struct strbuf *b);
 

@@ -267,6 +267,28 @@ class WebhookTest(unittest.TestCase):
         body = self.await_hook(gw, hook, lambda b: b["state"] == "disabled")
         self.assertEqual(len(r.got), 1)
 
+    def test_enable_resumes_a_disabled_endpoint(self):
+        gw = self.gateway(config())
+        r = self.receiver(answer=lambda n: (410 if n == 0 else 204, 0))
+        hook = self.create(gw, r)
+        gw.publish("pay.x", b"a")
+        self.await_hook(gw, hook, lambda b: b["state"] == "disabled")
+        gw.publish("pay.x", b"refused")  # disabled: counted as failed, not sent
+        self.await_hook(gw, hook, lambda b: b["failed"] == 2)
+        status, _, body = gw.json("POST", "/v1/webhooks/wh_nope/enable")
+        self.assertEqual((status, body["code"]), (404, "unknown_webhook"))
+        self.assertEqual(gw.json("GET", f"/v1/webhooks/{hook}/enable")[0], 405)
+        self.assertEqual(gw.json("POST", f"/v1/webhooks/{hook}/other")[0], 404)
+        status, _, body = gw.json("POST", f"/v1/webhooks/{hook}/enable")
+        self.assertEqual((status, body["id"], body["state"]), (200, hook, "ok"))
+        self.assertEqual((body["failed"], body["last_error"]), (2, "endpoint disabled"))
+        gw.publish("pay.x", b"b")
+        got = r.wait(2)
+        self.assertEqual(got[1]["body"], b"b")
+        body = self.await_hook(gw, hook, lambda b: b["delivered"] == 1)
+        self.assertEqual((body["state"], body["pending"]), ("ok", 0))
+        self.assertEqual(gw.json("POST", f"/v1/webhooks/{hook}/enable")[2]["state"], "ok")
+
     def test_bad_definitions_are_400(self):
         gw = self.gateway(config())
         cases = [
@@ -337,7 +359,12 @@ class WebhookTest(unittest.TestCase):
         self.assertEqual(gw.json("POST", "/v1/webhooks", definition, app)[0], 403)
         self.assertEqual(gw.json("GET", "/v1/webhooks", None, app)[0], 403)
         ops = {"Authorization": "Bearer ops-secret-1"}
-        self.assertEqual(gw.json("POST", "/v1/webhooks", definition, ops)[0], 201)
+        status, _, body = gw.json("POST", "/v1/webhooks", definition, ops)
+        self.assertEqual(status, 201)
+        enable = f"/v1/webhooks/{body['id']}/enable"
+        self.assertEqual(gw.json("POST", enable)[0], 401)
+        self.assertEqual(gw.json("POST", enable, None, app)[0], 403)
+        self.assertEqual(gw.json("POST", enable, None, ops)[0], 200)
 
     def test_pending_deliveries_survive_kill_9(self):
         """A kill -9 loop: each round publishes events to an endpoint that is
