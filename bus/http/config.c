@@ -346,6 +346,11 @@ static int webhooks_key(struct parse *p, const char *key, const char *v)
             p->err = rc;
         return !rc;
     }
+    if (!strcmp(key, "deny_private")) {
+        if (!boolean(v, &h->deny_private))
+            return fail(p, -EINVAL, "webhooks", key, "true or false");
+        return 1;
+    }
     if (!strcmp(key, "schedule"))
         return schedule(p, v);
     if (!strcmp(key, "state_dir")) {

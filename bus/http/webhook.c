@@ -59,18 +59,9 @@ static int on_event(const bus_event_t *ev, void *ctx)
     return 0;
 }
 
-static bool host_allowed(const struct webhooks_cfg *cfg, const char *host)
-{
-    if (cfg->nallow_hosts == 0)
-        return true;
-    for (size_t i = 0; i < cfg->nallow_hosts; i++)
-        if (!strcasecmp(cfg->allow_hosts[i], host))
-            return true;
-    return false;
-}
-
-/* An absolute http or https URL to an allowed host; NULL code when so. */
-static struct webhook_problem check_url(const struct webhooks_cfg *cfg, const char *url)
+/* An absolute http or https URL to an allowed host; NULL code when so.
+ * The sender checks again the address each connection goes to. */
+static struct webhook_problem check_url(const struct host_allow *allow, const char *url)
 {
     struct webhook_problem p = {"bad_url", "url: not an absolute http or https URL"};
     CURLU *u = curl_url();
@@ -79,11 +70,12 @@ static struct webhook_problem check_url(const struct webhooks_cfg *cfg, const ch
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host &&
         (!strcasecmp(scheme, "http") || !strcasecmp(scheme, "https"))) {
-        if (host_allowed(cfg, host))
+        if (host_allow_url(allow, host))
             p = (struct webhook_problem){NULL, NULL};
         else
             p = (struct webhook_problem){"forbidden_host",
-                                         "url: host not in [webhooks] allow_hosts"};
+                                         "url: host not allowed by [webhooks] allow_hosts "
+                                         "or deny_private"};
     }
     curl_free(scheme);
     curl_free(host);
@@ -146,7 +138,7 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
     else if (!def->url)
         *problem = (struct webhook_problem){"bad_url", "url: missing"};
     else
-        *problem = check_url(w->cfg, def->url);
+        *problem = check_url(&w->allow, def->url);
     if (problem->code)
         return -EINVAL;
     struct webhook *h = calloc(1, sizeof(*h));
@@ -360,19 +352,25 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
     w->rand_state = (unsigned)clock_now_ns();
     w->log_fd = -1;
     w->loading = true; /* declared endpoints are not saved */
+    int rc = host_allow_init(&w->allow, &cfg->hooks, why, why_size);
+    if (rc) {
+        free(w);
+        return rc;
+    }
     pthread_mutex_init(&w->lock, NULL);
     w->multi = curl_multi_init();
     if (!w->multi || pthread_create(&w->sender, NULL, webhook_sender_main, w) != 0) {
         if (w->multi)
             curl_multi_cleanup(w->multi);
         pthread_mutex_destroy(&w->lock);
+        host_allow_free(&w->allow);
         free(w);
         return -ENOMEM;
     }
     *out = w;
     for (size_t i = 0; i < cfg->nwebhooks; i++) {
         struct webhook_problem p;
-        int rc = webhook_add(w, &cfg->webhooks[i], &p, NULL, NULL);
+        rc = webhook_add(w, &cfg->webhooks[i], &p, NULL, NULL);
         if (rc) {
             snprintf(why, why_size, "[webhook %s]: %s", cfg->webhooks[i].name,
                      p.msg ? p.msg : bus_strerror(rc));
@@ -387,7 +385,7 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
     if (!cfg->hooks.state_dir)
         w->loading = false;
     pthread_mutex_unlock(&w->lock);
-    int rc = store_open(w, cfg->hooks.state_dir, why, why_size);
+    rc = store_open(w, cfg->hooks.state_dir, why, why_size);
     if (rc) {
         webhooks_stop(w);
         *out = NULL;
@@ -417,5 +415,6 @@ void webhooks_stop(struct webhooks *w)
     curl_multi_cleanup(w->multi);
     store_close(w);
     pthread_mutex_destroy(&w->lock);
+    host_allow_free(&w->allow);
     free(w);
 }

@@ -16,6 +16,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "host_allow.h"
 #include "sign.h"
 #include "strbuf.h"
 
@@ -39,6 +40,7 @@ struct delivery {
     bool in_flight;
     CURL *easy;                   /* while in flight */
     struct curl_slist *headers;
+    char *refused;                /* in flight: an address it may not connect to */
     size_t len;
     unsigned char body[];
 };
@@ -80,6 +82,7 @@ struct webhook {
 struct webhooks {
     bus_t *bus;
     const struct webhooks_cfg *cfg;
+    struct host_allow allow; /* read-only once started */
     pthread_mutex_t lock;
     struct webhook *list;  /* live endpoints */
     struct webhook *graves; /* deleted, attempts still in flight */
