@@ -10,6 +10,7 @@
 
 #include "bus/http.h"
 #include "config.h"
+#include "dash_history.h"
 #include "idem.h"
 #include "route.h"
 #include "strbuf.h"
@@ -47,6 +48,7 @@ struct bus_http {
     struct webhooks *hooks;
     /* Dashboard streams parked between snapshots (dash.c); no events. */
     struct window dash;
+    struct dash_history history;
 
     /* Requests parked for a reply (call.c), so that a stop can answer
      * them; under call.c's lock. */

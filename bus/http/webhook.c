@@ -341,6 +341,18 @@ int webhook_render(struct webhooks *w, const char *id, struct strbuf *b)
     return rc;
 }
 
+void webhook_render_delivered(struct webhooks *w, struct strbuf *b)
+{
+    sb_puts(b, "{");
+    pthread_mutex_lock(&w->lock);
+    for (const struct webhook *h = w->list; h; h = h->next) {
+        sb_json_string(b, h->id, strlen(h->id));
+        sb_printf(b, ":%" PRIu64 "%s", h->delivered, h->next ? "," : "");
+    }
+    pthread_mutex_unlock(&w->lock);
+    sb_puts(b, "}");
+}
+
 int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cfg,
                    char *why, size_t why_size)
 {

@@ -123,6 +123,9 @@ int webhook_delete(struct webhooks *w, const char *id);
 int webhook_enable(struct webhooks *w, const char *id);
 /* One endpoint (or all, @id NULL) as JSON into @b; -ENOENT. */
 int webhook_render(struct webhooks *w, const char *id, struct strbuf *b);
+/* Each endpoint's delivered count, {"ID":N,...}, into @b (the dashboard's
+ * history). */
+void webhook_render_delivered(struct webhooks *w, struct strbuf *b);
 
 /* webhook_send.c: the sender thread. */
 void *webhook_sender_main(void *arg);
