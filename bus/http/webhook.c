@@ -364,10 +364,10 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
     w->rand_state = (unsigned)clock_now_ns();
     w->log_fd = -1;
     w->loading = true; /* declared endpoints are not saved */
-    int rc = host_allow_init(&w->allow, &cfg->hooks, why, why_size);
-    if (rc) {
+    int allow_rc = host_allow_init(&w->allow, &cfg->hooks, why, why_size);
+    if (allow_rc) {
         free(w);
-        return rc;
+        return allow_rc;
     }
     pthread_mutex_init(&w->lock, NULL);
     w->multi = curl_multi_init();
@@ -382,7 +382,7 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
     *out = w;
     for (size_t i = 0; i < cfg->nwebhooks; i++) {
         struct webhook_problem p;
-        rc = webhook_add(w, &cfg->webhooks[i], &p, NULL, NULL);
+        int rc = webhook_add(w, &cfg->webhooks[i], &p, NULL, NULL);
         if (rc) {
             snprintf(why, why_size, "[webhook %s]: %s", cfg->webhooks[i].name,
                      p.msg ? p.msg : bus_strerror(rc));
@@ -397,7 +397,7 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
     if (!cfg->hooks.state_dir)
         w->loading = false;
     pthread_mutex_unlock(&w->lock);
-    rc = store_open(w, cfg->hooks.state_dir, why, why_size);
+    int rc = store_open(w, cfg->hooks.state_dir, why, why_size);
     if (rc) {
         webhooks_stop(w);
         *out = NULL;
