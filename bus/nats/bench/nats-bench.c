@@ -473,6 +473,7 @@ int main(int argc, char **argv)
         return child(argv[2], strtoull(argv[4], NULL, 10));
     }
     int rounds = 5;
+    const char *only = NULL; /* --only SUBSTRING: the systems whose name has it (profiling) */
     uint64_t events = 200000, paced = 20000, rate = 20000, requests = 2000;
     for (int i = 1; i + 1 < argc; i += 2) {
         uint64_t v = strtoull(argv[i + 1], NULL, 10);
@@ -486,6 +487,8 @@ int main(int argc, char **argv)
             rate = v;
         else if (strcmp(argv[i], "--requests") == 0)
             requests = v;
+        else if (strcmp(argv[i], "--only") == 0)
+            only = argv[i + 1];
     }
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0)
@@ -507,6 +510,8 @@ int main(int argc, char **argv)
            rounds, events, paced, rate, requests);
     for (int r = 0; r < rounds; r++) {
         for (int s = 0; s < SYSTEMS; s++) { /* interleaved: each round runs all */
+            if (only && !strstr(names[s], only))
+                continue;
             struct result t = run[s](events, 0), l = run[s](paced, rate);
             tput[s][r] = t.rate;
             p50[s][r] = (double)l.p50 / 1000;
@@ -515,7 +520,7 @@ int main(int argc, char **argv)
             printf("round %d  %-24s %10.0f ev/s  p50 %8.1f us  p99 %8.1f us  lost %" PRIu64 "\n",
                    r + 1, names[s], t.rate, p50[s][r], p99[s][r], t.lost + l.lost);
         }
-        for (int b = 0; b < 2; b++) {
+        for (int b = 0; b < 2 && (!only || strstr("request-reply", only)); b++) {
             struct result q = run_requests(b == 0, requests);
             rr50[b][r] = (double)q.p50 / 1000;
             rr99[b][r] = (double)q.p99 / 1000;
