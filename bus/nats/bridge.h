@@ -38,7 +38,7 @@ struct export_queue {
     struct export_batch spare; /* the exporter's: being published, or empty */
     size_t limit;              /* bytes in fill at most (export_buf_bytes / 2) */
     uint64_t queued, done;     /* events appended; handed to cnats (or refused) */
-    bool exporter_waiting, stop;
+    bool exporter_sleeping, stop; /* sleeping: until a handler wakes it */
     bool started; /* the thread runs: written before and after it only */
     pthread_t thread;
 };

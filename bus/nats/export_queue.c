@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bridge.h"
 
@@ -71,7 +72,7 @@ int bus__nats_export_enqueue(struct bus_nats *b, const char *subject, const void
     q->fill.len += n;
     q->fill.records++;
     q->queued++;
-    if (q->exporter_waiting)
+    if (q->exporter_sleeping)
         pthread_cond_signal(&q->more);
     pthread_mutex_unlock(&q->lock);
     return 0;
@@ -91,19 +92,44 @@ static void publish_batch(struct bus_nats *b, struct export_batch *batch)
     }
 }
 
+/* While events flow the exporter looks for more every POLL_NS, so that the
+ * handlers need not wake it (a futex call, and often the worker preempted
+ * by the thread it woke, before the local subscribers of the event ran);
+ * once a look found nothing, it sleeps until a handler wakes it. */
+enum { POLL_NS = 200000 };
+
+static void wait_for_events(struct export_queue *q, bool flowing)
+{
+    if (flowing) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += POLL_NS;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&q->more, &q->lock, &until);
+        return;
+    }
+    q->exporter_sleeping = true;
+    pthread_cond_wait(&q->more, &q->lock);
+    q->exporter_sleeping = false;
+}
+
 static void *exporter_main(void *arg)
 {
     struct bus_nats *b = arg;
     struct export_queue *q = &b->queue;
+    bool flowing = false; /* the last look found events */
     pthread_mutex_lock(&q->lock);
     for (;;) {
         while (!q->fill.len && !q->stop) {
-            q->exporter_waiting = true;
-            pthread_cond_wait(&q->more, &q->lock);
-            q->exporter_waiting = false;
+            wait_for_events(q, flowing);
+            flowing = false;
         }
         if (!q->fill.len) /* stopping, and everything is out */
             break;
+        flowing = true;
         struct export_batch taken = q->fill;
         q->fill = q->spare;
         q->fill.len = 0;
@@ -124,7 +150,11 @@ int bus__nats_export_start(struct bus_nats *b, size_t limit)
 {
     struct export_queue *q = &b->queue;
     pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->more, NULL);
+    pthread_condattr_t monotonic; /* the polls' deadlines */
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->more, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_cond_init(&q->progress, NULL);
     q->limit = limit;
     int rc = pthread_create(&q->thread, NULL, exporter_main, b);
