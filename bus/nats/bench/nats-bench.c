@@ -372,6 +372,19 @@ static struct result local_result(struct receiver *r)
     return res;
 }
 
+/* The sending bridge's losses, if any, on stderr (the receiver counts
+ * what did not arrive; this says why). */
+static void report_drops(bus_nats_t *nats)
+{
+    bus_nats_stats_t st;
+    bus_nats_stats(nats, &st);
+    uint64_t dropped = st.dropped_reconnect_buffer + st.dropped_closed + st.js_failed;
+    if (dropped)
+        fprintf(stderr, "nats-bench: the bridge lost %" PRIu64 " (reconnect buffer %" PRIu64
+                ", closed %" PRIu64 ", refused by the stream %" PRIu64 ")\n",
+                dropped, st.dropped_reconnect_buffer, st.dropped_closed, st.js_failed);
+}
+
 /* One measurement of a system: @rate 0 = throughput, else paced. */
 
 /* A local subscriber; @exported: while the bridge also exports its topic
@@ -429,6 +442,7 @@ static struct result run_bridge(uint64_t n, uint64_t rate)
     send_events(send_bus, t, n, rate);
     bus_flush(bus);
     bus_nats_flush(nats, UINT64_MAX);
+    report_drops(nats);
     struct result res;
     finish(&p, &res);
     bus_nats_destroy(nats);
@@ -483,8 +497,11 @@ struct js_sender {
 static void send_js(void *ctx, const void *data, size_t size)
 {
     struct js_sender *s = ctx;
-    if (js_PublishAsync(s->js, s->subject, data, (int)size, NULL) != NATS_OK)
+    natsStatus st = js_PublishAsync(s->js, s->subject, data, (int)size, NULL);
+    if (st != NATS_OK) {
+        fprintf(stderr, "nats-bench: js_PublishAsync: %s\n", natsStatus_GetText(st));
         abort();
+    }
 }
 
 /* The bridge: bus_publish() -> export (js_PublishAsync with Nats-Msg-Id)
@@ -507,6 +524,7 @@ static struct result run_bridge_js(uint64_t n, uint64_t rate)
     bus_flush(bus);
     bus_nats_flush(nats, UINT64_MAX); /* every export acknowledged */
     double stored = rate_since(n, start);
+    report_drops(nats);
     struct result res;
     finish(&p, &res);
     res.stored = stored;
@@ -530,6 +548,7 @@ static struct result run_raw_js(uint64_t n, uint64_t rate)
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = 4096; /* as the bridge's */
+    jo.PublishAsync.StallWait = 5000;
     if (natsConnection_ConnectTo(&nc, url) != NATS_OK ||
         natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
         abort();
