@@ -131,15 +131,16 @@ static void *exporter_main(void *arg)
             break;
         flowing = true;
         struct export_batch taken = q->fill;
-        q->fill = q->spare;
-        q->fill.len = 0;
-        q->fill.records = 0;
+        q->fill = q->spare; /* empty, its memory reused */
+        q->spare = (struct export_batch){0};
         pthread_cond_broadcast(&q->progress); /* room for the handlers */
         pthread_mutex_unlock(&q->lock);
         publish_batch(b, &taken);
         pthread_mutex_lock(&q->lock);
-        q->spare = taken;
         q->done += taken.records;
+        taken.len = 0;
+        taken.records = 0;
+        q->spare = taken;
         pthread_cond_broadcast(&q->progress); /* bus__nats_export_drain() */
     }
     pthread_mutex_unlock(&q->lock);

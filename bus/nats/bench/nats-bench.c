@@ -489,6 +489,17 @@ static double rate_since(uint64_t n, uint64_t start)
     return (double)n * 1e9 / (double)(now_ns() - start);
 }
 
+/* A JetStream run's end: the receiver's report, the sender's rate of
+ * acknowledged publishes, and the stream deleted. */
+static struct result js_end(struct child *p, const char *stream, double stored)
+{
+    struct result res;
+    finish(p, &res);
+    res.stored = stored;
+    js_DeleteStream(admin_js, stream, NULL, NULL);
+    return res;
+}
+
 struct js_sender {
     jsCtx *js;
     const char *subject;
@@ -525,12 +536,9 @@ static struct result run_bridge_js(uint64_t n, uint64_t rate)
     bus_nats_flush(nats, UINT64_MAX); /* every export acknowledged */
     double stored = rate_since(n, start);
     report_drops(nats);
-    struct result res;
-    finish(&p, &res);
-    res.stored = stored;
+    struct result res = js_end(&p, stream, stored);
     bus_nats_destroy(nats);
     bus_destroy(bus);
-    js_DeleteStream(admin_js, stream, NULL, NULL);
     return res;
 }
 
@@ -557,13 +565,9 @@ static struct result run_raw_js(uint64_t n, uint64_t rate)
     send_events(send_js, &sender, n, rate);
     if (js_PublishAsyncComplete(js, NULL) != NATS_OK)
         abort();
-    double stored = rate_since(n, start);
-    struct result res;
-    finish(&p, &res);
-    res.stored = stored;
+    struct result res = js_end(&p, stream, rate_since(n, start));
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
-    js_DeleteStream(admin_js, stream, NULL, NULL);
     return res;
 }
 
