@@ -1,7 +1,8 @@
 /* export.c - local events to NATS: the handler of the bridge's pattern
  * subscriptions, on the bus's workers. Plain events go to the export queue
- * (export_queue.c), which the exporter thread hands to cnats; requests go out on the SendAsap connection and hold the worker
- * until the reply or the request's deadline. */
+ * (export_queue.c), which the exporter thread hands to cnats; requests go
+ * out on the SendAsap connection and hold the worker until the reply or
+ * the request's deadline. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

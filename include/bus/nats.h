@@ -188,7 +188,8 @@ BUS_API int bus_nats_config_parse(bus_nats_config_t *cfg, const char *flag, cons
 BUS_API int bus_nats_create(bus_t *bus, const bus_nats_config_t *cfg, bus_nats_t **out);
 
 /**
- * bus_nats_destroy - stop exporting (waits for export handlers running),
+ * bus_nats_destroy - stop exporting (waits for export handlers running,
+ * then hands what they queued to cnats and stops the exporter thread),
  * stop importing, wait for the imported events still queued on the bus to
  * be handled (their replies and acknowledgements go out), flush what is
  * buffered for the server, and close the connection. NULL is ignored.
@@ -200,7 +201,8 @@ BUS_API void bus_nats_destroy(bus_nats_t *nats);
 /**
  * bus_nats_flush - return once the server has everything the bridge sent
  * before the call (exported events, and after a reconnect its imports
- * registered again): a round trip on each connection; in JetStream mode,
+ * registered again): the export queue handed to cnats (into its reconnect
+ * buffer while disconnected), then a round trip on each connection; in JetStream mode,
  * also every export acknowledged by the stream (or counted in js_failed). Call it after
  * bus_flush() to know that the exports of the events flushed have reached
  * the server; while disconnected it waits for the reconnect.
