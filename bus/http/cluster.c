@@ -47,25 +47,24 @@ static int parse_list(bus_nats_config_t *n, const char *flag, const char *v, con
     return rc ? fail(why, why_size, rc, key, bus_nats_last_error()) : 0;
 }
 
-/* The keys that are strings of the bridge's config, kept here. */
-static char **string_field(struct cluster_cfg *c, const char *key)
+/* The keys that are strings of the bridge's config: copies of ours. */
+static const struct {
+    const char *key;
+    size_t offset;
+} strings[] = {
+    {"name", offsetof(bus_nats_config_t, name)},
+    {"token", offsetof(bus_nats_config_t, token)},
+    {"user", offsetof(bus_nats_config_t, user)},
+    {"password", offsetof(bus_nats_config_t, password)},
+    {"tls_ca_file", offsetof(bus_nats_config_t, tls_ca_file)},
+    {"tls_cert_file", offsetof(bus_nats_config_t, tls_cert_file)},
+    {"tls_key_file", offsetof(bus_nats_config_t, tls_key_file)},
+};
+#define NSTRINGS (sizeof(strings) / sizeof(strings[0]))
+
+static const char **string_at(struct cluster_cfg *c, size_t i)
 {
-    static const struct {
-        const char *key;
-        size_t offset;
-    } fields[] = {
-        {"name", offsetof(struct cluster_cfg, name)},
-        {"token", offsetof(struct cluster_cfg, token)},
-        {"user", offsetof(struct cluster_cfg, user)},
-        {"password", offsetof(struct cluster_cfg, password)},
-        {"tls_ca_file", offsetof(struct cluster_cfg, tls_ca_file)},
-        {"tls_cert_file", offsetof(struct cluster_cfg, tls_cert_file)},
-        {"tls_key_file", offsetof(struct cluster_cfg, tls_key_file)},
-    };
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-        if (!strcmp(key, fields[i].key))
-            return (char **)((char *)c + fields[i].offset);
-    return NULL;
+    return (const char **)((char *)&c->nats + strings[i].offset);
 }
 
 /* The keys that are numbers: connection attempts and discovery. */
@@ -109,9 +108,11 @@ int cluster_config_key(struct cluster_cfg **cfg, const char *key, const char *va
         int rc = bus_nats_config_parse(&c->nats, flags[i].flag, value);
         return rc ? fail(why, why_size, rc, key, bus_nats_last_error()) : 0;
     }
-    char **field = string_field(c, key);
-    if (field) {
-        free(*field);
+    for (size_t i = 0; i < NSTRINGS; i++) {
+        if (strcmp(key, strings[i].key) != 0)
+            continue;
+        const char **field = string_at(c, i);
+        free((char *)*field);
         *field = strdup(value);
         return *field ? 0 : -ENOMEM;
     }
@@ -151,13 +152,8 @@ void cluster_config_free(struct cluster_cfg *c)
 {
     if (!c)
         return;
-    free(c->name);
-    free(c->token);
-    free(c->user);
-    free(c->password);
-    free(c->tls_ca_file);
-    free(c->tls_cert_file);
-    free(c->tls_key_file);
+    for (size_t i = 0; i < NSTRINGS; i++)
+        free((char *)*string_at(c, i));
     free(c);
 }
 
@@ -172,13 +168,6 @@ int cluster_start(struct bus_http *gw, char *why, size_t why_size)
         return -EINVAL;
     }
     bus_nats_config_t *n = &c->nats;
-    n->name = c->name;
-    n->token = c->token;
-    n->user = c->user;
-    n->password = c->password;
-    n->tls_ca_file = c->tls_ca_file;
-    n->tls_cert_file = c->tls_cert_file;
-    n->tls_key_file = c->tls_key_file;
     /* Imported topics are created as the HTTP clients' would be. */
     n->import_topic = &gw->cfg.defaults.bus;
     gw->cluster = calloc(1, sizeof(*gw->cluster));

@@ -19,8 +19,7 @@ struct strbuf;
 /* The NATS part of the configuration (config.h's gw_config.nats; NULL
  * when neither the file nor the command line mentions NATS). */
 struct cluster_cfg {
-    bus_nats_config_t nats; /* its strings point to the fields below */
-    char *name, *token, *user, *password, *tls_ca_file, *tls_cert_file, *tls_key_file;
+    bus_nats_config_t nats; /* its strings (name, token, ...) are ours: freed */
     uint32_t discover_timeout_ms; /* GET /v1/cluster's default wait for answers */
 };
 

@@ -275,7 +275,4 @@ if __name__ == "__main__":
     if not shutil.which("nats-server") or not nats_built(test_gateway.GATEWAY):
         print("nats-server or bus-gateway's NATS bridge is not there: skipped")
         sys.exit(77)
-    result = unittest.main(verbosity=2, exit=False).result
-    print(f"Checks: {result.testsRun}, Failures: {len(result.failures)}, "
-          f"Errors: {len(result.errors)}")
-    sys.exit(0 if result.wasSuccessful() else 1)
+    test_gateway.run_tests()
