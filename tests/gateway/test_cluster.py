@@ -35,13 +35,13 @@ def free_port():
 class NatsServer:
     """nats-server on 127.0.0.1, a free port, JetStream in a temp dir."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, extra=()):
         self.dir = tempfile.mkdtemp(prefix="bus-cluster-test-")
         for _ in range(5):  # a free port can be taken before the server binds it
             self.port = port or free_port()
             self.proc = subprocess.Popen(
                 ["nats-server", "-a", "127.0.0.1", "-p", str(self.port), "-js",
-                 "-sd", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 "-sd", self.dir, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             if self._accepting():
                 self.url = f"nats://127.0.0.1:{self.port}"
                 return
@@ -80,9 +80,9 @@ def wait_until(what, cond, timeout=10):
     raise AssertionError(f"never: {what}")
 
 
-def window(gw, topic):
-    """Every event the gateway holds for @topic (no wait)."""
-    status, _, body = gw.json("GET", f"/v1/topics/{topic}/events?after=0&limit=1000")
+def window(gw, topic, after=0):
+    """The events after @after the gateway holds for @topic (no wait)."""
+    status, _, body = gw.json("GET", f"/v1/topics/{topic}/events?after={after}&limit=1000")
     return body["events"] if status == 200 else []
 
 
@@ -130,6 +130,38 @@ class ClusterTest(unittest.TestCase):
         a.publish("other.t", b"local")
         self.assertEqual(a.metric("bus_nats_exported_total"), 3)
 
+    def test_a_declared_topic_is_imported_with_its_own_configuration(self):
+        a = self.gateway("--export", "orders.>")
+        b = self.gateway(config=f"""
+[topic orders.big]
+max_payload = 65536
+retention_events = 4
+[nats]
+servers = {self.nats.url}
+import = orders.>
+""")
+        for i in range(6):
+            a.publish("orders.big", b"%d" % i, "application/json")
+        # The window keeps the last 4 (retention_events): seqs 3 to 6.
+        wait_until("the last 4 in B's window", lambda: [
+            e["data"] for e in window(b, "orders.big", after=2)] == [2, 3, 4, 5])
+        _, _, topic = b.json("GET", "/v1/topics/orders.big")
+        self.assertEqual(topic["config"]["max_payload"], 65536)
+        self.assertEqual(b.metric('bus_nats_dropped_total{cause="local_error"}'), 0)
+
+    def test_token_in_the_config_file(self):
+        secured = NatsServer(extra=["--auth", "s3cret-token"])
+        try:
+            config = f"[nats]\nservers = {secured.url}\nimport = t.>\n"
+            status, err = test_gateway.start_config(config)
+            self.assertEqual(status, 1)
+            self.assertIn("Authorization Violation", err)
+            gw = Gateway(config + "token = s3cret-token\n")
+            self.assertEqual(gw.metric("bus_nats_connected"), 1)
+            self.assertEqual(gw.stop()[0], 0)
+        finally:
+            secured.stop()
+
     def test_queue_group_across_gateways_gets_each_event_once(self):
         a = self.gateway("--export", "jobs.>")
         workers = [self.gateway("--import", "jobs.>@workers") for _ in range(2)]
@@ -138,7 +170,12 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual(a.publish("jobs.render", b"%d" % i, "application/json")[0], 202)
         wait_until(f"{n} imports", lambda: sum(
             w.metric("bus_nats_imported_total") for w in workers) == n)
-        shares = [[e["data"] for e in window(w, "jobs.render")] for w in workers]
+        # Imported: published on the gateway's bus; in its window once
+        # delivered.
+        def shares_now():
+            return [[e["data"] for e in window(w, "jobs.render")] for w in workers]
+        wait_until(f"{n} in the windows", lambda: sum(map(len, shares_now())) == n)
+        shares = shares_now()
         self.assertEqual(sorted(shares[0] + shares[1]), list(range(n)))
         # NATS picks a member at random: both take part (all 60 to one
         # member: a chance of 2^-59).
