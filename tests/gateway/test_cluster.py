@@ -197,6 +197,22 @@ import = orders.>
             self.assertEqual(gw.metric("bus_nats_imported_total"), 1)
             self.assertEqual(gw.metric("bus_nats_echo_skipped_total"), 1)
 
+    def test_jetstream_keeps_what_is_posted_while_the_importer_is_down(self):
+        a = self.gateway("--jetstream", "GW", "--export", "js.>")
+        b = self.gateway("--jetstream", "GW", "--import", "js.>@readers")
+        a.publish("js.t", b"1", "application/json")
+        self.assertEqual([e["data"] for e in b.events("js.t", 1)], [1])
+        rc, err = b.stop()
+        self.assertEqual(rc, 0, err)
+        self.gateways.remove(b)
+        for i in (2, 3):  # stored by the stream, acknowledged to A's bridge
+            a.publish("js.t", b"%d" % i, "application/json")
+        # The durable consumer "readers" resumes where B left it.
+        b = self.gateway("--jetstream", "GW", "--import", "js.>@readers")
+        self.assertEqual([e["data"] for e in b.events("js.t", 2)], [2, 3])
+        wait_until("acknowledged", lambda: b.metric(
+            'bus_nats_jetstream_imports_total{outcome="acked"}') == 2)
+
     def test_cluster_lists_the_other_gateways_imports(self):
         token = "secret-token-1"
         a = self.gateway(config=f"""
