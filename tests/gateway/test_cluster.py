@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""test_cluster.py BUS_GATEWAY - bus-gateways sharing topics through NATS
+"""test_cluster.py BUS_GATEWAY NATS_PEER - bus-gateways sharing topics through NATS
 (docs/scale-out.md, "Gateways").
 
 Each test starts its own nats-server on 127.0.0.1 (a free port, a
 temporary JetStream directory) and two or three bus-gateway processes on
 free ports, talks to them over HTTP and stops them all: every gateway must
 exit 0 on SIGTERM (under ASan, leaks fail it too). Waits are on conditions
-the gateways report (events, metrics), each bounded. Exit 77 (skipped)
+the gateways report (events, metrics), each bounded. NATS_PEER
+(tests/nats/peer.c) is a program with the bridge that answers requests.
+Exit 77 (skipped)
 when nats-server is not installed or bus-gateway was built without NATS.
 """
 import json
@@ -21,6 +23,7 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PEER = None
 sys.path.insert(0, HERE)
 import test_gateway  # noqa: E402  (the Gateway helper)
 from test_gateway import Gateway  # noqa: E402
@@ -213,6 +216,27 @@ import = orders.>
         wait_until("acknowledged", lambda: b.metric(
             'bus_nats_jetstream_imports_total{outcome="acked"}') == 2)
 
+    def test_http_request_is_answered_by_another_process(self):
+        a = self.gateway("--export", "svc.>")
+        peer = subprocess.Popen([PEER, "--nats", self.nats.url, "--import", "svc.>",
+                                 "--reply", "svc.>"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(peer.stdout.readline(), b"ready\n")
+            status, _, body = a.request("POST", "/v1/topics/svc.echo/request?timeout_ms=5000",
+                                        b"ping")
+            self.assertEqual((status, body), (200, b"re:ping"))
+        finally:
+            out, err = peer.communicate(timeout=20)  # closes its stdin: it ends
+        self.assertEqual(peer.returncode, 0, err)
+        self.assertIn(b"requests_in=1 ", out)
+        self.assertEqual(a.metric('bus_nats_requests_total{direction="out"}'), 1)
+        # The responder gone: NATS has none, the local -ENOENT, a 503.
+        status, _, body = a.json("POST", "/v1/topics/svc.echo/request?timeout_ms=5000",
+                                 b"ping")
+        self.assertEqual((status, body["code"]), (503, "no_responders"))
+        self.assertEqual(a.metric("bus_nats_no_responders_total"), 1)
+
     def test_cluster_lists_the_other_gateways_imports(self):
         token = "secret-token-1"
         a = self.gateway(config=f"""
@@ -325,6 +349,7 @@ def nats_built(gateway):
 
 if __name__ == "__main__":
     test_gateway.GATEWAY = os.path.abspath(sys.argv.pop(1))
+    PEER = os.path.abspath(sys.argv.pop(1))
     if not shutil.which("nats-server") or not nats_built(test_gateway.GATEWAY):
         print("nats-server or bus-gateway's NATS bridge is not there: skipped")
         sys.exit(77)
