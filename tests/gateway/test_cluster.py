@@ -132,6 +132,11 @@ class ClusterTest(unittest.TestCase):
         # Not exported: stays on A.
         a.publish("other.t", b"local")
         self.assertEqual(a.metric("bus_nats_exported_total"), 3)
+        if test_gateway.PROMTOOL:  # the gateway's text and the bridge's, one exposition
+            text = b.request("GET", "/metrics")[2]
+            p = subprocess.run([test_gateway.PROMTOOL, "check", "metrics"], input=text,
+                               capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
     def test_a_declared_topic_is_imported_with_its_own_configuration(self):
         a = self.gateway("--export", "orders.>")
