@@ -96,14 +96,16 @@ int cluster_config_key(struct cluster_cfg **cfg, const char *key, const char *va
         return -ENOMEM;
     static const struct {
         const char *key, *flag;
+        bool list; /* several per line, and lines that add up */
     } flags[] = {
-        {"servers", "--nats"},   {"export", "--export"},        {"import", "--import"},
-        {"prefix", "--nats-prefix"}, {"jetstream", "--jetstream"},
+        {"servers", "--nats", false},      {"export", "--export", true},
+        {"import", "--import", true},      {"prefix", "--nats-prefix", false},
+        {"jetstream", "--jetstream", false},
     };
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
         if (strcmp(key, flags[i].key) != 0)
             continue;
-        if (i == 1 || i == 2) /* export, import: lists, and lines that add up */
+        if (flags[i].list)
             return parse_list(&c->nats, flags[i].flag, value, key, why, why_size);
         int rc = bus_nats_config_parse(&c->nats, flags[i].flag, value);
         return rc ? fail(why, why_size, rc, key, bus_nats_last_error()) : 0;
@@ -157,6 +159,24 @@ void cluster_config_free(struct cluster_cfg *c)
     free(c);
 }
 
+/* The server list as it may be shown: the credentials of a URL
+ * (user:password@ or token@) replaced by ***. */
+static void masked_servers(const char *list, char *out, size_t cap)
+{
+    char copy[sizeof(((bus_nats_config_t *)0)->servers)];
+    snprintf(copy, sizeof(copy), "%s", list);
+    size_t len = 0;
+    out[0] = '\0';
+    char *save = NULL;
+    for (char *u = strtok_r(copy, ",", &save); u && len < cap; u = strtok_r(NULL, ",", &save)) {
+        const char *at = strrchr(u, '@'), *scheme = strstr(u, "://");
+        int keep = at && scheme && scheme < at ? (int)(scheme + 3 - u) : 0;
+        len += (size_t)(at ? snprintf(out + len, cap - len, "%s%.*s***@%s", len ? "," : "", keep,
+                                      u, at + 1)
+                           : snprintf(out + len, cap - len, "%s%s", len ? "," : "", u));
+    }
+}
+
 int cluster_start(struct bus_http *gw, char *why, size_t why_size)
 {
     struct cluster_cfg *c = gw->cfg.nats;
@@ -180,8 +200,11 @@ int cluster_start(struct bus_http *gw, char *why, size_t why_size)
         return rc;
     }
     rc = bus_nats_create(gw->bus, n, &gw->cluster->bridge);
-    if (rc)
-        snprintf(why, why_size, "NATS (%s): %s", n->servers, bus_nats_last_error());
+    if (rc) {
+        char servers[sizeof(n->servers) + 64];
+        masked_servers(n->servers, servers, sizeof(servers));
+        snprintf(why, why_size, "NATS (%s): %s", servers, bus_nats_last_error());
+    }
     return rc;
 }
 
@@ -206,35 +229,23 @@ void cluster_metrics(struct bus_http *gw, struct strbuf *b)
         prometheus_text(b, bridge_text, gw->cluster->bridge);
 }
 
-/* The answer: this bridge's description, its connection, and the peers. */
-struct answer {
-    json_t *peers;
-};
-
-static void add_peer(const char *text, size_t len, void *arg)
+static void add_peer(const char *text, size_t len, void *peers)
 {
-    struct answer *a = arg;
     /* What another process says: kept only if it is a JSON object. */
     json_t *peer = json_loadb(text, len, 0, NULL);
     if (json_is_object(peer))
-        json_array_append(a->peers, peer);
+        json_array_append(peers, peer);
     json_decref(peer);
 }
 
 static json_t *servers_of(const char *list)
 {
+    char masked[sizeof(((bus_nats_config_t *)0)->servers) + 64];
+    masked_servers(list, masked, sizeof(masked));
     json_t *arr = json_array();
-    char copy[sizeof(((bus_nats_config_t *)0)->servers)];
-    snprintf(copy, sizeof(copy), "%s", list);
     char *save = NULL;
-    for (char *u = strtok_r(copy, ",", &save); u && arr; u = strtok_r(NULL, ",", &save)) {
-        /* Credentials in a URL (user:password@ or token@) are not shown. */
-        char *at = strchr(u, '@'), *scheme = strstr(u, "://");
-        json_t *url = at && scheme && at > scheme
-                          ? json_sprintf("%.*s***@%s", (int)(scheme + 3 - u), u, at + 1)
-                          : json_string(u);
-        json_array_append_new(arr, url);
-    }
+    for (char *u = strtok_r(masked, ",", &save); u && arr; u = strtok_r(NULL, ",", &save))
+        json_array_append_new(arr, json_string(u));
     return arr;
 }
 
@@ -263,21 +274,21 @@ enum MHD_Result cluster_info(struct conn *cn, struct MHD_Connection *c)
         return MHD_YES; /* answered */
     bus_nats_stats_t st;
     bus_nats_stats(gw->cluster->bridge, &st);
-    struct answer a = {.peers = json_array()};
+    json_t *peers = json_array();
     /* Blocks this HTTP thread for timeout_ms at most (max answers stop it
      * sooner): an operator's question, not a hot path. */
-    int rc = a.peers ? bus_nats_discover(gw->cluster->bridge, timeout_ms * 1000000u,
-                                         (unsigned)max, add_peer, &a)
-                     : -ENOMEM;
+    int rc = peers ? bus_nats_discover(gw->cluster->bridge, timeout_ms * 1000000u,
+                                       (unsigned)max, add_peer, peers)
+                   : -ENOMEM;
     json_t *self = self_of(gw->cluster);
     if (rc == -ENOMEM || !self) {
-        json_decref(a.peers);
+        json_decref(peers);
         json_decref(self);
         return reply_bus_error(cn, c, -ENOMEM);
     }
     json_object_set_new(self, "connected", json_boolean(st.connected));
     json_object_set_new(self, "servers", servers_of(gw->cfg.nats->nats.servers));
-    json_object_set_new(self, "peers", a.peers);
+    json_object_set_new(self, "peers", peers);
     char *text = json_dumps(self, JSON_COMPACT);
     json_decref(self);
     struct strbuf b = {0};

@@ -10,7 +10,6 @@
  * poll or stream when its bytes are one JSON value, else as base64. */
 #include "gateway.h"
 
-
 /* The first import whose pattern matches @name; nimports if none. */
 static unsigned first_import(const bus_nats_config_t *n, const char *name)
 {

@@ -254,7 +254,8 @@ servers = {self.nats.url}
 name = gateway-a
 export = orders.> audit.>
 """)
-        b = self.gateway("--import", "orders.>@billing", "--import", "audit.>")
+        b = self.gateway("--nats", self.nats.url.replace("//", "//user:pw@"),
+                         "--import", "orders.>@billing", "--import", "audit.>")
         auth = {"Authorization": f"Bearer {token}"}
         status, _, body = a.json("GET", "/v1/cluster")
         self.assertEqual(status, 401, body)  # auth as /v1/topics
@@ -274,6 +275,7 @@ export = orders.> audit.>
         _, _, mine = b.json("GET", "/v1/cluster?max=1")
         self.assertEqual(mine["peers"][0]["id"], body["id"])
         self.assertEqual(mine["imports"], peer["imports"])
+        self.assertEqual(mine["servers"], [self.nats.url.replace("//", "//***@")])
         status, _, body = b.json("GET", "/v1/cluster?timeout_ms=0")
         self.assertEqual((status, body["code"]), (400, "bad_query"))
 
@@ -290,6 +292,8 @@ export = orders.> audit.>
         down = f"nats://127.0.0.1:{free_port()}"
         cases = [
             (["--nats", down], 1, "Connection refused"),
+            # Credentials in a URL are not repeated.
+            (["--nats", down.replace("//", "//u:hunter22@")], 1, "nats://***@127.0.0.1"),
             (["--nats", "nats://a b"], 2, "--nats"),
             (["--export", "orders.>"], 2, "without a server"),
             (["--nats", down, "--import", "a.>@bad.group"], 2, "queue group"),
@@ -300,6 +304,7 @@ export = orders.> audit.>
                                capture_output=True, timeout=30)
             self.assertEqual(p.returncode, code, (args, p.stderr))
             self.assertIn(words, p.stderr.decode(), args)
+            self.assertNotIn(b"hunter22", p.stderr)
             self.assertEqual(p.stdout, b"")  # never said it was listening
 
     def test_retry_on_failed_connect_joins_when_the_server_comes(self):
