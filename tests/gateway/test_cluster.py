@@ -279,6 +279,22 @@ export = orders.> audit.>
         status, _, body = b.json("GET", "/v1/cluster?timeout_ms=0")
         self.assertEqual((status, body["code"]), (400, "bad_query"))
 
+    def test_flags_apply_after_the_config_file(self):
+        down = f"nats://127.0.0.1:{free_port()}"
+        gw = self.gateway("--nats", self.nats.url, "--import", "b.>@g", config=f"""
+[nats]
+servers = {down}
+export = a.>
+import = c.>
+""")
+        # --nats replaced the file's server (down: the start would fail),
+        # --import added to the file's imports.
+        _, _, body = gw.json("GET", "/v1/cluster?timeout_ms=1")
+        self.assertEqual(body["servers"], [self.nats.url])
+        self.assertEqual(body["exports"], ["a.>"])
+        self.assertEqual(body["imports"], [{"pattern": "c.>", "group": ""},
+                                           {"pattern": "b.>", "group": "g"}])
+
     def test_cluster_without_nats_is_404(self):
         gw = Gateway()
         try:
