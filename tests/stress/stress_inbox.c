@@ -35,11 +35,13 @@ static const char *const topic_names[TOPICS] = {"inbox.a", "inbox.b"};
 static bus_t *bus;
 static bus_topic_t *topics[TOPICS];
 static struct stress_opts opts;
-static atomic_ulong cycles_of[3], waits, held_at_close;
+static unsigned long cycles_of[3], waits, held_at_close; /* main thread only */
 
 /* One cycle's inbox and what its threads saw. */
 struct cycle {
     bus_inbox_t *in;
+    /* relaxed, all: flags polled in loops, counts read after the joins,
+     * the flush or the close that order them. */
     atomic_bool stop_producers, stop_takers;
     atomic_ulong published, offered, taken;
 };
@@ -158,7 +160,7 @@ static void run_cycle(unsigned number, uint64_t *seed)
     o.filter = count_offer;
     o.filter_ctx = &c;
     stress_must(bus_inbox_open_pattern(bus, "inbox.*", &o, &c.in), "bus_inbox_open_pattern");
-    atomic_fetch_add(&cycles_of[o.full], 1);
+    cycles_of[o.full]++;
 
     struct taker takers[2] = {{.c = &c}, {.c = &c}};
     struct producer producers[MAX_PRODUCERS];
@@ -179,7 +181,7 @@ static void run_cycle(unsigned number, uint64_t *seed)
     bus_inbox_stats_t st;
     stress_must(bus_inbox_stats(c.in, &st), "bus_inbox_stats");
     for (unsigned i = 0; i < 2; i++) {
-        atomic_fetch_add(&held_at_close, takers[i].nheld);
+        held_at_close += takers[i].nheld;
         stress_spawn(&rt[i], release_held, &takers[i]);
     }
     int left = bus_inbox_close(c.in);
@@ -192,9 +194,10 @@ static void run_cycle(unsigned number, uint64_t *seed)
         STRESS_CHECK(left >= 0, "bus_inbox_close: %d", left);
         return;
     }
-    atomic_fetch_add(&waits, st.blocked);
-    unsigned long published = atomic_load(&c.published), offered = atomic_load(&c.offered),
-                  taken = atomic_load(&c.taken);
+    waits += st.blocked;
+    unsigned long published = atomic_load_explicit(&c.published, memory_order_relaxed),
+                  offered = atomic_load_explicit(&c.offered, memory_order_relaxed),
+                  taken = atomic_load_explicit(&c.taken, memory_order_relaxed);
     STRESS_CHECK(offered == published, "cycle %u: %lu offered of %lu published", number, offered,
                  published);
     STRESS_CHECK(st.taken == taken, "cycle %u: stats say %llu taken, the takers %lu", number,
@@ -226,11 +229,10 @@ int main(int argc, char **argv)
 
     printf("stress_inbox: %u cycles (block %lu, drop newest %lu, drop oldest %lu), %lu worker "
            "waits for room, %lu messages released during closes\n",
-           cycles, atomic_load(&cycles_of[0]), atomic_load(&cycles_of[1]),
-           atomic_load(&cycles_of[2]), atomic_load(&waits), atomic_load(&held_at_close));
+           cycles, cycles_of[0], cycles_of[1], cycles_of[2], waits, held_at_close);
     for (int p = 0; p < 3; p++)
-        STRESS_CHECK(atomic_load(&cycles_of[p]) > 0, "no cycle with policy %d", p);
-    STRESS_CHECK(atomic_load(&waits) > 0, "no worker waited for room");
-    STRESS_CHECK(atomic_load(&held_at_close) > 0, "no release raced a close");
+        STRESS_CHECK(cycles_of[p] > 0, "no cycle with policy %d", p);
+    STRESS_CHECK(waits > 0, "no worker waited for room");
+    STRESS_CHECK(held_at_close > 0, "no release raced a close");
     return stress_finish("stress_inbox");
 }
