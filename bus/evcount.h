@@ -58,4 +58,17 @@ static inline void evcount_notify(struct evcount *e, int count)
         bus__evcount_wake(e, count);
 }
 
+/* evcount_notify() for a notifier whose state change was a seq_cst
+ * read-modify-write that waiters re-check with a seq_cst load after
+ * evcount_prepare(): the single order of seq_cst operations pairs the two
+ * (either our load of waiters follows the waiter's announcement, or its
+ * re-check follows our change), so no fence is needed. On x86 the change is
+ * a locked instruction whatever its order, and this load a plain one. */
+static inline void evcount_notify_after_rmw(struct evcount *e, int count)
+{
+    /* seq_cst: our half of the pairing above. */
+    if (atomic_load_explicit(&e->waiters, memory_order_seq_cst) != 0)
+        bus__evcount_wake(e, count);
+}
+
 #endif

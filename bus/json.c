@@ -22,9 +22,21 @@ static void put_string(struct textbuf *o, const char *s)
     bus__textbuf_put(o, "\"");
 }
 
-static void put_u64(struct textbuf *o, const char *name, uint64_t v)
+/* A named counter of a metrics struct, as a JSON member. */
+struct field {
+    const char *name;
+    uint64_t value;
+};
+
+#define FIELDS(...) ((const struct field[]){__VA_ARGS__})
+#define NFIELDS(...) (sizeof(FIELDS(__VA_ARGS__)) / sizeof(struct field))
+/* `,"name":value` for each field, in order. */
+#define PUT_FIELDS(o, ...) put_fields(o, FIELDS(__VA_ARGS__), NFIELDS(__VA_ARGS__))
+
+static void put_fields(struct textbuf *o, const struct field *f, size_t n)
 {
-    bus__textbuf_put(o, ",\"%s\":%llu", name, (unsigned long long)v);
+    for (size_t i = 0; i < n; i++)
+        bus__textbuf_put(o, ",\"%s\":%llu", f[i].name, (unsigned long long)f[i].value);
 }
 
 static void put_rates(struct textbuf *o, double pub_1s, double pub_10s, double del_1s,
@@ -39,12 +51,8 @@ static void put_rates(struct textbuf *o, double pub_1s, double pub_10s, double d
 static void put_latency(struct textbuf *o, const char *name, const bus_latency_t *l)
 {
     bus__textbuf_put(o, ",\"%s\":{\"count\":%llu", name, (unsigned long long)l->count);
-    put_u64(o, "sum_ns", l->sum_ns);
-    put_u64(o, "p50_ns", l->p50_ns);
-    put_u64(o, "p90_ns", l->p90_ns);
-    put_u64(o, "p99_ns", l->p99_ns);
-    put_u64(o, "p999_ns", l->p999_ns);
-    put_u64(o, "max_ns", l->max_ns);
+    PUT_FIELDS(o, {"sum_ns", l->sum_ns}, {"p50_ns", l->p50_ns}, {"p90_ns", l->p90_ns},
+               {"p99_ns", l->p99_ns}, {"p999_ns", l->p999_ns}, {"max_ns", l->max_ns});
     bus__textbuf_put(o, "}");
 }
 
@@ -62,20 +70,15 @@ static int put_topic(struct bus_topic *t, void *arg)
     bus__textbuf_put(o, "%s{\"name\":", w->first ? "" : ",");
     w->first = false;
     put_string(o, t->name);
-    put_u64(o, "published", m.stats.published);
-    put_u64(o, "delivered", m.stats.delivered);
-    put_u64(o, "dropped", m.stats.dropped);
-    put_u64(o, "handler_errors", m.stats.handler_errors);
-    put_u64(o, "blocked", m.stats.blocked);
-    put_u64(o, "depth", m.stats.depth);
-    put_u64(o, "high_water", m.stats.high_water);
-    put_u64(o, "retries", m.stats.retries);
-    put_u64(o, "redelivered", m.stats.redelivered);
-    put_u64(o, "dead_lettered", m.stats.dead_lettered);
-    put_u64(o, "retries_dropped", m.stats.retries_dropped);
-    put_u64(o, "retries_pending", m.stats.retries_pending);
+    const bus_topic_stats_t *st = &m.stats;
+    PUT_FIELDS(o, {"published", st->published}, {"delivered", st->delivered},
+               {"dropped", st->dropped}, {"handler_errors", st->handler_errors},
+               {"blocked", st->blocked}, {"depth", st->depth}, {"high_water", st->high_water},
+               {"retries", st->retries}, {"redelivered", st->redelivered},
+               {"dead_lettered", st->dead_lettered}, {"retries_dropped", st->retries_dropped},
+               {"retries_pending", st->retries_pending});
     put_rates(o, m.publish_rate_1s, m.publish_rate_10s, m.deliver_rate_1s, m.deliver_rate_10s);
-    put_u64(o, "oldest_age_ns", m.oldest_age_ns);
+    PUT_FIELDS(o, {"oldest_age_ns", m.oldest_age_ns});
     put_latency(o, "wait", &m.wait);
     put_latency(o, "handler", &m.handler);
     bus__textbuf_put(o, "}");
@@ -85,18 +88,14 @@ static int put_topic(struct bus_topic *t, void *arg)
 static void put_bus(struct textbuf *o, const bus_metrics_t *m)
 {
     bus__textbuf_put(o, "\"bus\":{\"topics\":%u", m->topics);
-    put_u64(o, "workers", m->workers);
-    put_u64(o, "published", m->published);
-    put_u64(o, "delivered", m->delivered);
-    put_u64(o, "dropped", m->dropped);
-    put_u64(o, "handler_errors", m->handler_errors);
-    put_u64(o, "blocked", m->blocked);
-    put_u64(o, "depth", m->depth);
+    PUT_FIELDS(o, {"workers", m->workers}, {"published", m->published},
+               {"delivered", m->delivered}, {"dropped", m->dropped},
+               {"handler_errors", m->handler_errors}, {"blocked", m->blocked},
+               {"depth", m->depth});
     put_rates(o, m->publish_rate_1s, m->publish_rate_10s, m->deliver_rate_1s,
               m->deliver_rate_10s);
-    put_u64(o, "oldest_age_ns", m->oldest_age_ns);
-    put_u64(o, "busy_ns", m->busy_ns);
-    put_u64(o, "idle_ns", m->idle_ns);
+    PUT_FIELDS(o, {"oldest_age_ns", m->oldest_age_ns}, {"busy_ns", m->busy_ns},
+               {"idle_ns", m->idle_ns});
     bus__textbuf_put(o, "}");
 }
 

@@ -24,7 +24,7 @@ void bus__mpmc_fini(struct mpmc *q)
     free(q->cells);
 }
 
-bool bus__mpmc_push(struct mpmc *q, void *item)
+bool bus__mpmc_push(struct mpmc *q, void *item, uint64_t *at)
 {
     /* relaxed: the position only picks a cell; the cell's seq (acquire)
      * says whether it is ours to fill, the CAS makes it ours alone. */
@@ -42,9 +42,13 @@ bool bus__mpmc_push(struct mpmc *q, void *item)
                 cell->item = item;
                 /* release: the consumer that sees 2 pos + 1 sees the item. */
                 atomic_store_explicit(&cell->seq, 2 * pos + 1, memory_order_release);
+                if (at)
+                    *at = pos;
                 return true;
             }
         } else if (lap < 0) {
+            if (at)
+                *at = pos;
             return false; /* the cell still holds an item from a lap ago */
         } else {
             pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
@@ -62,8 +66,14 @@ void *bus__mpmc_pop(struct mpmc *q)
         uint64_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
         int64_t lap = (int64_t)(seq - (2 * pos + 1));
         if (lap == 0) {
+            /* seq_cst on success: a producer that found the queue full
+             * reads the head seq_cst after announcing that it waits
+             * (mpmc_freeing), so either it sees this claim or the
+             * consumer's seq_cst load of the waiters after it sees the
+             * producer (take.c). A locked instruction on x86 either way.
+             * relaxed on failure: we only retry. */
             if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1,
-                                                      memory_order_relaxed,
+                                                      memory_order_seq_cst,
                                                       memory_order_relaxed)) {
                 void *item = cell->item;
                 /* release: our read of the item happens before the producer

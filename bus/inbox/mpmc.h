@@ -40,10 +40,21 @@ struct mpmc {
 /* 0 or -ENOMEM. */
 int bus__mpmc_init(struct mpmc *q, uint32_t capacity);
 void bus__mpmc_fini(struct mpmc *q);
-/* Adds @item at the tail: false if the queue is full. */
-bool bus__mpmc_push(struct mpmc *q, void *item);
+/* Adds @item at the tail: false if the queue is full. *@at (if not NULL)
+ * receives the position it tried last (where it put @item, or the one it
+ * found full). */
+bool bus__mpmc_push(struct mpmc *q, void *item, uint64_t *at);
 /* Takes the item at the head, or NULL if the queue is empty. */
 void *bus__mpmc_pop(struct mpmc *q);
+
+/* After a push found position @pos full: whether a consumer has claimed
+ * the item in its cell (its store that frees the cell may still be under
+ * way), so that a retry will find room. seq_cst: pairs with the consumer's
+ * claim (bus__mpmc_pop). */
+static inline bool mpmc_freeing(const struct mpmc *q, uint64_t pos)
+{
+    return atomic_load_explicit(&q->head, memory_order_seq_cst) + q->capacity > pos;
+}
 
 /* Items in the queue, near: positions taken by producers and consumers
  * whose cell stores may still be under way. relaxed: a statistic. */

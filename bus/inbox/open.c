@@ -49,10 +49,12 @@ static void inbox_ended(void *arg, int why)
     bus__inbox_wake(in);
 }
 
+/* Once no worker or taker touches it, and its queue was drained. */
 static void inbox_free(struct bus_inbox *in)
 {
     close(in->efd);
     bus__mpmc_fini(&in->queue);
+    bus__inbox_pool_close(in->pool);
     free(in);
 }
 
@@ -66,9 +68,15 @@ static int inbox_new(struct bus *bus, const bus_inbox_options_t *opts, struct bu
         free(in);
         return rc;
     }
+    if ((rc = bus__inbox_pool_new(opts->capacity, &in->pool))) {
+        bus__mpmc_fini(&in->queue);
+        free(in);
+        return rc;
+    }
     in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (in->efd < 0) {
         rc = -errno;
+        bus__inbox_pool_close(in->pool);
         bus__mpmc_fini(&in->queue);
         free(in);
         return rc;

@@ -29,16 +29,11 @@
 #include "../module/owned.h"
 #include "bus/inbox.h"
 #include "mpmc.h"
-
-/* One queued event: the public view, then the payload and the topic's name
- * in the same allocation. */
-struct inbox_msg {
-    bus_inbox_msg_t pub;
-    alignas(16) unsigned char bytes[];
-};
+#include "pool.h"
 
 struct bus_inbox {
     struct mpmc queue;
+    struct inbox_pool *pool; /* the messages' memory (pool.h) */
     /* Set by takers that found the queue empty, cleared by the worker that
      * writes the eventfd (see above). */
     alignas(64) _Atomic bool idle;
@@ -56,6 +51,9 @@ struct bus_inbox {
      * blocked, wakeups, high_water) or takers (taken), read by anyone. */
     alignas(64) _Atomic uint64_t received, dropped, blocked, wakeups;
     _Atomic uint32_t high_water;
+    /* A queue position up to which a push cannot make a new high water:
+     * a head the workers saw plus the high water then (put.c). */
+    _Atomic uint64_t high_water_limit;
     alignas(64) _Atomic uint64_t taken;
     /* Read-only once open. */
     int efd;

@@ -23,8 +23,10 @@ static struct inbox_msg *pop(struct bus_inbox *in)
         /* relaxed: a hint for workers (put.c). */
         if (atomic_load_explicit(&in->overrun, memory_order_relaxed))
             atomic_store_explicit(&in->overrun, false, memory_order_relaxed);
-        /* A worker waiting for room may push now. */
-        evcount_notify(&in->room, 1);
+        /* A worker waiting for room may push now. No fence: our claim
+         * was a seq_cst CAS (bus__mpmc_pop), which a worker that found
+         * the queue full checks after announcing itself (put.c). */
+        evcount_notify_after_rmw(&in->room, 1);
     }
     return m;
 }
@@ -141,7 +143,8 @@ int bus_inbox_next_batch(bus_inbox_t *inbox, int64_t timeout_ns, bus_inbox_msg_t
 void bus_inbox_release(bus_inbox_msg_t *msg)
 {
     /* The public view is the message's first member. */
-    free((struct inbox_msg *)msg);
+    if (msg)
+        bus__inbox_msg_free((struct inbox_msg *)msg);
 }
 
 int bus_inbox_read(bus_inbox_t *inbox, int64_t timeout_ns, void *buf, size_t cap,
@@ -164,7 +167,7 @@ int bus_inbox_read(bus_inbox_t *inbox, int64_t timeout_ns, void *buf, size_t cap
     info->truncated = msg->size > cap;
     info->seq = msg->seq;
     info->publish_ns = msg->publish_ns;
-    free(m);
+    bus__inbox_msg_free(m);
     return 0;
 }
 
@@ -183,6 +186,6 @@ uint32_t bus__inbox_drain(struct bus_inbox *in)
 {
     uint32_t n = 0;
     for (struct inbox_msg *m; (m = bus__mpmc_pop(&in->queue)); n++)
-        free(m);
+        bus__inbox_msg_free(m);
     return n;
 }

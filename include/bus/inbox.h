@@ -140,8 +140,16 @@ BUS_API int bus_inbox_next_batch(bus_inbox_t *inbox, int64_t timeout_ns, bus_inb
                                  size_t max);
 
 /**
- * bus_inbox_release - free a message taken with bus_inbox_next*().
- * Thread-safety: any thread. NULL is ignored.
+ * bus_inbox_release - give back a message taken with bus_inbox_next*().
+ * A message whose payload, topic name and the name's NUL fit in 448 bytes
+ * (a 256-byte payload, the default max_payload, with a name of up to 191
+ * bytes) goes back to its inbox's pool for a later event: no free, and no
+ * malloc for that event. A bigger one is freed. The pool keeps at most
+ * min(capacity, 4096) released messages (a 512-byte allocation each; 2 MB
+ * at most), fewer if the inbox never held that many at once.
+ * Thread-safety: any thread, also while or after its inbox closes (the
+ * pool then frees the message; the pool itself goes with the last one).
+ * NULL is ignored.
  */
 BUS_API void bus_inbox_release(bus_inbox_msg_t *msg);
 
@@ -196,10 +204,11 @@ BUS_API int bus_inbox_stats(const bus_inbox_t *inbox, bus_inbox_stats_t *out);
 /**
  * bus_inbox_close - stop the inbox's subscription, free the events left in
  * it (counted as dropped in the stats of nobody: they are gone; the number
- * is returned), close its descriptor and free @inbox. No other call on
- * @inbox may be running or start (wake a waiting thread with
- * bus_inbox_interrupt() and let it return first). Messages taken before
- * stay valid until released.
+ * is returned), close its descriptor and free @inbox and the messages its
+ * pool kept. No other call on @inbox may be running or start (wake a
+ * waiting thread with bus_inbox_interrupt() and let it return first).
+ * Messages taken before stay valid until released, and may be released
+ * from other threads meanwhile.
  * From a thread that is not a worker: when it returns, no worker touches
  * the inbox any more (the bus_unsubscribe() guarantee); a worker waiting
  * for room (BUS_INBOX_BLOCK) gives up and drops its event. From a handler
