@@ -1,6 +1,6 @@
 /* bus-gateway - the bus as an HTTP service (docs/gateway.md).
  *
- *   bus-gateway --listen HOST:PORT [--config FILE] [--workers N]
+ *   bus-gateway --listen HOST:PORT [--config FILE] [--workers N] [--data-dir DIR]
  *
  * Prints "listening on http://HOST:PORT" once it accepts connections (port
  * 0: a free one, printed), serves until SIGTERM or SIGINT, then stops
@@ -24,7 +24,8 @@ static int usage(const char *why)
 {
     fprintf(stderr,
             "bus-gateway: %s\n"
-            "usage: bus-gateway --listen HOST:PORT [--config FILE] [--workers N]\n",
+            "usage: bus-gateway --listen HOST:PORT [--config FILE] [--workers N] "
+            "[--data-dir DIR]\n",
             why);
     return 2;
 }
@@ -72,6 +73,8 @@ int main(int argc, char **argv)
             listen_given = true;
         } else if (!strcmp(opt, "--config")) {
             cfg.config_file = val;
+        } else if (!strcmp(opt, "--data-dir")) {
+            cfg.data_dir = val;
         } else if (!strcmp(opt, "--workers")) {
             char *end;
             unsigned long n = strtoul(val, &end, 10);

@@ -40,6 +40,12 @@ typedef struct bus_http_config {
      * their rights, limits. Read by bus_http_start() only. NULL = defaults:
      * topics created on first use, no auth. */
     const char *config_file;
+    /* Where durable topics keep their journals (topics/NAME) and webhooks
+     * their state (webhooks/, unless [webhooks] state_dir says otherwise);
+     * created if missing; copied. NULL = [gateway] data_dir of the config
+     * file, which this overrides; a config declaring a durable topic needs
+     * one or the other. */
+    const char *data_dir;
 } bus_http_config_t;
 
 /**
@@ -58,10 +64,13 @@ BUS_API void bus_http_config_init(bus_http_config_t *cfg);
  * @out: receives the gateway; untouched on error.
  * Thread-safety: any thread that is not a worker of @bus.
  * Errors: -EINVAL (NULL argument, bad host, a config file that does not
- * parse or holds a bad value: bus_http_last_error() names the line),
- * -ENOTSUP (the config asks for a durable topic: not in this build), the
- * errors of bus_topic_open() for declared topics (-EEXIST: open with
- * another configuration), -EADDRINUSE or another bind error, -ENOMEM.
+ * parse or holds a bad value: bus_http_last_error() names the line; a
+ * durable topic declared and no data directory), the errors of
+ * bus_topic_open() and bus_topic_open_durable() for declared topics
+ * (-EEXIST: open with another configuration; -EBUSY: the journal is open in
+ * another process; -EBADMSG: a journal damaged before its end), what mkdir
+ * returns for the data directory, -EADDRINUSE or another bind error,
+ * -ENOMEM.
  */
 BUS_API int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out);
 
