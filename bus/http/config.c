@@ -171,7 +171,6 @@ static int topic_key(struct parse *p, struct topic_cfg *t, const char *section,
                      const char *key, const char *v)
 {
     uint32_t n;
-    bool handled;
     if (!strcmp(key, "capacity")) {
         if (!number(v, 1u << 31, &n) || n < 2 || (n & (n - 1)))
             return fail(p, -EINVAL, section, key, "a power of two from 2 to 2^31");
@@ -197,10 +196,10 @@ static int topic_key(struct parse *p, struct topic_cfg *t, const char *section,
         if (!number(v, UINT32_MAX, &n) || n == 0)
             return fail(p, -EINVAL, section, key, "a number of bytes from 1 to 2^32 - 1");
         t->retention_bytes = n;
-    } else if (journal_key(p, t, section, key, v, &handled) == 0 || handled) {
-        return handled;
     } else {
-        return fail(p, -EINVAL, section, key, "unknown key");
+        bool handled;
+        int rc = journal_key(p, t, section, key, v, &handled);
+        return handled ? rc : fail(p, -EINVAL, section, key, "unknown key");
     }
     return 1;
 }

@@ -480,11 +480,6 @@ durable = false
 
 
 class Config(unittest.TestCase):
-    def test_durable_is_refused_clearly(self):
-        rc, err = start_config("[topic orders]\ndurable = true\n")
-        self.assertEqual(rc, 2)
-        self.assertIn("durable topics are not available in this build", err)
-
     def test_bad_config_names_the_line(self):
         rc, err = start_config("[gateway]\nper_ip_limit = 10\nmax_wait_s = 61\n")
         self.assertEqual(rc, 2)
