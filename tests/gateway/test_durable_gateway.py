@@ -6,7 +6,10 @@ declaring durable topics and a data directory of its own (a temporary
 directory that outlives the gateway's restarts), and drives it over HTTP:
 long polls and streams served from the journal behind the replay window,
 410 only past the journal's retention, every event answered 202 kept
-through a kill -9 of the gateway.
+through a kill -9 of the gateway; webhooks of durable topics delivering
+every event at least once, with a stable webhook-id, through kills -9,
+against receivers that check each signature with verify() of
+examples/webhook_receiver.py.
 """
 import base64
 import json
@@ -17,11 +20,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_gateway  # noqa: E402  (the Gateway helper)
+import test_webhooks  # noqa: E402  (the receiver)
 
 
 def kill_9(gw):
@@ -224,6 +230,131 @@ class Config(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"durable topic orders", p.stderr)
         self.assertEqual(gw.stop()[0], 0)
+
+
+class DurableWebhooks(unittest.TestCase):
+    """A webhook on durable topic pay.d (and plain topic pay.p) of a gateway
+    whose data directory outlives its kills."""
+
+    def setUp(self):
+        self.data = tempfile.mkdtemp(prefix="bus-gateway-data-")
+        self.addCleanup(shutil.rmtree, self.data, ignore_errors=True)
+        self.gw = None
+
+    def tearDown(self):
+        if self.gw:
+            self.assertEqual(self.gw.stop()[0], 0)
+
+    def start(self, extra=""):
+        cfg = test_webhooks.config(schedule="200ms, 200ms, 60s", extra=extra)
+        cfg += "[topic pay.d]\ndurable = true\nsync = none\n"
+        self.gw = test_gateway.Gateway(cfg, args=("--data-dir", self.data))
+        return self.gw
+
+    def receiver(self, port=0, delay=0):
+        r = test_webhooks.Receiver(port=port, answer=lambda n: (204, delay))
+        self.addCleanup(r.close)
+        return r
+
+    def create(self, url, pattern="pay.>"):
+        status, _, body = self.gw.json("POST", "/v1/webhooks",
+                                       json.dumps({"pattern": pattern, "url": url}))
+        self.assertEqual(status, 201, body)
+        return body["id"], body["secret"]
+
+    def await_hook(self, hook, pred, timeout=20):
+        return test_webhooks.WebhookTest.await_hook(self, self.gw, hook, pred, timeout)
+
+    def burst(self, n, prefix, topic="pay.d"):
+        """Posts @n events on one keep-alive connection: their seqs by body."""
+        c = self.gw.conn()
+        seqs = {}
+        for i in range(n):
+            body = f"{prefix}{i}".encode()
+            c.request("POST", f"/v1/topics/{topic}/events", body=body)
+            r = c.getresponse()
+            reply = json.loads(r.read())
+            self.assertEqual(r.status, 202, reply)
+            seqs[body] = reply["seq"]
+        c.close()
+        return seqs
+
+    def await_bodies(self, r, bodies, timeout=30):
+        """Waits until @r got every one of @bodies; returns their ids by body."""
+        with r.cond:
+            ok = r.cond.wait_for(lambda: bodies <= {g["body"] for g in r.got}, timeout)
+            got = list(r.got)
+        self.assertTrue(ok, f"{len(bodies - {g['body'] for g in got})} never delivered")
+        self.assertTrue(all(g["verified"] for g in got))
+        ids = {}
+        for g in got:
+            ids.setdefault(g["body"], set()).add(g["headers"]["webhook-id"])
+        return ids
+
+    def test_kill_9_right_after_a_burst_loses_nothing(self):
+        """A receiver slower than the burst: at each kill, events are in
+        flight, queued (at most max_pending) and waiting in the journal."""
+        r = self.receiver(delay=0.005)
+        extra = "max_pending = 20\nmax_in_flight = 1\n"
+        self.start(extra)
+        hook, r.secret = self.create(r.url)
+        seqs = {}
+        for round_ in range(3):
+            seqs.update(self.burst(100, f"r{round_}e"))
+            kill_9(self.gw)  # at once after the last 202
+            self.start(extra)
+        ids = self.await_bodies(r, set(seqs))
+        # One webhook-id per event, whoever sent it and however often:
+        # made of the topic and its seq.
+        for body, seq in seqs.items():
+            self.assertEqual(len(ids[body]), 1, (body, ids[body]))
+            (one,) = ids[body]
+            self.assertRegex(one, rf"^msg_{hook}_[0-9a-f]{{16}}_{seq}$")
+        self.assertEqual(len({next(iter(v)) for v in ids.values()}), 300)
+        self.await_hook(hook, lambda b: b["pending"] == 0 and b["failed"] == 0)
+
+    def test_receiver_down_backpressure_then_kill_9(self):
+        """The receiver is down: max_pending deliveries queue, the others
+        wait in the journal (none dropped); a kill -9; the receiver comes
+        up and the restarted gateway delivers every one."""
+        port = test_webhooks.free_port()
+        extra = "max_pending = 10\n"
+        self.start(extra)
+        hook, secret = self.create(f"http://127.0.0.1:{port}/hook")
+        seqs = self.burst(40, "down")
+        self.await_hook(hook, lambda b: b["pending"] == 10 and b["failed_attempts"] >= 1)
+        time.sleep(0.3)  # let a refused event be tried again: still 10, none failed
+        _, _, body = self.gw.json("GET", f"/v1/webhooks/{hook}")
+        self.assertEqual((body["pending"], body["failed"]), (10, 0))
+        kill_9(self.gw)
+        r = self.receiver(port=port)
+        r.secret = secret
+        self.start(extra)
+        ids = self.await_bodies(r, set(seqs))
+        self.assertTrue(all(len(v) == 1 for v in ids.values()), ids)
+        self.await_hook(hook, lambda b: b["pending"] == 0 and b["failed"] == 0)
+
+    def test_plain_topics_still_delivered_and_delete_forgets_the_consumer(self):
+        r = self.receiver()
+        self.start()
+        hook, r.secret = self.create(r.url)
+        seqs = self.burst(5, "d")
+        seqs.update(self.burst(5, "p", topic="pay.p"))
+        ids = self.await_bodies(r, set(seqs))
+        self.assertTrue(all(len(v) == 1 for v in ids.values()), ids)
+        with r.cond:
+            self.assertEqual(len(r.got), 10)  # once each: not by both paths
+        position = os.path.join(self.data, "topics", "pay.d", "consumers", f"webhook-{hook}")
+        self.assertTrue(os.path.exists(position))
+        status, _, _ = self.gw.request("DELETE", f"/v1/webhooks/{hook}")
+        self.assertEqual(status, 204)
+        self.assertFalse(os.path.exists(position))
+        # A webhook created later gets the events from its creation on.
+        _, r.secret = self.create(r.url)
+        seqs2 = self.burst(3, "late")
+        ids = self.await_bodies(r, set(seqs2))
+        with r.cond:
+            self.assertEqual(len(r.got), 13)
 
 
 if __name__ == "__main__":
