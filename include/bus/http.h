@@ -10,8 +10,9 @@
  *
  * Each topic served over HTTP keeps a bounded replay window in memory (its
  * last N events and bytes), filled by an ordinary subscription: long polls
- * and streams read from it, and waiting clients are parked connections of
- * libmicrohttpd (suspended, no thread each), woken when the window grows.
+ * and streams read from it (and, on a durable topic, from its journal
+ * behind it), and waiting clients are parked connections of libmicrohttpd
+ * (suspended, no thread each), woken when the window grows.
  *
  * Conventions as bus.h: 0 or a negative errno; after a failed start,
  * bus_http_last_error() says why.
