@@ -55,7 +55,7 @@ int webhook_queue(struct webhook *h, const bus_event_t *ev, bool durable)
     } else {
         *d = (struct delivery){.hook = h, .topic = topic, .seq = ev->seq,
                                .publish_ns = ev->publish_ns, .due_ns = clock_now_ns(),
-                               .len = ev->size, .prev = h->tail, .durable = durable};
+                               .len = ev->size, .durable = durable};
         memcpy(d->body, ev->data, ev->size);
         d->msg_no = h->next_msg + 1;
         if (durable)
@@ -69,12 +69,7 @@ int webhook_queue(struct webhook *h, const bus_event_t *ev, bool durable)
     }
     if (!rc && !refused) {
         h->next_msg++;
-        if (h->tail)
-            h->tail->next = d;
-        else
-            h->head = d;
-        h->tail = d;
-        h->pending++;
+        delivery_append(d);
     }
     pthread_mutex_unlock(&w->lock);
     if (rc || refused) {

@@ -157,6 +157,8 @@ void hook_durable_id(const struct webhook *h, const char *topic, uint64_t seq,
 
 /* webhook_send.c: the sender thread. */
 void *webhook_sender_main(void *arg);
+/* Links @d at the end of its webhook's queue (under the lock). */
+void delivery_append(struct delivery *d);
 /* Frees a delivery that is not in flight, unlinking it from its queue;
  * delivery_finish also logs it as done (it will not be sent again after a
  * restart). */

@@ -181,7 +181,7 @@ static void replay_queued(struct webhooks *w, char *save)
         return;
     *d = (struct delivery){.hook = h, .msg_no = strtoull(no, NULL, 10),
                            .seq = strtoull(seq, NULL, 10), .topic = strdup(topic),
-                           .due_ns = clock_now_ns(), .prev = h->tail};
+                           .due_ns = clock_now_ns()};
     if (!d->topic || base64_decode(b64, n, d->body, n / 4 * 3 + 1, &d->len)) {
         free(d->topic);
         free(d);
@@ -195,12 +195,7 @@ static void replay_queued(struct webhooks *w, char *save)
     }
     if (d->msg_no > h->next_msg)
         h->next_msg = d->msg_no;
-    if (h->tail)
-        h->tail->next = d;
-    else
-        h->head = d;
-    h->tail = d;
-    h->pending++;
+    delivery_append(d);
 }
 
 /* One "D" line: its delivery is no longer pending. */

@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -358,8 +357,4 @@ class DurableWebhooks(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    test_gateway.GATEWAY = os.path.abspath(sys.argv.pop(1))
-    result = unittest.main(verbosity=2, exit=False).result
-    print(f"Checks: {result.testsRun}, Failures: {len(result.failures)}, "
-          f"Errors: {len(result.errors)}")
-    sys.exit(0 if result.wasSuccessful() else 1)
+    test_gateway.run_main()

@@ -633,10 +633,16 @@ class Shutdown(unittest.TestCase):
             socket.create_connection(("127.0.0.1", gw.port), timeout=2)
 
 
-if __name__ == "__main__":
+def run_main():
+    """The tests of __main__, against the bus-gateway named by argv[1]."""
+    global GATEWAY
     GATEWAY = os.path.abspath(sys.argv.pop(1))
     result = unittest.main(verbosity=2, exit=False).result
     # The line .ci/run counts tests by, as Check prints it.
     print(f"Checks: {result.testsRun}, Failures: {len(result.failures)}, "
           f"Errors: {len(result.errors)}")
     sys.exit(0 if result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    run_main()
