@@ -126,6 +126,9 @@ class Journal(DurableTest):
         status, _, body = self.poll(2, limit=3)
         self.assertEqual([e["seq"] for e in body["events"]], [3, 4, 5])
         self.assertEqual(body["next"], 5)
+        status, _, info = self.gw.json("GET", "/v1/topics/orders")
+        self.assertEqual((info["journal"]["first_seq"], info["journal"]["last_seq"]), (1, 20))
+        self.assertIsNone(self.gw.json("GET", "/v1/topics/plain")[2]["journal"])
         # Within the window (the last 4): as before.
         status, _, body = self.poll(17)
         self.assertEqual([e["seq"] for e in body["events"]], [18, 19, 20])
