@@ -57,15 +57,23 @@ struct parse {
     struct gw_config *c;
     char *why;
     size_t why_size;
-    int err;
+    int err;       /* the first error a key made ... */
+    int err_line;  /* ... and its line */
+    FILE *file;
+    int line;      /* lines read so far */
+    int long_line; /* the first line longer than inih's buffer; 0 = none */
+    int max_line;  /* that buffer's size */
 };
 
 static int fail(struct parse *p, int err, const char *section, const char *key,
                 const char *what)
 {
-    snprintf(p->why, p->why_size, "[%s] %s: %s", section, key, what);
-    p->err = err;
-    return 0; /* inih: stop, report this line */
+    if (!p->err) { /* inih goes on after an error: keep the first */
+        snprintf(p->why, p->why_size, "[%s] %s: %s", section, key, what);
+        p->err = err;
+        p->err_line = p->line;
+    }
+    return 0; /* inih: report this line */
 }
 
 static bool number(const char *v, uint64_t max, uint32_t *out)
@@ -397,6 +405,11 @@ static int webhooks_key(struct parse *p, const char *key, const char *v)
             p->err = rc;
         return !rc;
     }
+    if (!strcmp(key, "deny_private")) {
+        if (!boolean(v, &h->deny_private))
+            return fail(p, -EINVAL, "webhooks", key, "true or false");
+        return 1;
+    }
     if (!strcmp(key, "schedule"))
         return schedule(p, v);
     if (!strcmp(key, "state_dir")) {
@@ -492,21 +505,59 @@ static int on_entry(void *user, const char *section, const char *key, const char
     return fail(p, -EINVAL, section, key, "unknown section");
 }
 
+/* inih's reader, fgets() as inih calls it, but a whole line at a time:
+ * inih reads a line longer than its buffer (@num bytes, INI_MAX_LINE: 200
+ * in Debian's build) as several lines, so a long value would be cut, or
+ * its tail taken as a key. Such a line, or a key's error, ends the file
+ * here (inih would go on after an error). */
+static char *read_line(char *str, int num, void *arg)
+{
+    struct parse *p = arg;
+    if (p->err)
+        return NULL;
+    size_t n = 0;
+    int ch = 0;
+    while (n + 1 < (size_t)num && (ch = getc(p->file)) != EOF) {
+        str[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    if (n == 0)
+        return NULL;
+    str[n] = '\0';
+    p->line++;
+    if (str[n - 1] != '\n' && (ch = getc(p->file)) != EOF && ch != '\n') {
+        p->long_line = p->line;
+        p->max_line = num;
+        return NULL;
+    }
+    return str;
+}
+
 int config_load(struct gw_config *c, const char *path, char *why, size_t why_size)
 {
     struct parse p = {.c = c, .why = why, .why_size = why_size};
-    int line = ini_parse(path, on_entry, &p);
-    if (line == -1) {
+    p.file = fopen(path, "r");
+    if (!p.file) {
         snprintf(why, why_size, "%s: cannot open", path);
         return -ENOENT;
     }
+    int line = ini_parse_stream(read_line, &p, on_entry, &p);
+    fclose(p.file);
     if (line == -2)
         return -ENOMEM;
+    if (p.long_line && !line) { /* else an error came before it */
+        snprintf(why, why_size, "%s:%d: a line longer than %d characters (inih's limit)",
+                 path, p.long_line, p.max_line - 1);
+        return -EINVAL;
+    }
     if (line > 0) {
         char detail[256];
-        snprintf(detail, sizeof(detail), "%s", p.err ? why : "not key = value");
-        snprintf(why, why_size, "%s:%d: %s", path, line, detail);
-        return p.err ? p.err : -EINVAL;
+        bool key_error = p.err && (!p.err_line || p.err_line <= line);
+        snprintf(detail, sizeof(detail), "%s", key_error ? why : "not key = value");
+        snprintf(why, why_size, "%s:%d: %s", path, key_error && p.err_line ? p.err_line : line,
+                 detail);
+        return key_error ? p.err : -EINVAL;
     }
     for (size_t i = 0; i < c->ntokens; i++) {
         if (!c->tokens[i].secret) {

@@ -40,8 +40,9 @@ struct webhook_cfg {
 
 /* [webhooks]: what every endpoint shares. */
 struct webhooks_cfg {
-    char **allow_hosts; /* none: any host */
+    char **allow_hosts; /* names, addresses, networks; none: any host */
     size_t nallow_hosts;
+    bool deny_private;  /* without allow_hosts: public addresses only */
     uint64_t schedule_ms[WEBHOOK_SCHEDULE_MAX]; /* waits before attempts 2, 3, ... */
     size_t nschedule;
     uint32_t timeout_ms;         /* one attempt, connection included */

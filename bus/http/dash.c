@@ -2,8 +2,9 @@
  * /v1/dashboard/snapshot, one snapshot of the metrics as JSON, and GET
  * /v1/dashboard/stream, Server-Sent Events with one snapshot of the
  * metrics each dashboard_interval_ms (the bus's metrics JSON, the served
- * topics' capacities, the webhooks). Between snapshots the connection is
- * parked on the gateway's dashboard window, woken by the timer thread. */
+ * topics' capacities, the webhooks; the snapshot also the last minutes,
+ * dash_history.c). Between snapshots the connection is parked on the
+ * gateway's dashboard window, woken by the timer thread. */
 #include "gateway.h"
 
 #include <errno.h>
@@ -50,8 +51,8 @@ static void put_one_line(struct strbuf *b, const char *text, size_t len)
             b->p[i] = ' ';
 }
 
-/* One snapshot, on one line. */
-static void snapshot(struct bus_http *gw, struct strbuf *out)
+/* One snapshot, on one line; @with_history: the last minutes too. */
+static void snapshot(struct bus_http *gw, struct strbuf *out, bool with_history)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -79,13 +80,18 @@ static void snapshot(struct bus_http *gw, struct strbuf *out)
     webhook_render(gw->hooks, NULL, &hooks);
     put_one_line(out, hooks.p ? hooks.p : "null", hooks.p ? hooks.len : 4);
     sb_free(&hooks);
+    if (with_history) {
+        sb_puts(out, ",\"history\":");
+        dash_history_render(gw, out);
+    }
     sb_puts(out, "}");
 }
 
 enum MHD_Result dash_snapshot(struct conn *cn, struct MHD_Connection *c)
 {
     struct strbuf b = {0};
-    snapshot(cn->gw, &b);
+    dash_history_start(cn->gw);
+    snapshot(cn->gw, &b, true);
     sb_puts(&b, "\n");
     return reply_text(cn, c, MHD_HTTP_OK, &b, "application/json");
 }
@@ -98,7 +104,7 @@ static bool fill(struct conn *cn, struct MHD_Connection *c)
     uint64_t now = clock_now_ns();
     if (now >= cn->next_heartbeat_ns) {
         sb_puts(&cn->out, "data: ");
-        snapshot(gw, &cn->out);
+        snapshot(gw, &cn->out, false);
         sb_puts(&cn->out, "\n\n");
         cn->next_heartbeat_ns = now + (uint64_t)gw->cfg.dashboard_interval_ms * 1000000u;
         return true;
@@ -117,54 +123,10 @@ static bool fill(struct conn *cn, struct MHD_Connection *c)
     return !parked;
 }
 
-struct dash_ctx {
-    struct conn *cn;
-    struct MHD_Connection *c;
-};
-
-static ssize_t dash_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    struct dash_ctx *dc = cls;
-    struct conn *cn = dc->cn;
-    if (cn->parked_as >= 0) {
-        waiting_add(cn->gw, cn->parked_as, -1);
-        cn->parked_as = -1;
-    }
-    if (cn->out_sent == cn->out.len) {
-        cn->out.len = cn->out_sent = 0;
-        /* An early end only: fill() reads the flag again under the lock. */
-        if (cn->ending || cn->out.failed ||
-            atomic_load_explicit(&cn->gw->stopping, memory_order_seq_cst))
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        if (!fill(cn, dc->c))
-            return 0; /* parked: called again once resumed */
-        if (cn->out.len == 0)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    size_t n = cn->out.len - cn->out_sent;
-    if (n > max)
-        n = max;
-    memcpy(buf, cn->out.p + cn->out_sent, n);
-    cn->out_sent += n;
-    return (ssize_t)n;
-}
-
 enum MHD_Result dash_stream(struct conn *cn, struct MHD_Connection *c)
 {
-    struct dash_ctx *dc = malloc(sizeof(*dc));
-    if (!dc)
-        return MHD_NO;
-    *dc = (struct dash_ctx){cn, c};
+    dash_history_start(cn->gw);
     cn->next_heartbeat_ns = 0; /* the first snapshot at once */
     sb_puts(&cn->out, "retry: 2000\n\n");
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, dash_read, dc, free);
-    if (!r) {
-        free(dc);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    return reply(cn, c, MHD_HTTP_OK, r);
+    return sse_reply(cn, c, 65536, fill);
 }

@@ -104,6 +104,7 @@ static bool admitted(struct conn *cn, struct MHD_Connection *c)
         [ROUTE_TOPIC] = "subscribe",
         [ROUTE_WEBHOOK_CREATE] = "webhooks", [ROUTE_WEBHOOK_LIST] = "webhooks",
         [ROUTE_WEBHOOK_GET] = "webhooks",    [ROUTE_WEBHOOK_DELETE] = "webhooks",
+        [ROUTE_WEBHOOK_ENABLE] = "webhooks",
     };
     struct route *r = &cn->route;
     if (r->kind == ROUTE_NOT_FOUND) {
@@ -152,7 +153,8 @@ static enum MHD_Result run_route(struct conn *cn, struct MHD_Connection *c)
     case ROUTE_WEBHOOK_CREATE:
     case ROUTE_WEBHOOK_LIST:
     case ROUTE_WEBHOOK_GET:
-    case ROUTE_WEBHOOK_DELETE: return webhook_route(cn, c);
+    case ROUTE_WEBHOOK_DELETE:
+    case ROUTE_WEBHOOK_ENABLE: return webhook_route(cn, c);
     case ROUTE_DASHBOARD: return dash_file(cn, c);
     case ROUTE_DASH_STREAM: return dash_stream(cn, c);
     case ROUTE_DASH_SNAPSHOT: return dash_snapshot(cn, c);
@@ -274,6 +276,7 @@ static void *timer_main(void *arg)
         uint64_t now = clock_now_ns();
         served_foreach(gw, expire_one, &now);
         window_expire(&gw->dash, now);
+        dash_history_tick(gw, now);
         pthread_mutex_lock(&gw->timer_lock);
     }
     pthread_mutex_unlock(&gw->timer_lock);
@@ -341,6 +344,7 @@ static void free_gateway(struct bus_http *gw)
         webhooks_stop(gw->hooks);
     served_free_all(gw);
     window_destroy(&gw->dash);
+    dash_history_destroy(&gw->history);
     idem_destroy(&gw->idem);
     config_free(&gw->cfg);
     pthread_rwlock_destroy(&gw->served_lock);
@@ -378,6 +382,8 @@ int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out)
     pthread_condattr_destroy(&ca);
     config_defaults(&gw->cfg);
     int rc = window_init(&gw->dash, 1, 1);
+    if (!rc)
+        rc = dash_history_init(&gw->history);
     if (!rc && cfg->config_file)
         rc = config_load(&gw->cfg, cfg->config_file, last_error, sizeof(last_error));
     if (!rc)

@@ -10,6 +10,7 @@
 
 #include "bus/http.h"
 #include "config.h"
+#include "dash_history.h"
 #include "idem.h"
 #include "route.h"
 #include "strbuf.h"
@@ -48,6 +49,7 @@ struct bus_http {
     struct webhooks *hooks;
     /* Dashboard streams parked between snapshots (dash.c); no events. */
     struct window dash;
+    struct dash_history history;
 
     /* Requests parked for a reply (call.c), so that a stop can answer
      * them; under call.c's lock. */
@@ -127,6 +129,13 @@ enum MHD_Result info_topic(struct conn *cn, struct MHD_Connection *c);
 enum MHD_Result dash_file(struct conn *cn, struct MHD_Connection *c);
 enum MHD_Result dash_stream(struct conn *cn, struct MHD_Connection *c);
 enum MHD_Result dash_snapshot(struct conn *cn, struct MHD_Connection *c);
+/* A Server-Sent Events response (sse.c): its bytes are what @fill puts in
+ * cn->out, a block of up to @block bytes at a time. @fill returns false
+ * when it parked the connection (it is called again once resumed); true
+ * with cn->out empty and cn->ending set ends the stream. */
+typedef bool (*sse_fill_fn)(struct conn *cn, struct MHD_Connection *c);
+enum MHD_Result sse_reply(struct conn *cn, struct MHD_Connection *c, size_t block,
+                          sse_fill_fn fill);
 /* The webhook routes (webhook_api.c). */
 enum MHD_Result webhook_route(struct conn *cn, struct MHD_Connection *c);
 

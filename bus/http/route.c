@@ -14,6 +14,7 @@ const char *route_label(enum route_kind kind)
         [ROUTE_STREAM] = "stream",     [ROUTE_REQUEST] = "request",
         [ROUTE_WEBHOOK_CREATE] = "webhook_create", [ROUTE_WEBHOOK_LIST] = "webhook_list",
         [ROUTE_WEBHOOK_GET] = "webhook_get", [ROUTE_WEBHOOK_DELETE] = "webhook_delete",
+        [ROUTE_WEBHOOK_ENABLE] = "webhook_enable",
         [ROUTE_DASHBOARD] = "dashboard", [ROUTE_DASH_STREAM] = "dashboard_stream",
         [ROUTE_DASH_SNAPSHOT] = "dashboard_snapshot",
         [ROUTE_NOT_FOUND] = "unknown", [ROUTE_BAD_METHOD] = "bad_method",
@@ -92,7 +93,8 @@ static void method_route(struct route *r, bool get, bool post, const char *metho
     }
 }
 
-/* /v1/webhooks[/{id}] and the dashboard's paths; false for other paths. */
+/* /v1/webhooks[/{id}[/enable]] and the dashboard's paths; false for
+ * other paths. */
 static bool parse_other(const char *method, const char *path, struct route *r)
 {
     static const char hooks[] = "/v1/webhooks";
@@ -105,12 +107,24 @@ static bool parse_other(const char *method, const char *path, struct route *r)
     }
     if (!strncmp(path, hooks, sizeof(hooks) - 1) && path[sizeof(hooks) - 1] == '/') {
         const char *id = path + sizeof(hooks);
-        if (!webhook_id_valid(id))
+        const char *slash = strchr(id, '/');
+        size_t n = slash ? (size_t)(slash - id) : strlen(id);
+        if (n > ROUTE_TOPIC_MAX || (slash && strcmp(slash, "/enable") != 0))
             return true; /* 404 */
+        memcpy(r->topic, id, n);
+        r->topic[n] = '\0';
+        if (!webhook_id_valid(r->topic)) {
+            r->topic[0] = '\0';
+            return true; /* 404 */
+        }
+        if (slash) {
+            r->kind = !strcmp(method, "POST") ? ROUTE_WEBHOOK_ENABLE : ROUTE_BAD_METHOD;
+            r->allow = "POST";
+            return true;
+        }
         bool del = strcmp(method, "DELETE") == 0;
         r->kind = get ? ROUTE_WEBHOOK_GET : del ? ROUTE_WEBHOOK_DELETE : ROUTE_BAD_METHOD;
         r->allow = "GET, DELETE";
-        strcpy(r->topic, id);
         return true;
     }
     static const char *const files[] = {"/", "/dashboard.js", "/dashboard.css"};

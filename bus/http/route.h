@@ -20,6 +20,7 @@ enum route_kind {
     ROUTE_WEBHOOK_LIST,   /* GET /v1/webhooks */
     ROUTE_WEBHOOK_GET,    /* GET /v1/webhooks/{id} */
     ROUTE_WEBHOOK_DELETE, /* DELETE /v1/webhooks/{id} */
+    ROUTE_WEBHOOK_ENABLE, /* POST /v1/webhooks/{id}/enable */
     ROUTE_DASHBOARD,      /* GET /, /dashboard.js, /dashboard.css */
     ROUTE_DASH_STREAM,    /* GET /v1/dashboard/stream */
     ROUTE_DASH_SNAPSHOT,  /* GET /v1/dashboard/snapshot */

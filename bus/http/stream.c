@@ -1,13 +1,10 @@
 /* stream.c - GET /v1/topics/{name}/stream: Server-Sent Events, one per bus
  * event (`id: SEQ`, `data:` the long poll's event object), resuming after
  * Last-Event-ID, a comment line as heartbeat. Between events the
- * connection is parked on the window, as a long poll. */
+ * connection is parked on the window, as a long poll (sse.c reads). */
 #include "gateway.h"
 
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/types.h>
 
 #include "../clock.h"
 
@@ -93,37 +90,6 @@ static bool fill(struct conn *cn, struct MHD_Connection *c)
     return !parked;
 }
 
-struct stream_ctx {
-    struct conn *cn;
-    struct MHD_Connection *c;
-};
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    struct stream_ctx *sc = cls;
-    struct conn *cn = sc->cn;
-    if (cn->parked_as >= 0) {
-        waiting_add(cn->gw, cn->parked_as, -1);
-        cn->parked_as = -1;
-    }
-    if (cn->out_sent == cn->out.len) {
-        cn->out.len = cn->out_sent = 0;
-        /* An early end only: fill() reads the flag again under the lock. */
-        if (cn->ending || cn->out.failed ||
-            atomic_load_explicit(&cn->gw->stopping, memory_order_seq_cst))
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        if (!fill(cn, sc->c))
-            return 0; /* parked: called again once resumed */
-    }
-    size_t n = cn->out.len - cn->out_sent;
-    if (n > max)
-        n = max;
-    memcpy(buf, cn->out.p + cn->out_sent, n);
-    cn->out_sent += n;
-    return (ssize_t)n;
-}
-
 enum MHD_Result stream_events(struct conn *cn, struct MHD_Connection *c)
 {
     if (!poll_setup(cn, c, false))
@@ -145,21 +111,9 @@ enum MHD_Result stream_events(struct conn *cn, struct MHD_Connection *c)
         gone = backlog_gone(cn->topic, cn->after, &oldest);
     if (gone)
         return poll_reply_gone(cn, c, oldest);
-    struct stream_ctx *sc = malloc(sizeof(*sc));
-    if (!sc)
-        return MHD_NO;
-    *sc = (struct stream_ctx){cn, c};
     cn->next_heartbeat_ns = clock_now_ns() + (uint64_t)cn->gw->cfg.heartbeat_ms * 1000000u;
     /* A first line at once, so that the client sees the stream open (the
      * headers leave with it) before any event. */
     sb_puts(&cn->out, ": stream open\n\n");
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, sc, free);
-    if (!r) {
-        free(sc);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    return reply(cn, c, MHD_HTTP_OK, r);
+    return sse_reply(cn, c, 16384, fill);
 }

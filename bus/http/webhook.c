@@ -94,18 +94,9 @@ static int on_event(const bus_event_t *ev, void *ctx)
     return 0;
 }
 
-static bool host_allowed(const struct webhooks_cfg *cfg, const char *host)
-{
-    if (cfg->nallow_hosts == 0)
-        return true;
-    for (size_t i = 0; i < cfg->nallow_hosts; i++)
-        if (!strcasecmp(cfg->allow_hosts[i], host))
-            return true;
-    return false;
-}
-
-/* An absolute http or https URL to an allowed host; NULL code when so. */
-static struct webhook_problem check_url(const struct webhooks_cfg *cfg, const char *url)
+/* An absolute http or https URL to an allowed host; NULL code when so.
+ * The sender checks again the address each connection goes to. */
+static struct webhook_problem check_url(const struct host_allow *allow, const char *url)
 {
     struct webhook_problem p = {"bad_url", "url: not an absolute http or https URL"};
     CURLU *u = curl_url();
@@ -114,11 +105,12 @@ static struct webhook_problem check_url(const struct webhooks_cfg *cfg, const ch
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host &&
         (!strcasecmp(scheme, "http") || !strcasecmp(scheme, "https"))) {
-        if (host_allowed(cfg, host))
+        if (host_allow_url(allow, host))
             p = (struct webhook_problem){NULL, NULL};
         else
             p = (struct webhook_problem){"forbidden_host",
-                                         "url: host not in [webhooks] allow_hosts"};
+                                         "url: host not allowed by [webhooks] allow_hosts "
+                                         "or deny_private"};
     }
     curl_free(scheme);
     curl_free(host);
@@ -182,7 +174,7 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
     else if (!def->url)
         *problem = (struct webhook_problem){"bad_url", "url: missing"};
     else
-        *problem = check_url(w->cfg, def->url);
+        *problem = check_url(&w->allow, def->url);
     if (problem->code)
         return -EINVAL;
     struct webhook *h = calloc(1, sizeof(*h));
@@ -304,6 +296,18 @@ int webhook_delete(struct webhooks *w, const char *id)
     return 0;
 }
 
+int webhook_enable(struct webhooks *w, const char *id)
+{
+    pthread_mutex_lock(&w->lock);
+    struct webhook *h = find(w, id);
+    if (h && h->disabled) {
+        h->disabled = false;
+        h->failing_since_ns = 0;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return h ? 0 : -ENOENT;
+}
+
 /* Unix ms of a CLOCK_MONOTONIC time. */
 static uint64_t wall_ms_of(uint64_t mono_ns)
 {
@@ -386,6 +390,18 @@ int webhook_render(struct webhooks *w, const char *id, struct strbuf *b)
     return rc;
 }
 
+void webhook_render_delivered(struct webhooks *w, struct strbuf *b)
+{
+    sb_puts(b, "{");
+    pthread_mutex_lock(&w->lock);
+    for (const struct webhook *h = w->list; h; h = h->next) {
+        sb_json_string(b, h->id, strlen(h->id));
+        sb_printf(b, ":%" PRIu64 "%s", h->delivered, h->next ? "," : "");
+    }
+    pthread_mutex_unlock(&w->lock);
+    sb_puts(b, "}");
+}
+
 int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cfg,
                    char *why, size_t why_size)
 {
@@ -398,12 +414,18 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
     w->rand_state = (unsigned)clock_now_ns();
     w->log_fd = -1;
     w->loading = true; /* declared endpoints are not saved */
+    int allow_rc = host_allow_init(&w->allow, &cfg->hooks, why, why_size);
+    if (allow_rc) {
+        free(w);
+        return allow_rc;
+    }
     pthread_mutex_init(&w->lock, NULL);
     w->multi = curl_multi_init();
     if (!w->multi || pthread_create(&w->sender, NULL, webhook_sender_main, w) != 0) {
         if (w->multi)
             curl_multi_cleanup(w->multi);
         pthread_mutex_destroy(&w->lock);
+        host_allow_free(&w->allow);
         free(w);
         return -ENOMEM;
     }
@@ -462,5 +484,6 @@ void webhooks_stop(struct webhooks *w)
     curl_multi_cleanup(w->multi);
     store_close(w);
     pthread_mutex_destroy(&w->lock);
+    host_allow_free(&w->allow);
     free(w);
 }

@@ -16,6 +16,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "host_allow.h"
 #include "sign.h"
 #include "strbuf.h"
 
@@ -43,6 +44,7 @@ struct delivery {
     bool in_flight;
     CURL *easy;                   /* while in flight */
     struct curl_slist *headers;
+    char *refused;                /* in flight: an address it may not connect to */
     size_t len;
     unsigned char body[];
 };
@@ -90,6 +92,7 @@ struct webhook {
 struct webhooks {
     bus_t *bus;
     const struct webhooks_cfg *cfg;
+    struct host_allow allow; /* read-only once started */
     const struct gw_config *gw_cfg; /* its declared durable topics */
     pthread_mutex_t lock;
     struct webhook *list;  /* live endpoints */
@@ -125,8 +128,15 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
                 struct webhook_problem *problem, char *id_out, char *secret_out);
 /* -ENOENT when no endpoint has @id. */
 int webhook_delete(struct webhooks *w, const char *id);
+/* A disabled endpoint gets events and attempts again, its failing clock
+ * started over (counts, last error and dead letters stay); an endpoint
+ * that is not disabled is left as it is. 0, or -ENOENT. */
+int webhook_enable(struct webhooks *w, const char *id);
 /* One endpoint (or all, @id NULL) as JSON into @b; -ENOENT. */
 int webhook_render(struct webhooks *w, const char *id, struct strbuf *b);
+/* Each endpoint's delivered count, {"ID":N,...}, into @b (the dashboard's
+ * history). */
+void webhook_render_delivered(struct webhooks *w, struct strbuf *b);
 
 /* Queues @ev for @h (a bus handler's work): 0 queued (or, @durable, queued
  * already); -ECANCELED refused for good (disabled: counted as failed);

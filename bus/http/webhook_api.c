@@ -1,4 +1,5 @@
-/* webhook_api.c - POST, GET /v1/webhooks, GET, DELETE /v1/webhooks/{id}. */
+/* webhook_api.c - POST, GET /v1/webhooks, GET, DELETE /v1/webhooks/{id},
+ * POST /v1/webhooks/{id}/enable. */
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
@@ -99,6 +100,11 @@ enum MHD_Result webhook_route(struct conn *cn, struct MHD_Connection *c)
     case ROUTE_WEBHOOK_DELETE:
         if (webhook_delete(w, id) == 0)
             return reply_text(cn, c, MHD_HTTP_NO_CONTENT, &b, "application/json");
+        break;
+    case ROUTE_WEBHOOK_ENABLE: /* answers the endpoint as it is now */
+        if (webhook_enable(w, id) == 0 && webhook_render(w, id, &b) == 0)
+            return reply_text(cn, c, MHD_HTTP_OK, &b, "application/json");
+        sb_free(&b);
         break;
     default:
         return MHD_NO;

@@ -8,11 +8,13 @@
  * next wait with jitter, or the dead letters after the last. */
 #include "webhook.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "../clock.h"
@@ -72,6 +74,27 @@ void delivery_bury(struct delivery *d, const char *why)
     delivery_finish(d);
 }
 
+/* libcurl's socket for a connection, once DNS has given its address and
+ * before it connects: refused (the attempt fails) when [webhooks]
+ * allow_hosts or deny_private does not allow the address, whatever the
+ * URL's host name said. Called by the sender thread, in
+ * curl_multi_perform(); the delivery is its own while in flight. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct delivery *d = arg;
+    if (purpose == CURLSOCKTYPE_IPCXN && !host_allow_address(&d->hook->all->allow, &a->addr)) {
+        char text[INET6_ADDRSTRLEN] = "?";
+        const void *addr = a->family == AF_INET6
+                               ? (const void *)&((struct sockaddr_in6 *)&a->addr)->sin6_addr
+                               : (const void *)&((struct sockaddr_in *)&a->addr)->sin_addr;
+        inet_ntop(a->family, addr, text, sizeof(text));
+        free(d->refused);
+        d->refused = strdup(text);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static size_t discard(char *p, size_t size, size_t n, void *arg)
 {
     (void)p;
@@ -116,6 +139,8 @@ static int begin_attempt(struct webhooks *w, struct delivery *d)
     /* A 3xx is a failure: a receiver cannot send the gateway elsewhere. */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, d);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "bus-gateway webhooks");
     if (!hd || curl_multi_add_handle(w->multi, e) != CURLM_OK) {
@@ -191,6 +216,12 @@ static void settle(struct webhooks *w, struct delivery *d, CURLcode result)
     d->headers = NULL;
     d->in_flight = false;
     h->in_flight--;
+    char refused[INET6_ADDRSTRLEN] = "";
+    if (d->refused) {
+        snprintf(refused, sizeof(refused), "%s", d->refused);
+        free(d->refused);
+        d->refused = NULL;
+    }
     if (h->gone) {
         delivery_drop(d);
         return;
@@ -203,7 +234,11 @@ static void settle(struct webhooks *w, struct delivery *d, CURLcode result)
         return;
     }
     h->failed_attempts++;
-    if (result != CURLE_OK)
+    if (result != CURLE_OK && refused[0])
+        snprintf(h->last_error, sizeof(h->last_error), "address %s not allowed by [webhooks] %s (%s)",
+                 refused, w->allow.nnames ? "allow_hosts" : "deny_private",
+                 curl_easy_strerror(result));
+    else if (result != CURLE_OK)
         snprintf(h->last_error, sizeof(h->last_error), "%s", curl_easy_strerror(result));
     else
         snprintf(h->last_error, sizeof(h->last_error), "HTTP status %ld", status);

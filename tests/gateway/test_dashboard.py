@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """test_dashboard.py BUS_GATEWAY SCREENSHOT - the dashboard (GET /) rendered
-by headless Chromium while a publisher runs: the DOM (--dump-dom) shows
-every topic with a non-zero publish rate and the webhook; a screenshot of
-the page is kept at SCREENSHOT (a test artifact). Exit 77 (skipped) when
-Debian's chromium is not installed.
+by headless Chromium while a publisher runs (its rate a wave, so that the
+charts show one): the DOM (--dump-dom) shows every topic with a non-zero
+publish rate, its chart drawn from the gateway's history (many points, not
+the one of the page's load), and the webhook; a screenshot of the page is
+kept at SCREENSHOT (a test artifact; docs/img/dashboard.png is a copy).
+Exit 77 (skipped) when Debian's chromium is not installed.
 """
+import math
 import html.parser
 import json
 import os
@@ -25,6 +28,8 @@ from test_webhooks import Receiver, config  # noqa: E402
 CHROMIUM = shutil.which("chromium")
 SCREENSHOT = None
 TOPICS = ("payments.card", "orders.created")
+WAVE_S = 4  # the publisher's rate goes up and down over this period
+HISTORY_SAMPLES = 32  # 8 s at dashboard_interval_ms = 250: two waves
 
 
 class Rows(html.parser.HTMLParser):
@@ -38,6 +43,8 @@ class Rows(html.parser.HTMLParser):
         a = dict(attrs)
         if tag == "tr" and ("data-topic" in a or "data-webhook" in a):
             self.row = self.rows.setdefault(a.get("data-topic") or a["data-webhook"], {})
+        elif tag == "canvas" and self.row is not None:
+            self.row["points"] = int(a.get("data-points", 0))
         elif tag == "td" and self.row is not None:
             self.cls = a.get("class", "")
             self.row.setdefault("cells", 0)
@@ -83,11 +90,17 @@ class DashboardTest(unittest.TestCase):
             receiver.secret = body["secret"]
 
             def publish():
+                """Each topic's rate a wave of period WAVE_S, out of phase."""
                 c = gw.conn()
+                t0 = time.monotonic()
                 while not stop.is_set():
-                    for t in TOPICS:
-                        c.request("POST", f"/v1/topics/{t}/events", body=b"{}")
-                        c.getresponse().read()
+                    slot = time.monotonic()
+                    for i, t in enumerate(TOPICS):
+                        phase = 2 * math.pi * ((slot - t0) / WAVE_S + i / 3)
+                        for _ in range(int(12 + 10 * math.sin(phase))):
+                            c.request("POST", f"/v1/topics/{t}/events", body=b"{}")
+                            c.getresponse().read()
+                    time.sleep(max(0, slot + 0.05 - time.monotonic()))  # 20 slots a second
                 c.close()
 
             publisher = threading.Thread(target=publish)
@@ -102,6 +115,17 @@ class DashboardTest(unittest.TestCase):
                     break
                 time.sleep(0.05)  # polling a condition, bounded
             self.assertTrue(all(rates.get(t, 0) > 0 for t in TOPICS), rates)
+            # The gateway samples for the charts since that first snapshot:
+            # let it gather two waves.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                history = gw.json("GET", "/v1/dashboard/snapshot")[2]["history"]
+                if len(history) >= HISTORY_SAMPLES:
+                    break
+                time.sleep(0.25)  # polling a condition, bounded
+            self.assertGreaterEqual(len(history), HISTORY_SAMPLES)
+            self.assertTrue(all(history[-1]["topics"][t][0] > 0 for t in TOPICS), history[-1])
+            self.assertEqual(len(history[-1]["webhooks"]), 1)
 
             url = f"http://127.0.0.1:{gw.port}/"
             rc, dom = chromium("--dump-dom", url)
@@ -112,8 +136,10 @@ class DashboardTest(unittest.TestCase):
                 self.assertIn(t, rows.rows, dom)
                 self.assertGreater(float(rows.rows[t]["publish-rate"].rstrip("k")), 0, rows.rows)
                 self.assertEqual(rows.rows[t]["cells"], 10)
+                self.assertGreaterEqual(rows.rows[t]["points"], HISTORY_SAMPLES)
             hooks = [k for k in rows.rows if k.startswith("wh_")]
             self.assertEqual(len(hooks), 1, rows.rows)
+            self.assertGreaterEqual(rows.rows[hooks[0]]["points"], HISTORY_SAMPLES - 1)
             rc, _ = chromium(f"--screenshot={SCREENSHOT}", "--window-size=1400,420", url)
             self.assertEqual(rc, 0)
             self.assertGreater(os.path.getsize(SCREENSHOT), 10000)

@@ -488,6 +488,26 @@ class Config(unittest.TestCase):
         self.assertEqual(rc, 2)
         self.assertIn("no secret", err)
 
+    def test_line_over_inih_limit_is_refused(self):
+        """inih reads at most 199 characters a line (INI_MAX_LINE 200, its
+        NUL included): a longer one would be cut, its tail parsed as a line
+        of its own. The gateway refuses it, naming the line."""
+        def hosts(length):  # an allow_hosts line of exactly @length characters
+            line = "allow_hosts = 127.0.0.1, "
+            return line + "h" * (length - len(line))
+        fits = f"[webhooks]\n{hosts(199)}\n[gateway]\nmax_wait_s = 61\n"
+        rc, err = start_config(fits)
+        self.assertEqual(rc, 2)
+        self.assertIn(":4: [gateway] max_wait_s", err)  # the 199 went through whole
+        rc, err = start_config(f"[webhooks]\n{hosts(200)}\nmax_pending = 5\n")
+        self.assertEqual(rc, 2)
+        self.assertIn(":2: a line longer than 199 characters", err)
+        # The first error is the one named, whatever inih's order.
+        rc, err = start_config("[gateway]\nmax_wait_s = 61\nno equals sign\n")
+        self.assertIn(":2: [gateway] max_wait_s", err)
+        rc, err = start_config(f"[gateway]\nno equals sign\n[webhooks]\n{hosts(300)}\n")
+        self.assertIn(":2: not key = value", err)
+
     def test_bad_command_lines(self):
         for args in [[], ["--listen", "127.0.0.1"], ["--listen", "127.0.0.1:70000"],
                      ["--listen", "nohost:0"], ["--listen", "127.0.0.1:0", "--workers", "0"],

@@ -267,6 +267,76 @@ class WebhookTest(unittest.TestCase):
         body = self.await_hook(gw, hook, lambda b: b["state"] == "disabled")
         self.assertEqual(len(r.got), 1)
 
+    def test_enable_resumes_a_disabled_endpoint(self):
+        gw = self.gateway(config())
+        r = self.receiver(answer=lambda n: (410 if n == 0 else 204, 0))
+        hook = self.create(gw, r)
+        gw.publish("pay.x", b"a")
+        self.await_hook(gw, hook, lambda b: b["state"] == "disabled")
+        gw.publish("pay.x", b"refused")  # disabled: counted as failed, not sent
+        self.await_hook(gw, hook, lambda b: b["failed"] == 2)
+        status, _, body = gw.json("POST", "/v1/webhooks/wh_nope/enable")
+        self.assertEqual((status, body["code"]), (404, "unknown_webhook"))
+        self.assertEqual(gw.json("GET", f"/v1/webhooks/{hook}/enable")[0], 405)
+        self.assertEqual(gw.json("POST", f"/v1/webhooks/{hook}/other")[0], 404)
+        status, _, body = gw.json("POST", f"/v1/webhooks/{hook}/enable")
+        self.assertEqual((status, body["id"], body["state"]), (200, hook, "ok"))
+        self.assertEqual((body["failed"], body["last_error"]), (2, "endpoint disabled"))
+        gw.publish("pay.x", b"b")
+        got = r.wait(2)
+        self.assertEqual(got[1]["body"], b"b")
+        body = self.await_hook(gw, hook, lambda b: b["delivered"] == 1)
+        self.assertEqual((body["state"], body["pending"]), ("ok", 0))
+        self.assertEqual(gw.json("POST", f"/v1/webhooks/{hook}/enable")[2]["state"], "ok")
+
+    def test_connection_address_checked_not_the_name(self):
+        """allow_hosts lists a name: the address it resolves to must be
+        listed too, or public (DNS rebinding: a listed name that resolves
+        to an internal address). `localhost` is 127.0.0.1 and ::1."""
+        r = self.receiver()
+        url = f"http://localhost:{r.port}/hook"
+        gw = self.gateway(config(schedule="50ms").replace(
+            "allow_hosts = 127.0.0.1", "allow_hosts = localhost, 127.0.0.2, 10.0.0.0/8"))
+        hook = self.create(gw, r, url=url)
+        gw.publish("pay.x", b"never sent")
+        body = self.await_hook(gw, hook, lambda b: b["failed"] == 1)
+        self.assertEqual(body["failed_attempts"], 2)
+        self.assertRegex(body["last_error"], r"^address (127\.0\.0\.1|::1) not allowed by "
+                         r"\[webhooks\] allow_hosts \(Couldn't connect to server\)$")
+        self.assertEqual(body["dead_letters"][0]["error"], body["last_error"])
+        self.assertEqual(r.got, [])
+        for host, code in (("127.0.0.1", "forbidden_host"), ("10.9.8.7", None),
+                           ("[::1]", "forbidden_host"), ("127.0.0.2", None)):
+            status, _, got = gw.json("POST", "/v1/webhooks", json.dumps(
+                {"pattern": "never", "url": f"http://{host}:1/"}))
+            self.assertEqual(got.get("code"), code, host)
+        self.assertEqual(gw.stop()[0], 0)
+        self.closers.pop()  # stopped
+        # The loopback network listed: the same URL delivers (::1, if
+        # tried first, is refused and 127.0.0.1 used).
+        gw = self.gateway(config().replace(
+            "allow_hosts = 127.0.0.1", "allow_hosts = localhost 127.0.0.0/8"))
+        hook = self.create(gw, r, url=url)
+        gw.publish("pay.x", b"sent")
+        self.assertTrue(r.wait(1)[0]["verified"])
+        self.await_hook(gw, hook, lambda b: b["delivered"] == 1)
+
+    def test_deny_private_without_allow_hosts(self):
+        r = self.receiver()
+        gw = self.gateway(config(schedule="50ms").replace(
+            "allow_hosts = 127.0.0.1", "deny_private = true"))
+        for host, code in (("127.0.0.1", "forbidden_host"), ("[::ffff:192.168.1.1]",
+                           "forbidden_host"), ("169.254.169.254", "forbidden_host"),
+                           ("192.0.2.1", None), ("anything.example", None)):
+            status, _, got = gw.json("POST", "/v1/webhooks", json.dumps(
+                {"pattern": "never", "url": f"http://{host}:1/"}))
+            self.assertEqual(got.get("code"), code, host)
+        hook = self.create(gw, r, url=f"http://localhost:{r.port}/hook")
+        gw.publish("pay.x", b"never sent")
+        body = self.await_hook(gw, hook, lambda b: b["failed"] == 1)
+        self.assertIn("not allowed by [webhooks] deny_private", body["last_error"])
+        self.assertEqual(r.got, [])
+
     def test_bad_definitions_are_400(self):
         gw = self.gateway(config())
         cases = [
@@ -324,7 +394,9 @@ class WebhookTest(unittest.TestCase):
                         "[webhook p]\npattern = a\nurl = http://10.0.0.1/\n"
                         "secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
                         "[webhook a.b]\npattern = a\n",
-                        "[webhooks]\nschedule = 5 parsecs\n"):
+                        "[webhooks]\nschedule = 5 parsecs\n",
+                        "[webhooks]\nallow_hosts = 10.0.0.0/33\n",
+                        "[webhooks]\ndeny_private = maybe\n"):
             with self.assertRaises(AssertionError, msg=section):
                 test_gateway.Gateway(config() + section)
 
@@ -337,7 +409,12 @@ class WebhookTest(unittest.TestCase):
         self.assertEqual(gw.json("POST", "/v1/webhooks", definition, app)[0], 403)
         self.assertEqual(gw.json("GET", "/v1/webhooks", None, app)[0], 403)
         ops = {"Authorization": "Bearer ops-secret-1"}
-        self.assertEqual(gw.json("POST", "/v1/webhooks", definition, ops)[0], 201)
+        status, _, body = gw.json("POST", "/v1/webhooks", definition, ops)
+        self.assertEqual(status, 201)
+        enable = f"/v1/webhooks/{body['id']}/enable"
+        self.assertEqual(gw.json("POST", enable)[0], 401)
+        self.assertEqual(gw.json("POST", enable, None, app)[0], 403)
+        self.assertEqual(gw.json("POST", enable, None, ops)[0], 200)
 
     def test_pending_deliveries_survive_kill_9(self):
         """A kill -9 loop: each round publishes events to an endpoint that is

@@ -1,11 +1,14 @@
 // dashboard.js - the gateway's live page: one snapshot of the metrics per
 // interval from the SSE stream /v1/dashboard/stream; a topic's rates are
 // the bus's own (its 1 s rates), a webhook's the difference of its counters
-// between snapshots; each chart keeps the last minutes. A token (when the
-// gateway has tokens) comes from ?token=.
+// between snapshots; each chart keeps the last minutes, seeded with the
+// gateway's own (the first snapshot's "history", the samples it took since
+// a dashboard first asked). A token (when the gateway has tokens) comes
+// from ?token=.
 "use strict";
 
 const HISTORY_S = 300;
+const MIN_SPAN_S = 10; // a short history fills the chart, down to this span
 const history = new Map(); // key -> [{t, v}]
 let previous = null;
 
@@ -41,16 +44,19 @@ function chart(points) {
   const g = c.getContext("2d");
   const max = Math.max(1, ...points.map((p) => p.v));
   const last = points.length ? points[points.length - 1].t : 0;
+  const first = points.length ? points[0].t : 0;
+  const span = Math.min(HISTORY_S * 1000, Math.max(MIN_SPAN_S * 1000, last - first));
   g.strokeStyle = "#2f7dd1";
   g.lineWidth = 1.5;
   g.beginPath();
   points.forEach((p, i) => {
-    const x = c.width - ((last - p.t) / (HISTORY_S * 1000)) * c.width;
+    const x = c.width - ((last - p.t) / span) * c.width;
     const y = c.height - 2 - (p.v / max) * (c.height - 4);
     i ? g.lineTo(x, y) : g.moveTo(x, y);
   });
   g.stroke();
-  c.title = "max " + fmtRate(max) + "/s";
+  c.title = "max " + fmtRate(max) + "/s over " + Math.round(span / 1000) + " s";
+  c.dataset.points = points.length;
   return c;
 }
 
@@ -118,6 +124,26 @@ function renderWebhooks(snap, dt) {
   }
 }
 
+// The gateway's samples, oldest first: topics' rates as they are, webhooks'
+// from the difference of their delivered counts; the last one becomes
+// `previous`, so that the first live snapshot has a webhook rate too.
+function seed(samples) {
+  let before = null;
+  for (const s of samples) {
+    for (const [name, [pub]] of Object.entries(s.topics)) push("topic:" + name, s.time_ms, pub);
+    const dt = before ? (s.time_ms - before.time_ms) / 1000 : 0;
+    for (const [id, delivered] of Object.entries(s.webhooks)) {
+      const was = before && id in before.webhooks ? { delivered: before.webhooks[id] } : null;
+      if (was) push("hook:" + id, s.time_ms, rate({ delivered }, was, "delivered", dt));
+    }
+    before = s;
+  }
+  if (before) {
+    const hooks = Object.entries(before.webhooks).map(([id, delivered]) => ({ id, delivered }));
+    previous = { time_ms: before.time_ms, webhooks: { webhooks: hooks } };
+  }
+}
+
 function render(snap) {
   const dt = previous ? (snap.time_ms - previous.time_ms) / 1000 : 0;
   renderTopics(snap);
@@ -140,7 +166,11 @@ function connect() {
   first.open("GET", "v1/dashboard/snapshot" + query, false);
   try {
     first.send();
-    if (first.status === 200) render(JSON.parse(first.responseText));
+    if (first.status === 200) {
+      const snap = JSON.parse(first.responseText);
+      seed(snap.history || []);
+      render(snap);
+    }
   } catch (e) {
     // the stream below says whether the gateway answers
   }
