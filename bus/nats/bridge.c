@@ -104,6 +104,8 @@ static int check_config(const bus_nats_config_t *cfg)
         return bus__nats_fail_text(-EINVAL, "bus_nats_create: more than 16 exports or imports");
     if (cfg->backoff_count && !cfg->backoff_ns)
         return bus__nats_fail_text(-EINVAL, "bus_nats_create: backoff_ns NULL with a count");
+    if (cfg->export_buf_bytes < 2)
+        return bus__nats_fail_text(-EINVAL, "bus_nats_create: export_buf_bytes under 2");
     if (strlen(cfg->subject_prefix) >= BUS_NATS_NAME_MAX)
         return bus__nats_fail_text(-EINVAL, "bus_nats_create: subject_prefix not terminated");
     return 0;
@@ -134,6 +136,11 @@ static int start(struct bus_nats *b, const bus_nats_config_t *cfg)
      * registered (when the server was up at the start). */
     if ((s = bus__nats_discovery_start(b, cfg)) != NATS_OK)
         return bus__nats_fail(s, "bus_nats_create: discovery");
+    if (cfg->n_exports && !cfg->jetstream) {
+        int rc = bus__nats_export_start(b, (size_t)cfg->export_buf_bytes / 2);
+        if (rc)
+            return bus__nats_fail_text(rc, "bus_nats_create: the exporter thread");
+    }
     for (unsigned i = 0; i < cfg->n_exports; i++) {
         int rc = bus_subscribe_pattern(b->bus, cfg->exports[i], bus__nats_export, b, NULL,
                                        &b->exports[i]);
@@ -204,6 +211,7 @@ void bus_nats_destroy(bus_nats_t *b)
         return;
     for (unsigned i = 0; i < b->n_exports; i++)
         bus_unsubscribe(b->exports[i]); /* waits for running export handlers */
+    bus__nats_export_stop(b);           /* what they queued goes to cnats */
     atomic_store_explicit(&b->closing, true, memory_order_seq_cst);
     /* Core imports end here; JetStream ones with the connection, since
      * cnats deletes the consumer it made when one unsubscribes, and the

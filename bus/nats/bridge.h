@@ -22,6 +22,27 @@ struct nats_counters {
         dropped_local_error, disconnects, reconnects, js_failed, js_resent, js_acked, js_nacked;
 };
 
+/* export_queue.c: plain events on their way from the export handler to
+ * cnats (core mode). */
+struct export_batch {
+    char *data;
+    size_t len, cap; /* bytes used, allocated */
+    uint64_t records;
+};
+
+struct export_queue {
+    pthread_mutex_t lock; /* guards everything below but thread and limit */
+    pthread_cond_t more;     /* the exporter waits for events */
+    pthread_cond_t progress; /* handlers wait for room, flushes for the drain */
+    struct export_batch fill;  /* handlers append here */
+    struct export_batch spare; /* the exporter's: being published, or empty */
+    size_t limit;              /* bytes in fill at most (export_buf_bytes / 2) */
+    uint64_t queued, done;     /* events appended; handed to cnats (or refused) */
+    bool exporter_sleeping, stop; /* sleeping: until a handler wakes it */
+    bool started; /* the thread runs: written before and after it only */
+    pthread_t thread;
+};
+
 struct bus_nats {
     bus_t *bus;
     /* Events and their subscriptions: batched by cnats' flusher. */
@@ -40,6 +61,7 @@ struct bus_nats {
     uint32_t request_timeout_ms;
     uint64_t *backoff_ns; /* JetStream imports' redelivery delays (copied) */
     uint32_t backoff_count;
+    struct export_queue queue;
     bus_sub_t *exports[BUS_NATS_MAX_PATTERNS];
     unsigned n_exports;
     natsSubscription *imports[BUS_NATS_MAX_PATTERNS];
@@ -75,6 +97,16 @@ bool bus__nats_imported_by(const struct bus_nats *b, const bus_event_source_t *s
  * cannot be opened); a subscription's pending limit and close watch. */
 bool bus__nats_import_begin(struct bus_nats *b, natsMsg *msg, bus_topic_t **topic);
 natsStatus bus__nats_watch_sub(struct bus_nats *b, natsSubscription *sub, int pending_msgs);
+/* export_queue.c: the exporter thread (start: 0 or -errno; stop: after
+ * the export subscriptions ended, publishes what is left, then joins);
+ * enqueue one event (0, or -1 counted as refused); drain: wait until
+ * everything queued before the call is handed to cnats (@until NULL =
+ * forever; 0 or -ETIMEDOUT). */
+int bus__nats_export_start(struct bus_nats *b, size_t limit);
+void bus__nats_export_stop(struct bus_nats *b);
+int bus__nats_export_enqueue(struct bus_nats *b, const char *subject, const void *data,
+                             size_t size);
+int bus__nats_export_drain(struct bus_nats *b, const struct timespec *until);
 /* export.c: counts a publish's outcome; 0, or -1 (a handler error). */
 int bus__nats_count_publish(struct bus_nats *b, natsStatus s);
 /* jetstream.c: the JetStream mode's context and stream, its exports,
@@ -91,6 +123,9 @@ void bus__nats_import_done(struct bus_nats *b);
 /* state.c: cnats' connection callbacks on @opts: closing (both
  * connections), counters and wake-ups (@main, the events' connection). */
 natsStatus bus__nats_watch_state(natsOptions *opts, struct bus_nats *b, bool main);
+/* state.c: the absolute CLOCK_REALTIME time @ns from now, for
+ * pthread_cond_timedwait; false if it does not fit (wait forever). */
+bool bus__nats_deadline(uint64_t ns, struct timespec *ts);
 /* state.c: retry_on_failed_connect, in the background. */
 natsStatus bus__nats_retry_connect(natsOptions *opts, struct bus_nats *b);
 /* discovery.c: the description and the discovery subscription. */

@@ -13,6 +13,7 @@ void bus_nats_config_init(bus_nats_config_t *cfg)
     cfg->max_reconnect = 60;
     cfg->reconnect_wait_ms = 2000;
     cfg->reconnect_buf_bytes = 8 << 20;
+    cfg->export_buf_bytes = 4 << 20;
     cfg->request_timeout_ms = 5000;
     cfg->pending_msgs = 65536;
     cfg->max_deliver = -1;

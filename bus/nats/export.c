@@ -1,7 +1,8 @@
 /* export.c - local events to NATS: the handler of the bridge's pattern
- * subscriptions, on the bus's workers. Plain events are buffered for cnats'
- * flusher; requests go out on the SendAsap connection and hold the worker
- * until the reply or the request's deadline. */
+ * subscriptions, on the bus's workers. Plain events go to the export queue
+ * (export_queue.c), which the exporter thread hands to cnats; requests go
+ * out on the SendAsap connection and hold the worker until the reply or
+ * the request's deadline. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -101,5 +102,5 @@ int bus__nats_export(const bus_event_t *ev, void *ctx)
         return src.on_reply ? 0 : bus__nats_js_export(b, ev, subject, src.on_complete != NULL);
     if (src.on_reply)
         return forward_request(b, ev, subject, src.deadline_ns);
-    return bus__nats_count_publish(b, natsConnection_Publish(b->nc, subject, ev->data, (int)ev->size));
+    return bus__nats_export_enqueue(b, subject, ev->data, ev->size);
 }

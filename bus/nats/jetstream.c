@@ -49,9 +49,12 @@ natsStatus bus__nats_js_start(struct bus_nats *b, const bus_nats_config_t *cfg)
     jsOptions_Init(&jo);
     jo.PublishAsync.ErrHandler = on_publish_error;
     jo.PublishAsync.ErrHandlerClosure = b;
-    /* Bounded: beyond, an export waits (StallWait, 200 ms) and then fails,
-     * counted; unbounded, an absent stream would grow the pending list. */
+    /* Bounded: beyond, an export waits for acknowledgments (back-pressure
+     * on the topic) up to StallWait and then fails, counted; unbounded, an
+     * absent stream would grow the pending list. cnats' 200 ms lost
+     * events of a merely slow stream on a loaded machine (nats-bench). */
     jo.PublishAsync.MaxPending = 4096;
+    jo.PublishAsync.StallWait = 5000;
     natsStatus s = natsConnection_JetStream(&b->js, b->nc, &jo);
     /* Without a server yet (retry_on_failed_connect), the stream must
      * exist by the time it comes. */

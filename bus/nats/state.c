@@ -66,9 +66,7 @@ natsStatus bus__nats_retry_connect(natsOptions *o, struct bus_nats *b)
     return natsOptions_SetRetryOnFailedConnect(o, true, on_connected, b);
 }
 
-/* The absolute CLOCK_REALTIME time for pthread_cond_timedwait, @ns from
- * now; false if it does not fit (wait forever). */
-static bool deadline(uint64_t ns, struct timespec *ts)
+bool bus__nats_deadline(uint64_t ns, struct timespec *ts)
 {
     if (ns > (uint64_t)INT32_MAX * 1000000000u)
         return false;
@@ -84,7 +82,7 @@ int bus_nats_wait_connected(bus_nats_t *b, bool connected, uint64_t timeout_ns)
     if (!b)
         return -EINVAL;
     struct timespec until;
-    bool timed = deadline(timeout_ns, &until);
+    bool timed = bus__nats_deadline(timeout_ns, &until);
     int rc = 0;
     pthread_mutex_lock(&b->lock);
     for (;;) {
@@ -106,21 +104,33 @@ int bus_nats_wait_connected(bus_nats_t *b, bool connected, uint64_t timeout_ns)
     return rc;
 }
 
+/* What is left of @timeout_ns, counted from @t0 (CLOCK_MONOTONIC). */
+static uint64_t left_ns(const struct timespec *t0, uint64_t timeout_ns)
+{
+    if (timeout_ns == UINT64_MAX)
+        return UINT64_MAX;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t spent = (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+                     (uint64_t)t0->tv_nsec;
+    return timeout_ns > spent ? timeout_ns - spent : 0;
+}
+
 int bus_nats_flush(bus_nats_t *b, uint64_t timeout_ns)
 {
     if (!b)
         return -EINVAL;
-    struct timespec t0, t1;
+    struct timespec t0, until;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = bus_nats_wait_connected(b, true, timeout_ns);
+    /* The exports queued so far reach cnats (its reconnect buffer while
+     * disconnected), then the server. */
+    int rc = bus__nats_export_drain(b, bus__nats_deadline(timeout_ns, &until) ? &until : NULL);
+    if (rc == 0)
+        rc = bus_nats_wait_connected(b, true, left_ns(&t0, timeout_ns));
     if (rc)
         return rc;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    uint64_t spent = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
-                     (uint64_t)t0.tv_nsec;
-    int64_t left_ms = timeout_ns == UINT64_MAX ? INT64_MAX / 2
-                      : timeout_ns > spent    ? (int64_t)((timeout_ns - spent) / 1000000u) + 1
-                                              : 1;
+    uint64_t left = left_ns(&t0, timeout_ns);
+    int64_t left_ms = left == UINT64_MAX ? INT64_MAX / 2 : (int64_t)(left / 1000000u) + 1;
     natsStatus s = natsConnection_FlushTimeout(b->nc, left_ms);
     if (s == NATS_OK)
         s = natsConnection_FlushTimeout(b->asap, left_ms);

@@ -9,8 +9,11 @@
  *  - Export: every local topic matching an export pattern is published to
  *    the NATS subject of the same name, after an optional prefix. The bridge
  *    takes the events through a subscription of its own (a pattern
- *    subscription), on the bus's workers: local publishers never wait for
- *    the network, unless the topic is full and its full policy is to block.
+ *    subscription), on the bus's workers, and copies them into its export
+ *    queue, which a thread of its own hands to cnats in batches: neither
+ *    local publishers nor the local subscribers of the topic wait for the
+ *    network, unless the queue is full (export_buf_bytes), the topic fills
+ *    and its full policy is to block.
  *  - Import: NATS subjects matching an import pattern (wildcards allowed)
  *    are published onto the local topic of the same name, optionally as a
  *    member of a NATS queue group: each message then goes to one process of
@@ -93,6 +96,13 @@ typedef struct bus_nats_config {
      * does not fit is refused and counted (dropped_reconnect_buffer).
      * Default 8 MiB (cnats'). */
     int64_t reconnect_buf_bytes;
+    /* Bytes of exported events waiting for the bridge's exporter thread,
+     * which hands them to cnats (core mode): the export handler copies an
+     * event there and returns, so the local subscribers of an exported
+     * topic do not wait for the network. A handler that finds it full
+     * waits for room: the topic fills, and its full policy decides, as for
+     * any slow subscriber. Default 4 MiB. */
+    int64_t export_buf_bytes;
     /* A server down at the start: false (default) = bus_nats_create()
      * fails (-ECONNREFUSED); true = it returns a bridge that keeps trying
      * as for a reconnect (max_reconnect, reconnect_wait_ms), exporting into
@@ -178,7 +188,8 @@ BUS_API int bus_nats_config_parse(bus_nats_config_t *cfg, const char *flag, cons
 BUS_API int bus_nats_create(bus_t *bus, const bus_nats_config_t *cfg, bus_nats_t **out);
 
 /**
- * bus_nats_destroy - stop exporting (waits for export handlers running),
+ * bus_nats_destroy - stop exporting (waits for export handlers running,
+ * then hands what they queued to cnats and stops the exporter thread),
  * stop importing, wait for the imported events still queued on the bus to
  * be handled (their replies and acknowledgements go out), flush what is
  * buffered for the server, and close the connection. NULL is ignored.
@@ -190,7 +201,8 @@ BUS_API void bus_nats_destroy(bus_nats_t *nats);
 /**
  * bus_nats_flush - return once the server has everything the bridge sent
  * before the call (exported events, and after a reconnect its imports
- * registered again): a round trip on each connection; in JetStream mode,
+ * registered again): the export queue handed to cnats (into its reconnect
+ * buffer while disconnected), then a round trip on each connection; in JetStream mode,
  * also every export acknowledged by the stream (or counted in js_failed). Call it after
  * bus_flush() to know that the exports of the events flushed have reached
  * the server; while disconnected it waits for the reconnect.

@@ -88,18 +88,30 @@ struct local {
     bus_nats_t *nats;
 };
 
-/* A bus exporting @export; into JetStream @stream unless NULL. */
+/* The configuration of a bus exporting @export; into JetStream @stream
+ * unless NULL. */
+static void local_config(bus_nats_config_t *cfg, const struct nats_server *s, const char *export,
+                         const char *stream)
+{
+    bus_nats_config_init(cfg);
+    ck_assert_ok(bus_nats_config_parse(cfg, "--nats", s->url));
+    ck_assert_ok(bus_nats_config_parse(cfg, "--export", export));
+    if (stream)
+        ck_assert_ok(bus_nats_config_parse(cfg, "--jetstream", stream));
+}
+
+static void local_start_with(struct local *l, const bus_nats_config_t *cfg)
+{
+    l->bus = new_bus(2);
+    ck_assert_ok(bus_nats_create(l->bus, cfg, &l->nats));
+}
+
 static void local_start(struct local *l, const struct nats_server *s, const char *export,
                         const char *stream)
 {
-    l->bus = new_bus(2);
     bus_nats_config_t cfg;
-    bus_nats_config_init(&cfg);
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", s->url));
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--export", export));
-    if (stream)
-        ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", stream));
-    ck_assert_ok(bus_nats_create(l->bus, &cfg, &l->nats));
+    local_config(&cfg, s, export, stream);
+    local_start_with(l, &cfg);
 }
 
 static void local_stop(struct local *l)
@@ -195,6 +207,32 @@ START_TEST(fan_out_to_two_processes)
     }
     ck_assert_uint_eq(atomic_load(&ledger->region[0].total), N); /* nothing more came */
     local_stop(&me);
+}
+END_TEST
+
+/* An export queue of room for two events: the export handler waits for
+ * room again and again (back-pressure on the topic), and every event
+ * still goes out once. */
+START_TEST(small_export_queue_loses_nothing)
+{
+    struct peer p;
+    peer_start(&p, (const char *[]){"--nats", srv.url, "--import", "small.>", "--count",
+                                    "small.>", "--ledger", ledger_path, "--slot", "0", NULL});
+    bus_nats_config_t cfg;
+    local_config(&cfg, &srv, "small.>", NULL);
+    cfg.export_buf_bytes = 600; /* 300 B a buffer; an event takes 144 */
+    struct local me;
+    local_start_with(&me, &cfg);
+    enum { N = 3000 };
+    local_publish(&me, "small.x", 1, N);
+    ck_assert(ledger_wait(&ledger->region[0], N, 10000));
+    assert_seen(&ledger->region[0], 1, N, 1);
+    bus_nats_stats_t st;
+    ck_assert_ok(bus_nats_stats(me.nats, &st));
+    ck_assert_uint_eq(st.exported, N);
+    ck_assert_uint_eq(st.dropped_reconnect_buffer + st.dropped_closed, 0);
+    local_stop(&me);
+    ck_assert_uint_eq(stat_of(peer_end(&p), "imported"), N);
 }
 END_TEST
 
@@ -520,6 +558,11 @@ START_TEST(bad_urls_and_flags)
         ck_assert_str_ne(bus_nats_last_error(), "");
         fprintf(stderr, "%s: %s\n", bad[i], bus_nats_last_error());
     }
+    bus_nats_config_init(&cfg);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", "nats://127.0.0.1:1"));
+    cfg.export_buf_bytes = 1; /* checked before connecting */
+    ck_assert_int_eq(bus_nats_create(bus, &cfg, &nats), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(bus_nats_last_error(), "export_buf_bytes"));
     bus_destroy(bus);
 }
 END_TEST
@@ -791,6 +834,7 @@ int main(void)
     tcase_add_checked_fixture(tc, world_start, world_stop);
     tcase_add_test(tc, prometheus_text);
     tcase_add_test(tc, fan_out_to_two_processes);
+    tcase_add_test(tc, small_export_queue_loses_nothing);
     tcase_add_test(tc, queue_group_exactly_once_across_processes);
     tcase_add_test(tc, request_reply_across_processes);
     tcase_add_test(tc, no_echo_between_processes);

@@ -14,6 +14,12 @@
  *     machine) to the subscriber's handler, p50 and p99;
  *   - request-reply (bridge, raw cnats with SendAsap on the replier): K
  *     round trips, p50 and p99.
+ * JetStream (each run its own stream, file storage): the bridge in
+ * JetStream mode (exports with js_PublishAsync and Nats-Msg-Id, the other
+ * process's import through a push consumer acknowledged after its local
+ * handler) against raw cnats (js_PublishAsync without a message id, a
+ * push consumer acknowledging in its callback); besides the receiver's
+ * rate, the sender's: events/s until every publish was acknowledged.
  * Prints each round and the medians over the rounds. Environment:
  * BENCH_WORKERS (workers per bus, default 2), BENCH_WAIT=yield (idle
  * workers yield instead of parking: no futex wake-up per hop). */
@@ -183,11 +189,15 @@ static bus_t *new_bus(unsigned workers)
     return bus;
 }
 
-static bus_nats_t *new_bridge(bus_t *bus, const char *export, const char *import)
+/* @stream: JetStream mode on that stream (NULL = core NATS). */
+static bus_nats_t *new_bridge(bus_t *bus, const char *export, const char *import,
+                              const char *stream)
 {
     bus_nats_config_t cfg;
     bus_nats_config_init(&cfg);
     bus_nats_config_parse(&cfg, "--nats", url);
+    if (stream)
+        bus_nats_config_parse(&cfg, "--jetstream", stream);
     if (export)
         bus_nats_config_parse(&cfg, "--export", export);
     if (import)
@@ -212,6 +222,24 @@ static void on_raw_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     (void)nc, (void)sub;
     receive(ctx, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
     natsMsg_Destroy(msg);
+}
+
+/* JetStream, raw: acknowledged as the bridge's imports are (explicit ack). */
+static void on_raw_js_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *ctx)
+{
+    (void)nc, (void)sub;
+    receive(ctx, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+    natsMsg_Ack(msg, NULL);
+    natsMsg_Destroy(msg);
+}
+
+/* The JetStream runs' names, from the run's number @k: each run has its
+ * own stream and subjects, so no run reads another's events. */
+static void js_names(bool bridge, unsigned k, char *stream, char *pattern, char *subject)
+{
+    snprintf(stream, 32, "%s%u", bridge ? "JSB" : "JSR", k);
+    snprintf(pattern, 32, "%s%u.>", bridge ? "jsb" : "jsr", k);
+    snprintf(subject, 32, "%s%u.x", bridge ? "jsb" : "jsr", k);
 }
 
 static int reply_bus(const bus_event_t *ev, void *ctx)
@@ -239,13 +267,37 @@ static int child(const char *role, uint64_t n)
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
     bool bridge = strstr(role, "bridge") != NULL;
-    if (bridge) {
+    char stream[32], pattern[32], subject[32];
+    const char *js = strstr(role, "js.");
+    if (js) /* "recv-js.K-bridge" or "recv-js.K-raw" */
+        js_names(bridge, (unsigned)atoi(js + 3), stream, pattern, subject);
+    jsCtx *jsc = NULL;
+    if (js && bridge) {
+        bus = new_bus(workers);
+        bus_sub_t *s;
+        if (bus_subscribe_pattern(bus, pattern, on_bus_event, &r, NULL, &s))
+            abort();
+        nats = new_bridge(bus, NULL, pattern, stream);
+    } else if (js) {
+        if (natsConnection_ConnectTo(&nc, url) != NATS_OK ||
+            natsConnection_JetStream(&jsc, nc, NULL) != NATS_OK)
+            abort();
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = stream;
+        so.ManualAck = true;
+        so.Config.AckPolicy = js_AckExplicit;
+        so.Config.DeliverPolicy = js_DeliverAll;
+        if (js_Subscribe(&sub, jsc, pattern, on_raw_js_msg, &r, NULL, &so, NULL) != NATS_OK)
+            abort();
+        natsSubscription_SetPendingLimits(sub, -1, -1);
+    } else if (bridge) {
         bus = new_bus(workers);
         bus_sub_t *s;
         bool reply = strstr(role, "reply") != NULL;
         if (bus_subscribe_pattern(bus, "bench.>", reply ? reply_bus : on_bus_event, &r, NULL, &s))
             abort();
-        nats = new_bridge(bus, NULL, "bench.>");
+        nats = new_bridge(bus, NULL, "bench.>", NULL);
     } else {
         natsOptions *o;
         natsOptions_Create(&o);
@@ -274,6 +326,7 @@ static int child(const char *role, uint64_t n)
     if (bus)
         bus_destroy(bus);
     natsSubscription_Destroy(sub);
+    jsCtx_Destroy(jsc);
     natsConnection_Destroy(nc);
     return 0;
 }
@@ -290,12 +343,15 @@ static void spawn(struct child *c, const char *role, uint64_t n)
 struct result {
     double rate;
     uint64_t lost, p50, p99;
+    double stored; /* JetStream: events/s the sender had acknowledged by the stream */
 };
 
 /* Ends the receiver; @res (unless NULL) gets its report. */
 static void finish(struct child *c, struct result *res)
 {
     char line[256];
+    if (res)
+        *res = (struct result){0};
     if (child_end(c, res ? line : NULL, sizeof(line)) != 0 ||
         (res && sscanf(line, "%lf %" SCNu64 " %" SCNu64 " %" SCNu64, &res->rate, &res->lost,
                        &res->p50, &res->p99) != 4))
@@ -309,11 +365,24 @@ static struct result local_result(struct receiver *r)
     FILE *f = fmemopen(text, sizeof(text), "w");
     receiver_report(r, f);
     fclose(f);
-    struct result res;
+    struct result res = {0};
     if (sscanf(text, "%lf %" SCNu64 " %" SCNu64 " %" SCNu64, &res.rate, &res.lost, &res.p50,
                &res.p99) != 4)
         abort();
     return res;
+}
+
+/* The sending bridge's losses, if any, on stderr (the receiver counts
+ * what did not arrive; this says why). */
+static void report_drops(bus_nats_t *nats)
+{
+    bus_nats_stats_t st;
+    bus_nats_stats(nats, &st);
+    uint64_t dropped = st.dropped_reconnect_buffer + st.dropped_closed + st.js_failed;
+    if (dropped)
+        fprintf(stderr, "nats-bench: the bridge lost %" PRIu64 " (reconnect buffer %" PRIu64
+                ", closed %" PRIu64 ", refused by the stream %" PRIu64 ")\n",
+                dropped, st.dropped_reconnect_buffer, st.dropped_closed, st.js_failed);
 }
 
 /* One measurement of a system: @rate 0 = throughput, else paced. */
@@ -329,7 +398,7 @@ static struct result run_local_sub(uint64_t n, uint64_t rate, bool exported)
     bus_t *bus = new_bus(workers);
     if (exported) {
         spawn(&p, "recv-bridge", n);
-        nats = new_bridge(bus, "bench.>", NULL);
+        nats = new_bridge(bus, "bench.>", NULL, NULL);
     }
     bus_topic_t *t;
     bus_sub_t *s;
@@ -366,13 +435,14 @@ static struct result run_bridge(uint64_t n, uint64_t rate)
     struct child p;
     spawn(&p, "recv-bridge", n);
     bus_t *bus = new_bus(workers);
-    bus_nats_t *nats = new_bridge(bus, "bench.>", NULL);
+    bus_nats_t *nats = new_bridge(bus, "bench.>", NULL, NULL);
     bus_topic_t *t;
     if (bus_topic_open(bus, "bench.bridge", NULL, &t))
         abort();
     send_events(send_bus, t, n, rate);
     bus_flush(bus);
     bus_nats_flush(nats, UINT64_MAX);
+    report_drops(nats);
     struct result res;
     finish(&p, &res);
     bus_nats_destroy(nats);
@@ -395,6 +465,112 @@ static struct result run_raw(uint64_t n, uint64_t rate)
     return res;
 }
 
+/* ---- JetStream: async publish with acknowledgments, a push consumer
+ * with explicit acks in the second process ---- */
+
+static natsConnection *admin; /* the parent's, to make and delete streams */
+static jsCtx *admin_js;
+static unsigned js_runs;
+
+static void stream_add(const char *stream, const char *pattern)
+{
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = stream;
+    sc.Subjects = &pattern;
+    sc.SubjectsLen = 1;
+    sc.Storage = js_FileStorage; /* as the bridge makes its stream */
+    if (js_AddStream(NULL, admin_js, &sc, NULL, NULL) != NATS_OK)
+        abort();
+}
+
+static double rate_since(uint64_t n, uint64_t start)
+{
+    return (double)n * 1e9 / (double)(now_ns() - start);
+}
+
+/* A JetStream run's end: the receiver's report, the sender's rate of
+ * acknowledged publishes, and the stream deleted. */
+static struct result js_end(struct child *p, const char *stream, double stored)
+{
+    struct result res;
+    finish(p, &res);
+    res.stored = stored;
+    js_DeleteStream(admin_js, stream, NULL, NULL);
+    return res;
+}
+
+struct js_sender {
+    jsCtx *js;
+    const char *subject;
+};
+
+static void send_js(void *ctx, const void *data, size_t size)
+{
+    struct js_sender *s = ctx;
+    natsStatus st = js_PublishAsync(s->js, s->subject, data, (int)size, NULL);
+    if (st != NATS_OK) {
+        fprintf(stderr, "nats-bench: js_PublishAsync: %s\n", natsStatus_GetText(st));
+        abort();
+    }
+}
+
+/* The bridge: bus_publish() -> export (js_PublishAsync with Nats-Msg-Id)
+ * -> stream -> durable-style push consumer of the other bridge -> bus. */
+static struct result run_bridge_js(uint64_t n, uint64_t rate)
+{
+    char stream[32], pattern[32], subject[32], role[64];
+    unsigned k = ++js_runs;
+    js_names(true, k, stream, pattern, subject);
+    bus_t *bus = new_bus(workers);
+    bus_nats_t *nats = new_bridge(bus, pattern, NULL, stream); /* makes the stream */
+    snprintf(role, sizeof(role), "recv-js.%u-bridge", k);
+    struct child p;
+    spawn(&p, role, n);
+    bus_topic_t *t;
+    if (bus_topic_open(bus, subject, NULL, &t))
+        abort();
+    uint64_t start = now_ns();
+    send_events(send_bus, t, n, rate);
+    bus_flush(bus);
+    bus_nats_flush(nats, UINT64_MAX); /* every export acknowledged */
+    double stored = rate_since(n, start);
+    report_drops(nats);
+    struct result res = js_end(&p, stream, stored);
+    bus_nats_destroy(nats);
+    bus_destroy(bus);
+    return res;
+}
+
+static struct result run_raw_js(uint64_t n, uint64_t rate)
+{
+    char stream[32], pattern[32], subject[32], role[64];
+    unsigned k = ++js_runs;
+    js_names(false, k, stream, pattern, subject);
+    stream_add(stream, pattern);
+    snprintf(role, sizeof(role), "recv-js.%u-raw", k);
+    struct child p;
+    spawn(&p, role, n);
+    natsConnection *nc;
+    jsCtx *js;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = 4096; /* as the bridge's */
+    jo.PublishAsync.StallWait = 5000;
+    if (natsConnection_ConnectTo(&nc, url) != NATS_OK ||
+        natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
+        abort();
+    struct js_sender sender = {js, subject};
+    uint64_t start = now_ns();
+    send_events(send_js, &sender, n, rate);
+    if (js_PublishAsyncComplete(js, NULL) != NATS_OK)
+        abort();
+    struct result res = js_end(&p, stream, rate_since(n, start));
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return res;
+}
+
 /* K round trips: p50 and p99 in res. */
 static struct result run_requests(bool bridge, uint64_t k)
 {
@@ -408,7 +584,7 @@ static struct result run_requests(bool bridge, uint64_t k)
     natsConnection *nc = NULL;
     if (bridge) {
         bus = new_bus(workers);
-        nats = new_bridge(bus, "bench.>", NULL);
+        nats = new_bridge(bus, "bench.>", NULL, NULL);
         if (bus_topic_open(bus, "bench.rr", NULL, &t))
             abort();
     } else if (natsConnection_ConnectTo(&nc, url) != NATS_OK) {
@@ -443,7 +619,7 @@ static struct result run_requests(bool bridge, uint64_t k)
     return res;
 }
 
-enum { SYSTEMS = 4, RAW = 3, MAX_ROUNDS = 64 };
+enum { SYSTEMS = 6, RAW = 3, RAW_JS = 5, MAX_ROUNDS = 64 };
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -459,8 +635,23 @@ static double median(const double *values, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static const char *const names[SYSTEMS] = {"local topic", "local topic, exported",
-                                           "bridge (2 processes)", "raw cnats (2 processes)"};
+static const char *const names[SYSTEMS] = {
+    "local topic",         "local topic, exported",   "bridge (2 processes)",
+    "raw cnats (2 processes)", "bridge JetStream",    "raw cnats JetStream"};
+/* Each system's ratios are against this one's in the same round. */
+static const int baseline[SYSTEMS] = {RAW, RAW, RAW, RAW, RAW_JS, RAW_JS};
+
+/* The medians of the request-reply rounds, bridge ([0]) against raw ([1]). */
+static void report_requests(int rounds, double rr50[2][MAX_ROUNDS], double rr99[2][MAX_ROUNDS])
+{
+    double rr_ratio[MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++)
+        rr_ratio[r] = rr50[0][r] / rr50[1][r];
+    double b50 = median(rr50[0], rounds), r50 = median(rr50[1], rounds);
+    printf("request-reply bridge     p50 %8.1f us  p99 %8.1f us (%.2fx raw p50)\n", b50,
+           median(rr99[0], rounds), median(rr_ratio, rounds));
+    printf("request-reply raw asap   p50 %8.1f us  p99 %8.1f us\n", r50, median(rr99[1], rounds));
+}
 
 int main(int argc, char **argv)
 {
@@ -473,6 +664,7 @@ int main(int argc, char **argv)
         return child(argv[2], strtoull(argv[4], NULL, 10));
     }
     int rounds = 5;
+    const char *only = NULL; /* --only SUBSTRING: the systems whose name has it (profiling) */
     uint64_t events = 200000, paced = 20000, rate = 20000, requests = 2000;
     for (int i = 1; i + 1 < argc; i += 2) {
         uint64_t v = strtoull(argv[i + 1], NULL, 10);
@@ -486,6 +678,8 @@ int main(int argc, char **argv)
             rate = v;
         else if (strcmp(argv[i], "--requests") == 0)
             requests = v;
+        else if (strcmp(argv[i], "--only") == 0)
+            only = argv[i + 1];
     }
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0)
@@ -497,25 +691,34 @@ int main(int argc, char **argv)
         return 1;
     }
     url = server.url;
-    static double tput[SYSTEMS][MAX_ROUNDS], p50[SYSTEMS][MAX_ROUNDS], p99[SYSTEMS][MAX_ROUNDS],
+    if (natsConnection_ConnectTo(&admin, url) != NATS_OK ||
+        natsConnection_JetStream(&admin_js, admin, NULL) != NATS_OK)
+        return 1;
+    static double stored[SYSTEMS][MAX_ROUNDS], tput[SYSTEMS][MAX_ROUNDS], p50[SYSTEMS][MAX_ROUNDS], p99[SYSTEMS][MAX_ROUNDS],
         rr50[2][MAX_ROUNDS], rr99[2][MAX_ROUNDS];
     uint64_t lost = 0;
-    struct result (*run[SYSTEMS])(uint64_t, uint64_t) = {run_local, run_local_exported,
-                                                          run_bridge, run_raw};
+    struct result (*run[SYSTEMS])(uint64_t, uint64_t) = {
+        run_local, run_local_exported, run_bridge, run_raw, run_bridge_js, run_raw_js};
     printf("%d rounds, %" PRIu64 " events for throughput, %" PRIu64 " at %" PRIu64
            "/s for latency, %" PRIu64 " requests, 128 B\n",
            rounds, events, paced, rate, requests);
     for (int r = 0; r < rounds; r++) {
         for (int s = 0; s < SYSTEMS; s++) { /* interleaved: each round runs all */
+            if (only && !strstr(names[s], only))
+                continue;
             struct result t = run[s](events, 0), l = run[s](paced, rate);
             tput[s][r] = t.rate;
+            stored[s][r] = t.stored;
             p50[s][r] = (double)l.p50 / 1000;
             p99[s][r] = (double)l.p99 / 1000;
             lost += t.lost + l.lost;
-            printf("round %d  %-24s %10.0f ev/s  p50 %8.1f us  p99 %8.1f us  lost %" PRIu64 "\n",
+            printf("round %d  %-24s %10.0f ev/s  p50 %8.1f us  p99 %8.1f us  lost %" PRIu64,
                    r + 1, names[s], t.rate, p50[s][r], p99[s][r], t.lost + l.lost);
+            if (t.stored > 0)
+                printf("  stored %.0f ev/s", t.stored);
+            printf("\n");
         }
-        for (int b = 0; b < 2; b++) {
+        for (int b = 0; b < 2 && (!only || strstr("request-reply", only)); b++) {
             struct result q = run_requests(b == 0, requests);
             rr50[b][r] = (double)q.p50 / 1000;
             rr99[b][r] = (double)q.p99 / 1000;
@@ -528,21 +731,27 @@ int main(int argc, char **argv)
      * their median: steadier than a ratio of medians on a noisy machine. */
     printf("\nmedians over %d rounds (ratio: the median of the rounds' ratios)\n", rounds);
     for (int s = 0; s < SYSTEMS; s++) {
-        double ratio[MAX_ROUNDS];
-        for (int r = 0; r < rounds; r++)
-            ratio[r] = tput[RAW][r] > 0 ? tput[s][r] / tput[RAW][r] : 0;
+        if (only && !strstr(names[s], only))
+            continue;
+        double ratio[MAX_ROUNDS], stored_ratio[MAX_ROUNDS];
+        int base = baseline[s];
+        for (int r = 0; r < rounds; r++) {
+            ratio[r] = tput[base][r] > 0 ? tput[s][r] / tput[base][r] : 0;
+            stored_ratio[r] = stored[base][r] > 0 ? stored[s][r] / stored[base][r] : 0;
+        }
         double t = median(tput[s], rounds);
-        printf("%-24s %10.0f ev/s (%.2fx raw cnats)  p50 %8.1f us  p99 %8.1f us\n", names[s], t,
-               median(ratio, rounds), median(p50[s], rounds), median(p99[s], rounds));
+        printf("%-24s %10.0f ev/s (%.2fx %s)  p50 %8.1f us  p99 %8.1f us\n", names[s], t,
+               median(ratio, rounds), names[base], median(p50[s], rounds),
+               median(p99[s], rounds));
+        if (median(stored[s], rounds) > 0) /* JetStream: acknowledged publishes */
+            printf("%-24s %10.0f ev/s stored and acknowledged (%.2fx)\n", "",
+                   median(stored[s], rounds), median(stored_ratio, rounds));
     }
-    double rr_ratio[MAX_ROUNDS];
-    for (int r = 0; r < rounds; r++)
-        rr_ratio[r] = rr50[0][r] / rr50[1][r];
-    double b50 = median(rr50[0], rounds), r50 = median(rr50[1], rounds);
-    printf("request-reply bridge     p50 %8.1f us  p99 %8.1f us (%.2fx raw p50)\n", b50,
-           median(rr99[0], rounds), median(rr_ratio, rounds));
-    printf("request-reply raw asap   p50 %8.1f us  p99 %8.1f us\n", r50, median(rr99[1], rounds));
+    if (!only || strstr("request-reply", only))
+        report_requests(rounds, rr50, rr99);
     printf("events lost: %" PRIu64 "\n", lost);
+    jsCtx_Destroy(admin_js);
+    natsConnection_Destroy(admin);
     nats_server_stop(&server);
     return lost ? 2 : 0;
 }
