@@ -46,7 +46,7 @@ int webhook_queue(struct webhook *h, const bus_event_t *ev, bool durable)
         /* Not listed yet (being added) or no longer: the webhook gets the
          * events published while it is listed. */
         rc = -EPIPE;
-    } else if (refused && durable && !h->disabled) {
+    } else if (refused && durable) {
         rc = -EAGAIN; /* the journal keeps the event: tried again */
     } else if (refused) {
         h->failed++;

@@ -139,10 +139,10 @@ int webhook_render(struct webhooks *w, const char *id, struct strbuf *b);
 void webhook_render_delivered(struct webhooks *w, struct strbuf *b);
 
 /* Queues @ev for @h (a bus handler's work): 0 queued (or, @durable, queued
- * already); -ECANCELED refused for good (disabled: counted as failed);
- * -EAGAIN refused for now (full, no memory, or, @durable, not written to
- * the state_dir's log); -EPIPE @h is not listed (being added or retired).
- * Takes the lock. */
+ * already); -ECANCELED refused for good (not @durable: disabled, full or no
+ * memory; counted as failed); -EAGAIN (@durable) refused for now: disabled,
+ * full, no memory or not written to the state_dir's log, the journal keeps
+ * it; -EPIPE @h is not listed (being added or retired). Takes the lock. */
 int webhook_queue(struct webhook *h, const bus_event_t *ev, bool durable);
 
 /* webhook_durable.c: webhooks of durable topics, fed by a durable consumer

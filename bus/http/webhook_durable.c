@@ -17,9 +17,10 @@
  *    made of the topic and the seq, so queued_already() (webhook.c) finds it
  *    and it is queued once; an attempt in flight at the kill is sent again,
  *    with the same webhook-id (receivers dedupe on it).
- * A full queue (max_pending) or a failed log write: the handler fails, the
- * consumer tries the event again after a delay, the later events wait
- * (backpressure; the journal keeps them). */
+ * A full queue (max_pending), a disabled endpoint or a failed log write:
+ * the handler fails, the consumer tries the event again after a delay, the
+ * later events wait (backpressure; the journal keeps them until the
+ * endpoint is enabled again, or its retention deletes them). */
 #include "webhook.h"
 
 #include <errno.h>
@@ -67,11 +68,10 @@ static void consumer_name(const struct webhook *h, char out[72])
 
 static int on_durable_event(const bus_event_t *ev, void *ctx)
 {
-    int rc = webhook_queue(ctx, ev, true);
-    /* -ECANCELED (disabled, counted as failed): acknowledged, as every
-     * event a disabled endpoint misses. -EAGAIN, or -EPIPE (the webhook is
-     * being retired: its consumer stops while it waits): tried again. */
-    return rc == 0 || rc == -ECANCELED ? 0 : -1;
+    /* Refused (-EAGAIN: disabled, full, not logged; -EPIPE: the webhook is
+     * being retired, its consumer stops while it waits): not acknowledged,
+     * tried again after the delay. */
+    return webhook_queue(ctx, ev, true) == 0 ? 0 : -1;
 }
 
 int hook_durable_plan(struct webhooks *w, struct webhook *h)

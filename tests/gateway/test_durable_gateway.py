@@ -336,6 +336,25 @@ class DurableWebhooks(unittest.TestCase):
         self.assertTrue(all(len(v) == 1 for v in ids.values()), ids)
         self.await_hook(hook, lambda b: b["pending"] == 0 and b["failed"] == 0)
 
+    def test_events_wait_in_the_journal_while_disabled(self):
+        """410 disables the endpoint; the events that come meanwhile are
+        not counted as failed: they are delivered once it is enabled."""
+        r = test_webhooks.Receiver(answer=lambda n: (410 if n == 0 else 204, 0))
+        self.addCleanup(r.close)
+        self.start()
+        hook, r.secret = self.create(r.url)
+        self.burst(1, "first")
+        self.await_hook(hook, lambda b: b["state"] == "disabled" and b["failed"] == 1)
+        seqs = self.burst(3, "held")
+        time.sleep(0.3)  # the consumer tries them: refused, not failed
+        _, _, body = self.gw.json("GET", f"/v1/webhooks/{hook}")
+        self.assertEqual((body["failed"], body["pending"], len(r.got)), (1, 0, 1))
+        status, _, _ = self.gw.json("POST", f"/v1/webhooks/{hook}/enable")
+        self.assertEqual(status, 200)
+        ids = self.await_bodies(r, set(seqs))
+        self.assertTrue(all(len(v) == 1 for v in ids.values()), ids)
+        self.await_hook(hook, lambda b: b["delivered"] == 3 and b["failed"] == 1)
+
     def test_plain_topics_still_delivered_and_delete_forgets_the_consumer(self):
         r = self.receiver()
         self.start()
