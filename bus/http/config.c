@@ -1,6 +1,6 @@
 /* config.c - the gateway's configuration: defaults, and an INI file read
  * with inih. Sections: [gateway] (limits, auto_create), [defaults] (topics
- * created on first use), [topic NAME], [token NAME]. */
+ * created on first use), [topic NAME], [token NAME], [nats] (cluster.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cluster.h"
 #include "route.h"
 
 void config_defaults(struct gw_config *c)
@@ -494,6 +495,10 @@ static int on_entry(void *user, const char *section, const char *key, const char
     }
     if (!strcmp(section, "webhooks"))
         return webhooks_key(p, key, v);
+    if (!strcmp(section, "nats")) {
+        p->err = cluster_config_key(&p->c->nats, key, v, p->why, p->why_size);
+        return !p->err;
+    }
     if (!strncmp(section, "webhook ", 8)) {
         const char *name = section + 8;
         if (!webhook_id_valid(name))
@@ -611,6 +616,7 @@ void config_free(struct gw_config *c)
     free_list(c->hooks.allow_hosts, c->hooks.nallow_hosts);
     free(c->hooks.state_dir);
     free(c->data_dir);
+    cluster_config_free(c->nats);
     memset(c, 0, sizeof(*c));
 }
 

@@ -55,6 +55,8 @@ struct webhooks_cfg {
                                     NULL: in memory only */
 };
 
+struct cluster_cfg; /* cluster.h */
+
 struct gw_config {
     bool auto_create;     /* topics created on first use */
     char *data_dir;       /* durable topics' journals, the webhooks' state;
@@ -68,6 +70,7 @@ struct gw_config {
     struct webhooks_cfg hooks;
     struct webhook_cfg *webhooks; /* declared */
     size_t nwebhooks;
+    struct cluster_cfg *nats; /* [nats]; NULL = no NATS */
     /* Limits */
     uint32_t connection_limit;     /* connections open at once */
     uint32_t per_ip_limit;         /* connections from one address */

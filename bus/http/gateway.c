@@ -158,6 +158,7 @@ static enum MHD_Result run_route(struct conn *cn, struct MHD_Connection *c)
     case ROUTE_DASHBOARD: return dash_file(cn, c);
     case ROUTE_DASH_STREAM: return dash_stream(cn, c);
     case ROUTE_DASH_SNAPSHOT: return dash_snapshot(cn, c);
+    case ROUTE_CLUSTER: return cluster_info(cn, c);
     default: return MHD_NO;
     }
 }
@@ -340,6 +341,7 @@ static int start_daemon(struct bus_http *gw, const bus_http_config_t *cfg)
 
 static void free_gateway(struct bus_http *gw)
 {
+    cluster_stop(gw); /* before the windows its feeds fill */
     if (gw->hooks)
         webhooks_stop(gw->hooks);
     served_free_all(gw);
@@ -386,6 +388,9 @@ int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out)
         rc = dash_history_init(&gw->history);
     if (!rc && cfg->config_file)
         rc = config_load(&gw->cfg, cfg->config_file, last_error, sizeof(last_error));
+    if (!rc && cfg->nats_nargs)
+        rc = cluster_config_args(&gw->cfg.nats, cfg->nats_args, cfg->nats_nargs, last_error,
+                                 sizeof(last_error));
     if (!rc)
         rc = data_dir_prepare(&gw->cfg, cfg->data_dir, last_error, sizeof(last_error));
     if (!rc)
@@ -395,6 +400,8 @@ int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out)
         rc = serve_declared(gw);
     if (!rc)
         rc = webhooks_start(&gw->hooks, bus, &gw->cfg, last_error, sizeof(last_error));
+    if (!rc)
+        rc = cluster_start(gw, last_error, sizeof(last_error));
     if (!rc)
         rc = start_daemon(gw, cfg);
     if (!rc && pthread_create(&gw->timer, NULL, timer_main, gw) != 0) {

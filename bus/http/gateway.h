@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "bus/http.h"
+#include "cluster.h"
 #include "config.h"
 #include "dash_history.h"
 #include "idem.h"
@@ -47,6 +48,7 @@ struct bus_http {
 
     struct idem idem;
     struct webhooks *hooks;
+    struct cluster *cluster; /* the NATS bridge; NULL without NATS */
     /* Dashboard streams parked between snapshots (dash.c); no events. */
     struct window dash;
     struct dash_history history;
@@ -149,6 +151,12 @@ bool poll_setup(struct conn *cn, struct MHD_Connection *c, bool with_limit);
 bool poll_gone(const struct window *w, const struct conn *cn);
 uint64_t poll_first(const struct window *w, const struct conn *cn);
 void poll_render_event(struct strbuf *b, const struct event *ev);
+/* Reads the query number @name (untouched when absent; @given says, may
+ * be NULL); answers 400 and returns false when malformed (poll.c). */
+bool query_number(struct conn *cn, struct MHD_Connection *c, const char *name, uint64_t min,
+                  uint64_t max, uint64_t *out, bool *given);
+/* Whether @len bytes at @body are one JSON value (post.c). */
+bool json_valid(const char *body, size_t len);
 /* 410 {"error","code":"gone","oldest"} */
 enum MHD_Result poll_reply_gone(struct conn *cn, struct MHD_Connection *c, uint64_t oldest);
 
@@ -205,6 +213,11 @@ enum MHD_Result reply_error(struct conn *cn, struct MHD_Connection *c, int statu
 enum MHD_Result reply_bus_error(struct conn *cn, struct MHD_Connection *c, int err);
 /* The topic of the request, per its route; NULL after answering. */
 struct served *topic_of(struct conn *cn, struct MHD_Connection *c, bool create);
+
+/* Appends the Prometheus text that @fn writes as bus_metrics_prometheus()
+ * does (buffer, capacity, length; -ENOSPC when short) for @src (info.c). */
+typedef int (*prometheus_fn)(void *src, char *buf, size_t cap, size_t *len);
+void prometheus_text(struct strbuf *b, prometheus_fn fn, void *src);
 
 /* Parked-client accounting for the metrics (@kind: enum wait_kind). */
 void waiting_add(struct bus_http *gw, int kind, int delta);

@@ -17,8 +17,7 @@ enum MHD_Result info_healthz(struct conn *cn, struct MHD_Connection *c)
                       "application/json");
 }
 
-/* The bus's exposition (bus_metrics_prometheus), into @b. */
-static void bus_text(bus_t *bus, struct strbuf *b)
+void prometheus_text(struct strbuf *b, prometheus_fn fn, void *src)
 {
     size_t need = 16384, len = 0;
     for (;;) {
@@ -27,7 +26,7 @@ static void bus_text(bus_t *bus, struct strbuf *b)
             b->failed = true;
             return;
         }
-        int rc = bus_metrics_prometheus(bus, text, need + 1, &len);
+        int rc = fn(src, text, need + 1, &len);
         if (rc == 0)
             sb_put(b, text, len);
         free(text);
@@ -35,6 +34,11 @@ static void bus_text(bus_t *bus, struct strbuf *b)
             return;
         need = len + 4096; /* topics may open meanwhile */
     }
+}
+
+static int bus_text(void *bus, char *buf, size_t cap, size_t *len)
+{
+    return bus_metrics_prometheus(bus, buf, cap, len);
 }
 
 static void gateway_text(struct bus_http *gw, struct strbuf *b)
@@ -72,8 +76,9 @@ static void gateway_text(struct bus_http *gw, struct strbuf *b)
 enum MHD_Result info_metrics(struct conn *cn, struct MHD_Connection *c)
 {
     struct strbuf b = {0};
-    bus_text(cn->gw->bus, &b);
+    prometheus_text(&b, bus_text, cn->gw->bus);
     gateway_text(cn->gw, &b);
+    cluster_metrics(cn->gw, &b);
     return reply_text(cn, c, MHD_HTTP_OK, &b, "text/plain; version=0.0.4; charset=utf-8");
 }
 

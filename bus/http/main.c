@@ -1,7 +1,11 @@
 /* bus-gateway - the bus as an HTTP service (docs/gateway.md).
  *
  *   bus-gateway --listen HOST:PORT [--config FILE] [--workers N] [--data-dir DIR]
+ *               [--nats URL[,URL...] [--export PATTERN]... [--import PATTERN[@GROUP]]...
+ *                [--nats-prefix PREFIX] [--jetstream STREAM]]
  *
+ * The NATS flags are passed to the library as they are (bus_http_config_t
+ * nats_args), which checks them: docs/scale-out.md.
  * Prints "listening on http://HOST:PORT" once it accepts connections (port
  * 0: a free one, printed), serves until SIGTERM or SIGINT, then stops
  * accepting, answers the clients in flight, drains the bus and exits 0.
@@ -24,8 +28,9 @@ static int usage(const char *why)
 {
     fprintf(stderr,
             "bus-gateway: %s\n"
-            "usage: bus-gateway --listen HOST:PORT [--config FILE] [--workers N] "
-            "[--data-dir DIR]\n",
+            "usage: bus-gateway --listen HOST:PORT [--config FILE] [--workers N] [--data-dir DIR]\n"
+            "         [--nats URL[,URL...] [--export PATTERN]... [--import PATTERN[@GROUP]]...\n"
+            "          [--nats-prefix PREFIX] [--jetstream STREAM]]\n",
             why);
     return 2;
 }
@@ -62,8 +67,12 @@ int main(int argc, char **argv)
     bus_http_config_t cfg;
     bus_http_config_init(&cfg);
     bool listen_given = false;
+    /* The flags that are not its own go to the NATS bridge, gathered at
+     * the start of argv (each pair moves to where it has been read). */
+    char **nats_args = argv + 1;
+    cfg.nats_args = (const char *const *)nats_args;
     for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i];
+        char *opt = argv[i];
         if (i + 1 >= argc)
             return usage("an option lacks its value");
         char *val = argv[++i];
@@ -81,6 +90,9 @@ int main(int argc, char **argv)
             if (*end || end == val || n == 0 || n > 256)
                 return usage("--workers wants 1 to 256");
             cfg.threads = (unsigned)n;
+        } else if (!strncmp(opt, "--", 2)) {
+            nats_args[cfg.nats_nargs++] = opt; /* bus_http_start() says if unknown */
+            nats_args[cfg.nats_nargs++] = val;
         } else {
             return usage("unknown option");
         }

@@ -17,7 +17,7 @@ static enum MHD_Result accepted(struct conn *cn, struct MHD_Connection *c, uint6
 
 /* A body posted as JSON must be one JSON value, so that long polls can
  * embed it as is. */
-static bool valid_json(const char *body, size_t len)
+bool json_valid(const char *body, size_t len)
 {
     json_error_t err;
     json_t *v = json_loadb(body ? body : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
@@ -48,7 +48,7 @@ enum MHD_Result post_events(struct conn *cn, struct MHD_Connection *c)
 {
     if (cn->over)
         return reply_bus_error(cn, c, -EMSGSIZE);
-    if (cn->json && !valid_json(cn->body, cn->len))
+    if (cn->json && !json_valid(cn->body, cn->len))
         return reply_error(cn, c, MHD_HTTP_BAD_REQUEST, "bad_json",
                            "the body is posted as application/json but is not JSON");
     const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");

@@ -16,7 +16,7 @@ const char *route_label(enum route_kind kind)
         [ROUTE_WEBHOOK_GET] = "webhook_get", [ROUTE_WEBHOOK_DELETE] = "webhook_delete",
         [ROUTE_WEBHOOK_ENABLE] = "webhook_enable",
         [ROUTE_DASHBOARD] = "dashboard", [ROUTE_DASH_STREAM] = "dashboard_stream",
-        [ROUTE_DASH_SNAPSHOT] = "dashboard_snapshot",
+        [ROUTE_DASH_SNAPSHOT] = "dashboard_snapshot", [ROUTE_CLUSTER] = "cluster",
         [ROUTE_NOT_FOUND] = "unknown", [ROUTE_BAD_METHOD] = "bad_method",
         [ROUTE_BAD_TOPIC] = "bad_topic",
     };
@@ -157,6 +157,7 @@ void route_parse(const char *method, const char *path, struct route *r)
         {"/metrics", ROUTE_METRICS},
         {"/v1/topics", ROUTE_TOPICS},
         {"/v1/topics/", ROUTE_TOPICS},
+        {"/v1/cluster", ROUTE_CLUSTER},
     };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
         if (strcmp(path, fixed[i].path) == 0) {

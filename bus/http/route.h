@@ -24,6 +24,7 @@ enum route_kind {
     ROUTE_DASHBOARD,      /* GET /, /dashboard.js, /dashboard.css */
     ROUTE_DASH_STREAM,    /* GET /v1/dashboard/stream */
     ROUTE_DASH_SNAPSHOT,  /* GET /v1/dashboard/snapshot */
+    ROUTE_CLUSTER,        /* GET /v1/cluster */
     ROUTE_NOT_FOUND,  /* no such path: 404 */
     ROUTE_BAD_METHOD, /* a path we serve, another method: 405 */
     ROUTE_BAD_TOPIC,  /* a topic path with a malformed or reserved name: 400 */

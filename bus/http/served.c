@@ -31,7 +31,7 @@ static struct served *lookup(struct bus_http *gw, const char *name)
 static int feed_window(const bus_event_t *ev, void *ctx)
 {
     struct served *s = ctx;
-    window_append(&s->win, ev->seq, wall_time_of(ev->publish_ns), ev->data, ev->size);
+    window_append(&s->win, ev->seq, wall_time_of(ev->publish_ns), ev->data, ev->size, false);
     return 0;
 }
 
@@ -100,7 +100,9 @@ static int serve(struct bus_http *gw, const char *name, struct served **out)
     s->durable = bus_journal_stats(topic, &st) == 0; /* the program's own too */
     s->name = strdup(name);
     rc = s->name ? window_init(&s->win, tc->retention_events, tc->retention_bytes) : -ENOMEM;
-    if (!rc) {
+    /* A topic that the cluster imports is fed by cluster_feed.c, from its
+     * creation on: no event imported before it is served is missed. */
+    if (!rc && !cluster_feeds(gw, name)) {
         rc = bus_subscribe(topic, feed_window, s, &s->sub);
         if (rc)
             window_destroy(&s->win);
@@ -157,7 +159,8 @@ void served_free_all(struct bus_http *gw)
     for (unsigned b = 0; b < SERVED_BUCKETS; b++) {
         for (struct served *s = gw->served[b], *next; s; s = next) {
             next = s->next;
-            bus_unsubscribe(s->sub); /* waits for a feed in progress */
+            if (s->sub)
+                bus_unsubscribe(s->sub); /* waits for a feed in progress */
             window_destroy(&s->win);
             free(s->name);
             free(s);

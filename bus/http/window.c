@@ -79,7 +79,7 @@ void window_wake_all(struct window *w)
 }
 
 void window_append(struct window *w, uint64_t seq, uint64_t time_ns, const void *data,
-                   size_t size)
+                   size_t size, bool json)
 {
     struct event *ev = malloc(sizeof(*ev) + size);
     pthread_mutex_lock(&w->lock);
@@ -90,7 +90,7 @@ void window_append(struct window *w, uint64_t seq, uint64_t time_ns, const void 
             evict_oldest(w);
         w->oldest = w->next = seq;
     }
-    bool json = take_json_mark(w, seq);
+    json = take_json_mark(w, seq) || json;
     if (ev) {
         ev->seq = seq;
         ev->time_ns = time_ns;

@@ -56,9 +56,11 @@ int window_init(struct window *w, uint32_t max_events, size_t max_bytes);
 void window_destroy(struct window *w);
 
 /* From the topic's subscription: keep the event (evicting the oldest over
- * the limits) and wake every parked client. Takes the lock. */
+ * the limits) and wake every parked client. @json: the event is JSON
+ * whatever the marks say (an imported one: no POST marked it). Takes the
+ * lock. */
 void window_append(struct window *w, uint64_t seq, uint64_t time_ns, const void *data,
-                   size_t size);
+                   size_t size, bool json);
 
 /* After a publish of a JSON body returned @seq (caller holds `posting`):
  * the event is JSON. Takes the lock. */

@@ -11,13 +11,22 @@
 
 void bus__nats_import_done(struct bus_nats *b)
 {
-    /* seq_cst with the load of closing: see on_message (import.c). */
-    if (atomic_fetch_sub_explicit(&b->inflight, 1, memory_order_seq_cst) == 1 &&
-        atomic_load_explicit(&b->closing, memory_order_seq_cst)) {
-        pthread_mutex_lock(&b->lock);
+    /* bus_nats_destroy() frees the bridge once it sees inflight at 0, so
+     * nothing may touch the bridge after the decrement that makes it 0:
+     * that one is made under the lock the waiter reads inflight under
+     * (and wakes it there); the others are a compare-and-swap that never
+     * goes below 1. seq_cst as every access to inflight: see
+     * bus__nats_import_begin() (import.c). */
+    uint64_t n = atomic_load_explicit(&b->inflight, memory_order_seq_cst);
+    while (n > 1)
+        if (atomic_compare_exchange_weak_explicit(&b->inflight, &n, n - 1, memory_order_seq_cst,
+                                                  memory_order_seq_cst))
+            return;
+    pthread_mutex_lock(&b->lock);
+    atomic_fetch_sub_explicit(&b->inflight, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&b->closing, memory_order_seq_cst))
         pthread_cond_broadcast(&b->idle);
-        pthread_mutex_unlock(&b->lock);
-    }
+    pthread_mutex_unlock(&b->lock);
 }
 
 /* The servers as cnats wants them: an array of URLs. */

@@ -92,6 +92,17 @@ natsStatus bus__nats_discovery_start(struct bus_nats *b, const bus_nats_config_t
     return s;
 }
 
+int bus_nats_describe(bus_nats_t *b, char *buf, size_t cap, size_t *len)
+{
+    if (!b || !len || (!buf && cap))
+        return -EINVAL;
+    *len = strlen(b->description);
+    if (*len >= cap)
+        return -ENOSPC;
+    memcpy(buf, b->description, *len + 1);
+    return 0;
+}
+
 int bus_nats_discover(bus_nats_t *b, uint64_t timeout_ns, unsigned max, bus_nats_peer_fn fn,
                       void *arg)
 {

@@ -119,8 +119,11 @@ bool bus__nats_import_begin(struct bus_nats *b, natsMsg *msg, bus_topic_t **topi
         bus__nats_import_done(b);
         return false;
     }
+    /* import_topic configures the topics an import creates; one that
+     * exists (declared by the program) is taken as it is. */
+    const char *name = natsMsg_GetSubject(msg);
     const bus_topic_config_t *cfg = b->has_import_topic ? &b->import_topic : NULL;
-    if (bus_topic_open(b->bus, natsMsg_GetSubject(msg), cfg, topic)) {
+    if (bus_topic_find(b->bus, name, topic) != 0 && bus_topic_open(b->bus, name, cfg, topic)) {
         count(&b->count.dropped_local_error);
         bus__nats_import_done(b);
         return false;

@@ -47,6 +47,16 @@ typedef struct bus_http_config {
      * file, which this overrides; a config declaring a durable topic needs
      * one or the other. */
     const char *data_dir;
+    /* Scale-out through NATS (docs/scale-out.md): the flags of
+     * bus_nats_config_parse() (--nats URL[,URL...], --export PATTERN,
+     * --import PATTERN[@GROUP], --nats-prefix PREFIX, --jetstream STREAM)
+     * as flag, value, flag, value... (@nats_nargs strings), applied after
+     * the config file's [nats] section: --nats replaces its servers,
+     * --export and --import add to its lists. Read by bus_http_start()
+     * only. NULL, 0 = none; a build without the bridge (libbus-nats)
+     * refuses any. */
+    const char *const *nats_args;
+    unsigned nats_nargs;
 } bus_http_config_t;
 
 /**
@@ -64,14 +74,20 @@ BUS_API void bus_http_config_init(bus_http_config_t *cfg);
  *   served, for its replay window); it never shuts the bus down.
  * @out: receives the gateway; untouched on error.
  * Thread-safety: any thread that is not a worker of @bus.
+ * With NATS configured (a [nats] section or nats_args), it connects the
+ * bridge (bus_nats_create()): the topics matching an import are served
+ * from their first imported event, the exports go out, GET /v1/cluster
+ * and /metrics show the bridge; bus_http_stop() destroys it.
  * Errors: -EINVAL (NULL argument, bad host, a config file that does not
- * parse or holds a bad value: bus_http_last_error() names the line; a
- * durable topic declared and no data directory), the errors of
- * bus_topic_open() and bus_topic_open_durable() for declared topics
- * (-EEXIST: open with another configuration; -EBUSY: the journal is open in
- * another process; -EBADMSG: a journal damaged before its end), what mkdir
- * returns for the data directory, -EADDRINUSE or another bind error,
- * -ENOMEM.
+ * parse or holds a bad value: bus_http_last_error() names the line, a
+ * malformed NATS flag or URL, a durable topic declared and no data
+ * directory), -ENOTSUP (the config asks for NATS: not in this build), the
+ * errors of bus_topic_open() and bus_topic_open_durable() for declared
+ * topics (-EEXIST: open with another configuration; -EBUSY: the journal is
+ * open in another process; -EBADMSG: a journal damaged before its end),
+ * what mkdir returns for the data directory, -EADDRINUSE or another bind
+ * error, the errors of bus_nats_create() (-ECONNREFUSED: no NATS server
+ * reachable, -EACCES), -ENOMEM.
  */
 BUS_API int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out);
 

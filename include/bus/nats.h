@@ -249,6 +249,16 @@ typedef void (*bus_nats_peer_fn)(const char *json, size_t len, void *arg);
 BUS_API int bus_nats_discover(bus_nats_t *nats, uint64_t timeout_ns, unsigned max,
                               bus_nats_peer_fn fn, void *arg);
 
+/**
+ * bus_nats_describe - this bridge's own description, as it answers
+ * bus_nats_discover() (the JSON above: its id, name, exports, imports),
+ * copied to @buf (NUL-terminated) and its length to *@len.
+ * Thread-safety: any thread, until bus_nats_destroy().
+ * Errors: -EINVAL (nats or len NULL, buf NULL with cap > 0), -ENOSPC
+ * (@cap too small: *@len says the length, without the NUL).
+ */
+BUS_API int bus_nats_describe(bus_nats_t *nats, char *buf, size_t cap, size_t *len);
+
 /* Counters of a bridge (totals since bus_nats_create()). */
 typedef struct bus_nats_stats {
     uint64_t exported;          /* events handed to NATS (requests included) */

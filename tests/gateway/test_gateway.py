@@ -26,6 +26,15 @@ GATEWAY = None
 PROMTOOL = shutil.which("promtool")
 
 
+def run_tests():
+    """Runs the calling script's tests, prints the line .ci/run counts
+    tests by (as Check prints it) and exits 0 if they all passed."""
+    result = unittest.main(module="__main__", verbosity=2, exit=False).result
+    print(f"Checks: {result.testsRun}, Failures: {len(result.failures)}, "
+          f"Errors: {len(result.errors)}")
+    sys.exit(0 if result.wasSuccessful() else 1)
+
+
 class Gateway:
     def __init__(self, config=None, args=()):
         self.dir = tempfile.mkdtemp(prefix="bus-gateway-test-")
