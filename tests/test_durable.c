@@ -2,7 +2,8 @@
  * (bus/journal.h): seqs across reopen, consumers resuming, starting at the
  * oldest, the newest or a seq, plain subscribers seeing live events only,
  * failed calls acknowledged through the dead letters, consumers behind
- * retention told, and the argument checks. */
+ * retention told, reads without a position (bus_journal_read), positions
+ * forgotten, and the argument checks. */
 #include "durable_helpers.h"
 
 static char dir[64];
@@ -310,6 +311,76 @@ START_TEST(consumer_retries_in_place)
 }
 END_TEST
 
+/* What bus_journal_read() gave: seqs and the first payload. */
+struct reads {
+    uint64_t seqs[64];
+    uint32_t n, stop_after;
+};
+
+static int collect(const bus_journal_record_t *rec, void *ctx)
+{
+    struct reads *r = ctx;
+    ck_assert_uint_eq(rec->size, sizeof(uint64_t));
+    uint64_t value;
+    memcpy(&value, rec->data, sizeof(value));
+    ck_assert_uint_eq(value, rec->seq * 3); /* what publish_seqs put there */
+    ck_assert_uint_gt(rec->time_ns, 1000000000ull * 1600000000ull); /* wall clock */
+    r->seqs[r->n++] = rec->seq;
+    return r->n == r->stop_after;
+}
+
+/* A reader without a position (bus_journal_read), a publish's seq on a
+ * durable topic (bus_publish_ex's opts.seq), and a position forgotten. */
+START_TEST(read_without_position_and_forget)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 4096, 2 * 4096);
+    uint64_t seq = 0, one = 3;
+    bus_publish_options_t po;
+    bus_publish_options_init(&po);
+    po.seq = &seq;
+    ck_assert_ok(bus_publish_ex(t, &one, sizeof(one), &po));
+    ck_assert_uint_eq(seq, 1);
+    struct reads r = {0};
+    ck_assert_int_eq(bus_journal_read(t, 1, 10, collect, &r), 1);
+    ck_assert_int_eq(bus_journal_read(t, 2, 10, collect, &r), 0); /* none yet */
+    publish_seqs(t, 2, 999);
+    r = (struct reads){0};
+    ck_assert_int_eq(bus_journal_read(t, 990, 64, collect, &r), 11);
+    ck_assert_uint_eq(r.seqs[0], 990);
+    ck_assert_uint_eq(r.seqs[10], 1000);
+    r = (struct reads){.stop_after = 3};
+    ck_assert_int_eq(bus_journal_read(t, 995, 64, collect, &r), 3); /* stopped by fn */
+    /* Seq 1 was deleted by retention: the read starts at the oldest left. */
+    bus_journal_stats_t js;
+    ck_assert_ok(bus_journal_stats(t, &js));
+    ck_assert_uint_gt(js.first_seq, 1);
+    r = (struct reads){0};
+    ck_assert_int_eq(bus_journal_read(t, 1, 2, collect, &r), 2);
+    ck_assert_uint_eq(r.seqs[0], js.first_seq);
+    ck_assert_int_eq(bus_journal_read(t, 0, 2, collect, &r), -EINVAL);
+    /* A consumer forgotten starts again as a new one: at the oldest. */
+    struct recorder rec;
+    recorder_init(&rec);
+    bus_sub_t *sub;
+    bus_sub_options_t opts;
+    bus_sub_options_init(&opts);
+    opts.start = BUS_START_NEWEST;
+    ck_assert_ok(bus_subscribe_durable(t, "gone", record, &rec, &opts, &sub));
+    ck_assert_int_eq(bus_durable_forget(t, "gone"), -EBUSY);
+    ck_assert_ok(bus_unsubscribe(sub));
+    ck_assert_ok(bus_durable_forget(t, "gone"));
+    ck_assert_int_eq(bus_durable_forget(t, "gone"), -ENOENT);
+    ck_assert_int_eq(bus_durable_forget(t, "../gone"), -EINVAL);
+    ck_assert_ok(bus_subscribe_durable(t, "gone", record, &rec, NULL, &sub));
+    await_seq(&rec, 1000);
+    ck_assert_uint_eq(rec.seqs[0], js.first_seq);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     temp_dir(dir);
@@ -353,6 +424,7 @@ int main(void)
     tcase_add_test(tc, consumer_behind_retention_is_told);
     tcase_add_test(tc, close_from_consumer_is_refused);
     tcase_add_test(tc, consumer_retries_in_place);
+    tcase_add_test(tc, read_without_position_and_forget);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bus/http.h"
+#include "bus/journal.h"
 #include "helpers.h"
 
 struct answer {
@@ -119,8 +120,8 @@ START_TEST(start_errors_say_why)
     cfg.host = "not-an-address";
     ck_assert_int_eq(bus_http_start(bus, &cfg, &gw), -EINVAL);
     ck_assert_ptr_nonnull(strstr(bus_http_last_error(), "not-an-address"));
-    ck_assert_int_eq(start_error(bus, "[topic t]\ndurable = true\n"), -ENOTSUP);
-    ck_assert_ptr_nonnull(strstr(bus_http_last_error(), "durable topics are not available"));
+    ck_assert_int_eq(start_error(bus, "[topic t]\ndurable = true\n"), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(bus_http_last_error(), "needs a data directory"));
     ck_assert_int_eq(start_error(bus, "[gateway]\n\nheartbeat_ms = -1\n"), -EINVAL);
     ck_assert_ptr_nonnull(strstr(bus_http_last_error(), ":3:"));
     ck_assert_int_eq(start_error(bus, "[topic t]\ncapacity = 3\n"), -EINVAL);
@@ -302,6 +303,35 @@ START_TEST(in_process_publish_wakes_a_long_poll)
 }
 END_TEST
 
+/* A durable topic the program opened and published on before the gateway
+ * served it: its window starts empty, a long poll reads the journal. */
+START_TEST(program_durable_topic_is_read_from_its_journal)
+{
+    char dir[] = "/tmp/test_http_journal_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    bus_t *bus = new_bus(1);
+    bus_journal_config_t j;
+    bus_journal_config_init(&j);
+    j.dir = dir;
+    j.sync = BUS_SYNC_NONE;
+    bus_topic_t *t;
+    ck_assert_ok(bus_topic_open_durable(bus, "mine", NULL, &j, &t));
+    ck_assert_ok(bus_publish(t, "one", 3));
+    ck_assert_ok(bus_publish(t, "two", 3));
+    bus_http_t *gw = start(bus, NULL);
+    struct answer a = http(bus_http_port(gw), "/v1/topics/mine/events?after=0", NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_ptr_nonnull(strstr(a.body, "\"seq\":1,"));
+    ck_assert_ptr_nonnull(strstr(a.body, "\"data_b64\":\"dHdv\""));
+    ck_assert_ptr_nonnull(strstr(a.body, "\"next\":2}"));
+    ck_assert_ok(bus_http_stop(gw, 1000000000u));
+    ck_assert_ok(bus_destroy(bus));
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(keyed_and_parallel_topics_are_not_served)
 {
     bus_t *bus = new_bus(1);
@@ -414,6 +444,7 @@ int main(void)
     tcase_add_test(tc, request_is_answered_200);
     tcase_add_test(tc, request_without_reply_in_time_is_504);
     tcase_add_test(tc, in_process_publish_wakes_a_long_poll);
+    tcase_add_test(tc, program_durable_topic_is_read_from_its_journal);
     tcase_add_test(tc, keyed_and_parallel_topics_are_not_served);
     tcase_add_test(tc, stop_answers_a_parked_request);
     tcase_add_test(tc, idempotency_key_in_flight_is_409);

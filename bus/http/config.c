@@ -22,6 +22,7 @@ void config_defaults(struct gw_config *c)
      * = 256 * (16 MiB + 1 MiB); small events touch one page per slot. */
     c->max_topics = 256;
     bus_topic_config_init(&c->defaults.bus);
+    bus_journal_config_init(&c->defaults.journal);
     c->defaults.bus.capacity = 1024;
     c->defaults.bus.max_payload = 16384;
     c->defaults.bus.full_policy = BUS_FULL_FAIL;
@@ -119,6 +120,62 @@ static int patterns(const char *v, char ***out, size_t *n)
     return rc;
 }
 
+/* A durable topic's name is its journal's directory name. */
+static bool dir_name(const char *name)
+{
+    for (const char *c = name; *c; c++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *c))
+            return false;
+    return true;
+}
+
+/* The keys of a durable topic ([topic NAME], or [defaults] for the
+ * journal's settings of every declared durable topic). *@handled: whether
+ * @key is one of them; returns 0 after a failure. */
+static int journal_key(struct parse *p, struct topic_cfg *t, const char *section,
+                       const char *key, const char *v, bool *handled)
+{
+    bus_journal_config_t *j = &t->journal;
+    uint64_t n;
+    *handled = true;
+    if (!strcmp(key, "durable")) {
+        if (!boolean(v, &t->durable))
+            return fail(p, -EINVAL, section, key, "true or false");
+        if (t->durable && !t->name)
+            return fail(p, -EINVAL, section, key,
+                        "durable topics are declared one by one, in [topic NAME]");
+        if (t->durable && !dir_name(t->name))
+            return fail(p, -EINVAL, section, key,
+                        "a durable topic's name is a directory's: A-Z a-z 0-9 _ . - only");
+    } else if (!strcmp(key, "sync")) {
+        if (!strcmp(v, "none"))
+            j->sync = BUS_SYNC_NONE;
+        else if (!strcmp(v, "interval"))
+            j->sync = BUS_SYNC_INTERVAL;
+        else if (!strcmp(v, "always"))
+            j->sync = BUS_SYNC_ALWAYS;
+        else
+            return fail(p, -EINVAL, section, key, "none, interval or always");
+    } else if (!strcmp(key, "sync_interval_ms")) {
+        if (parse_u64(v, 3600000, &n) || n == 0)
+            return fail(p, -EINVAL, section, key, "a number of ms from 1 to 3600000");
+        j->sync_interval_ms = (uint32_t)n;
+    } else if (!strcmp(key, "segment_bytes")) {
+        if (parse_u64(v, 1ull << 40, &n) || n < 4096)
+            return fail(p, -EINVAL, section, key, "a number of bytes from 4096 to 2^40");
+        j->segment_bytes = n;
+    } else if (!strcmp(key, "retain_bytes")) {
+        if (parse_u64(v, UINT64_MAX, &j->retain_bytes))
+            return fail(p, -EINVAL, section, key, "a number of bytes (0: no limit)");
+    } else if (!strcmp(key, "retain_ns")) {
+        if (parse_u64(v, UINT64_MAX, &j->retain_ns))
+            return fail(p, -EINVAL, section, key, "a number of ns (0: no limit)");
+    } else {
+        *handled = false;
+    }
+    return 1;
+}
+
 static int topic_key(struct parse *p, struct topic_cfg *t, const char *section,
                      const char *key, const char *v)
 {
@@ -148,15 +205,10 @@ static int topic_key(struct parse *p, struct topic_cfg *t, const char *section,
         if (!number(v, UINT32_MAX, &n) || n == 0)
             return fail(p, -EINVAL, section, key, "a number of bytes from 1 to 2^32 - 1");
         t->retention_bytes = n;
-    } else if (!strcmp(key, "durable")) {
-        bool durable;
-        if (!boolean(v, &durable))
-            return fail(p, -EINVAL, section, key, "true or false");
-        if (durable)
-            return fail(p, -ENOTSUP, section, key,
-                        "durable topics are not available in this build");
     } else {
-        return fail(p, -EINVAL, section, key, "unknown key");
+        bool handled;
+        int rc = journal_key(p, t, section, key, v, &handled);
+        return handled ? rc : fail(p, -EINVAL, section, key, "unknown key");
     }
     return 1;
 }
@@ -187,6 +239,13 @@ static int gateway_key(struct parse *p, const char *key, const char *v)
         if (!boolean(v, &p->c->auto_create))
             return fail(p, -EINVAL, "gateway", key, "true or false");
         return 1;
+    }
+    if (!strcmp(key, "data_dir")) {
+        free(p->c->data_dir);
+        p->c->data_dir = strdup(v);
+        if (!p->c->data_dir)
+            p->err = -ENOMEM;
+        return p->c->data_dir != NULL;
     }
     for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
         if (strcmp(key, limits[i].key) != 0)
@@ -556,6 +615,7 @@ void config_free(struct gw_config *c)
     free(c->webhooks);
     free_list(c->hooks.allow_hosts, c->hooks.nallow_hosts);
     free(c->hooks.state_dir);
+    free(c->data_dir);
     cluster_config_free(c->nats);
     memset(c, 0, sizeof(*c));
 }

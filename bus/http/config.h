@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "bus/journal.h"
 
 /* A topic as the gateway serves it. */
 struct topic_cfg {
@@ -15,6 +16,8 @@ struct topic_cfg {
     bus_topic_config_t bus;    /* ring, max_payload, full policy */
     uint32_t retention_events; /* replay window: last N events ... */
     uint32_t retention_bytes;  /* ... and at most this many payload bytes */
+    bool durable;              /* a journal under data_dir/topics/NAME */
+    bus_journal_config_t journal; /* its settings; dir set at the open */
 };
 
 struct token_cfg {
@@ -56,6 +59,8 @@ struct cluster_cfg; /* cluster.h */
 
 struct gw_config {
     bool auto_create;     /* topics created on first use */
+    char *data_dir;       /* durable topics' journals, the webhooks' state;
+                             NULL: none (no durable topic may be declared) */
     uint32_t max_topics;  /* topics the gateway serves at most */
     struct topic_cfg defaults;
     struct topic_cfg *topics;
@@ -85,8 +90,8 @@ struct gw_config {
 void config_defaults(struct gw_config *c);
 
 /* Reads @path into @c (started from config_defaults()). 0, or -EINVAL with
- * the reason (and the line) in @why, -ENOTSUP for a durable topic, -ENOENT
- * when the file cannot be opened, -ENOMEM. */
+ * the reason (and the line) in @why, -ENOENT when the file cannot be opened,
+ * -ENOMEM. */
 int config_load(struct gw_config *c, const char *path, char *why, size_t why_size);
 
 void config_free(struct gw_config *c);

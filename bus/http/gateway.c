@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../clock.h"
+#include "data_dir.h"
 #include "webhook.h"
 
 #define WEBHOOK_BODY_MAX 16384 /* a webhook's definition */
@@ -289,6 +290,11 @@ static int serve_declared(struct bus_http *gw)
     for (size_t i = 0; i < gw->cfg.ntopics; i++) {
         struct served *s;
         int rc = served_get(gw, gw->cfg.topics[i].name, true, &s);
+        if (rc && gw->cfg.topics[i].durable) {
+            snprintf(last_error, sizeof(last_error), "durable topic %s: %s (%s)",
+                     gw->cfg.topics[i].name, bus_strerror(rc), bus_last_error());
+            return rc;
+        }
         if (rc)
             return start_fail(rc, "topic %s: cannot be served (exists with another "
                                   "configuration, keyed or parallel, or no memory)",
@@ -385,6 +391,8 @@ int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out)
     if (!rc && cfg->nats_nargs)
         rc = cluster_config_args(&gw->cfg.nats, cfg->nats_args, cfg->nats_nargs, last_error,
                                  sizeof(last_error));
+    if (!rc)
+        rc = data_dir_prepare(&gw->cfg, cfg->data_dir, last_error, sizeof(last_error));
     if (!rc)
         rc = idem_init(&gw->idem, gw->cfg.idempotency_keys,
                        (uint64_t)gw->cfg.idempotency_window_s * 1000000000u);

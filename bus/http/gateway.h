@@ -26,6 +26,7 @@ struct served {
     bus_topic_t *topic;
     bus_sub_t *sub; /* feeds the window */
     bus_topic_config_t cfg; /* the bus topic's */
+    bool durable; /* reads behind the window come from its journal (backlog.c) */
     struct window win;
 };
 
@@ -158,6 +159,20 @@ bool query_number(struct conn *cn, struct MHD_Connection *c, const char *name, u
 bool json_valid(const char *body, size_t len);
 /* 410 {"error","code":"gone","oldest"} */
 enum MHD_Result poll_reply_gone(struct conn *cn, struct MHD_Connection *c, uint64_t oldest);
+
+/* A durable topic's events behind its window, from its journal
+ * (backlog.c). backlog_wanted, under the window's lock: whether the
+ * events after cn->after are read from the journal (the window holds none
+ * of them: older than its oldest, or it is empty since the start).
+ * backlog_gone: whether the event after @after was deleted by the
+ * journal's retention (*@oldest: the oldest left). backlog_read: up to
+ * @limit events after @after, each given to @emit (valid during the call),
+ * with no lock held; their number (0: none yet), -ENODATA when the first
+ * is gone (*@oldest set), -ENOMEM. */
+bool backlog_wanted(const struct served *s, const struct conn *cn);
+bool backlog_gone(const struct served *s, uint64_t after, uint64_t *oldest);
+int backlog_read(struct served *s, uint64_t after, uint32_t limit,
+                 void (*emit)(const struct event *ev, void *arg), void *arg, uint64_t *oldest);
 
 /* Stream and call state, freed with the request. */
 void call_release(struct conn *cn);

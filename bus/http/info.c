@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/journal.h"
+
 enum MHD_Result info_healthz(struct conn *cn, struct MHD_Connection *c)
 {
     /* relaxed: a report, ordered with nothing. */
@@ -85,7 +87,25 @@ static const char *policy_name(int policy)
     return policy == BUS_FULL_FAIL ? "fail" : policy == BUS_FULL_DROP ? "drop" : "block";
 }
 
-/* One served topic as a JSON object: its config, its window, its metrics. */
+/* A durable topic's journal ("journal": null for the others). */
+static void journal_json(struct served *s, struct strbuf *b)
+{
+    bus_journal_stats_t j;
+    if (!s->durable || bus_journal_stats(s->topic, &j)) {
+        sb_puts(b, ",\"journal\":null");
+        return;
+    }
+    sb_printf(b,
+              ",\"journal\":{\"first_seq\":%llu,\"last_seq\":%llu,\"synced_seq\":%llu,"
+              "\"segments\":%llu,\"bytes\":%llu,\"syncs\":%llu,\"deleted_segments\":%llu}",
+              (unsigned long long)j.first_seq, (unsigned long long)j.last_seq,
+              (unsigned long long)j.synced_seq, (unsigned long long)j.segments,
+              (unsigned long long)j.bytes, (unsigned long long)j.syncs,
+              (unsigned long long)j.deleted_segments);
+}
+
+/* One served topic as a JSON object: its config, its window, its journal,
+ * its metrics. */
 static void topic_json(struct served *s, struct strbuf *b)
 {
     bus_topic_metrics_t m = {0};
@@ -107,6 +127,7 @@ static void topic_json(struct served *s, struct strbuf *b)
               "\"waiting\":%u}",
               (unsigned long long)oldest, (unsigned long long)next,
               (unsigned long long)(next - oldest), (unsigned long long)bytes, parked);
+    journal_json(s, b);
     sb_printf(b,
               ",\"stats\":{\"published\":%llu,\"delivered\":%llu,\"dropped\":%llu,"
               "\"handler_errors\":%llu,\"depth\":%u,\"high_water\":%u,\"blocked\":%llu,"

@@ -1,6 +1,6 @@
 /* bus-gateway - the bus as an HTTP service (docs/gateway.md).
  *
- *   bus-gateway --listen HOST:PORT [--config FILE] [--workers N]
+ *   bus-gateway --listen HOST:PORT [--config FILE] [--workers N] [--data-dir DIR]
  *               [--nats URL[,URL...] [--export PATTERN]... [--import PATTERN[@GROUP]]...
  *                [--nats-prefix PREFIX] [--jetstream STREAM]]
  *
@@ -28,7 +28,7 @@ static int usage(const char *why)
 {
     fprintf(stderr,
             "bus-gateway: %s\n"
-            "usage: bus-gateway --listen HOST:PORT [--config FILE] [--workers N]\n"
+            "usage: bus-gateway --listen HOST:PORT [--config FILE] [--workers N] [--data-dir DIR]\n"
             "         [--nats URL[,URL...] [--export PATTERN]... [--import PATTERN[@GROUP]]...\n"
             "          [--nats-prefix PREFIX] [--jetstream STREAM]]\n",
             why);
@@ -82,6 +82,8 @@ int main(int argc, char **argv)
             listen_given = true;
         } else if (!strcmp(opt, "--config")) {
             cfg.config_file = val;
+        } else if (!strcmp(opt, "--data-dir")) {
+            cfg.data_dir = val;
         } else if (!strcmp(opt, "--workers")) {
             char *end;
             unsigned long n = strtoul(val, &end, 10);

@@ -92,6 +92,50 @@ void poll_render_event(struct strbuf *b, const struct event *ev)
     sb_puts(b, "}");
 }
 
+/* A long poll's answer in the making: {"events": [...], "next": last}. */
+struct listing {
+    struct strbuf b;
+    uint32_t n;
+    uint64_t last;
+};
+
+static void list_event(const struct event *ev, void *arg)
+{
+    struct listing *l = arg;
+    sb_puts(&l->b, l->n++ ? "," : "{\"events\":[");
+    poll_render_event(&l->b, ev);
+    l->last = ev->seq;
+}
+
+static enum MHD_Result reply_listing(struct conn *cn, struct MHD_Connection *c,
+                                     struct listing *l)
+{
+    if (l->n == 0)
+        sb_puts(&l->b, "{\"events\":[");
+    sb_printf(&l->b, "],\"next\":%llu}\n", (unsigned long long)l->last);
+    return reply_text(cn, c, MHD_HTTP_OK, &l->b, "application/json");
+}
+
+/* Events behind a durable topic's window, from its journal; false when it
+ * has none after `after` yet (the caller waits on the window). */
+static bool poll_backlog(struct conn *cn, struct MHD_Connection *c, enum MHD_Result *res)
+{
+    struct listing l = {.last = cn->after};
+    uint64_t oldest;
+    int n = backlog_read(cn->topic, cn->after, cn->limit_events, list_event, &l, &oldest);
+    if (n == 0)
+        return false;
+    if (n == -ENODATA)
+        *res = poll_reply_gone(cn, c, oldest);
+    else if (n < 0)
+        *res = reply_bus_error(cn, c, n);
+    else
+        *res = reply_listing(cn, c, &l);
+    if (n < 0)
+        sb_free(&l.b);
+    return true;
+}
+
 enum MHD_Result poll_events(struct conn *cn, struct MHD_Connection *c)
 {
     if (!cn->topic && !poll_setup(cn, c, true))
@@ -103,6 +147,15 @@ enum MHD_Result poll_events(struct conn *cn, struct MHD_Connection *c)
     struct window *w = &cn->topic->win;
     pthread_mutex_lock(&w->posting);
     pthread_mutex_lock(&w->lock);
+    if (backlog_wanted(cn->topic, cn)) {
+        pthread_mutex_unlock(&w->lock);
+        pthread_mutex_unlock(&w->posting);
+        enum MHD_Result res;
+        if (poll_backlog(cn, c, &res))
+            return res;
+        pthread_mutex_lock(&w->posting);
+        pthread_mutex_lock(&w->lock);
+    }
     if (poll_gone(w, cn)) {
         uint64_t oldest = w->oldest;
         pthread_mutex_unlock(&w->lock);
@@ -129,17 +182,10 @@ enum MHD_Result poll_events(struct conn *cn, struct MHD_Connection *c)
         pthread_mutex_unlock(&w->posting);
         return MHD_YES;
     }
-    struct strbuf b = {0};
-    sb_puts(&b, "{\"events\":[");
-    uint64_t last = cn->after_given ? cn->after : (w->next ? w->next - 1 : 0);
-    for (uint32_t n = 0; seq < w->next && n < cn->limit_events; seq++, n++) {
-        if (n)
-            sb_puts(&b, ",");
-        poll_render_event(&b, window_get(w, seq));
-        last = seq;
-    }
+    struct listing l = {.last = cn->after_given ? cn->after : (w->next ? w->next - 1 : 0)};
+    for (; seq < w->next && l.n < cn->limit_events; seq++)
+        list_event(window_get(w, seq), &l);
     pthread_mutex_unlock(&w->lock);
     pthread_mutex_unlock(&w->posting);
-    sb_printf(&b, "],\"next\":%llu}\n", (unsigned long long)last);
-    return reply_text(cn, c, MHD_HTTP_OK, &b, "application/json");
+    return reply_listing(cn, c, &l);
 }

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/journal.h"
+#include "data_dir.h"
+
 static unsigned bucket_of(const char *name)
 {
     unsigned h = 2166136261u;
@@ -52,6 +55,16 @@ static int match_cfg(const bus_topic_info_t *info, void *ctx)
 static int open_topic(struct bus_http *gw, const char *name, const struct topic_cfg *tc,
                       bus_topic_t **out)
 {
+    if (tc->durable) {
+        bus_journal_config_t j = tc->journal;
+        char *dir = data_dir_journal(&gw->cfg, name);
+        if (!dir)
+            return -ENOMEM;
+        j.dir = dir;
+        int rc = bus_topic_open_durable(gw->bus, name, &tc->bus, &j, out);
+        free(dir);
+        return rc;
+    }
     if (tc != &gw->cfg.defaults)
         return bus_topic_open(gw->bus, name, &tc->bus, out);
     for (;;) {
@@ -83,6 +96,8 @@ static int serve(struct bus_http *gw, const char *name, struct served **out)
     s->gw = gw;
     s->topic = topic;
     s->cfg = f.cfg;
+    bus_journal_stats_t st;
+    s->durable = bus_journal_stats(topic, &st) == 0; /* the program's own too */
     s->name = strdup(name);
     rc = s->name ? window_init(&s->win, tc->retention_events, tc->retention_bytes) : -ENOMEM;
     /* A topic that the cluster imports is fed by cluster_feed.c, from its

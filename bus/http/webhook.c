@@ -15,12 +15,24 @@
 #include "../clock.h"
 #include "route.h"
 
-/* The bus handler: the event, copied into the endpoint's queue. It never
- * fails the bus's delivery: what cannot be queued is counted as failed on
- * the endpoint, where the operator looks. */
-static int on_event(const bus_event_t *ev, void *ctx)
+/* A durable delivery that the log gave back at the start and that its
+ * consumer delivers again (its position was stored before the kill, the
+ * log line after): queued already. Looked for only until the queue of
+ * such deliveries empties. */
+static bool queued_already(struct webhook *h, const char *id)
 {
-    struct webhook *h = ctx;
+    if (h->replayed && h->pending == 0)
+        h->replayed = false;
+    if (!h->replayed)
+        return false;
+    for (const struct delivery *d = h->head; d; d = d->next)
+        if (d->durable && !strcmp(d->id, id))
+            return true;
+    return false;
+}
+
+int webhook_queue(struct webhook *h, const bus_event_t *ev, bool durable)
+{
     struct webhooks *w = h->all;
     struct delivery *d = malloc(sizeof(*d) + ev->size);
     char *topic = strdup(bus_topic_name(ev->topic));
@@ -29,33 +41,56 @@ static int on_event(const bus_event_t *ev, void *ctx)
                           : h->disabled                       ? "endpoint disabled"
                           : h->pending >= w->cfg->max_pending ? "max_pending reached"
                                                               : NULL;
-    /* Not listed yet (being added) or no longer: the webhook gets the
-     * events published while it is listed. */
-    if (refused || !h->listed) {
-        if (h->listed) {
-            h->failed++;
-            snprintf(h->last_error, sizeof(h->last_error), "%s", refused);
-        }
-        pthread_mutex_unlock(&w->lock);
+    int rc = 0;
+    if (!h->listed) {
+        /* Not listed yet (being added) or no longer: the webhook gets the
+         * events published while it is listed. */
+        rc = -EPIPE;
+    } else if (refused && durable) {
+        rc = -EAGAIN; /* the journal keeps the event: tried again */
+    } else if (refused) {
+        h->failed++;
+        snprintf(h->last_error, sizeof(h->last_error), "%s", refused);
+        rc = -ECANCELED;
+    } else {
+        *d = (struct delivery){.hook = h, .topic = topic, .seq = ev->seq,
+                               .publish_ns = ev->publish_ns, .due_ns = clock_now_ns(),
+                               .len = ev->size, .durable = durable};
+        memcpy(d->body, ev->data, ev->size);
+        d->msg_no = h->next_msg + 1;
+        if (durable)
+            hook_durable_id(h, topic, ev->seq, d->id);
+        else
+            snprintf(d->id, sizeof(d->id), "msg_%s_%" PRIu64, h->id, d->msg_no);
+        if (durable && queued_already(h, d->id))
+            refused = "queued already";
+        else if (store_queued(w, d) && durable)
+            rc = -EAGAIN; /* not in the log: not acknowledged, tried again */
+    }
+    if (!rc && !refused) {
+        h->next_msg++;
+        delivery_append(d);
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (rc || refused) {
         free(d);
         free(topic);
-        return 0;
+    } else {
+        curl_multi_wakeup(w->multi);
     }
-    *d = (struct delivery){.hook = h, .topic = topic, .seq = ev->seq,
-                           .publish_ns = ev->publish_ns, .due_ns = clock_now_ns(),
-                           .len = ev->size, .prev = h->tail};
-    memcpy(d->body, ev->data, ev->size);
-    d->msg_no = ++h->next_msg;
-    snprintf(d->id, sizeof(d->id), "msg_%s_%" PRIu64, h->id, d->msg_no);
-    if (h->tail)
-        h->tail->next = d;
-    else
-        h->head = d;
-    h->tail = d;
-    h->pending++;
-    store_queued(w, d);
-    pthread_mutex_unlock(&w->lock);
-    curl_multi_wakeup(w->multi);
+    return rc;
+}
+
+/* The pattern subscription's handler: the events of topics that are not
+ * durable (or not declared durable), queued in memory (and in the
+ * state_dir's log). It never fails the bus's delivery: what cannot be
+ * queued is counted as failed on the endpoint, where the operator looks. */
+static int on_event(const bus_event_t *ev, void *ctx)
+{
+    struct webhook *h = ctx;
+    if (hook_durable_covers(h, ev->topic))
+        return 0; /* its durable consumer delivers it */
+    webhook_queue(h, ev, false);
     return 0;
 }
 
@@ -123,6 +158,7 @@ static int new_id(char *out)
 
 static void free_hook(struct webhook *h)
 {
+    free(h->durable);
     free(h->pattern);
     free(h->url);
     free(h);
@@ -166,8 +202,11 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
         snprintf(h->id, sizeof(h->id), "%s", def->name);
     else if (!rc)
         rc = new_id(h->id);
-    /* Subscribed before it is listed: a DELETE finds it with its
-     * subscription, and the sender sees its queue from then on. */
+    /* Its durable topics known before its pattern subscription passes
+     * their events over. Subscribed before it is listed: a DELETE finds it
+     * with its subscription, and the sender sees its queue from then on. */
+    if (!rc)
+        rc = hook_durable_plan(w, h);
     if (!rc)
         rc = bus_subscribe_pattern(w->bus, h->pattern, on_event, h, NULL, &h->sub);
     if (rc) {
@@ -184,10 +223,19 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
         w->list = h;
         h->listed = true;
     }
+    /* While the state_dir loads, its consumers wait for the log to be open
+     * (webhooks_start attaches them). */
+    bool attach = !w->loading;
     pthread_mutex_unlock(&w->lock);
     if (rc) {
         bus_unsubscribe(h->sub);
         free_hook(h);
+        return rc;
+    }
+    if (attach && (rc = hook_durable_attach(h, true))) {
+        *problem = (struct webhook_problem){"not_subscribed",
+                                            "its durable topics cannot be subscribed"};
+        webhook_delete(w, h->id);
         return rc;
     }
     pthread_mutex_lock(&w->lock);
@@ -213,6 +261,7 @@ static void retire(struct webhooks *w, struct webhook *h, bool forget)
 {
     if (h->sub)
         bus_unsubscribe(h->sub);
+    hook_durable_detach(h, forget);
     pthread_mutex_lock(&w->lock);
     for (struct delivery *d = h->head, *next; d; d = next) {
         next = d->next;
@@ -361,6 +410,7 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
         return -ENOMEM;
     w->bus = bus;
     w->cfg = &cfg->hooks;
+    w->gw_cfg = cfg;
     w->rand_state = (unsigned)clock_now_ns();
     w->log_fd = -1;
     w->loading = true; /* declared endpoints are not saved */
@@ -398,6 +448,13 @@ int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cf
         w->loading = false;
     pthread_mutex_unlock(&w->lock);
     int rc = store_open(w, cfg->hooks.state_dir, why, why_size);
+    /* The log is open and replayed: durable consumers may acknowledge. */
+    for (struct webhook *h = w->list; h && !rc; h = h->next) {
+        rc = hook_durable_attach(h, false);
+        if (rc)
+            snprintf(why, why_size, "webhook %s: its durable topics: %s", h->id,
+                     bus_last_error());
+    }
     if (rc) {
         webhooks_stop(w);
         *out = NULL;

@@ -23,15 +23,19 @@
 #define WEBHOOK_ID_MAX 64
 #define WEBHOOK_DEAD_KEEP 16 /* dead letters kept per endpoint, the newest */
 #define WEBHOOK_ERROR_MAX 160
+#define WEBHOOK_DELIVERY_ID_MAX (WEBHOOK_ID_MAX + 48)
 
 /* One event on its way to one endpoint: in its queue from the bus handler
  * until it succeeds or is given up. */
 struct delivery {
     struct delivery *prev, *next;
     struct webhook *hook;
-    char id[WEBHOOK_ID_MAX + 32]; /* webhook-id "msg_<hook>_<msg_no>", the same
-                                     on every retry and after a restart */
-    uint64_t msg_no;
+    char id[WEBHOOK_DELIVERY_ID_MAX]; /* webhook-id, the same on every retry and
+                                     after a restart: "msg_<hook>_<msg_no>", or
+                                     from a durable topic "msg_<hook>_<topic
+                                     hash>_<seq>" (webhook_durable.c) */
+    uint64_t msg_no;              /* its key in the state_dir's log */
+    bool durable;                 /* from a durable consumer */
     char *topic;
     uint64_t seq;
     uint64_t publish_ns;
@@ -47,7 +51,7 @@ struct delivery {
 
 /* A delivery given up, as the endpoint's dead letters show it. */
 struct dead_letter {
-    char id[WEBHOOK_ID_MAX + 32];
+    char id[WEBHOOK_DELIVERY_ID_MAX];
     char topic[256];
     uint64_t seq;
     uint32_t attempts;
@@ -64,7 +68,13 @@ struct webhook {
     bool ordered;           /* one attempt at a time, in queue order */
     bool declared;          /* in the config file, not in the state_dir */
     uint32_t max_in_flight;
-    bus_sub_t *sub;
+    bus_sub_t *sub;         /* its pattern: events of topics not durable */
+    /* Its durable consumers, one per declared durable topic it matches
+     * (webhook_durable.c); set before the first event can come. */
+    struct hook_durable *durable;
+    size_t ndurable;
+    bool replayed;          /* durable deliveries came back from the log: a
+                               redelivered event may be queued already */
     /* Its queue: every delivery not yet done, in arrival order. */
     struct delivery *head, *tail;
     uint32_t pending, in_flight;
@@ -83,6 +93,7 @@ struct webhooks {
     bus_t *bus;
     const struct webhooks_cfg *cfg;
     struct host_allow allow; /* read-only once started */
+    const struct gw_config *gw_cfg; /* its declared durable topics */
     pthread_mutex_t lock;
     struct webhook *list;  /* live endpoints */
     struct webhook *graves; /* deleted, attempts still in flight */
@@ -101,7 +112,7 @@ struct webhooks {
 int webhooks_start(struct webhooks **out, bus_t *bus, const struct gw_config *cfg,
                    char *why, size_t why_size);
 /* Unsubscribes every endpoint, stops the sender; pending deliveries are
- * dropped (they live in memory only). */
+ * dropped from memory (the state_dir's log keeps them). */
 void webhooks_stop(struct webhooks *w);
 
 /* What is wrong with a definition, as a 400's code and message; NULL code
@@ -127,8 +138,37 @@ int webhook_render(struct webhooks *w, const char *id, struct strbuf *b);
  * history). */
 void webhook_render_delivered(struct webhooks *w, struct strbuf *b);
 
+/* Queues @ev for @h (a bus handler's work): 0 queued (or, @durable, queued
+ * already); -ECANCELED refused for good (not @durable: disabled, full or no
+ * memory; counted as failed); -EAGAIN (@durable) refused for now: disabled,
+ * full, no memory or not written to the state_dir's log, the journal keeps
+ * it; -EPIPE @h is not listed (being added or retired). Takes the lock. */
+int webhook_queue(struct webhook *h, const bus_event_t *ev, bool durable);
+
+/* webhook_durable.c: webhooks of durable topics, fed by a durable consumer
+ * per webhook and topic, which acknowledges an event once its delivery is
+ * queued and in the state_dir's log.
+ * hook_durable_plan: finds the durable topics @h's pattern matches, before
+ * its pattern subscription (their events are not its): 0 or -ENOMEM.
+ * hook_durable_attach: subscribes @h's consumers (from the events after
+ * the plan when @newest, a webhook just created; else from their stored
+ * positions); 0 or an error of bus_subscribe_durable().
+ * hook_durable_detach: unsubscribes them (their positions stored), and
+ * deletes their positions when @forget (a webhook deleted).
+ * hook_durable_covers: whether @h gets @topic's events from a consumer
+ * (then its pattern subscription passes them over).
+ * hook_durable_id: a durable delivery's webhook-id into @out. */
+int hook_durable_plan(struct webhooks *w, struct webhook *h);
+int hook_durable_attach(struct webhook *h, bool newest);
+void hook_durable_detach(struct webhook *h, bool forget);
+bool hook_durable_covers(const struct webhook *h, const bus_topic_t *topic);
+void hook_durable_id(const struct webhook *h, const char *topic, uint64_t seq,
+                     char out[WEBHOOK_DELIVERY_ID_MAX]);
+
 /* webhook_send.c: the sender thread. */
 void *webhook_sender_main(void *arg);
+/* Links @d at the end of its webhook's queue (under the lock). */
+void delivery_append(struct delivery *d);
 /* Frees a delivery that is not in flight, unlinking it from its queue;
  * delivery_finish also logs it as done (it will not be sent again after a
  * restart). */
@@ -142,7 +182,9 @@ void delivery_bury(struct delivery *d, const char *why);
 int store_open(struct webhooks *w, const char *dir, char *why, size_t why_size);
 void store_close(struct webhooks *w);
 int store_save_definitions(struct webhooks *w);
-void store_queued(struct webhooks *w, const struct delivery *d);
+/* 0 once the delivery's line is written (survives a kill), else -EIO (no
+ * state_dir: 0, nothing written). */
+int store_queued(struct webhooks *w, const struct delivery *d);
 void store_done(struct webhooks *w, const struct delivery *d);
 void store_maybe_reset(struct webhooks *w);
 

@@ -35,6 +35,19 @@ static void unlink_delivery(struct delivery *d)
     h->pending--;
 }
 
+void delivery_append(struct delivery *d)
+{
+    struct webhook *h = d->hook;
+    d->prev = h->tail;
+    d->next = NULL;
+    if (h->tail)
+        h->tail->next = d;
+    else
+        h->head = d;
+    h->tail = d;
+    h->pending++;
+}
+
 void delivery_drop(struct delivery *d)
 {
     unlink_delivery(d);

@@ -6,7 +6,8 @@
  *   delete; mode 0600, it holds the secrets. Declared ones come from the
  *   config, not from here.
  * - deliveries.log: one line per queued delivery ("Q hook n seq topic
- *   base64-body") and one per finished one ("D hook n"), appended under the
+ *   base64-body", and its webhook-id when it came from a durable topic) and
+ *   one per finished one ("D hook n"), appended under the
  *   registry's lock with write(2), never fsynced: it survives a kill of the
  *   process (the page cache keeps it), not a power loss. At start the lines
  *   are replayed (a last line without its newline was cut by the kill: it
@@ -89,13 +90,17 @@ int store_save_definitions(struct webhooks *w)
     return rc;
 }
 
-static void log_line(struct webhooks *w, struct strbuf *b)
+static int log_line(struct webhooks *w, struct strbuf *b)
 {
-    if (b->failed || write(w->log_fd, b->p, b->len) != (ssize_t)b->len)
+    int rc = 0;
+    if (b->failed || write(w->log_fd, b->p, b->len) != (ssize_t)b->len) {
         w->log_errors++; /* shown nowhere else: the delivery goes on */
-    else
+        rc = -EIO;
+    } else {
         w->log_bytes += b->len;
+    }
     sb_free(b);
+    return rc;
 }
 
 static void render_queued(struct strbuf *b, const struct delivery *d)
@@ -106,16 +111,18 @@ static void render_queued(struct strbuf *b, const struct delivery *d)
         sb_base64(b, d->body, d->len);
     else
         sb_puts(b, "-");
+    if (d->durable) /* its id is not made of msg_no */
+        sb_printf(b, " %s", d->id);
     sb_puts(b, "\n");
 }
 
-void store_queued(struct webhooks *w, const struct delivery *d)
+int store_queued(struct webhooks *w, const struct delivery *d)
 {
     if (w->log_fd < 0)
-        return;
+        return 0;
     struct strbuf b = {0};
     render_queued(&b, d);
-    log_line(w, &b);
+    return log_line(w, &b);
 }
 
 void store_done(struct webhooks *w, const struct delivery *d)
@@ -163,30 +170,32 @@ static void replay_queued(struct webhooks *w, char *save)
 {
     struct webhook *h = hook_of_line(w, &save);
     const char *no = field(&save), *seq = field(&save);
-    const char *topic = field(&save), *b64 = field(&save);
+    const char *topic = field(&save), *b64 = field(&save), *id = field(&save);
     if (!h || !no || !seq || !topic || !b64)
         return; /* an endpoint deleted since, or a line cut */
+    if (id && strlen(id) >= WEBHOOK_DELIVERY_ID_MAX)
+        return;
     size_t n = strcmp(b64, "-") ? strlen(b64) : 0;
     struct delivery *d = malloc(sizeof(*d) + n / 4 * 3 + 1);
     if (!d)
         return;
     *d = (struct delivery){.hook = h, .msg_no = strtoull(no, NULL, 10),
                            .seq = strtoull(seq, NULL, 10), .topic = strdup(topic),
-                           .due_ns = clock_now_ns(), .prev = h->tail};
+                           .due_ns = clock_now_ns()};
     if (!d->topic || base64_decode(b64, n, d->body, n / 4 * 3 + 1, &d->len)) {
         free(d->topic);
         free(d);
         return;
     }
-    snprintf(d->id, sizeof(d->id), "msg_%s_%" PRIu64, h->id, d->msg_no);
+    if (id) { /* from a durable consumer, which may deliver it again */
+        strcpy(d->id, id);
+        d->durable = h->replayed = true;
+    } else {
+        snprintf(d->id, sizeof(d->id), "msg_%s_%" PRIu64, h->id, d->msg_no);
+    }
     if (d->msg_no > h->next_msg)
         h->next_msg = d->msg_no;
-    if (h->tail)
-        h->tail->next = d;
-    else
-        h->head = d;
-    h->tail = d;
-    h->pending++;
+    delivery_append(d);
 }
 
 /* One "D" line: its delivery is no longer pending. */

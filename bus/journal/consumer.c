@@ -400,6 +400,20 @@ int bus__consumer_unsubscribe(struct bus_sub *sub)
     return 0;
 }
 
+int bus_durable_forget(bus_topic_t *topic, const char *consumer)
+{
+    if (!topic || !consumer || !topic->durable || !valid_name(consumer))
+        return bus__fail(-EINVAL, "bus_durable_forget: NULL argument, not a durable topic, "
+                                  "or a malformed name");
+    struct durable *d = topic->durable;
+    /* Under the lock: no subscription of that name opens the file meanwhile. */
+    pthread_mutex_lock(&d->consumers_lock);
+    int rc = name_taken(d, consumer) ? -EBUSY
+                                     : position_remove(d->journal->dirfd, consumer);
+    pthread_mutex_unlock(&d->consumers_lock);
+    return rc;
+}
+
 int bus_durable_stats(const bus_sub_t *sub, bus_durable_stats_t *out)
 {
     if (!sub || !out || !sub->consumer)

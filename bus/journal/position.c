@@ -70,3 +70,13 @@ void position_close(struct position *p)
 {
     close(p->fd);
 }
+
+int position_remove(int dirfd, const char *name)
+{
+    int cdir = openat(dirfd, "consumers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cdir < 0)
+        return -errno;
+    int rc = unlinkat(cdir, name, 0) ? -errno : 0;
+    close(cdir);
+    return rc;
+}

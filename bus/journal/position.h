@@ -27,5 +27,7 @@ int position_store(struct position *p, uint64_t seq);
 /* fdatasync of the file. */
 void position_sync(struct position *p);
 void position_close(struct position *p);
+/* Deletes the file of consumer @name: 0 or -errno (-ENOENT: none). */
+int position_remove(int dirfd, const char *name);
 
 #endif

@@ -92,6 +92,8 @@ int bus__durable_publish(struct bus_topic *t, const bus_msg_t *msgs, size_t coun
             commit_void(t, &r, (uint64_t)n);
             break;
         }
+        if (opts && opts->seq) /* a single event; before the commit publishes it */
+            *opts->seq = r.first + 1;
         commit(t, &r, (uint64_t)n);
         if (j->cfg.sync != BUS_SYNC_ALWAYS)
             journal_wake_readers(j); /* after commit's seq_cst fence */

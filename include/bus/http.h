@@ -10,8 +10,9 @@
  *
  * Each topic served over HTTP keeps a bounded replay window in memory (its
  * last N events and bytes), filled by an ordinary subscription: long polls
- * and streams read from it, and waiting clients are parked connections of
- * libmicrohttpd (suspended, no thread each), woken when the window grows.
+ * and streams read from it (and, on a durable topic, from its journal
+ * behind it), and waiting clients are parked connections of libmicrohttpd
+ * (suspended, no thread each), woken when the window grows.
  *
  * Conventions as bus.h: 0 or a negative errno; after a failed start,
  * bus_http_last_error() says why.
@@ -40,6 +41,12 @@ typedef struct bus_http_config {
      * their rights, limits. Read by bus_http_start() only. NULL = defaults:
      * topics created on first use, no auth. */
     const char *config_file;
+    /* Where durable topics keep their journals (topics/NAME) and webhooks
+     * their state (webhooks/, unless [webhooks] state_dir says otherwise);
+     * created if missing; copied. NULL = [gateway] data_dir of the config
+     * file, which this overrides; a config declaring a durable topic needs
+     * one or the other. */
+    const char *data_dir;
     /* Scale-out through NATS (docs/scale-out.md): the flags of
      * bus_nats_config_parse() (--nats URL[,URL...], --export PATTERN,
      * --import PATTERN[@GROUP], --nats-prefix PREFIX, --jetstream STREAM)
@@ -73,11 +80,14 @@ BUS_API void bus_http_config_init(bus_http_config_t *cfg);
  * and /metrics show the bridge; bus_http_stop() destroys it.
  * Errors: -EINVAL (NULL argument, bad host, a config file that does not
  * parse or holds a bad value: bus_http_last_error() names the line, a
- * malformed NATS flag or URL), -ENOTSUP (the config asks for a durable
- * topic, or for NATS: not in this build), the errors of bus_topic_open()
- * for declared topics (-EEXIST: open with another configuration),
- * -EADDRINUSE or another bind error, the errors of bus_nats_create()
- * (-ECONNREFUSED: no NATS server reachable, -EACCES), -ENOMEM.
+ * malformed NATS flag or URL, a durable topic declared and no data
+ * directory), -ENOTSUP (the config asks for NATS: not in this build), the
+ * errors of bus_topic_open() and bus_topic_open_durable() for declared
+ * topics (-EEXIST: open with another configuration; -EBUSY: the journal is
+ * open in another process; -EBADMSG: a journal damaged before its end),
+ * what mkdir returns for the data directory, -EADDRINUSE or another bind
+ * error, the errors of bus_nats_create() (-ECONNREFUSED: no NATS server
+ * reachable, -EACCES), -ENOMEM.
  */
 BUS_API int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t **out);
 

@@ -186,6 +186,50 @@ typedef struct bus_journal_stats {
  */
 BUS_API int bus_journal_stats(const bus_topic_t *topic, bus_journal_stats_t *out);
 
+/* One event of a journal as bus_journal_read() gives it. */
+typedef struct bus_journal_record {
+    uint64_t seq;
+    uint64_t time_ns;  /* CLOCK_REALTIME ns at publish */
+    const void *data;  /* valid during the call only */
+    size_t size;
+} bus_journal_record_t;
+
+/* Called by bus_journal_read() for each record; non-zero stops the read. */
+typedef int (*bus_journal_read_fn)(const bus_journal_record_t *rec, void *ctx);
+
+/**
+ * bus_journal_read - call @fn(record, @ctx) for the events of durable
+ * @topic's journal from @seq on, in seq order, at most @max of them, up to
+ * the newest one a durable consumer could read (under BUS_SYNC_ALWAYS: the
+ * newest on the disk). For a reader that keeps no position and no thread
+ * (an HTTP long poll reading behind its in-memory window): each call finds
+ * @seq again (a binary search over the segments, then the records of one).
+ * Events deleted by retention are not there: the first record then has a
+ * later seq than @seq (compare it; bus_journal_stats().first_seq is the
+ * oldest held). The calls run on the caller's thread, the journal's lock
+ * not held (records are read through the mapping): @fn may take its own
+ * locks and may publish.
+ * Thread-safety: any thread while @topic is open, concurrently with
+ * publishers, consumers and retention.
+ * Returns the number of records given to @fn (0: none at or after @seq
+ * yet), or -EINVAL (NULL @topic or @fn, @seq 0, @topic not durable).
+ */
+BUS_API int bus_journal_read(bus_topic_t *topic, uint64_t seq, uint32_t max,
+                             bus_journal_read_fn fn, void *ctx);
+
+/**
+ * bus_durable_forget - delete the stored position of durable consumer
+ * @consumer on @topic (its file consumers/<name> in the journal's
+ * directory), so that the name starts again as a new consumer (at the
+ * oldest event, or where its options say). For a consumer that will not
+ * come back (an application deleting what it created).
+ * Thread-safety: any thread.
+ * Errors: -EINVAL (NULL argument, @topic not durable, malformed name),
+ * -EBUSY (the name is subscribed: bus_unsubscribe() it first), -ENOENT (no
+ * position stored under that name), or what unlink returns.
+ */
+BUS_API int bus_durable_forget(bus_topic_t *topic, const char *consumer);
+
 #ifdef __cplusplus
 }
 #endif
