@@ -2,7 +2,8 @@
  * (bus/journal.h): seqs across reopen, consumers resuming, starting at the
  * oldest, the newest or a seq, plain subscribers seeing live events only,
  * failed calls acknowledged through the dead letters, consumers behind
- * retention told, and the argument checks. */
+ * retention told, publishes reported durable by on_durable, and the
+ * argument checks. */
 #include "durable_helpers.h"
 
 static char dir[64];
@@ -310,6 +311,80 @@ START_TEST(consumer_retries_in_place)
 }
 END_TEST
 
+/* on_durable under BUS_SYNC_ALWAYS: every publish returns at once, each
+ * event is reported exactly once, in seq order, after its sync (checked in
+ * durable_report); subscribers see them all, plain publishes mixed in still
+ * wait for their sync, and the journal reopens with all of them. */
+START_TEST(on_durable_reports_each_event_after_its_sync)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_ALWAYS, 1 << 16, 0);
+    struct recorder r;
+    recorder_init(&r);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, record, &r, &sub));
+    static struct durable_reports d;
+    durable_reports_init(&d, t);
+    enum { N = 3000 }; /* several segments of 64 KiB */
+    for (uint64_t seq = 1; seq <= N; seq++) {
+        if (seq % 1000 == 0)
+            publish_seqs(t, seq, 1); /* a plain publish: synced when it returns */
+        else
+            publish_durable(t, seq, &d);
+    }
+    await_reports(&d, N - 3);
+    for (uint32_t i = 0; i < d.n; i++) {
+        ck_assert_int_eq(d.status[i], 0);
+        ck_assert_uint_eq(d.seqs[i], i + 1 + i / 999); /* seq order, each once */
+    }
+    await_seq(&r, N);
+    ck_assert_uint_eq(r.n, N);
+    for (uint32_t i = 0; i < N; i++)
+        ck_assert_uint_eq(r.seqs[i], i + 1);
+    ck_assert_ok(bus_topic_close(t, BUS_CLOSE_DRAIN, NULL));
+    ck_assert_uint_eq(d.n, N - 3); /* no report after the close */
+    t = durable_topic(bus, dir, BUS_SYNC_ALWAYS, 1 << 16, 0);
+    bus_journal_stats_t js;
+    ck_assert_ok(bus_journal_stats(t, &js));
+    ck_assert_uint_eq(js.last_seq, N);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+/* on_durable under BUS_SYNC_INTERVAL: reported after the interval sync;
+ * the events reach subscribers without waiting for it. */
+START_TEST(on_durable_under_interval)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_INTERVAL, 1 << 16, 0);
+    struct recorder r;
+    recorder_init(&r);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, record, &r, &sub));
+    static struct durable_reports d;
+    durable_reports_init(&d, t);
+    for (uint64_t seq = 1; seq <= 10; seq++)
+        publish_durable(t, seq, &d);
+    await_seq(&r, 10);
+    await_reports(&d, 10);
+    for (uint32_t i = 0; i < 10; i++) {
+        ck_assert_int_eq(d.status[i], 0);
+        ck_assert_uint_eq(d.seqs[i], i + 1);
+    }
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+static void never_called(uint64_t seq, int status, void *arg)
+{
+    (void)seq, (void)status, (void)arg;
+    ck_abort_msg("on_durable called for a refused publish");
+}
+
 START_TEST(bad_arguments)
 {
     temp_dir(dir);
@@ -336,6 +411,12 @@ START_TEST(bad_arguments)
     bus_sub_options_init(&opts);
     opts.group = "g";
     ck_assert_int_eq(bus_subscribe_durable(t, "c", record, NULL, &opts, &sub), -EINVAL);
+    /* on_durable: a durable topic with a sync policy only. */
+    bus_publish_options_t popts;
+    bus_publish_options_init(&popts);
+    popts.on_durable = never_called;
+    ck_assert_int_eq(bus_publish_ex(plain, "a", 1, &popts), -EINVAL);
+    ck_assert_int_eq(bus_publish_ex(t, "a", 1, &popts), -EINVAL); /* BUS_SYNC_NONE */
     ck_assert_ok(bus_destroy(bus));
     remove_dir(dir);
 }
@@ -353,6 +434,8 @@ int main(void)
     tcase_add_test(tc, consumer_behind_retention_is_told);
     tcase_add_test(tc, close_from_consumer_is_refused);
     tcase_add_test(tc, consumer_retries_in_place);
+    tcase_add_test(tc, on_durable_reports_each_event_after_its_sync);
+    tcase_add_test(tc, on_durable_under_interval);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return run_suite(s);

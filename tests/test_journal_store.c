@@ -546,6 +546,43 @@ START_TEST(failed_sync_publishes_nothing)
 }
 END_TEST
 
+/* The same with on_durable: the publish returns 0 (journaled), the failed
+ * sync is reported to on_durable with -EIO, and the event reaches no
+ * subscriber; later publishes fail. */
+START_TEST(failed_sync_is_reported_to_on_durable)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 16);
+    bus_topic_t *t;
+    ck_assert_ok(bus_topic_open_durable(bus, "t", NULL, &cfg, &t));
+    atomic_int calls = 0;
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, count_calls, &calls, &sub));
+    static struct durable_reports d;
+    durable_reports_init(&d, t);
+    publish_durable(t, 1, &d);
+    await_reports(&d, 1);
+    fault_op = JOURNAL_IO_SYNC;
+    fault = -EIO;
+    journal__io_fault = inject;
+    publish_durable(t, 2, &d);
+    await_reports(&d, 2);
+    journal__io_fault = NULL;
+    ck_assert_int_eq(d.status[0], 0);
+    ck_assert_uint_eq(d.seqs[1], 2);
+    ck_assert_int_eq(d.status[1], -EIO);
+    ck_assert_int_eq(bus_publish(t, "c", 1), -EIO);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_int_eq(atomic_load(&calls), 1);
+    bus_topic_stats_t st;
+    ck_assert_ok(bus_topic_stats(t, &st));
+    ck_assert_uint_eq(st.dropped, 1);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
 /* Mounts a 256 KiB tmpfs on @path in a mount namespace of the test's own
  * process (Check forks one per test), so that it goes away with the process
  * even when an assertion ends it early. False when that is not allowed. */
@@ -607,6 +644,7 @@ int main(void)
     tcase_add_test(tc, disk_full_writes_nothing);
     tcase_add_test(tc, sync_error_is_sticky);
     tcase_add_test(tc, failed_sync_publishes_nothing);
+    tcase_add_test(tc, failed_sync_is_reported_to_on_durable);
     tcase_add_test(tc, tmpfs_full_disk);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -90,6 +90,7 @@ static void free_journal(struct journal *j)
 {
     release_files(j);
     free(j->segs);
+    free(j->waiters);
     pthread_mutex_destroy(&j->lock);
     pthread_mutex_destroy(&j->sync_lock);
     pthread_cond_destroy(&j->sync_done);
@@ -145,8 +146,10 @@ int journal_open(const bus_journal_config_t *cfg, struct journal **out)
 void journal_shut(struct journal *j)
 {
     journal_keeper_stop(j);
-    if (j->cfg.sync != BUS_SYNC_NONE)
+    if (j->cfg.sync != BUS_SYNC_NONE) {
         journal_sync(j);
+        journal_report_waiters(j); /* the keeper is gone: the last ones */
+    }
     pthread_mutex_lock(&j->lock);
     /* relaxed: read under the lock. A late append fails with it. */
     if (!atomic_load_explicit(&j->error, memory_order_relaxed))

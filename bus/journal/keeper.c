@@ -1,6 +1,8 @@
 /* keeper.c - a journal's own thread ("bus-journal"): the interval sync
- * (BUS_SYNC_INTERVAL) and retention by age (which comes due without
- * appends). Started only when the journal has one of them to do.
+ * (BUS_SYNC_INTERVAL), the syncs that publishes with on_durable ask for
+ * under BUS_SYNC_ALWAYS (poked: journal_poke_keeper), reporting those
+ * publishes (waiters.c), and retention by age (which comes due without
+ * appends). Not started under BUS_SYNC_NONE without retention by age.
  *
  * It once also warmed the active segment ahead of the appender
  * (MADV_POPULATE_WRITE, so that publishers would not take the page faults
@@ -15,12 +17,13 @@
 
 enum { RETAIN_TICK_MS = 1000 }; /* the keeper's tick without an interval sync */
 
-/* Waits until the next tick or the stop. keeper_lock held. */
-static void wait_for_tick(struct journal *j, uint64_t tick_ns)
+/* Waits until @due, a poke (journal_poke_keeper) or the stop. keeper_lock
+ * held. */
+static void wait_for_work(struct journal *j, uint64_t due)
 {
-    uint64_t due = clock_deadline_ns(tick_ns);
     struct timespec until = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
-    while (!j->keeper_stop &&
+    /* relaxed: a hint to stop waiting; the keeper's exchange decides. */
+    while (!j->keeper_stop && !atomic_load_explicit(&j->keeper_poked, memory_order_relaxed) &&
            pthread_cond_timedwait(&j->keeper_wake, &j->keeper_lock, &until) != ETIMEDOUT)
         ;
 }
@@ -30,15 +33,26 @@ static void *keeper_main(void *arg)
     struct journal *j = arg;
     bool interval = j->cfg.sync == BUS_SYNC_INTERVAL;
     uint64_t tick = (uint64_t)(interval ? j->cfg.sync_interval_ms : RETAIN_TICK_MS) * 1000000u;
+    uint64_t due = clock_now_ns() + tick;
     pthread_mutex_lock(&j->keeper_lock);
     while (!j->keeper_stop) {
-        wait_for_tick(j, tick);
+        wait_for_work(j, due);
         pthread_mutex_unlock(&j->keeper_lock);
-        if (interval)
+        /* acq_rel: see journal_poke_keeper. */
+        bool poked = atomic_exchange_explicit(&j->keeper_poked, false, memory_order_acq_rel);
+        uint64_t now = clock_now_ns();
+        bool ticked = now >= due;
+        if (ticked)
+            due = now + tick;
+        if (poked || (ticked && interval)) {
             journal_sync(j);
-        pthread_mutex_lock(&j->lock);
-        journal_retain(j);
-        pthread_mutex_unlock(&j->lock);
+            journal_report_waiters(j);
+        }
+        if (ticked) {
+            pthread_mutex_lock(&j->lock);
+            journal_retain(j);
+            pthread_mutex_unlock(&j->lock);
+        }
         pthread_mutex_lock(&j->keeper_lock);
     }
     pthread_mutex_unlock(&j->keeper_lock);
@@ -47,8 +61,8 @@ static void *keeper_main(void *arg)
 
 int journal_keeper_start(struct journal *j)
 {
-    if (j->cfg.sync != BUS_SYNC_INTERVAL && !j->cfg.retain_ns)
-        return 0; /* nothing to do */
+    if (j->cfg.sync == BUS_SYNC_NONE && !j->cfg.retain_ns)
+        return 0; /* nothing to do (on_durable needs a sync policy) */
     int rc = pthread_create(&j->keeper, NULL, keeper_main, j);
     if (rc)
         return -rc;

@@ -36,11 +36,29 @@ bool segment_parse_name(const char *name, uint64_t *first_seq)
     return true;
 }
 
+enum { HUGE_PAGE = 2 << 20 };
+
 static int map(struct segment *s)
 {
-    void *m = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
-    if (m == MAP_FAILED)
+    /* Reserve room to align the mapping on a 2 MiB boundary. */
+    size_t span = s->size + HUGE_PAGE;
+    unsigned char *area = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED)
         return -errno;
+    unsigned char *at = (unsigned char *)(((uintptr_t)area + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    void *m = mmap(at, s->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, s->fd, 0);
+    if (m == MAP_FAILED) {
+        int rc = -errno;
+        munmap(area, span);
+        return rc;
+    }
+    if (at > area)
+        munmap(area, (size_t)(at - area));
+    size_t tail = span - (size_t)(at - area) - s->size;
+    if (tail)
+        munmap(at + s->size, tail);
+    if (getenv("BUS_HUGE"))
+        madvise(m, s->size, MADV_HUGEPAGE);
     s->map = m;
     return 0;
 }
