@@ -127,6 +127,8 @@ int journal_open(const bus_journal_config_t *cfg, struct journal **out)
     if (rc == 0)
         rc = journal_recover(j);
     if (rc == 0) {
+        j->huge = cfg->sync != BUS_SYNC_ALWAYS;
+        segment_advise(active(j), j->huge);
         j->next_seq = active(j)->last_seq + 1;
         /* relaxed: not shared yet. */
         atomic_store_explicit(&j->written, j->next_seq - 1, memory_order_relaxed);
@@ -199,6 +201,8 @@ static int roll(struct journal *j, uint64_t need)
     int rc = segment_create(j->dirfd, j->next_seq, size, &s);
     if (rc == 0 && (rc = journal_add_segment(j, s)))
         segment_unref(s);
+    if (rc == 0)
+        segment_advise(s, j->huge);
     if (rc)
         return rc == -ENOSPC ? bus__fail(rc, "bus_publish: no room on the disk for a new "
                                              "journal segment")
@@ -228,6 +232,7 @@ int64_t journal_fit(struct journal *j, const bus_msg_t *msgs, size_t count)
 void journal_put(struct journal *j, uint64_t time_ns, const void *data, size_t size)
 {
     segment_append(active(j), j->next_seq++, time_ns, data, (uint32_t)size);
+    j->put_bytes += record_frame(size);
 }
 
 void journal_unlock_written(struct journal *j)

@@ -40,6 +40,12 @@ struct journal {
      * unsynced_from; 0: none), and the directory (a segment was created). */
     uint64_t unsynced_from;
     bool dir_unsynced;
+    /* Huge pages for the active segment (segment_advise): not under
+     * BUS_SYNC_ALWAYS (each fdatasync would write a whole 2 MiB page);
+     * under BUS_SYNC_INTERVAL while a tick of the keeper sees HOT_BYTES
+     * written (keeper.c). put_bytes: record bytes appended, ever. */
+    bool huge;
+    uint64_t put_bytes, put_bytes_at_tick;
     /* The last seq whose record is whole in the mapping (store release after
      * the copy), and the last one known on the disk. */
     _Atomic uint64_t written, synced;

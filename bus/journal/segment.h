@@ -87,6 +87,17 @@ void segment_write_header(struct segment *s);
 /* Rewrites an empty segment's header (a crash while it was created). */
 int segment_reinit(struct segment *s, uint64_t size);
 
+/* Huge pages (MADV_HUGEPAGE) for the pages the segment maps from now on,
+ * or not. On a VM with shadow paging every 4 KiB page a writer touches
+ * first costs microseconds (docs/performance.md, "Durable topics"); a
+ * 2 MiB page costs that once. But a write to a clean page dirties all of
+ * it: the next fdatasync writes 2 MiB, so only for journals that fill
+ * pages faster than they sync them. */
+void segment_advise(struct segment *s, bool huge);
+/* No more huge pages, and the huge page at the end dropped from the page
+ * cache if it is clean (synced): the next writes dirty 4 KiB pages. */
+void segment_shed_huge(struct segment *s);
+
 /* Room left at the end. */
 static inline uint64_t segment_room(const struct segment *s)
 {
