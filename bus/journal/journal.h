@@ -19,6 +19,7 @@
 struct journal_waiter {
     uint64_t seq;
     uint64_t ticket; /* its ring slot, committed once synced; NO_TICKET: committed */
+    uint64_t depth;  /* the ring's depth at its reservation (for the commit) */
     bus_durable_fn fn;
     void *arg;
 };
@@ -150,8 +151,8 @@ void journal_keeper_stop(struct journal *j);
 int journal_waiter_room(struct journal *j);
 /* Under the lock, after journal_put: the record just put waits for a sync;
  * @fn(@owner, ...) is told when one covers it (the room was made). */
-void journal_add_waiter(struct journal *j, uint64_t ticket, bus_durable_fn fn, void *arg,
-                        journal_synced_fn synced_fn, void *owner);
+void journal_add_waiter(struct journal *j, uint64_t ticket, uint64_t depth, bus_durable_fn fn,
+                        void *arg, journal_synced_fn synced_fn, void *owner);
 /* After journal_add_waiter and the lock's release: makes sure the keeper
  * will sync and report. */
 void journal_poke_keeper(struct journal *j);

@@ -35,15 +35,14 @@ static void report_synced(void *owner, const struct journal_waiter *w, size_t n,
     struct bus_topic *t = owner;
     for (size_t i = 0; i < n; i++) {
         if (w[i].ticket != NO_TICKET) {
-            struct reservation r = {.first = w[i].ticket};
+            struct reservation r = {.first = w[i].ticket, .depth = w[i].depth};
             if (status)
                 ring_slot(&t->ring, r.first)->flags = SLOT_VOID;
             commit(t, &r, 1);
         }
         w[i].fn(w[i].seq, status, w[i].arg);
     }
-    if (status == 0)
-        journal_wake_readers(t->durable->journal); /* after commit's seq_cst fence */
+    /* Durable consumers were woken by the sync (ALWAYS) or the publish. */
 }
 
 /* Reserves, under the journal's lock, tickets for up to @count events and
@@ -73,7 +72,7 @@ static int64_t journal_and_reserve(struct bus_topic *t, struct journal *j, const
     for (int64_t i = 0; i < n; i++)
         journal_put(j, wall, msgs[i].data, msgs[i].size);
     if (waits)
-        journal_add_waiter(j, j->cfg.sync == BUS_SYNC_ALWAYS ? r->first : NO_TICKET,
+        journal_add_waiter(j, j->cfg.sync == BUS_SYNC_ALWAYS ? r->first : NO_TICKET, r->depth,
                            opts->on_durable, opts->durable_arg, report_synced, t);
     return n;
 }

@@ -21,12 +21,12 @@ int journal_waiter_room(struct journal *j)
     return 0;
 }
 
-void journal_add_waiter(struct journal *j, uint64_t ticket, bus_durable_fn fn, void *arg,
-                        journal_synced_fn synced_fn, void *owner)
+void journal_add_waiter(struct journal *j, uint64_t ticket, uint64_t depth, bus_durable_fn fn,
+                        void *arg, journal_synced_fn synced_fn, void *owner)
 {
     j->synced_fn = synced_fn;
     j->synced_owner = owner;
-    j->waiters[j->nwaiters++] = (struct journal_waiter){j->next_seq - 1, ticket, fn, arg};
+    j->waiters[j->nwaiters++] = (struct journal_waiter){j->next_seq - 1, ticket, depth, fn, arg};
 }
 
 void journal_poke_keeper(struct journal *j)
