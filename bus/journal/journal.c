@@ -123,12 +123,12 @@ int journal_open(const bus_journal_config_t *cfg, struct journal **out)
                      clock_now_ns();
     j->dir = strdup(cfg->dir);
     j->cfg.dir = j->dir;
+    j->huge = cfg->sync != BUS_SYNC_ALWAYS;
     int rc = j->dir ? open_dir(j) : -ENOMEM;
     if (rc == 0)
         rc = journal_recover(j);
     if (rc == 0) {
-        j->huge = cfg->sync != BUS_SYNC_ALWAYS;
-        segment_advise(active(j), j->huge);
+        segment_advise(active(j), j->huge); /* recovered, or new: again */
         j->next_seq = active(j)->last_seq + 1;
         /* relaxed: not shared yet. */
         atomic_store_explicit(&j->written, j->next_seq - 1, memory_order_relaxed);
@@ -198,11 +198,9 @@ static int roll(struct journal *j, uint64_t need)
     uint64_t size = j->cfg.segment_bytes > need ? j->cfg.segment_bytes : need;
     uint64_t sealed = active(j)->first_seq;
     struct segment *s;
-    int rc = segment_create(j->dirfd, j->next_seq, size, &s);
+    int rc = segment_create(j->dirfd, j->next_seq, size, j->huge, &s);
     if (rc == 0 && (rc = journal_add_segment(j, s)))
         segment_unref(s);
-    if (rc == 0)
-        segment_advise(s, j->huge);
     if (rc)
         return rc == -ENOSPC ? bus__fail(rc, "bus_publish: no room on the disk for a new "
                                              "journal segment")

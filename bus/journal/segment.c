@@ -126,7 +126,8 @@ int segment_reinit(struct segment *s, uint64_t size)
     return rc;
 }
 
-int segment_create(int dirfd, uint64_t first_seq, uint64_t size, struct segment **out)
+int segment_create(int dirfd, uint64_t first_seq, uint64_t size, bool huge,
+                   struct segment **out)
 {
     struct segment *s = segment_new(first_seq);
     if (!s)
@@ -144,6 +145,7 @@ int segment_create(int dirfd, uint64_t first_seq, uint64_t size, struct segment 
         free(s);
         return rc;
     }
+    segment_advise(s, huge); /* before the header's write maps its page */
     segment_write_header(s);
     *out = s;
     return 0;

@@ -56,9 +56,11 @@ void segment_name(char name[32], uint64_t first_seq);
 /* Parses a segment name: true with its first seq. */
 bool segment_parse_name(const char *name, uint64_t *first_seq);
 
-/* Creates the segment file starting at @first_seq, @size bytes, in @dirfd:
- * 0, -ENOSPC (no room for it: nothing is left behind), or -errno. */
-int segment_create(int dirfd, uint64_t first_seq, uint64_t size, struct segment **out);
+/* Creates the segment file starting at @first_seq, @size bytes, in @dirfd,
+ * mapped with huge pages or not (segment_advise): 0, -ENOSPC (no room for
+ * it: nothing is left behind), or -errno. */
+int segment_create(int dirfd, uint64_t first_seq, uint64_t size, bool huge,
+                   struct segment **out);
 /* Opens an existing segment and maps it: 0, -EBADMSG (no valid header:
  * *out set all the same, for the caller to report or reinitialise), -errno. */
 int segment_open(int dirfd, const char *name, uint64_t first_seq, struct segment **out);
