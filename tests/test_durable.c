@@ -311,6 +311,19 @@ START_TEST(consumer_retries_in_place)
 }
 END_TEST
 
+/* A durable topic in dir (segments of 64 KiB) with @r subscribed and @d
+ * ready for its on_durable reports. */
+static bus_topic_t *recorded_topic(bus_t *bus, int sync, struct recorder *r,
+                                   struct durable_reports *d)
+{
+    bus_topic_t *t = durable_topic(bus, dir, sync, 1 << 16, 0);
+    recorder_init(r);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, record, r, &sub));
+    durable_reports_init(d, t);
+    return t;
+}
+
 /* on_durable under BUS_SYNC_ALWAYS: every publish returns at once, each
  * event is reported exactly once, in seq order, after its sync (checked in
  * durable_report); subscribers see them all, plain publishes mixed in still
@@ -319,13 +332,9 @@ START_TEST(on_durable_reports_each_event_after_its_sync)
 {
     temp_dir(dir);
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_ALWAYS, 1 << 16, 0);
-    struct recorder r;
-    recorder_init(&r);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, record, &r, &sub));
+    static struct recorder r;
     static struct durable_reports d;
-    durable_reports_init(&d, t);
+    bus_topic_t *t = recorded_topic(bus, BUS_SYNC_ALWAYS, &r, &d);
     enum { N = 3000 }; /* several segments of 64 KiB */
     for (uint64_t seq = 1; seq <= N; seq++) {
         if (seq % 1000 == 0)
@@ -359,13 +368,9 @@ START_TEST(on_durable_under_interval)
 {
     temp_dir(dir);
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_INTERVAL, 1 << 16, 0);
-    struct recorder r;
-    recorder_init(&r);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, record, &r, &sub));
+    static struct recorder r;
     static struct durable_reports d;
-    durable_reports_init(&d, t);
+    bus_topic_t *t = recorded_topic(bus, BUS_SYNC_INTERVAL, &r, &d);
     for (uint64_t seq = 1; seq <= 10; seq++)
         publish_durable(t, seq, &d);
     await_seq(&r, 10);

@@ -508,6 +508,16 @@ static int count_calls(const bus_event_t *ev, void *ctx)
     return 0;
 }
 
+/* Durable topic "t" with @calls counting its subscriber's calls. */
+static bus_topic_t *counted_topic(bus_t *bus, const bus_journal_config_t *cfg, atomic_int *calls)
+{
+    bus_topic_t *t;
+    ck_assert_ok(bus_topic_open_durable(bus, "t", NULL, cfg, &t));
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, count_calls, calls, &sub));
+    return t;
+}
+
 /* Through the public API: a publish whose sync fails returns -EIO and its
  * event reaches no subscriber (its slot is void: counted dropped); every
  * later publish fails too; the journal reopens with what was synced. */
@@ -516,11 +526,8 @@ START_TEST(failed_sync_publishes_nothing)
     temp_dir(dir);
     bus_t *bus = new_bus(1);
     bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 16);
-    bus_topic_t *t;
-    ck_assert_ok(bus_topic_open_durable(bus, "t", NULL, &cfg, &t));
     atomic_int calls = 0;
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_calls, &calls, &sub));
+    bus_topic_t *t = counted_topic(bus, &cfg, &calls);
     ck_assert_ok(bus_publish(t, "a", 1));
     fault_op = JOURNAL_IO_SYNC;
     fault = -EIO;
@@ -554,11 +561,8 @@ START_TEST(failed_sync_is_reported_to_on_durable)
     temp_dir(dir);
     bus_t *bus = new_bus(1);
     bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 16);
-    bus_topic_t *t;
-    ck_assert_ok(bus_topic_open_durable(bus, "t", NULL, &cfg, &t));
     atomic_int calls = 0;
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_calls, &calls, &sub));
+    bus_topic_t *t = counted_topic(bus, &cfg, &calls);
     static struct durable_reports d;
     durable_reports_init(&d, t);
     publish_durable(t, 1, &d);
