@@ -726,8 +726,9 @@ typedef struct bus_publish_options {
      * survives kill -9); on_durable(seq, status, durable_arg) is called
      * exactly once, later, when a sync covered it (it survives power loss)
      * or failed: on the journal's thread ("bus-journal"), in seq order,
-     * after the bus_publish_ex() that published it returned. It must be
-     * short and must not close the topic or the bus; it may publish.
+     * possibly before the bus_publish_ex() that published it returned
+     * (opts->seq is written before). It must be short and must not close
+     * the topic or the bus; it may publish.
      * Under BUS_SYNC_ALWAYS subscribers and durable consumers still see
      * the event only once it is on the disk (an event whose sync failed is
      * never delivered); so many events in flight per producer share each
