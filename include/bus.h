@@ -727,8 +727,10 @@ typedef struct bus_publish_options {
      * exactly once, later, when a sync covered it (it survives power loss)
      * or failed: on the journal's thread ("bus-journal"), in seq order,
      * possibly before the bus_publish_ex() that published it returned
-     * (opts->seq is written before). It must be short and must not close
-     * the topic or the bus; it may publish.
+     * (opts->seq is written before). It must be short, must not close
+     * the topic or the bus, and must not publish onto this topic (on a
+     * full ring it would wait for the slots only this thread commits);
+     * other topics are fine.
      * Under BUS_SYNC_ALWAYS subscribers and durable consumers still see
      * the event only once it is on the disk (an event whose sync failed is
      * never delivered); so many events in flight per producer share each
