@@ -441,6 +441,46 @@ START_TEST(group_commit_shares_syncs)
 }
 END_TEST
 
+static bool journal_huge(struct journal *j)
+{
+    pthread_mutex_lock(&j->lock);
+    bool huge = j->huge;
+    pthread_mutex_unlock(&j->lock);
+    return huge;
+}
+
+/* Page size (segment.h): huge pages under BUS_SYNC_INTERVAL from the open,
+ * 4 KiB ones once a tick sees less than 4 MiB written (the last huge page,
+ * written and synced, dropped from the page cache: its records must stay
+ * whole, and later ones go on after them); never under BUS_SYNC_ALWAYS. */
+START_TEST(page_size_follows_the_rate)
+{
+    temp_dir(dir);
+    bus_journal_config_t cfg = config(BUS_SYNC_INTERVAL, 16 << 20);
+    cfg.sync_interval_ms = 10;
+    struct journal *j;
+    ck_assert_ok(journal_open(&cfg, &j));
+    ck_assert(journal_huge(j));
+    ck_assert_ok(append(j, 1, 1000));
+    for (int i = 0; i < 200 && journal_huge(j); i++)
+        usleep(10000);
+    ck_assert(!journal_huge(j)); /* slow: 4 KiB pages */
+    ck_assert_uint_eq(read_all(j, 1), 1000);
+    ck_assert_ok(append(j, 1000, 2000));
+    ck_assert_uint_eq(read_all(j, 1), 2000);
+    journal_close(j);
+    ck_assert_ok(journal_open(&cfg, &j));
+    ck_assert(journal_huge(j)); /* a new open starts fast */
+    ck_assert_uint_eq(read_all(j, 1), 2000);
+    journal_close(j);
+    cfg.sync = BUS_SYNC_ALWAYS;
+    ck_assert_ok(journal_open(&cfg, &j));
+    ck_assert(!journal_huge(j));
+    journal_close(j);
+    remove_dir(dir);
+}
+END_TEST
+
 static int fault;
 static enum journal_io_op fault_op;
 
@@ -647,6 +687,7 @@ int main(void)
     tcase_add_test(tc, group_commit_shares_syncs);
     tcase_add_test(tc, disk_full_writes_nothing);
     tcase_add_test(tc, sync_error_is_sticky);
+    tcase_add_test(tc, page_size_follows_the_rate);
     tcase_add_test(tc, failed_sync_publishes_nothing);
     tcase_add_test(tc, failed_sync_is_reported_to_on_durable);
     tcase_add_test(tc, tmpfs_full_disk);
