@@ -698,8 +698,9 @@ typedef void (*bus_complete_fn)(const bus_completion_t *c, void *arg);
 /* A durable topic's event published with bus_publish_options_t.on_durable
  * is on the disk (@status 0: it survives power loss), or the fdatasync
  * that was to put it there failed (@status -EIO: it may be lost to a power
- * loss; the journal takes no more events until reopened). @seq: the
- * event's seq. */
+ * loss; the journal takes no more events until reopened), or a full
+ * BUS_FULL_DROP ring dropped it before the journal (@status -EAGAIN, @seq
+ * 0, called before bus_publish_ex() returns). @seq: the event's seq. */
 typedef void (*bus_durable_fn)(uint64_t seq, int status, void *arg);
 
 /* Options of bus_publish_ex(). */

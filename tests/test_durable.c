@@ -4,6 +4,8 @@
  * failed calls acknowledged through the dead letters, consumers behind
  * retention told, publishes reported durable by on_durable, and the
  * argument checks. */
+#include <unistd.h>
+
 #include "durable_helpers.h"
 
 static char dir[64];
@@ -384,6 +386,66 @@ START_TEST(on_durable_under_interval)
 }
 END_TEST
 
+/* Holds its worker until *ctx is set (bounded: 20 s). */
+static int wait_for_gate(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    for (int i = 0; i < 20000 && !atomic_load((atomic_int *)ctx); i++)
+        usleep(1000);
+    return 0;
+}
+
+/* A full BUS_FULL_DROP ring drops an on_durable publish before the
+ * journal: on_durable is told (-EAGAIN, seq 0) before the call returns. */
+START_TEST(on_durable_told_of_a_drop)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_config_t cfg;
+    bus_topic_config_init(&cfg);
+    cfg.capacity = 2;
+    cfg.full_policy = BUS_FULL_DROP;
+    bus_journal_config_t j;
+    bus_journal_config_init(&j);
+    j.dir = dir;
+    j.sync = BUS_SYNC_ALWAYS;
+    bus_topic_t *t;
+    ck_assert_ok(bus_topic_open_durable(bus, "orders", &cfg, &j, &t));
+    static struct durable_reports d;
+    durable_reports_init(&d, t);
+    /* The worker held in the first event's handler: the ring fills. */
+    atomic_int gate = 0;
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, wait_for_gate, &gate, &sub));
+    bus_publish_options_t opts;
+    bus_publish_options_init(&opts);
+    opts.on_durable = durable_report;
+    opts.durable_arg = &d;
+    enum { N = 8 };
+    for (int i = 0; i < N; i++)
+        ck_assert_ok(bus_publish_ex(t, "e", 1, &opts));
+    await_reports(&d, N);
+    atomic_store(&gate, 1);
+    uint32_t dropped = 0;
+    pthread_mutex_lock(&d.lock);
+    for (uint32_t i = 0; i < d.n; i++) {
+        if (d.status[i] == -EAGAIN) {
+            ck_assert_uint_eq(d.seqs[i], 0);
+            dropped++;
+        } else {
+            ck_assert_int_eq(d.status[i], 0);
+        }
+    }
+    pthread_mutex_unlock(&d.lock);
+    ck_assert_uint_gt(dropped, 0);
+    bus_journal_stats_t js;
+    ck_assert_ok(bus_journal_stats(t, &js));
+    ck_assert_uint_eq(js.last_seq, N - dropped); /* dropped ones not journaled */
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
 static void never_called(uint64_t seq, int status, void *arg)
 {
     (void)seq, (void)status, (void)arg;
@@ -441,6 +503,7 @@ int main(void)
     tcase_add_test(tc, consumer_retries_in_place);
     tcase_add_test(tc, on_durable_reports_each_event_after_its_sync);
     tcase_add_test(tc, on_durable_under_interval);
+    tcase_add_test(tc, on_durable_told_of_a_drop);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return run_suite(s);

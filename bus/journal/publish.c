@@ -105,6 +105,8 @@ int bus__durable_publish(struct bus_topic *t, const bus_msg_t *msgs, size_t coun
                 count_dropped(t, count - done);
                 if (count == 1)
                     report_drop(t, msgs[0].data, opts);
+                if (opts && opts->on_durable) /* one event: nothing was journaled */
+                    opts->on_durable(0, -EAGAIN, opts->durable_arg);
             }
             break;
         }
