@@ -41,12 +41,21 @@ void journal_poke_keeper(struct journal *j)
     pthread_mutex_unlock(&j->keeper_lock);
 }
 
+/* What take() hands over: the waiters, and whom to report them to (read
+ * under the lock: publishers write it with each waiter). */
+struct taken {
+    journal_synced_fn fn;
+    void *owner;
+};
+
 /* Moves up to @max waiters with a seq up to @upto (all with @all) from the
  * head of the queue to @out: how many. */
 static size_t take(struct journal *j, uint64_t upto, bool all, struct journal_waiter *out,
-                   size_t max)
+                   size_t max, struct taken *to)
 {
     pthread_mutex_lock(&j->lock);
+    to->fn = j->synced_fn;
+    to->owner = j->synced_owner;
     size_t n = 0;
     while (n < j->nwaiters && n < max && (all || j->waiters[n].seq <= upto))
         n++;
@@ -67,7 +76,8 @@ void journal_report_waiters(struct journal *j)
     int status = atomic_load_explicit(&j->error, memory_order_relaxed);
     /* acquire: pairs with sync_once's release (the same reasoning). */
     uint64_t upto = atomic_load_explicit(&j->synced, memory_order_acquire);
+    struct taken to;
     size_t n;
-    while ((n = take(j, upto, status != 0, batch, CHUNK)) > 0)
-        j->synced_fn(j->synced_owner, batch, n, status);
+    while ((n = take(j, upto, status != 0, batch, CHUNK, &to)) > 0)
+        to.fn(to.owner, batch, n, status);
 }
