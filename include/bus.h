@@ -725,10 +725,12 @@ typedef struct bus_publish_options {
      * BUS_SYNC_INTERVAL: publish without waiting for the fdatasync.
      * bus_publish_ex() returns 0 once the event is in the journal (it
      * survives kill -9); on_durable(seq, status, durable_arg) is called
-     * exactly once, later, when a sync covered it (it survives power loss)
-     * or failed: on the journal's thread ("bus-journal"), in seq order,
+     * exactly once: when a sync covered it (it survives power loss) or
+     * failed, on the journal's thread ("bus-journal"), in seq order,
      * possibly before the bus_publish_ex() that published it returned
-     * (opts->seq is written before). It must be short, must not close
+     * (opts->seq is written before); or, for an event a full
+     * BUS_FULL_DROP ring dropped, on the calling thread before
+     * bus_publish_ex() returns (bus_durable_fn). It must be short, must not close
      * the topic or the bus, and must not publish onto this topic (on a
      * full ring it would wait for the slots only this thread commits);
      * other topics are fine.
