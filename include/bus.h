@@ -730,10 +730,10 @@ typedef struct bus_publish_options {
      * possibly before the bus_publish_ex() that published it returned
      * (opts->seq is written before); or, for an event a full
      * BUS_FULL_DROP ring dropped, on the calling thread before
-     * bus_publish_ex() returns (bus_durable_fn). It must be short, must not close
-     * the topic or the bus, and must not publish onto this topic (on a
-     * full ring it would wait for the slots only this thread commits);
-     * other topics are fine.
+     * bus_publish_ex() returns (bus_durable_fn). It must be short, must
+     * not close the topic or the bus, and must not publish onto this
+     * topic (on a full ring it would wait for the slots only this thread
+     * commits); other topics are fine.
      * Under BUS_SYNC_ALWAYS subscribers and durable consumers still see
      * the event only once it is on the disk (an event whose sync failed is
      * never delivered); so many events in flight per producer share each
