@@ -125,6 +125,11 @@ START_TEST(start_errors_say_why)
     ck_assert_int_eq(start_error(bus, "[gateway]\n\nheartbeat_ms = -1\n"), -EINVAL);
     ck_assert_ptr_nonnull(strstr(bus_http_last_error(), ":3:"));
     ck_assert_int_eq(start_error(bus, "[topic t]\ncapacity = 3\n"), -EINVAL);
+    /* A misspelt [nats] key is unknown, whatever its name ends with (a
+     * build without NATS refuses the section). */
+    ck_assert_int_lt(start_error(bus, "[nats]\nconnect_timout_ms = 5\n"), 0);
+    ck_assert(strstr(bus_http_last_error(), ":2: [nats] connect_timout_ms: unknown key") ||
+              strstr(bus_http_last_error(), "not available in this build"));
     /* The program's topic, declared differently in the config. */
     new_topic(bus, "mine", 8, BUS_FULL_BLOCK, 0);
     ck_assert_int_eq(start_error(bus, "[topic mine]\ncapacity = 16\n"), -EEXIST);
