@@ -17,12 +17,11 @@
 
 /* A durable delivery that the log gave back at the start and that its
  * consumer delivers again (its position was stored before the kill, the
- * log line after): queued already. Looked for only until the queue of
- * such deliveries empties. */
+ * log line after): queued already. Looked for only while some replayed
+ * delivery is queued: not for ever on an endpoint whose queue never
+ * empties (a scan of up to max_pending deliveries under the lock). */
 static bool queued_already(struct webhook *h, const char *id)
 {
-    if (h->replayed && h->pending == 0)
-        h->replayed = false;
     if (!h->replayed)
         return false;
     for (const struct delivery *d = h->head; d; d = d->next)
