@@ -7,7 +7,6 @@
 #include "gateway.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,16 +37,6 @@ struct reading {
     int err;
 };
 
-static bool is_json(const void *data, size_t size)
-{
-    if (size == 0)
-        return false;
-    json_error_t err;
-    json_t *v = json_loadb(data, size, JSON_DECODE_ANY, &err);
-    json_decref(v);
-    return v != NULL;
-}
-
 static int on_record(const bus_journal_record_t *rec, void *arg)
 {
     struct reading *r = arg;
@@ -67,7 +56,7 @@ static int on_record(const bus_journal_record_t *rec, void *arg)
     r->ev->seq = rec->seq;
     r->ev->time_ns = rec->time_ns;
     r->ev->size = (uint32_t)rec->size;
-    r->ev->json = is_json(rec->data, rec->size);
+    r->ev->json = json_valid(rec->data, rec->size); /* as a POST of JSON */
     if (rec->size)
         memcpy(r->ev->data, rec->data, rec->size);
     r->emit(r->ev, r->arg);

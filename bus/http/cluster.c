@@ -68,6 +68,16 @@ static const char **string_at(struct cluster_cfg *c, size_t i)
 }
 
 /* The keys that are numbers: connection attempts and discovery. */
+static bool is_number_key(const char *key)
+{
+    static const char *const keys[] = {"connect_timeout_ms", "reconnect_wait_ms",
+                                       "max_reconnect", "discover_timeout_ms"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!strcmp(key, keys[i]))
+            return true;
+    return false;
+}
+
 static int number_key(struct cluster_cfg *c, const char *key, const char *v, char *why,
                       size_t why_size)
 {
@@ -125,7 +135,7 @@ int cluster_config_key(struct cluster_cfg **cfg, const char *key, const char *va
         c->nats.retry_on_failed_connect = yes;
         return 0;
     }
-    if (strstr(key, "_ms") || !strcmp(key, "max_reconnect"))
+    if (is_number_key(key))
         return number_key(c, key, value, why, why_size);
     return fail(why, why_size, -EINVAL, key, "unknown key");
 }

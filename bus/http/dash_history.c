@@ -40,7 +40,8 @@ static void rates_of(struct served *s, void *arg)
 {
     struct strbuf *b = arg;
     bus_topic_metrics_t m;
-    if (bus_topic_metrics(s->topic, &m))
+    /* A failed buffer may have no byte at all to look back at. */
+    if (b->failed || bus_topic_metrics(s->topic, &m))
         return;
     if (b->p[b->len - 1] != '{')
         sb_puts(b, ",");

@@ -17,8 +17,8 @@
  * whose handlers before the window's are stuck. */
 #define POLL_CATCH_UP_NS 1000000000ull
 
-bool query_number(struct conn *cn, struct MHD_Connection *c, const char *name,
-                         uint64_t min, uint64_t max, uint64_t *out, bool *given)
+bool query_number(struct conn *cn, struct MHD_Connection *c, const char *name, uint64_t min,
+                  uint64_t max, uint64_t *out, bool *given)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
     if (given)

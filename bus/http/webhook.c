@@ -17,12 +17,11 @@
 
 /* A durable delivery that the log gave back at the start and that its
  * consumer delivers again (its position was stored before the kill, the
- * log line after): queued already. Looked for only until the queue of
- * such deliveries empties. */
+ * log line after): queued already. Looked for only while some replayed
+ * delivery is queued: not for ever on an endpoint whose queue never
+ * empties (a scan of up to max_pending deliveries under the lock). */
 static bool queued_already(struct webhook *h, const char *id)
 {
-    if (h->replayed && h->pending == 0)
-        h->replayed = false;
     if (!h->replayed)
         return false;
     for (const struct delivery *d = h->head; d; d = d->next)
@@ -203,39 +202,45 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
     else if (!rc)
         rc = new_id(h->id);
     /* Its durable topics known before its pattern subscription passes
-     * their events over. Subscribed before it is listed: a DELETE finds it
-     * with its subscription, and the sender sees its queue from then on. */
+     * their events over. */
     if (!rc)
         rc = hook_durable_plan(w, h);
     if (!rc)
         rc = bus_subscribe_pattern(w->bus, h->pattern, on_event, h, NULL, &h->sub);
-    if (rc) {
-        free_hook(h);
-        return rc;
-    }
     pthread_mutex_lock(&w->lock);
-    if (find(w, h->id))
-        rc = -EEXIST;
-    else if (count(w) >= w->cfg->max_webhooks)
-        rc = -ENOSPC;
-    else {
-        h->next = w->list;
-        w->list = h;
-        h->listed = true;
-    }
+    if (!rc && find(w, h->id))
+        rc = -EEXIST; /* before its consumers, which would take the other's names */
     /* While the state_dir loads, its consumers wait for the log to be open
      * (webhooks_start attaches them). */
     bool attach = !w->loading;
     pthread_mutex_unlock(&w->lock);
-    if (rc) {
-        bus_unsubscribe(h->sub);
-        free_hook(h);
-        return rc;
-    }
-    if (attach && (rc = hook_durable_attach(h, true))) {
+    /* Every subscription is made before it is listed: a DELETE may come as
+     * soon as it is (GET /v1/webhooks shows it) and must find them all, and
+     * nothing here may touch @h after that. Until then its durable
+     * consumers' events are refused (not listed) and tried again. */
+    if (!rc && attach && (rc = hook_durable_attach(h, true)))
         *problem = (struct webhook_problem){"not_subscribed",
                                             "its durable topics cannot be subscribed"};
-        webhook_delete(w, h->id);
+    char id[WEBHOOK_ID_MAX];
+    snprintf(id, sizeof(id), "%s", h->id);
+    if (!rc) {
+        pthread_mutex_lock(&w->lock);
+        if (find(w, h->id))
+            rc = -EEXIST;
+        else if (count(w) >= w->cfg->max_webhooks)
+            rc = -ENOSPC;
+        else {
+            h->next = w->list;
+            w->list = h;
+            h->listed = true;
+        }
+        pthread_mutex_unlock(&w->lock);
+    }
+    if (rc) {
+        if (h->sub)
+            bus_unsubscribe(h->sub);
+        hook_durable_detach(h, attach); /* forgets the positions just made */
+        free_hook(h);
         return rc;
     }
     pthread_mutex_lock(&w->lock);
@@ -243,11 +248,11 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
     pthread_mutex_unlock(&w->lock);
     if (rc) {
         *problem = (struct webhook_problem){"not_saved", "the state_dir cannot be written"};
-        webhook_delete(w, h->id);
+        webhook_delete(w, id);
         return rc;
     }
     if (id_out)
-        strcpy(id_out, h->id);
+        strcpy(id_out, id);
     if (secret_out)
         strcpy(secret_out, def->secret ? "" : generated);
     return 0;

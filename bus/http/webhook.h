@@ -36,6 +36,7 @@ struct delivery {
                                      hash>_<seq>" (webhook_durable.c) */
     uint64_t msg_no;              /* its key in the state_dir's log */
     bool durable;                 /* from a durable consumer */
+    bool replayed;                /* durable, read back from the log at the start */
     char *topic;
     uint64_t seq;
     uint64_t publish_ns;
@@ -73,8 +74,8 @@ struct webhook {
      * (webhook_durable.c); set before the first event can come. */
     struct hook_durable *durable;
     size_t ndurable;
-    bool replayed;          /* durable deliveries came back from the log: a
-                               redelivered event may be queued already */
+    uint32_t replayed;      /* its queued deliveries that are replayed: a
+                               redelivered event may be one of them */
     /* Its queue: every delivery not yet done, in arrival order. */
     struct delivery *head, *tail;
     uint32_t pending, in_flight;

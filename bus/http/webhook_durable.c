@@ -69,6 +69,7 @@ static void consumer_name(const struct webhook *h, char out[72])
 static int on_durable_event(const bus_event_t *ev, void *ctx)
 {
     /* Refused (-EAGAIN: disabled, full, not logged; -EPIPE: the webhook is
+     * not listed yet, as webhook_add() subscribes before it lists, or is
      * being retired, its consumer stops while it waits): not acknowledged,
      * tried again after the delay. */
     return webhook_queue(ctx, ev, true) == 0 ? 0 : -1;

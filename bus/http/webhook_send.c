@@ -33,6 +33,8 @@ static void unlink_delivery(struct delivery *d)
     else
         h->tail = d->prev;
     h->pending--;
+    if (d->replayed)
+        h->replayed--;
 }
 
 void delivery_append(struct delivery *d)

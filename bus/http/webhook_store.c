@@ -189,7 +189,8 @@ static void replay_queued(struct webhooks *w, char *save)
     }
     if (id) { /* from a durable consumer, which may deliver it again */
         strcpy(d->id, id);
-        d->durable = h->replayed = true;
+        d->durable = d->replayed = true;
+        h->replayed++;
     } else {
         snprintf(d->id, sizeof(d->id), "msg_%s_%" PRIu64, h->id, d->msg_no);
     }

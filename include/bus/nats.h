@@ -180,10 +180,11 @@ BUS_API int bus_nats_config_parse(bus_nats_config_t *cfg, const char *flag, cons
  * that a message published anywhere after the return reaches them; with
  * retry_on_failed_connect and no server up, at once.
  * Thread-safety: any thread except a worker of @bus.
- * Errors: -EINVAL (NULL argument, no server, a malformed URL or pattern;
- * bus_nats_last_error() says which), -ECONNREFUSED (no server reachable,
- * retry_on_failed_connect false), -EACCES (authentication or TLS refused),
- * -ENOMEM, and the errors of bus_subscribe_pattern().
+ * Errors: -EINVAL (NULL argument, no server, a malformed URL or pattern,
+ * export_buf_bytes under 2; bus_nats_last_error() says which),
+ * -ECONNREFUSED (no server reachable, retry_on_failed_connect false),
+ * -EACCES (authentication or TLS refused), -EAGAIN (the exporter thread
+ * cannot be created), -ENOMEM, and the errors of bus_subscribe_pattern().
  */
 BUS_API int bus_nats_create(bus_t *bus, const bus_nats_config_t *cfg, bus_nats_t **out);
 
