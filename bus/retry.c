@@ -145,6 +145,10 @@ static void count(_Atomic uint64_t *sub, _Atomic uint64_t *ring)
 
 void bus__call_failed(struct bus_sub *sub, const bus_event_t *ev, int rc)
 {
+    /* The publisher delivers it again: its on_complete hears the failure. */
+    const struct ring_slot *slot = bus__dispatching_slot(ev);
+    if (slot && (slot->flags & SLOT_PUBLISHER_REDELIVERS))
+        return;
     struct retry_scope *scope = &bus__retry_scope;
     struct retry *running = scope->ev == ev ? scope->retry : NULL;
     struct bus_topic *t = frame_topic(bus__current_worker());
