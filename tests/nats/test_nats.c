@@ -735,6 +735,92 @@ START_TEST(jetstream_failed_imports_come_back_after_backoff)
 }
 END_TEST
 
+/* Calls of an always failing handler, by event (its payload's number) and
+ * attempt; and the dead letters, by event, with their attempts. */
+struct failing {
+    atomic_uint calls[3][5];
+    atomic_uint letters[3], letter_attempts[3], total_calls, total_letters;
+};
+
+static unsigned event_number(const char *payload)
+{
+    unsigned n = (unsigned)strtoul(payload, NULL, 10);
+    ck_assert_uint_lt(n, 3);
+    return n;
+}
+
+static int always_fail(const bus_event_t *ev, void *ctx)
+{
+    struct failing *f = ctx;
+    atomic_fetch_add(&f->calls[event_number(ev->data)][ev->attempt < 5 ? ev->attempt : 4], 1);
+    atomic_fetch_add(&f->total_calls, 1);
+    return -EIO;
+}
+
+static int count_letter(const bus_event_t *ev, void *ctx)
+{
+    struct failing *f = ctx;
+    unsigned n = event_number((const char *)ev->data + sizeof(bus_dead_letter_t));
+    atomic_fetch_add(&f->letters[n], 1);
+    atomic_store(&f->letter_attempts[n], bus_dead_letter_attempts(ev));
+    atomic_fetch_add(&f->total_letters, 1);
+    return 0;
+}
+
+/* JetStream, max_deliver 3, a local handler that always fails: the handler
+ * sees NATS's delivery count (1, 2, 3); only the last failure reaches the
+ * local dead letters, once per event, with attempts 3; then NATS gives up. */
+START_TEST(jetstream_last_delivery_is_one_dead_letter)
+{
+    struct local me;
+    local_start(&me, &srv, "dl.>", "DEADL");
+    struct failing f = {0};
+    bus_t *bus = new_bus(2);
+    bus_topic_t *t, *dl;
+    bus_sub_t *sub;
+    ck_assert_ok(bus_topic_open(bus, "dl.x", NULL, &t));
+    ck_assert_ok(bus_subscribe(t, always_fail, &f, &sub));
+    ck_assert_ok(bus_dead_letter_topic(bus, NULL, &dl));
+    ck_assert_ok(bus_subscribe(dl, count_letter, &f, &sub));
+    bus_nats_config_t cfg;
+    bus_nats_config_init(&cfg);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", srv.url));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", "DEADL"));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--import", "dl.>"));
+    cfg.max_deliver = 3;
+    bus_nats_t *nats;
+    ck_assert_ok(bus_nats_create(bus, &cfg, &nats));
+    struct acks a = {0};
+    publish_acknowledged(&me, "dl.x", 1, 2, &a);
+    ck_assert_uint_eq(atomic_load(&a.failed), 0);
+    for (int i = 0; i < 2000 && atomic_load(&f.total_letters) < 2; i++)
+        sleep_ms(10);
+    sleep_ms(300); /* a fourth delivery or a second letter would come now */
+    ck_assert_ok(bus_flush(bus));
+    for (unsigned n = 1; n <= 2; n++) {
+        for (unsigned i = 1; i <= 3; i++)
+            ck_assert_msg(atomic_load(&f.calls[n][i]) == 1, "event %u: attempt %u seen %u times",
+                          n, i, atomic_load(&f.calls[n][i]));
+        ck_assert_uint_eq(atomic_load(&f.letters[n]), 1);
+        ck_assert_uint_eq(atomic_load(&f.letter_attempts[n]), 3);
+    }
+    ck_assert_uint_eq(atomic_load(&f.total_calls), 6);
+    ck_assert_uint_eq(atomic_load(&f.total_letters), 2);
+    bus_nats_stats_t st;
+    ck_assert_ok(bus_nats_stats(nats, &st));
+    ck_assert_uint_eq(st.js_nacked, 6);
+    ck_assert_uint_eq(st.js_acked, 0);
+    bus_topic_stats_t ts;
+    ck_assert_ok(bus_topic_stats(t, &ts));
+    ck_assert_uint_eq(ts.handler_errors, 6);
+    ck_assert_uint_eq(ts.dead_lettered, 2);
+    ck_assert_uint_eq(ts.retries, 0);
+    bus_nats_destroy(nats);
+    bus_destroy(bus);
+    local_stop(&me);
+}
+END_TEST
+
 /* Waits until every seq from @first to @last was seen at least once in
  * @r (true), or @timeout_ms passed. */
 static bool ledger_wait_all(struct ledger_region *r, unsigned first, unsigned last,
@@ -845,6 +931,7 @@ int main(void)
     tcase_add_test(tc, jetstream_group_member_killed_others_take_its_share);
     tcase_add_test(tc, jetstream_server_restart_nothing_lost_nothing_twice);
     tcase_add_test(tc, jetstream_failed_imports_come_back_after_backoff);
+    tcase_add_test(tc, jetstream_last_delivery_is_one_dead_letter);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
