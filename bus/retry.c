@@ -156,8 +156,11 @@ void bus__call_failed(struct bus_sub *sub, const bus_event_t *ev, int rc)
     if (made < sub->max_deliver) {
         struct retry *r = running ? running : retry_new(t, sub, ev);
         bool fresh = !running;
+        /* Read before arm: once armed, the record may fire, run on another
+         * worker and be freed before arm returns here. */
+        bool in_order = r && r->in_order;
         if (r && arm(t, r, bus__retry_backoff(sub, made), fresh)) {
-            if (fresh && r->in_order)
+            if (fresh && in_order)
                 bus__batch_end = ev->seq; /* the failed ticket's successor */
             else if (!fresh)
                 scope->again = true; /* from here on the record is the timer's */
