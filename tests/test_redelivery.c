@@ -242,6 +242,13 @@ static void publish_try(bus_topic_t *t, struct completions *done, uint32_t attem
     ck_assert_ok(bus_publish_ex(t, "ev", 2, &o));
 }
 
+/* A topic a bridge publishes onto, on a bus whose letters go to @l. */
+static bus_topic_t *bridged_topic(bus_t *bus, struct letters *l)
+{
+    watch_letters(bus, l);
+    return new_topic(bus, "bridged", 64, BUS_FULL_BLOCK, 0);
+}
+
 /* A publisher that redelivers (a bridge): its failed tries before the last
  * reach on_complete only; the last one's failure is the one dead letter,
  * with the publisher's count; handlers see that count. */
@@ -249,8 +256,7 @@ START_TEST(publisher_redelivery_letters_the_last_try_only)
 {
     bus_t *bus = new_bus(2);
     struct letters l = {0};
-    watch_letters(bus, &l);
-    bus_topic_t *t = new_topic(bus, "bridged", 64, BUS_FULL_BLOCK, 0);
+    bus_topic_t *t = bridged_topic(bus, &l);
     struct flaky f = {.fail = UINT32_MAX};
     bus_sub_t *sub;
     ck_assert_ok(bus_subscribe(t, flaky_handler, &f, &sub));
@@ -286,8 +292,7 @@ START_TEST(publisher_redelivery_and_local_retries)
 {
     bus_t *bus = new_bus(2);
     struct letters l = {0};
-    watch_letters(bus, &l);
-    bus_topic_t *t = new_topic(bus, "bridged", 64, BUS_FULL_BLOCK, 0);
+    bus_topic_t *t = bridged_topic(bus, &l);
     struct flaky f = {.fail = UINT32_MAX};
     bus_sub_t *sub = subscribe_retrying(t, &f, 4, NULL, 0, false);
     struct completions done = {0};
