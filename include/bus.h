@@ -716,7 +716,8 @@ typedef struct bus_publish_options {
     uint64_t *seq;
     /* Redelivery by the publisher: for a bridge from a system that
      * redelivers what failed (bus-nats' JetStream imports). Both need
-     * on_complete (-EINVAL otherwise), which hears each failure.
+     * on_complete (-EINVAL otherwise), which hears each failure; both are
+     * copied into the event by the call, like the rest of the options.
      * @attempt: which delivery of the event this publish is, as that system
      * counts them; handlers read it as ev->attempt, a subscription's own
      * redelivery (bus_sub_options_t.max_deliver) goes on from it, and a
