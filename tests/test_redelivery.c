@@ -316,6 +316,7 @@ START_TEST(publisher_redelivery_and_local_retries)
     bus_publish_options_init(&o);
     o.attempt = 2;
     ck_assert_int_eq(bus_publish_ex(t, "ev", 2, &o), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(bus_last_error(), "publisher_redelivers without on_complete"));
     o.attempt = 0;
     o.publisher_redelivers = true;
     ck_assert_int_eq(bus_publish_ex(t, "ev", 2, &o), -EINVAL);
