@@ -3,8 +3,10 @@
  *   rate      1 producer, 1 worker, 1 plain subscriber, 64 B: in-memory
  *             topic vs durable BUS_SYNC_INTERVAL topic (medians, ratio)
  *   always    4 producers on a BUS_SYNC_ALWAYS topic, one event per call
- *             (bus_publish) and 64 (bus_publish_batch): events/s, call
- *             p50/p99, fdatasync count and mean time
+ *             (bus_publish), 64 (bus_publish_batch), and one per
+ *             bus_publish_ex with on_durable (many in flight): events/s,
+ *             call p50/p99, publish-to-on_durable p50/p99, fdatasync count
+ *             and mean time
  *   consume   a durable consumer reading a backlog from the oldest event
  *   recovery  reopen time of journals of growing size, with the files in
  *             the page cache and evicted from it (posix_fadvise)
@@ -125,11 +127,36 @@ static void rate(uint64_t n)
            first_touch_us_per_page());
 }
 
+/* How a producer publishes onto the BUS_SYNC_ALWAYS topic. */
+enum mode {
+    ONE,   /* bus_publish: returns once its event is on the disk */
+    BATCH, /* bus_publish_batch: the same for a batch */
+    ASYNC  /* bus_publish_ex with on_durable: returns once journaled */
+};
+
+static const char *mode_name[] = {"bus_publish", "bus_publish_batch",
+                                  "bus_publish_ex with on_durable"};
+
 struct producer {
     bus_topic_t *t;
+    enum mode mode;
     uint64_t calls, batch;
-    uint64_t *lat; /* each call's time */
+    uint64_t *lat;     /* each call's time */
+    uint64_t *durable; /* ASYNC: each event's start, then its time to on_durable */
 };
+
+static atomic_ulong durable_calls; /* on_durable calls, in ASYNC runs */
+
+/* on_durable: the time from the publish to the sync's report. */
+static void durable_done(uint64_t seq, int status, void *arg)
+{
+    (void)seq;
+    check(status, "on_durable");
+    uint64_t *slot = arg;
+    *slot = jb_now_ns() - *slot;
+    /* release: the slot's write before the main thread's acquire count. */
+    atomic_fetch_add_explicit(&durable_calls, 1, memory_order_release);
+}
 
 static void *produce(void *arg)
 {
@@ -138,9 +165,16 @@ static void *produce(void *arg)
     bus_msg_t msgs[256];
     for (uint64_t i = 0; i < p->batch; i++)
         msgs[i] = (bus_msg_t){payload, sizeof(payload)};
+    bus_publish_options_t opts;
+    bus_publish_options_init(&opts);
+    opts.on_durable = durable_done;
     for (uint64_t i = 0; i < p->calls; i++) {
         uint64_t start = jb_now_ns();
-        if (p->batch == 1) {
+        if (p->mode == ASYNC) {
+            p->durable[i] = start;
+            opts.durable_arg = &p->durable[i];
+            check(bus_publish_ex(p->t, payload, sizeof(payload), &opts), "bus_publish_ex");
+        } else if (p->mode == ONE) {
             check(bus_publish(p->t, payload, sizeof(payload)), "bus_publish");
         } else {
             size_t accepted;
@@ -158,8 +192,9 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* 4 producers, each call publishing @batch events (bus_publish or
- * bus_publish_batch), returning once they are on the disk. */
-static void always(uint64_t n, uint64_t batch)
+ * bus_publish_batch), returning once they are on the disk; or (ASYNC) one
+ * event per bus_publish_ex, told by on_durable. */
+static void always(uint64_t n, enum mode mode, uint64_t batch)
 {
     enum { PRODUCERS = 4 };
     bus_config_t cfg;
@@ -176,23 +211,36 @@ static void always(uint64_t n, uint64_t batch)
     pthread_t th[PRODUCERS];
     uint64_t each = n / PRODUCERS / batch, total_calls = each * PRODUCERS;
     uint64_t *lat = malloc(total_calls * sizeof(uint64_t));
+    uint64_t *durable = mode == ASYNC ? malloc(total_calls * sizeof(uint64_t)) : NULL;
+    atomic_store(&durable_calls, 0);
     uint64_t start = jb_now_ns();
     for (int i = 0; i < PRODUCERS; i++) {
-        p[i] = (struct producer){t, each, batch, lat + i * each};
+        p[i] = (struct producer){t, mode, each, batch, lat + i * each,
+                                 durable ? durable + i * each : NULL};
         pthread_create(&th[i], NULL, produce, &p[i]);
     }
     for (int i = 0; i < PRODUCERS; i++)
         pthread_join(th[i], NULL);
+    /* acquire: pairs with durable_done's release. ASYNC ends at the last
+     * on_durable: every event on the disk. */
+    while (durable && atomic_load_explicit(&durable_calls, memory_order_acquire) < total_calls)
+        usleep(50);
     double secs = (double)(jb_now_ns() - start) / 1e9;
     bus_journal_stats_t js;
     check(bus_journal_stats(t, &js), "bus_journal_stats");
     qsort(lat, total_calls, sizeof(uint64_t), cmp_u64);
     uint64_t total = total_calls * batch;
     printf("always: %d producers, 64 B, BUS_SYNC_ALWAYS, %llu events, %llu per call (%s):\n",
-           PRODUCERS, (unsigned long long)total, (unsigned long long)batch,
-           batch == 1 ? "bus_publish" : "bus_publish_batch");
+           PRODUCERS, (unsigned long long)total, (unsigned long long)batch, mode_name[mode]);
     printf("  %.0f events/s; call p50 %.1f us, p99 %.1f us\n", (double)total / secs,
            (double)lat[total_calls / 2] / 1e3, (double)lat[total_calls * 99 / 100] / 1e3);
+    if (durable) {
+        qsort(durable, total_calls, sizeof(uint64_t), cmp_u64);
+        printf("  publish to on_durable p50 %.1f us, p99 %.1f us\n",
+               (double)durable[total_calls / 2] / 1e3,
+               (double)durable[total_calls * 99 / 100] / 1e3);
+        free(durable);
+    }
     printf("  %llu fdatasyncs, mean %.1f us each, %.1f events per sync\n",
            (unsigned long long)js.syncs, js.syncs ? (double)js.sync_ns / (double)js.syncs / 1e3 : 0,
            js.syncs ? (double)total / (double)js.syncs : 0);
@@ -316,8 +364,9 @@ int main(int argc, char **argv)
     if (jb_wants(&args, "rate"))
         rate(n ? n : 2000000);
     if (jb_wants(&args, "always")) {
-        always(n ? n : 100000, 1);
-        always(n ? n * 10 : 1000000, 64);
+        always(n ? n : 100000, ONE, 1);
+        always(n ? n * 10 : 1000000, BATCH, 64);
+        always(n ? n * 10 : 1000000, ASYNC, 1);
     }
     if (jb_wants(&args, "consume"))
         consume_backlog(n ? n : 2000000);

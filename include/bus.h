@@ -696,6 +696,14 @@ typedef struct bus_completion {
 
 typedef void (*bus_complete_fn)(const bus_completion_t *c, void *arg);
 
+/* A durable topic's event published with bus_publish_options_t.on_durable
+ * is on the disk (@status 0: it survives power loss), or the fdatasync
+ * that was to put it there failed (@status -EIO: it may be lost to a power
+ * loss; the journal takes no more events until reopened), or a full
+ * BUS_FULL_DROP ring dropped it before the journal (@status -EAGAIN, @seq
+ * 0, called before bus_publish_ex() returns). @seq: the event's seq. */
+typedef void (*bus_durable_fn)(uint64_t seq, int status, void *arg);
+
 /* Options of bus_publish_ex(). */
 typedef struct bus_publish_options {
     /* Acknowledged publish: called exactly once, on the worker, after every
@@ -714,6 +722,27 @@ typedef struct bus_publish_options {
      * was when the call fails or a full BUS_FULL_DROP ring drops the event.
      * For a front end that answers a publish with its seq (an HTTP 202). */
     uint64_t *seq;
+    /* Durable topics (bus/journal.h) under BUS_SYNC_ALWAYS or
+     * BUS_SYNC_INTERVAL: publish without waiting for the fdatasync.
+     * bus_publish_ex() returns 0 once the event is in the journal (it
+     * survives kill -9); on_durable(seq, status, durable_arg) is called
+     * exactly once: when a sync covered it (it survives power loss) or
+     * failed, on the journal's thread ("bus-journal"), in seq order,
+     * possibly before the bus_publish_ex() that published it returned
+     * (opts->seq is written before); or, for an event a full
+     * BUS_FULL_DROP ring dropped, on the calling thread before
+     * bus_publish_ex() returns (bus_durable_fn). It must be short, must
+     * not close the topic or the bus, and must not publish onto this
+     * topic (on a full ring it would wait for the slots only this thread
+     * commits); other topics are fine.
+     * Under BUS_SYNC_ALWAYS subscribers and durable consumers still see
+     * the event only once it is on the disk (an event whose sync failed is
+     * never delivered); so many events in flight per producer share each
+     * fdatasync. Under BUS_SYNC_INTERVAL it is called after the next
+     * interval sync. NULL = none (bus_publish_ex waits for the sync under
+     * BUS_SYNC_ALWAYS). */
+    bus_durable_fn on_durable;
+    void *durable_arg;
     /* Redelivery by the publisher: for a bridge from a system that
      * redelivers what failed (bus-nats' JetStream imports). Both need
      * on_complete (-EINVAL otherwise), which hears each failure; both are
@@ -736,7 +765,8 @@ typedef struct bus_publish_options {
 
 /**
  * bus_publish_options_init - fill @opts with the defaults (no callback,
- * copy, no seq, first delivery, no redelivery by the publisher). Thread-safety: any thread. @opts NULL is ignored.
+ * copy, no seq, no on_durable, first delivery, no redelivery by the
+ * publisher). Thread-safety: any thread. @opts NULL is ignored.
  */
 BUS_API void bus_publish_options_init(bus_publish_options_t *opts);
 
@@ -746,7 +776,8 @@ BUS_API void bus_publish_options_init(bus_publish_options_t *opts);
  * the callback is never called and a zero-copy payload still belongs to the
  * caller. Thread-safety: any thread, handlers included.
  * Errors: as bus_publish(), and -EINVAL (zero_copy, attempt > 1 or
- * publisher_redelivers without on_complete).
+ * publisher_redelivers without on_complete; on_durable on a topic that is
+ * not durable, or under BUS_SYNC_NONE).
  */
 BUS_API int bus_publish_ex(bus_topic_t *topic, const void *data, size_t size,
                            const bus_publish_options_t *opts);

@@ -101,4 +101,65 @@ static inline void publish_seqs(bus_topic_t *t, uint64_t next_seq, uint64_t coun
     }
 }
 
+/* What on_durable (bus_publish_options_t) reported, in call order, and a
+ * wait for a number of reports. */
+struct durable_reports {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bus_topic_t *topic;
+    uint64_t seqs[4096];
+    int status[4096];
+    uint32_t n;
+};
+
+static inline void durable_reports_init(struct durable_reports *d, bus_topic_t *t)
+{
+    memset(d, 0, sizeof(*d));
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->cond, NULL);
+    d->topic = t;
+}
+
+/* on_durable: a report of status 0 must come once the seq is synced. */
+static inline void durable_report(uint64_t seq, int status, void *arg)
+{
+    struct durable_reports *d = arg;
+    bus_journal_stats_t js;
+    ck_assert_ok(bus_journal_stats(d->topic, &js));
+    if (status == 0)
+        ck_assert_uint_ge(js.synced_seq, seq);
+    pthread_mutex_lock(&d->lock);
+    ck_assert_uint_lt(d->n, 4096);
+    d->seqs[d->n] = seq;
+    d->status[d->n++] = status;
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Waits until @n reports came (bounded: fails after 20 s). */
+static inline void await_reports(struct durable_reports *d, uint32_t n)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    pthread_mutex_lock(&d->lock);
+    while (d->n < n)
+        ck_assert_int_eq(pthread_cond_timedwait(&d->cond, &d->lock, &until), 0);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Publishes one event (payload 3 * @seq, as publish_seqs) with on_durable
+ * reporting to @d; checks the seq it was given. */
+static inline void publish_durable(bus_topic_t *t, uint64_t seq, struct durable_reports *d)
+{
+    uint64_t value = seq * 3, given = 0;
+    bus_publish_options_t opts;
+    bus_publish_options_init(&opts);
+    opts.on_durable = durable_report;
+    opts.durable_arg = d;
+    opts.seq = &given;
+    ck_assert_ok(bus_publish_ex(t, &value, sizeof(value), &opts));
+    ck_assert_uint_eq(given, seq);
+}
+
 #endif

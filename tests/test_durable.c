@@ -3,7 +3,10 @@
  * oldest, the newest or a seq, plain subscribers seeing live events only,
  * failed calls acknowledged through the dead letters, consumers behind
  * retention told, reads without a position (bus_journal_read), positions
- * forgotten, and the argument checks. */
+ * forgotten, publishes reported durable by on_durable, and the argument
+ * checks. */
+#include <unistd.h>
+
 #include "durable_helpers.h"
 
 static char dir[64];
@@ -311,6 +314,145 @@ START_TEST(consumer_retries_in_place)
 }
 END_TEST
 
+/* A durable topic in dir (segments of 64 KiB) with @r subscribed and @d
+ * ready for its on_durable reports. */
+static bus_topic_t *recorded_topic(bus_t *bus, int sync, struct recorder *r,
+                                   struct durable_reports *d)
+{
+    bus_topic_t *t = durable_topic(bus, dir, sync, 1 << 16, 0);
+    recorder_init(r);
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, record, r, &sub));
+    durable_reports_init(d, t);
+    return t;
+}
+
+/* on_durable under BUS_SYNC_ALWAYS: every publish returns at once, each
+ * event is reported exactly once, in seq order, after its sync (checked in
+ * durable_report); subscribers see them all, plain publishes mixed in still
+ * wait for their sync, and the journal reopens with all of them. */
+START_TEST(on_durable_reports_each_event_after_its_sync)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    static struct recorder r;
+    static struct durable_reports d;
+    bus_topic_t *t = recorded_topic(bus, BUS_SYNC_ALWAYS, &r, &d);
+    enum { N = 3000 }; /* several segments of 64 KiB */
+    for (uint64_t seq = 1; seq <= N; seq++) {
+        if (seq % 1000 == 0)
+            publish_seqs(t, seq, 1); /* a plain publish: synced when it returns */
+        else
+            publish_durable(t, seq, &d);
+    }
+    await_reports(&d, N - 3);
+    for (uint32_t i = 0; i < d.n; i++) {
+        ck_assert_int_eq(d.status[i], 0);
+        ck_assert_uint_eq(d.seqs[i], i + 1 + i / 999); /* seq order, each once */
+    }
+    await_seq(&r, N);
+    ck_assert_uint_eq(r.n, N);
+    for (uint32_t i = 0; i < N; i++)
+        ck_assert_uint_eq(r.seqs[i], i + 1);
+    ck_assert_ok(bus_topic_close(t, BUS_CLOSE_DRAIN, NULL));
+    ck_assert_uint_eq(d.n, N - 3); /* no report after the close */
+    t = durable_topic(bus, dir, BUS_SYNC_ALWAYS, 1 << 16, 0);
+    bus_journal_stats_t js;
+    ck_assert_ok(bus_journal_stats(t, &js));
+    ck_assert_uint_eq(js.last_seq, N);
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+/* on_durable under BUS_SYNC_INTERVAL: reported after the interval sync;
+ * the events reach subscribers without waiting for it. */
+START_TEST(on_durable_under_interval)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    static struct recorder r;
+    static struct durable_reports d;
+    bus_topic_t *t = recorded_topic(bus, BUS_SYNC_INTERVAL, &r, &d);
+    for (uint64_t seq = 1; seq <= 10; seq++)
+        publish_durable(t, seq, &d);
+    await_seq(&r, 10);
+    await_reports(&d, 10);
+    for (uint32_t i = 0; i < 10; i++) {
+        ck_assert_int_eq(d.status[i], 0);
+        ck_assert_uint_eq(d.seqs[i], i + 1);
+    }
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+/* Holds its worker until *ctx is set (bounded: 20 s). */
+static int wait_for_gate(const bus_event_t *ev, void *ctx)
+{
+    (void)ev;
+    for (int i = 0; i < 20000 && !atomic_load((atomic_int *)ctx); i++)
+        usleep(1000);
+    return 0;
+}
+
+/* A full BUS_FULL_DROP ring drops an on_durable publish before the
+ * journal: on_durable is told (-EAGAIN, seq 0) before the call returns. */
+START_TEST(on_durable_told_of_a_drop)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_topic_config_t cfg;
+    bus_topic_config_init(&cfg);
+    cfg.capacity = 2;
+    cfg.full_policy = BUS_FULL_DROP;
+    bus_journal_config_t j;
+    bus_journal_config_init(&j);
+    j.dir = dir;
+    j.sync = BUS_SYNC_ALWAYS;
+    bus_topic_t *t;
+    ck_assert_ok(bus_topic_open_durable(bus, "orders", &cfg, &j, &t));
+    static struct durable_reports d;
+    durable_reports_init(&d, t);
+    /* The worker held in the first event's handler: the ring fills. */
+    atomic_int gate = 0;
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, wait_for_gate, &gate, &sub));
+    bus_publish_options_t opts;
+    bus_publish_options_init(&opts);
+    opts.on_durable = durable_report;
+    opts.durable_arg = &d;
+    enum { N = 8 };
+    for (int i = 0; i < N; i++)
+        ck_assert_ok(bus_publish_ex(t, "e", 1, &opts));
+    await_reports(&d, N);
+    atomic_store(&gate, 1);
+    uint32_t dropped = 0;
+    pthread_mutex_lock(&d.lock);
+    for (uint32_t i = 0; i < d.n; i++) {
+        if (d.status[i] == -EAGAIN) {
+            ck_assert_uint_eq(d.seqs[i], 0);
+            dropped++;
+        } else {
+            ck_assert_int_eq(d.status[i], 0);
+        }
+    }
+    pthread_mutex_unlock(&d.lock);
+    ck_assert_uint_gt(dropped, 0);
+    bus_journal_stats_t js;
+    ck_assert_ok(bus_journal_stats(t, &js));
+    ck_assert_uint_eq(js.last_seq, N - dropped); /* dropped ones not journaled */
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+static void never_called(uint64_t seq, int status, void *arg)
+{
+    (void)seq, (void)status, (void)arg;
+    ck_abort_msg("on_durable called for a refused publish");
+}
+
 /* What bus_journal_read() gave: seqs and the first payload. */
 struct reads {
     uint64_t seqs[64];
@@ -407,6 +549,12 @@ START_TEST(bad_arguments)
     bus_sub_options_init(&opts);
     opts.group = "g";
     ck_assert_int_eq(bus_subscribe_durable(t, "c", record, NULL, &opts, &sub), -EINVAL);
+    /* on_durable: a durable topic with a sync policy only. */
+    bus_publish_options_t popts;
+    bus_publish_options_init(&popts);
+    popts.on_durable = never_called;
+    ck_assert_int_eq(bus_publish_ex(plain, "a", 1, &popts), -EINVAL);
+    ck_assert_int_eq(bus_publish_ex(t, "a", 1, &popts), -EINVAL); /* BUS_SYNC_NONE */
     ck_assert_ok(bus_destroy(bus));
     remove_dir(dir);
 }
@@ -424,6 +572,9 @@ int main(void)
     tcase_add_test(tc, consumer_behind_retention_is_told);
     tcase_add_test(tc, close_from_consumer_is_refused);
     tcase_add_test(tc, consumer_retries_in_place);
+    tcase_add_test(tc, on_durable_reports_each_event_after_its_sync);
+    tcase_add_test(tc, on_durable_under_interval);
+    tcase_add_test(tc, on_durable_told_of_a_drop);
     tcase_add_test(tc, read_without_position_and_forget);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);

@@ -6,7 +6,8 @@
  * resumes at or after where the previous round left it, with no gap.
  * BUS_CRASH_ROUNDS sets the rounds (default 50), BUS_CRASH_SYNC the policy
  * (none, interval, always: default always; a process kill must lose no
- * returned publish under any of them). */
+ * returned publish under any of them), BUS_CRASH_ON_DURABLE and
+ * BUS_CRASH_SEGMENT_MB how the child publishes (see below). */
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,18 +79,42 @@ static void await_checked(struct checker *c, uint64_t seq)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* BUS_CRASH_SEGMENT_MB: segments of that size (default 64 KiB: many
+ * rolls; 4 or more: huge pages under interval and none). */
+static uint64_t segment_bytes(void)
+{
+    const char *mb = getenv("BUS_CRASH_SEGMENT_MB");
+    return mb ? strtoull(mb, NULL, 10) << 20 : 1 << 16;
+}
+
+static void ignore_durable(uint64_t seq, int status, void *arg)
+{
+    (void)seq, (void)status, (void)arg;
+}
+
+/* BUS_CRASH_ON_DURABLE=1: the child publishes with on_durable (it does not
+ * wait for the sync, and a returned publish must survive all the same). */
+static int publish(bus_topic_t *t, uint64_t value)
+{
+    if (!getenv("BUS_CRASH_ON_DURABLE") || sync_policy() == BUS_SYNC_NONE)
+        return bus_publish(t, &value, sizeof(value));
+    bus_publish_options_t opts;
+    bus_publish_options_init(&opts);
+    opts.on_durable = ignore_durable;
+    return bus_publish_ex(t, &value, sizeof(value), &opts);
+}
+
 /* The child: publish until killed, writing each returned seq to @fd. */
 static void child(int fd)
 {
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = durable_topic(bus, dir, sync_policy(), 1 << 16, 0);
+    bus_topic_t *t = durable_topic(bus, dir, sync_policy(), segment_bytes(), 0);
     bus_sub_t *sub;
     ck_assert_ok(bus_subscribe_durable(t, "c", consume, NULL, NULL, &sub));
     bus_journal_stats_t js;
     ck_assert_ok(bus_journal_stats(t, &js));
     for (uint64_t seq = js.last_seq + 1;; seq++) {
-        uint64_t value = seq * 3;
-        if (bus_publish(t, &value, sizeof(value)) != 0)
+        if (publish(t, seq * 3) != 0)
             _exit(2);
         if (write(fd, &seq, sizeof(seq)) != sizeof(seq))
             _exit(3);
@@ -145,7 +170,7 @@ START_TEST(kill_9_loses_no_reported_event)
         /* Every reported event is in the journal, once, in order, intact
          * (record() checks the payload): read them all from seq 1. */
         bus_t *bus = new_bus(1);
-        bus_topic_t *t = durable_topic(bus, dir, sync_policy(), 1 << 16, 0);
+        bus_topic_t *t = durable_topic(bus, dir, sync_policy(), segment_bytes(), 0);
         bus_journal_stats_t js;
         ck_assert_ok(bus_journal_stats(t, &js));
         ck_assert_uint_ge(js.last_seq, reported);

@@ -441,6 +441,46 @@ START_TEST(group_commit_shares_syncs)
 }
 END_TEST
 
+static bool journal_huge(struct journal *j)
+{
+    pthread_mutex_lock(&j->lock);
+    bool huge = j->huge;
+    pthread_mutex_unlock(&j->lock);
+    return huge;
+}
+
+/* Page size (segment.h): huge pages under BUS_SYNC_INTERVAL from the open,
+ * 4 KiB ones once a tick sees less than 4 MiB written (the last huge page,
+ * written and synced, dropped from the page cache: its records must stay
+ * whole, and later ones go on after them); never under BUS_SYNC_ALWAYS. */
+START_TEST(page_size_follows_the_rate)
+{
+    temp_dir(dir);
+    bus_journal_config_t cfg = config(BUS_SYNC_INTERVAL, 16 << 20);
+    cfg.sync_interval_ms = 10;
+    struct journal *j;
+    ck_assert_ok(journal_open(&cfg, &j));
+    ck_assert(journal_huge(j));
+    ck_assert_ok(append(j, 1, 1000));
+    for (int i = 0; i < 200 && journal_huge(j); i++)
+        usleep(10000);
+    ck_assert(!journal_huge(j)); /* slow: 4 KiB pages */
+    ck_assert_uint_eq(read_all(j, 1), 1000);
+    ck_assert_ok(append(j, 1000, 2000));
+    ck_assert_uint_eq(read_all(j, 1), 2000);
+    journal_close(j);
+    ck_assert_ok(journal_open(&cfg, &j));
+    ck_assert(journal_huge(j)); /* a new open starts fast */
+    ck_assert_uint_eq(read_all(j, 1), 2000);
+    journal_close(j);
+    cfg.sync = BUS_SYNC_ALWAYS;
+    ck_assert_ok(journal_open(&cfg, &j));
+    ck_assert(!journal_huge(j));
+    journal_close(j);
+    remove_dir(dir);
+}
+END_TEST
+
 static int fault;
 static enum journal_io_op fault_op;
 
@@ -508,6 +548,16 @@ static int count_calls(const bus_event_t *ev, void *ctx)
     return 0;
 }
 
+/* Durable topic "t" with @calls counting its subscriber's calls. */
+static bus_topic_t *counted_topic(bus_t *bus, const bus_journal_config_t *cfg, atomic_int *calls)
+{
+    bus_topic_t *t;
+    ck_assert_ok(bus_topic_open_durable(bus, "t", NULL, cfg, &t));
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, count_calls, calls, &sub));
+    return t;
+}
+
 /* Through the public API: a publish whose sync fails returns -EIO and its
  * event reaches no subscriber (its slot is void: counted dropped); every
  * later publish fails too; the journal reopens with what was synced. */
@@ -516,11 +566,8 @@ START_TEST(failed_sync_publishes_nothing)
     temp_dir(dir);
     bus_t *bus = new_bus(1);
     bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 16);
-    bus_topic_t *t;
-    ck_assert_ok(bus_topic_open_durable(bus, "t", NULL, &cfg, &t));
     atomic_int calls = 0;
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_calls, &calls, &sub));
+    bus_topic_t *t = counted_topic(bus, &cfg, &calls);
     ck_assert_ok(bus_publish(t, "a", 1));
     fault_op = JOURNAL_IO_SYNC;
     fault = -EIO;
@@ -541,6 +588,40 @@ START_TEST(failed_sync_publishes_nothing)
     ck_assert_ok(bus_journal_stats(t, &js));
     ck_assert_uint_ge(js.last_seq, 1); /* "b" may be there: its fate was unknown */
     ck_assert_ok(bus_publish(t, "d", 1));
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+END_TEST
+
+/* The same with on_durable: the publish returns 0 (journaled), the failed
+ * sync is reported to on_durable with -EIO, and the event reaches no
+ * subscriber; later publishes fail. */
+START_TEST(failed_sync_is_reported_to_on_durable)
+{
+    temp_dir(dir);
+    bus_t *bus = new_bus(1);
+    bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 16);
+    atomic_int calls = 0;
+    bus_topic_t *t = counted_topic(bus, &cfg, &calls);
+    static struct durable_reports d;
+    durable_reports_init(&d, t);
+    publish_durable(t, 1, &d);
+    await_reports(&d, 1);
+    fault_op = JOURNAL_IO_SYNC;
+    fault = -EIO;
+    journal__io_fault = inject;
+    publish_durable(t, 2, &d);
+    await_reports(&d, 2);
+    journal__io_fault = NULL;
+    ck_assert_int_eq(d.status[0], 0);
+    ck_assert_uint_eq(d.seqs[1], 2);
+    ck_assert_int_eq(d.status[1], -EIO);
+    ck_assert_int_eq(bus_publish(t, "c", 1), -EIO);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_int_eq(atomic_load(&calls), 1);
+    bus_topic_stats_t st;
+    ck_assert_ok(bus_topic_stats(t, &st));
+    ck_assert_uint_eq(st.dropped, 1);
     ck_assert_ok(bus_destroy(bus));
     remove_dir(dir);
 }
@@ -606,7 +687,9 @@ int main(void)
     tcase_add_test(tc, group_commit_shares_syncs);
     tcase_add_test(tc, disk_full_writes_nothing);
     tcase_add_test(tc, sync_error_is_sticky);
+    tcase_add_test(tc, page_size_follows_the_rate);
     tcase_add_test(tc, failed_sync_publishes_nothing);
+    tcase_add_test(tc, failed_sync_is_reported_to_on_durable);
     tcase_add_test(tc, tmpfs_full_disk);
     suite_add_tcase(s, tc);
     return run_suite(s);

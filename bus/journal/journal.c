@@ -90,6 +90,7 @@ static void free_journal(struct journal *j)
 {
     release_files(j);
     free(j->segs);
+    free(j->waiters);
     pthread_mutex_destroy(&j->lock);
     pthread_mutex_destroy(&j->sync_lock);
     pthread_cond_destroy(&j->sync_done);
@@ -122,10 +123,12 @@ int journal_open(const bus_journal_config_t *cfg, struct journal **out)
                      clock_now_ns();
     j->dir = strdup(cfg->dir);
     j->cfg.dir = j->dir;
+    j->huge = cfg->sync != BUS_SYNC_ALWAYS;
     int rc = j->dir ? open_dir(j) : -ENOMEM;
     if (rc == 0)
         rc = journal_recover(j);
     if (rc == 0) {
+        segment_advise(active(j), j->huge); /* recovered, or new: again */
         j->next_seq = active(j)->last_seq + 1;
         /* relaxed: not shared yet. */
         atomic_store_explicit(&j->written, j->next_seq - 1, memory_order_relaxed);
@@ -145,8 +148,10 @@ int journal_open(const bus_journal_config_t *cfg, struct journal **out)
 void journal_shut(struct journal *j)
 {
     journal_keeper_stop(j);
-    if (j->cfg.sync != BUS_SYNC_NONE)
+    if (j->cfg.sync != BUS_SYNC_NONE) {
         journal_sync(j);
+        journal_report_waiters(j); /* the keeper is gone: the last ones */
+    }
     pthread_mutex_lock(&j->lock);
     /* relaxed: read under the lock. A late append fails with it. */
     if (!atomic_load_explicit(&j->error, memory_order_relaxed))
@@ -193,7 +198,7 @@ static int roll(struct journal *j, uint64_t need)
     uint64_t size = j->cfg.segment_bytes > need ? j->cfg.segment_bytes : need;
     uint64_t sealed = active(j)->first_seq;
     struct segment *s;
-    int rc = segment_create(j->dirfd, j->next_seq, size, &s);
+    int rc = segment_create(j->dirfd, j->next_seq, size, j->huge, &s);
     if (rc == 0 && (rc = journal_add_segment(j, s)))
         segment_unref(s);
     if (rc)
@@ -225,6 +230,7 @@ int64_t journal_fit(struct journal *j, const bus_msg_t *msgs, size_t count)
 void journal_put(struct journal *j, uint64_t time_ns, const void *data, size_t size)
 {
     segment_append(active(j), j->next_seq++, time_ns, data, (uint32_t)size);
+    j->put_bytes += record_frame(size);
 }
 
 void journal_unlock_written(struct journal *j)

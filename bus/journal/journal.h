@@ -14,6 +14,22 @@
 #include "../evcount.h"
 #include "segment.h"
 
+/* An event published with bus_publish_options_t.on_durable, waiting for a
+ * sync that covers it (waiters.c). */
+struct journal_waiter {
+    uint64_t seq;
+    uint64_t ticket; /* its ring slot, committed once synced; NO_TICKET: committed */
+    uint64_t depth;  /* the ring's depth at its reservation (for the commit) */
+    bus_durable_fn fn;
+    void *arg;
+};
+#define NO_TICKET UINT64_MAX
+
+/* Called by the journal's thread with waiters a sync covered, oldest first:
+ * @status 0, or the sync's error. @owner: journal_add_waiter's. */
+typedef void (*journal_synced_fn)(void *owner, const struct journal_waiter *w, size_t n,
+                                  int status);
+
 struct journal {
     /* Appends and the segment list (journal_lock()). */
     pthread_mutex_t lock;
@@ -25,6 +41,12 @@ struct journal {
      * unsynced_from; 0: none), and the directory (a segment was created). */
     uint64_t unsynced_from;
     bool dir_unsynced;
+    /* Huge pages for the active segment (segment_advise): not under
+     * BUS_SYNC_ALWAYS (each fdatasync would write a whole 2 MiB page);
+     * under BUS_SYNC_INTERVAL while a tick of the keeper sees HOT_BYTES
+     * written (keeper.c). put_bytes: record bytes appended, ever. */
+    bool huge;
+    uint64_t put_bytes, put_bytes_at_tick;
     /* The last seq whose record is whole in the mapping (store release after
      * the copy), and the last one known on the disk. */
     _Atomic uint64_t written, synced;
@@ -45,6 +67,15 @@ struct journal {
     pthread_mutex_t keeper_lock;
     pthread_cond_t keeper_wake;
     bool keeper_running, keeper_stop;
+    /* Waiters (waiters.c), oldest first, under the lock; the keeper hands
+     * them to synced_fn(synced_owner, ...) after each sync. keeper_poked:
+     * waiters were added since the keeper last looked (exchanged, so that
+     * only the first publisher after a look takes keeper_lock to wake it). */
+    struct journal_waiter *waiters;
+    size_t nwaiters, waiters_cap;
+    journal_synced_fn synced_fn;
+    void *synced_owner;
+    _Atomic bool keeper_poked;
     /* Counters (bus_journal_stats_t): relaxed, statistics. */
     _Atomic uint64_t syncs, sync_ns, deleted_segments;
     uint64_t torn_bytes, recovery_ns;
@@ -114,6 +145,20 @@ int journal_sync(struct journal *j);
  * retention by age: 0 or -errno. */
 int journal_keeper_start(struct journal *j);
 void journal_keeper_stop(struct journal *j);
+
+/* Waiters (waiters.c). Under the lock, before journal_put: makes room for
+ * one more waiter, 0 or -ENOMEM. */
+int journal_waiter_room(struct journal *j);
+/* Under the lock, after journal_put: the record just put waits for a sync;
+ * @fn(@owner, ...) is told when one covers it (the room was made). */
+void journal_add_waiter(struct journal *j, uint64_t ticket, uint64_t depth, bus_durable_fn fn,
+                        void *arg, journal_synced_fn synced_fn, void *owner);
+/* After journal_add_waiter and the lock's release: makes sure the keeper
+ * will sync and report. */
+void journal_poke_keeper(struct journal *j);
+/* The keeper, lock not held: reports the waiters the last sync covered
+ * (all of them with the error if a sync failed). */
+void journal_report_waiters(struct journal *j);
 
 /* Retention (retention.c), under the lock: deletes whole old segments while
  * the journal is over retain_bytes or their newest record is older than

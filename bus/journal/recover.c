@@ -196,7 +196,7 @@ int journal_recover(struct journal *j)
         return rc;
     if (n == 0) {
         struct segment *s;
-        rc = segment_create(j->dirfd, 1, j->cfg.segment_bytes, &s);
+        rc = segment_create(j->dirfd, 1, j->cfg.segment_bytes, j->huge, &s);
         if (rc == 0 && (rc = journal_add_segment(j, s)))
             segment_unref(s);
         if (rc)

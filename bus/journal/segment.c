@@ -14,7 +14,7 @@
 #include "io.h"
 #include "record.h"
 
-enum { INDEX_EVERY = 64 };
+enum { INDEX_EVERY = 64, HUGE_PAGE = 2 << 20 };
 
 void segment_name(char name[32], uint64_t first_seq)
 {
@@ -36,13 +36,48 @@ bool segment_parse_name(const char *name, uint64_t *first_seq)
     return true;
 }
 
+/* Mappings start on a 2 MiB boundary, so that the kernel can map the
+ * segment with huge pages (segment_advise). */
 static int map(struct segment *s)
 {
-    void *m = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
-    if (m == MAP_FAILED)
+    size_t span = s->size + HUGE_PAGE;
+    unsigned char *area = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED)
         return -errno;
+    unsigned char *at =
+        (unsigned char *)(((uintptr_t)area + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    void *m = mmap(at, s->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, s->fd, 0);
+    if (m == MAP_FAILED) {
+        int rc = -errno;
+        munmap(area, span);
+        return rc;
+    }
+    /* The reservation's ends around the mapping. */
+    if (at > area)
+        munmap(area, (size_t)(at - area));
+    size_t tail = span - (size_t)(at - area) - s->size;
+    if (tail)
+        munmap(at + s->size, tail);
     s->map = m;
     return 0;
+}
+
+void segment_advise(struct segment *s, bool huge)
+{
+    /* Advice only: without it (no THP) the mapping works the same. */
+    madvise(s->map, s->size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
+void segment_shed_huge(struct segment *s)
+{
+    segment_advise(s, false);
+    uint64_t from = s->end & ~(uint64_t)(HUGE_PAGE - 1);
+    uint64_t len = s->size - from < HUGE_PAGE ? s->size - from : HUGE_PAGE;
+    /* Unmapped here, the page cache drops the page if it is clean (synced);
+     * a dirty one stays as it is. Either way no byte changes: the next
+     * access maps the file's data again. */
+    madvise(s->map + from, len, MADV_DONTNEED);
+    posix_fadvise(s->fd, (off_t)from, (off_t)len, POSIX_FADV_DONTNEED);
 }
 
 static void unmap(struct segment *s)
@@ -91,7 +126,8 @@ int segment_reinit(struct segment *s, uint64_t size)
     return rc;
 }
 
-int segment_create(int dirfd, uint64_t first_seq, uint64_t size, struct segment **out)
+int segment_create(int dirfd, uint64_t first_seq, uint64_t size, bool huge,
+                   struct segment **out)
 {
     struct segment *s = segment_new(first_seq);
     if (!s)
@@ -109,6 +145,7 @@ int segment_create(int dirfd, uint64_t first_seq, uint64_t size, struct segment 
         free(s);
         return rc;
     }
+    segment_advise(s, huge); /* before the header's write maps its page */
     segment_write_header(s);
     *out = s;
     return 0;

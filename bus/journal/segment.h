@@ -56,9 +56,11 @@ void segment_name(char name[32], uint64_t first_seq);
 /* Parses a segment name: true with its first seq. */
 bool segment_parse_name(const char *name, uint64_t *first_seq);
 
-/* Creates the segment file starting at @first_seq, @size bytes, in @dirfd:
- * 0, -ENOSPC (no room for it: nothing is left behind), or -errno. */
-int segment_create(int dirfd, uint64_t first_seq, uint64_t size, struct segment **out);
+/* Creates the segment file starting at @first_seq, @size bytes, in @dirfd,
+ * mapped with huge pages or not (segment_advise): 0, -ENOSPC (no room for
+ * it: nothing is left behind), or -errno. */
+int segment_create(int dirfd, uint64_t first_seq, uint64_t size, bool huge,
+                   struct segment **out);
 /* Opens an existing segment and maps it: 0, -EBADMSG (no valid header:
  * *out set all the same, for the caller to report or reinitialise), -errno. */
 int segment_open(int dirfd, const char *name, uint64_t first_seq, struct segment **out);
@@ -86,6 +88,17 @@ static inline uint64_t segment_skip_hole(const struct segment *s, uint64_t off)
 void segment_write_header(struct segment *s);
 /* Rewrites an empty segment's header (a crash while it was created). */
 int segment_reinit(struct segment *s, uint64_t size);
+
+/* Huge pages (MADV_HUGEPAGE) for the pages the segment maps from now on,
+ * or not. On a VM with shadow paging every 4 KiB page a writer touches
+ * first costs microseconds (docs/performance.md, "Durable topics"); a
+ * 2 MiB page costs that once. But a write to a clean page dirties all of
+ * it: the next fdatasync writes 2 MiB, so only for journals that fill
+ * pages faster than they sync them. */
+void segment_advise(struct segment *s, bool huge);
+/* No more huge pages, and the huge page at the end dropped from the page
+ * cache if it is clean (synced): the next writes dirty 4 KiB pages. */
+void segment_shed_huge(struct segment *s);
 
 /* Room left at the end. */
 static inline uint64_t segment_room(const struct segment *s)

@@ -10,7 +10,9 @@
  *    file, so a returned publish has its record in the kernel's page cache.
  *  - Power loss or a kernel crash: under BUS_SYNC_ALWAYS every event whose
  *    publish returned 0 (fdatasync before the return, one for many
- *    concurrent publishers); under BUS_SYNC_INTERVAL the events published up
+ *    concurrent publishers), except a bus_publish_ex() with on_durable
+ *    (bus_publish_options_t): that one once its on_durable was called
+ *    with status 0; under BUS_SYNC_INTERVAL the events published up
  *    to sync_interval_ms before (plus the time one fdatasync takes); under
  *    BUS_SYNC_NONE what the kernel happened to write back (Linux: dirty
  *    pages older than 30 s by default). Recovery then drops the torn tail.
@@ -81,7 +83,13 @@ BUS_API void bus_journal_config_init(bus_journal_config_t *cfg);
  * Publishing onto a durable topic takes the journal's lock (one publisher
  * writes at a time, a memcpy into the mapped segment); under
  * BUS_SYNC_ALWAYS the publisher then waits for an fdatasync that covers its
- * event, shared with the publishers that wrote meanwhile. A new segment
+ * event, shared with the publishers that wrote meanwhile; with
+ * bus_publish_options_t.on_durable it does not wait (the journal's thread
+ * syncs and calls on_durable), so one producer can have many events in
+ * flight. Under BUS_SYNC_INTERVAL and BUS_SYNC_NONE a journal written
+ * fast is mapped with huge pages (fewer page faults; under INTERVAL only
+ * while at least 4 MiB are written per interval, as an fdatasync then
+ * writes whole 2 MiB pages). A new segment
  * file (every segment_bytes) is allocated while the lock is held; the
  * sealed one is synced by the next sync. Events larger than a segment get
  * a segment of their own size (a zero-copy event over 4 GiB is refused:
