@@ -198,21 +198,24 @@ static bool skip_void(const struct ring_slot *slot, const bus_event_t *ev)
 }
 
 /* An event with a completion: reported with its own counts, and findable by
- * bus_reply while its handlers run. Or a void slot. */
+ * bus_reply (and bus__call_failed, for SLOT_PUBLISHER_REDELIVERS) while its
+ * handlers run; its attempt is the publisher's. Or a void slot. */
 static void deliver_completed(const struct sub_table *table, const struct ring_slot *slot,
-                              const bus_event_t *ev, bool shared, uint64_t topic[OUTCOMES],
+                              const bus_event_t *batch_ev, bool shared, uint64_t topic[OUTCOMES],
                               struct sub_tally *subs, struct call_clock *clock)
 {
-    if (skip_void(slot, ev))
+    if (skip_void(slot, batch_ev))
         return;
+    bus_event_t ev = *batch_ev;
+    ev.attempt = slot->attempt;
     uint64_t mine[OUTCOMES] = {0};
     /* A handler may dispatch other events nested (help.c): restore the outer
      * event's record afterwards, so that its bus_reply still finds it. */
     struct dispatching outer = dispatching;
-    dispatching = (struct dispatching){ev, slot};
-    call_all(table, ev, shared, mine, subs, clock);
+    dispatching = (struct dispatching){&ev, slot};
+    call_all(table, &ev, shared, mine, subs, clock);
     dispatching = outer;
-    complete(slot, ev, (uint32_t)mine[HANDLED], (uint32_t)mine[FAILED]);
+    complete(slot, &ev, (uint32_t)mine[HANDLED], (uint32_t)mine[FAILED]);
     for (int i = 0; i < OUTCOMES; i++)
         topic[i] += mine[i];
 }

@@ -138,6 +138,9 @@ int bus_publish_ex(bus_topic_t *t, const void *data, size_t size,
         return bus__fail(-EINVAL, "bus_publish_ex: zero_copy without on_complete");
     if (opts && opts->on_durable && !t->durable)
         return bus__fail(-EINVAL, "bus_publish_ex: on_durable on a topic that is not durable");
+    if (opts && (opts->attempt > 1 || opts->publisher_redelivers) && !opts->on_complete)
+        return bus__fail(-EINVAL,
+                         "bus_publish_ex: attempt > 1 or publisher_redelivers without on_complete");
     if (size > t->cfg.max_payload && !(opts && opts->zero_copy))
         return bus__fail(-EMSGSIZE, "bus_publish_ex: size is over the topic's max_payload");
     if (__builtin_expect(t->durable != NULL, 0))

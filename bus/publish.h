@@ -71,6 +71,9 @@ static inline void fill(struct bus_topic *t, uint64_t ticket, uint64_t now, cons
             slot->flags |= SLOT_COMPLETE;
             slot->complete = opts->on_complete;
             slot->complete_arg = opts->arg;
+            slot->attempt = opts->attempt ? opts->attempt : 1;
+            if (opts->publisher_redelivers)
+                slot->flags |= SLOT_PUBLISHER_REDELIVERS;
         }
         if (opts->zero_copy) {
             slot->flags |= SLOT_EXTERNAL;

@@ -145,6 +145,10 @@ static void count(_Atomic uint64_t *sub, _Atomic uint64_t *ring)
 
 void bus__call_failed(struct bus_sub *sub, const bus_event_t *ev, int rc)
 {
+    /* The publisher delivers it again: its on_complete hears the failure. */
+    const struct ring_slot *slot = bus__dispatching_slot(ev);
+    if (slot && (slot->flags & SLOT_PUBLISHER_REDELIVERS))
+        return;
     struct retry_scope *scope = &bus__retry_scope;
     struct retry *running = scope->ev == ev ? scope->retry : NULL;
     struct bus_topic *t = frame_topic(bus__current_worker());
@@ -152,8 +156,11 @@ void bus__call_failed(struct bus_sub *sub, const bus_event_t *ev, int rc)
     if (made < sub->max_deliver) {
         struct retry *r = running ? running : retry_new(t, sub, ev);
         bool fresh = !running;
+        /* Read before arm: once armed, the record may fire, run on another
+         * worker and be freed before arm returns here. */
+        bool in_order = r && r->in_order;
         if (r && arm(t, r, bus__retry_backoff(sub, made), fresh)) {
-            if (fresh && r->in_order)
+            if (fresh && in_order)
                 bus__batch_end = ev->seq; /* the failed ticket's successor */
             else if (!fresh)
                 scope->again = true; /* from here on the record is the timer's */

@@ -41,7 +41,10 @@ enum {
     SLOT_COMPLETE = 1u << 1, /* call `complete` once the event is handled */
     /* No event: a durable publish that failed after its reservation (its
      * journal's sync failed); workers skip it and count it dropped. */
-    SLOT_VOID = 1u << 2
+    SLOT_VOID = 1u << 2,
+    /* With SLOT_COMPLETE: a failed call is neither dead-lettered nor
+     * redelivered (bus_publish_options_t.publisher_redelivers). */
+    SLOT_PUBLISHER_REDELIVERS = 1u << 3
 };
 
 struct ring_slot {
@@ -50,6 +53,7 @@ struct ring_slot {
     uint64_t publish_ns;
     uint64_t size;
     uint32_t flags; /* SLOT_*; the fields below are set only if flagged */
+    uint32_t attempt; /* SLOT_COMPLETE: ev->attempt (in flags' padding) */
     const void *external;
     bus_complete_fn complete;
     void *complete_arg;

@@ -75,7 +75,8 @@ typedef struct bus_event {
     uint64_t publish_ns; /* CLOCK_MONOTONIC ns at publish */
     /* Which delivery of the event to this subscription this call is: 1 the
      * first, 2 and up a redelivery after a failed call
-     * (bus_sub_options_t.max_deliver). A field rather than a function: the
+     * (bus_sub_options_t.max_deliver), or the publisher's own count
+     * (bus_publish_options_t.attempt: a bridge's redelivery). A field rather than a function: the
      * worker sets it once per batch, so reading it costs the handler a load
      * and the bus nothing per event. */
     uint32_t attempt;
@@ -742,11 +743,30 @@ typedef struct bus_publish_options {
      * BUS_SYNC_ALWAYS). */
     bus_durable_fn on_durable;
     void *durable_arg;
+    /* Redelivery by the publisher: for a bridge from a system that
+     * redelivers what failed (bus-nats' JetStream imports). Both need
+     * on_complete (-EINVAL otherwise), which hears each failure; both are
+     * copied into the event by the call, like the rest of the options.
+     * @attempt: which delivery of the event this publish is, as that system
+     * counts them; handlers read it as ev->attempt, a subscription's own
+     * redelivery (bus_sub_options_t.max_deliver) goes on from it, and a
+     * dead letter of the event records it (bus_dead_letter_attempts()).
+     * 0 or 1 = the first (default).
+     * @publisher_redelivers: the publisher delivers the event again if a
+     * handler call fails, so the bus neither dead-letters a failed call nor
+     * redelivers it (no subscription's max_deliver applies); it is counted
+     * in handler_errors only. false (default, and the publisher's last try):
+     * a failed call is redelivered or dead-lettered as any other. Kept for
+     * the live subscribers only: a durable topic's journal does not record
+     * them (its durable consumers count their own attempts). */
+    uint32_t attempt;
+    bool publisher_redelivers;
 } bus_publish_options_t;
 
 /**
  * bus_publish_options_init - fill @opts with the defaults (no callback,
- * copy, no seq). Thread-safety: any thread. @opts NULL is ignored.
+ * copy, no seq, no on_durable, first delivery, no redelivery by the
+ * publisher). Thread-safety: any thread. @opts NULL is ignored.
  */
 BUS_API void bus_publish_options_init(bus_publish_options_t *opts);
 
@@ -755,8 +775,9 @@ BUS_API void bus_publish_options_init(bus_publish_options_t *opts);
  * publish) and/or zero copy; @opts NULL = bus_publish(). On an error return
  * the callback is never called and a zero-copy payload still belongs to the
  * caller. Thread-safety: any thread, handlers included.
- * Errors: as bus_publish(), and -EINVAL (zero_copy without on_complete;
- * on_durable on a topic that is not durable, or under BUS_SYNC_NONE).
+ * Errors: as bus_publish(), and -EINVAL (zero_copy, attempt > 1 or
+ * publisher_redelivers without on_complete; on_durable on a topic that is
+ * not durable, or under BUS_SYNC_NONE).
  */
 BUS_API int bus_publish_ex(bus_topic_t *topic, const void *data, size_t size,
                            const bus_publish_options_t *opts);
@@ -920,7 +941,8 @@ typedef struct bus_dead_letter {
  * bus_dead_letter_attempts - how many times the event of the dead letter
  * @letter (an event of the dead-letter topic, in its handler) was delivered
  * before it was given up: 1 without redelivery, max_deliver after the last
- * try (bus_sub_options_t), fewer when a retry could not be scheduled (no
+ * try (bus_sub_options_t), the publisher's count for an event it
+ * redelivers itself (bus_publish_options_t.attempt), fewer when a retry could not be scheduled (no
  * memory, or the bus's timer thread stopped). 0 if @letter is NULL, is not
  * a letter, or has no room for the trailer (a dead-letter topic whose
  * max_payload is under sizeof(bus_dead_letter_t) + 4).

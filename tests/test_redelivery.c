@@ -217,6 +217,113 @@ START_TEST(no_redelivery_by_default)
 }
 END_TEST
 
+/* Completions of acknowledged publishes: how many, and their failures. */
+struct completions {
+    atomic_uint count, failed;
+};
+
+static void on_completed(const bus_completion_t *c, void *arg)
+{
+    struct completions *done = arg;
+    atomic_fetch_add(&done->failed, c->failed);
+    atomic_fetch_add(&done->count, 1);
+}
+
+/* Publishes "ev" as delivery @attempt of a publisher that redelivers
+ * itself, unless @last. */
+static void publish_try(bus_topic_t *t, struct completions *done, uint32_t attempt, bool last)
+{
+    bus_publish_options_t o;
+    bus_publish_options_init(&o);
+    o.on_complete = on_completed;
+    o.arg = done;
+    o.attempt = attempt;
+    o.publisher_redelivers = !last;
+    ck_assert_ok(bus_publish_ex(t, "ev", 2, &o));
+}
+
+/* A topic a bridge publishes onto, on a bus whose letters go to @l. */
+static bus_topic_t *bridged_topic(bus_t *bus, struct letters *l)
+{
+    watch_letters(bus, l);
+    return new_topic(bus, "bridged", 64, BUS_FULL_BLOCK, 0);
+}
+
+/* A publisher that redelivers (a bridge): its failed tries before the last
+ * reach on_complete only; the last one's failure is the one dead letter,
+ * with the publisher's count; handlers see that count. */
+START_TEST(publisher_redelivery_letters_the_last_try_only)
+{
+    bus_t *bus = new_bus(2);
+    struct letters l = {0};
+    bus_topic_t *t = bridged_topic(bus, &l);
+    struct flaky f = {.fail = UINT32_MAX};
+    bus_sub_t *sub;
+    ck_assert_ok(bus_subscribe(t, flaky_handler, &f, &sub));
+    struct completions done = {0};
+    publish_try(t, &done, 1, false);
+    publish_try(t, &done, 2, false);
+    ck_assert_ok(bus_flush_quiet(bus, 30000ull * MS));
+    ck_assert_uint_eq(atomic_load(&l.count), 0);
+    publish_try(t, &done, 3, true);
+    ck_assert_ok(bus_flush_quiet(bus, 30000ull * MS));
+    ck_assert_uint_eq(atomic_load(&f.calls), 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_uint_eq(f.attempt[i], (uint32_t)i + 1);
+    ck_assert_uint_eq(atomic_load(&done.count), 3);
+    ck_assert_uint_eq(atomic_load(&done.failed), 3);
+    ck_assert_uint_eq(atomic_load(&l.count), 1);
+    ck_assert_uint_eq(l.attempts, 3);
+    ck_assert_int_eq(l.head.error, -EIO);
+    ck_assert_uint_eq(l.head.seq, 3);
+    bus_sub_stats_t ss;
+    ck_assert_ok(bus_sub_stats(sub, &ss));
+    ck_assert_uint_eq(ss.handler_errors, 3);
+    ck_assert_retries(ss, 0, 0, 1);
+    ck_assert_retries(stats_of(t), 0, 0, 1);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
+/* A subscription's own redelivery: not for a try the publisher redelivers;
+ * on the last try it goes on from the publisher's count (3, then 4 of
+ * max_deliver 4). attempt 0 is the first; both fields need on_complete. */
+START_TEST(publisher_redelivery_and_local_retries)
+{
+    bus_t *bus = new_bus(2);
+    struct letters l = {0};
+    bus_topic_t *t = bridged_topic(bus, &l);
+    struct flaky f = {.fail = UINT32_MAX};
+    bus_sub_t *sub = subscribe_retrying(t, &f, 4, NULL, 0, false);
+    struct completions done = {0};
+    publish_try(t, &done, 0, false);
+    ck_assert_ok(bus_flush_quiet(bus, 30000ull * MS));
+    ck_assert_uint_eq(atomic_load(&f.calls), 1);
+    ck_assert_uint_eq(f.attempt[0], 1);
+    ck_assert_uint_eq(atomic_load(&l.count), 0);
+    ck_assert_retries(stats_of(t), 0, 0, 0);
+    publish_try(t, &done, 3, true);
+    ck_assert_ok(bus_flush_quiet(bus, 30000ull * MS));
+    ck_assert_uint_eq(atomic_load(&f.calls), 3);
+    ck_assert_uint_eq(f.attempt[1], 3);
+    ck_assert_uint_eq(f.attempt[2], 4);
+    ck_assert_uint_eq(atomic_load(&l.count), 1);
+    ck_assert_uint_eq(l.attempts, 4);
+    bus_sub_stats_t ss;
+    ck_assert_ok(bus_sub_stats(sub, &ss));
+    ck_assert_retries(ss, 1, 1, 1);
+    bus_publish_options_t o;
+    bus_publish_options_init(&o);
+    o.attempt = 2;
+    ck_assert_int_eq(bus_publish_ex(t, "ev", 2, &o), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(bus_last_error(), "publisher_redelivers without on_complete"));
+    o.attempt = 0;
+    o.publisher_redelivers = true;
+    ck_assert_int_eq(bus_publish_ex(t, "ev", 2, &o), -EINVAL);
+    ck_assert_ok(bus_destroy(bus));
+}
+END_TEST
+
 START_TEST(bad_options_are_refused)
 {
     bus_t *bus = new_bus(1);
@@ -593,6 +700,8 @@ static Suite *redelivery_suite(void)
     tcase_add_test(tc, success_on_a_retry_ends_it);
     tcase_add_test(tc, no_redelivery_by_default);
     tcase_add_test(tc, bad_options_are_refused);
+    tcase_add_test(tc, publisher_redelivery_letters_the_last_try_only);
+    tcase_add_test(tc, publisher_redelivery_and_local_retries);
     tcase_add_test(tc, many_events_each_retried_once);
     tcase_add_test(tc, group_retry_goes_to_the_next_member);
     tcase_add_test(tc, retry_is_overtaken_by_default);

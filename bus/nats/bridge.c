@@ -182,6 +182,7 @@ int bus_nats_create(bus_t *bus, const bus_nats_config_t *cfg, bus_nats_t **out)
         b->has_import_topic = true;
     }
     b->request_timeout_ms = cfg->request_timeout_ms;
+    b->max_deliver = cfg->max_deliver;
     if (cfg->backoff_count) {
         b->backoff_ns = malloc(cfg->backoff_count * sizeof(uint64_t));
         if (!b->backoff_ns) {

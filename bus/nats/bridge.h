@@ -59,6 +59,7 @@ struct bus_nats {
     bus_topic_config_t import_topic;
     bool has_import_topic;
     uint32_t request_timeout_ms;
+    int64_t max_deliver;  /* JetStream imports' deliveries; <= 0 = no limit */
     uint64_t *backoff_ns; /* JetStream imports' redelivery delays (copied) */
     uint32_t backoff_count;
     struct export_queue queue;

@@ -103,28 +103,44 @@ void bus__nats_js_resend(struct bus_nats *b)
 struct js_import {
     struct bus_nats *bridge;
     natsMsg *msg;
+    uint64_t delivered; /* NATS's deliveries of it, this one included */
+    bool last;          /* max_deliver reached: NATS gives up after this one */
 };
 
-/* The delay before @msg's next delivery, in ms: backoff_ns by the number
- * of deliveries so far (NATS counts them in the message's metadata). */
-static int64_t backoff_ms(const struct bus_nats *b, natsMsg *msg)
+/* How many times NATS has delivered @msg, this time included (its
+ * metadata); 1 if it cannot tell. */
+static uint64_t deliveries(natsMsg *msg)
 {
     jsMsgMetaData *meta = NULL;
-    if (!b->backoff_count || natsMsg_GetMetaData(&meta, msg) != NATS_OK)
-        return 0;
+    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
+        return 1;
     uint64_t n = meta->NumDelivered ? meta->NumDelivered : 1;
     jsMsgMetaData_Destroy(meta);
+    return n;
+}
+
+/* The delay before the next delivery of a message delivered @n times, in
+ * ms: backoff_ns[n - 1], the last entry repeating. */
+static int64_t backoff_ms(const struct bus_nats *b, uint64_t n)
+{
+    if (!b->backoff_count)
+        return 0;
     uint64_t i = n - 1 < b->backoff_count - 1 ? n - 1 : b->backoff_count - 1;
     return (int64_t)(b->backoff_ns[i] / 1000000u);
 }
 
+/* A failure of the last delivery is final (terminated: the local dead
+ * letters have the event, and NATS redelivers nothing even if the consumer
+ * allows more); an earlier one is given back after its backoff. */
 static void settle(struct js_import *r, bool ok)
 {
     struct bus_nats *b = r->bridge;
     int64_t delay;
     if (ok)
         natsMsg_Ack(r->msg, NULL);
-    else if ((delay = backoff_ms(b, r->msg)) > 0)
+    else if (r->last)
+        natsMsg_Term(r->msg, NULL);
+    else if ((delay = backoff_ms(b, r->delivered)) > 0)
         natsMsg_NakWithDelay(r->msg, delay, NULL);
     else
         natsMsg_Nak(r->msg, NULL);
@@ -165,8 +181,15 @@ static void on_js_message(natsConnection *nc, natsSubscription *sub, natsMsg *ms
         bus__nats_import_done(b);
         return;
     }
-    *r = (struct js_import){b, msg};
-    bus_publish_options_t o = {.on_complete = js_imported_done, .arg = r};
+    uint64_t n = deliveries(msg);
+    *r = (struct js_import){b, msg, n, b->max_deliver > 0 && n >= (uint64_t)b->max_deliver};
+    /* Handlers see NATS's count; only the last delivery's failure reaches
+     * the local dead letters (once, with that count): before it, NATS
+     * delivers the message again. */
+    bus_publish_options_t o = {.on_complete = js_imported_done,
+                               .arg = r,
+                               .attempt = n < UINT32_MAX ? (uint32_t)n : UINT32_MAX,
+                               .publisher_redelivers = !r->last};
     int rc = bus_publish_ex(topic, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &o);
     if (rc) {
         count(rc == -EAGAIN ? &b->count.dropped_local_full : &b->count.dropped_local_error);

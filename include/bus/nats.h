@@ -132,11 +132,16 @@ typedef struct bus_nats_config {
      *  - Import: a durable push consumer per import (named after the
      *    group, or after `name` and the import's index; without either,
      *    ephemeral), explicit acks: an event is acknowledged once every
-     *    local handler returned 0 (its first delivery: a local
-     *    subscription's own redeliveries, bus_sub_options_t.max_deliver,
-     *    come after), else given back to NATS (nak) to be delivered again
-     *    after backoff_ns, up to max_deliver deliveries: the semantics of
-     *    bus_sub_options_t's fields of the same names, across processes. */
+     *    local handler returned 0, else given back to NATS (nak) to be
+     *    delivered again after backoff_ns, up to max_deliver deliveries:
+     *    the semantics of bus_sub_options_t's fields of the same names,
+     *    across processes. Handlers read NATS's delivery count in
+     *    ev->attempt. A failed delivery before the last is neither
+     *    dead-lettered nor redelivered locally (NATS redelivers it); a
+     *    failure of the last one goes to the local dead letters
+     *    (bus_dead_letter_topic()) once, with that count as its attempts
+     *    (after a local subscription's own max_deliver, if it allows more),
+     *    and the message is terminated: NATS gives up on it. */
     bool jetstream;
     /* The stream: created at bus_nats_create() for the exports' subjects
      * if missing (file storage); imports bind to it. "" = "BUS". */
@@ -282,7 +287,8 @@ typedef struct bus_nats_stats {
     uint64_t js_failed;  /* exports the stream refused or never acknowledged */
     uint64_t js_resent;  /* unacknowledged exports sent again after a reconnect */
     uint64_t js_acked;   /* imports acknowledged: every local handler returned 0 */
-    uint64_t js_nacked;  /* imports given back for redelivery */
+    uint64_t js_nacked;  /* imports given back for redelivery, or ended
+                            after their last delivery (max_deliver) */
     /* A gauge: messages received for the imports and not handled yet:
      * held by cnats (at most pending_msgs per import; beyond, dropped), or
      * on their way through the bus (requests: until answered). */

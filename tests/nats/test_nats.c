@@ -735,6 +735,137 @@ START_TEST(jetstream_failed_imports_come_back_after_backoff)
 }
 END_TEST
 
+/* Calls of an always failing handler, by event (its payload's number) and
+ * attempt; and the dead letters, by event, with their attempts. */
+struct failing {
+    atomic_uint calls[3][5];
+    atomic_uint letters[3], letter_attempts[3], total_calls, total_letters;
+};
+
+static unsigned event_number(const char *payload)
+{
+    unsigned n = (unsigned)strtoul(payload, NULL, 10);
+    ck_assert_uint_lt(n, 3);
+    return n;
+}
+
+static int always_fail(const bus_event_t *ev, void *ctx)
+{
+    struct failing *f = ctx;
+    atomic_fetch_add(&f->calls[event_number(ev->data)][ev->attempt < 5 ? ev->attempt : 4], 1);
+    atomic_fetch_add(&f->total_calls, 1);
+    return -EIO;
+}
+
+static int count_letter(const bus_event_t *ev, void *ctx)
+{
+    struct failing *f = ctx;
+    unsigned n = event_number((const char *)ev->data + sizeof(bus_dead_letter_t));
+    atomic_fetch_add(&f->letters[n], 1);
+    atomic_store(&f->letter_attempts[n], bus_dead_letter_attempts(ev));
+    atomic_fetch_add(&f->total_letters, 1);
+    return 0;
+}
+
+/* A bus importing through its bridge, with a topic whose handler always
+ * fails. */
+struct failing_importer {
+    bus_t *bus;
+    bus_nats_t *nats;
+    bus_topic_t *topic;
+};
+
+/* Starts @fi importing @pattern (from JetStream @stream unless NULL, with
+ * @max_deliver); @topic's handler calls and the dead letters go to @f. */
+static void failing_importer_start(struct failing_importer *fi, struct failing *f,
+                                   const char *pattern, const char *topic, const char *stream,
+                                   int64_t max_deliver)
+{
+    bus_topic_t *dl;
+    bus_sub_t *sub;
+    fi->bus = new_bus(2);
+    ck_assert_ok(bus_topic_open(fi->bus, topic, NULL, &fi->topic));
+    ck_assert_ok(bus_subscribe(fi->topic, always_fail, f, &sub));
+    ck_assert_ok(bus_dead_letter_topic(fi->bus, NULL, &dl));
+    ck_assert_ok(bus_subscribe(dl, count_letter, f, &sub));
+    bus_nats_config_t cfg;
+    bus_nats_config_init(&cfg);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", srv.url));
+    if (stream)
+        ck_assert_ok(bus_nats_config_parse(&cfg, "--jetstream", stream));
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--import", pattern));
+    cfg.max_deliver = max_deliver;
+    ck_assert_ok(bus_nats_create(fi->bus, &cfg, &fi->nats));
+    ck_assert_ok(bus_nats_flush(fi->nats, 10 * SECOND)); /* subscribed */
+}
+
+/* Waits for the dead letters of events 1 and 2, then a while longer for
+ * any extra delivery or letter; checks that each event was seen with
+ * attempts 1 to @deliveries once each and has one letter with attempts
+ * @deliveries. Stops the importer. */
+static void failing_importer_check(struct failing_importer *fi, struct failing *f,
+                                   unsigned deliveries)
+{
+    for (int i = 0; i < 2000 && atomic_load(&f->total_letters) < 2; i++)
+        sleep_ms(10);
+    sleep_ms(300); /* a delivery too many, or a second letter, would come now */
+    ck_assert_ok(bus_flush(fi->bus));
+    for (unsigned n = 1; n <= 2; n++) {
+        for (unsigned i = 1; i <= deliveries; i++)
+            ck_assert_msg(atomic_load(&f->calls[n][i]) == 1, "event %u: attempt %u seen %u times",
+                          n, i, atomic_load(&f->calls[n][i]));
+        ck_assert_uint_eq(atomic_load(&f->letters[n]), 1);
+        ck_assert_uint_eq(atomic_load(&f->letter_attempts[n]), deliveries);
+    }
+    ck_assert_uint_eq(atomic_load(&f->total_calls), 2 * deliveries);
+    ck_assert_uint_eq(atomic_load(&f->total_letters), 2);
+    bus_topic_stats_t ts;
+    ck_assert_ok(bus_topic_stats(fi->topic, &ts));
+    ck_assert_uint_eq(ts.handler_errors, 2 * deliveries);
+    ck_assert_uint_eq(ts.dead_lettered, deliveries > 1 ? 2 : 0); /* as local events */
+    ck_assert_uint_eq(ts.retries, 0);
+    bus_nats_stats_t st;
+    ck_assert_ok(bus_nats_stats(fi->nats, &st));
+    ck_assert_uint_eq(st.imported, 2 * deliveries);
+    ck_assert_uint_eq(st.js_nacked, deliveries > 1 ? 2 * deliveries : 0);
+    ck_assert_uint_eq(st.js_acked, 0);
+    bus_nats_destroy(fi->nats);
+    bus_destroy(fi->bus);
+}
+
+/* JetStream, max_deliver 3, a local handler that always fails: the handler
+ * sees NATS's delivery count (1, 2, 3); only the last failure reaches the
+ * local dead letters, once per event, with attempts 3; then NATS gives up. */
+START_TEST(jetstream_last_delivery_is_one_dead_letter)
+{
+    struct local me;
+    local_start(&me, &srv, "dl.>", "DEADL");
+    struct failing f = {0};
+    struct failing_importer fi;
+    failing_importer_start(&fi, &f, "dl.>", "dl.x", "DEADL", 3);
+    struct acks a = {0};
+    publish_acknowledged(&me, "dl.x", 1, 2, &a);
+    ck_assert_uint_eq(atomic_load(&a.failed), 0);
+    failing_importer_check(&fi, &f, 3);
+    local_stop(&me);
+}
+END_TEST
+
+/* Core NATS does not redeliver: a failed import is final at once, one dead
+ * letter with attempts 1. */
+START_TEST(core_failed_import_is_one_dead_letter)
+{
+    struct local me;
+    local_start(&me, &srv, "cdl.>", NULL);
+    struct failing f = {0};
+    struct failing_importer fi;
+    failing_importer_start(&fi, &f, "cdl.>", "cdl.x", NULL, -1);
+    local_publish(&me, "cdl.x", 1, 2);
+    failing_importer_check(&fi, &f, 1);
+    local_stop(&me);
+}
+END_TEST
+
 /* Waits until every seq from @first to @last was seen at least once in
  * @r (true), or @timeout_ms passed. */
 static bool ledger_wait_all(struct ledger_region *r, unsigned first, unsigned last,
@@ -845,6 +976,8 @@ int main(void)
     tcase_add_test(tc, jetstream_group_member_killed_others_take_its_share);
     tcase_add_test(tc, jetstream_server_restart_nothing_lost_nothing_twice);
     tcase_add_test(tc, jetstream_failed_imports_come_back_after_backoff);
+    tcase_add_test(tc, jetstream_last_delivery_is_one_dead_letter);
+    tcase_add_test(tc, core_failed_import_is_one_dead_letter);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
