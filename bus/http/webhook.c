@@ -392,7 +392,7 @@ int webhook_render(struct webhooks *w, const char *id, struct strbuf *b)
     }
     pthread_mutex_unlock(&w->lock);
     sb_puts(b, "\n");
-    return rc;
+    return rc ? rc : b->failed ? -ENOMEM : 0;
 }
 
 void webhook_render_delivered(struct webhooks *w, struct strbuf *b)

@@ -133,7 +133,7 @@ int webhook_delete(struct webhooks *w, const char *id);
  * started over (counts, last error and dead letters stay); an endpoint
  * that is not disabled is left as it is. 0, or -ENOENT. */
 int webhook_enable(struct webhooks *w, const char *id);
-/* One endpoint (or all, @id NULL) as JSON into @b; -ENOENT. */
+/* One endpoint (or all, @id NULL) as JSON into @b; -ENOENT, -ENOMEM. */
 int webhook_render(struct webhooks *w, const char *id, struct strbuf *b);
 /* Each endpoint's delivered count, {"ID":N,...}, into @b (the dashboard's
  * history). */
