@@ -106,7 +106,7 @@ int cluster_config_key(struct cluster_cfg **cfg, const char *key, const char *va
         return -ENOMEM;
     static const struct {
         const char *key, *flag;
-        bool list; /* several per line, and lines that add up */
+        bool list; /* several per line, and lines that add up (servers: see below) */
     } flags[] = {
         {"servers", "--nats", false},      {"export", "--export", true},
         {"import", "--import", true},      {"prefix", "--nats-prefix", false},
@@ -117,6 +117,13 @@ int cluster_config_key(struct cluster_cfg **cfg, const char *key, const char *va
             continue;
         if (flags[i].list)
             return parse_list(&c->nats, flags[i].flag, value, key, why, why_size);
+        /* servers lines add up (comma-joined): a line holds 199 characters
+         * at most (inih), a list of servers may need more. */
+        char joined[sizeof(c->nats.servers) * 2];
+        if (!strcmp(key, "servers") && c->nats.servers[0]) {
+            snprintf(joined, sizeof(joined), "%s,%s", c->nats.servers, value);
+            value = joined;
+        }
         int rc = bus_nats_config_parse(&c->nats, flags[i].flag, value);
         return rc ? fail(why, why_size, rc, key, bus_nats_last_error()) : 0;
     }

@@ -244,6 +244,7 @@ import = orders.>
 
     def test_cluster_lists_the_other_gateways_imports(self):
         token = "secret-token-1"
+        down = f"nats://127.0.0.1:{free_port()}"
         a = self.gateway(config=f"""
 [token admin]
 secret = {token}
@@ -251,6 +252,7 @@ publish = >
 subscribe = >
 [nats]
 servers = {self.nats.url}
+servers = {down}
 name = gateway-a
 export = orders.> audit.>
 """)
@@ -263,7 +265,7 @@ export = orders.> audit.>
         self.assertEqual(status, 200, body)
         self.assertEqual(body["name"], "gateway-a")
         self.assertTrue(body["connected"])
-        self.assertEqual(body["servers"], [self.nats.url])
+        self.assertEqual(body["servers"], [self.nats.url, down])  # servers lines add up
         self.assertEqual(body["exports"], ["orders.>", "audit.>"])
         self.assertEqual(body["imports"], [])
         self.assertEqual(len(body["peers"]), 1, body)
