@@ -59,9 +59,11 @@ static size_t take(struct journal *j, uint64_t upto, bool all, struct journal_wa
     size_t n = 0;
     while (n < j->nwaiters && n < max && (all || j->waiters[n].seq <= upto))
         n++;
-    memcpy(out, j->waiters, n * sizeof(*out));
-    memmove(j->waiters, j->waiters + n, (j->nwaiters - n) * sizeof(*out));
-    j->nwaiters -= n;
+    if (n) { /* j->waiters is NULL until the first waiter: memcpy must not see it */
+        memcpy(out, j->waiters, n * sizeof(*out));
+        memmove(j->waiters, j->waiters + n, (j->nwaiters - n) * sizeof(*out));
+        j->nwaiters -= n;
+    }
     pthread_mutex_unlock(&j->lock);
     return n;
 }

@@ -237,7 +237,8 @@ class Config(unittest.TestCase):
         gw = test_gateway.Gateway(f"[gateway]\ndata_dir = {data}\n"
                                   "[topic orders]\ndurable = true\nsync = always\n")
         self.assertEqual(gw.publish("orders", b"x")[2]["seq"], 1)
-        self.assertEqual(gw.stop()[0], 0)
+        rc, err = gw.stop()
+        self.assertEqual(rc, 0, err)
         self.assertTrue(os.path.isdir(os.path.join(data, "topics", "orders")))
         # The journal is locked while open: a second gateway is refused.
         gw = test_gateway.Gateway(f"[gateway]\ndata_dir = {data}\n"
@@ -247,7 +248,8 @@ class Config(unittest.TestCase):
                            capture_output=True, timeout=20)
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"durable topic orders", p.stderr)
-        self.assertEqual(gw.stop()[0], 0)
+        rc, err = gw.stop()
+        self.assertEqual(rc, 0, err)
 
 
 class DurableWebhooks(unittest.TestCase):
