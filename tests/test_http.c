@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bus/http.h"
@@ -357,6 +358,55 @@ START_TEST(keyed_and_parallel_topics_are_not_served)
 }
 END_TEST
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZER_ALLOCATOR 1 /* reserves terabytes: RLIMIT_AS would stop it */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZER_ALLOCATOR 1
+#endif
+#endif
+
+/* A declared durable topic whose replay window cannot be allocated (2^24
+ * slots, 128 MiB, over an address space limit): the start fails, and the
+ * topic it opened is closed again, its journal unlocked. */
+START_TEST(failed_serve_closes_the_topic_it_opened)
+{
+#ifdef SANITIZER_ALLOCATOR
+    return;
+#else
+    char dir[] = "/tmp/test_http_serve_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char text[512];
+    const char *topic = "[topic d]\ndurable = true\ncapacity = 2\nmax_payload = 64\n"
+                        "segment_bytes = 4096\nsync = none\n";
+    snprintf(text, sizeof(text), "[gateway]\ndata_dir = %s\n%sretention_events = 16777216\n",
+             dir, topic);
+    bus_t *bus = new_bus(1);
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%ld", &pages), 1);
+    fclose(f);
+    struct rlimit old, low;
+    ck_assert_int_eq(getrlimit(RLIMIT_AS, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (64u << 20);
+    ck_assert_int_eq(setrlimit(RLIMIT_AS, &low), 0);
+    int rc = start_error(bus, text);
+    ck_assert_int_eq(setrlimit(RLIMIT_AS, &old), 0);
+    ck_assert_msg(rc == -ENOMEM, "%d %s", rc, bus_http_last_error());
+    bus_topic_t *t;
+    ck_assert_int_eq(bus_topic_find(bus, "d", &t), -ENOENT);
+    /* Its journal is free: a gateway with a smaller window serves it. */
+    snprintf(text, sizeof(text), "[gateway]\ndata_dir = %s\n%s", dir, topic);
+    ck_assert_ok(bus_http_stop(start(bus, text), 1000000000u));
+    ck_assert_ok(bus_destroy(bus));
+    snprintf(text, sizeof(text), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(text), 0);
+#endif
+}
+END_TEST
+
 struct stopper {
     pthread_t thread;
     bus_http_t *gw;
@@ -456,6 +506,7 @@ int main(void)
     tcase_add_test(tc, in_process_publish_wakes_a_long_poll);
     tcase_add_test(tc, program_durable_topic_is_read_from_its_journal);
     tcase_add_test(tc, keyed_and_parallel_topics_are_not_served);
+    tcase_add_test(tc, failed_serve_closes_the_topic_it_opened);
     tcase_add_test(tc, stop_answers_a_parked_request);
     tcase_add_test(tc, idempotency_key_in_flight_is_409);
     tcase_add_test(tc, webhook_sign_known_answer);

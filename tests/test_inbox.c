@@ -451,7 +451,8 @@ static int close_inbox(const bus_event_t *ev, void *ctx)
 {
     (void)ev;
     struct closer *c = ctx;
-    atomic_store(&c->rc, bus_inbox_close(c->in));
+    /* relaxed: read after bus_flush(), which waits for this handler */
+    atomic_store_explicit(&c->rc, bus_inbox_close(c->in), memory_order_relaxed);
     return 0;
 }
 
@@ -467,7 +468,7 @@ START_TEST(close_from_a_handler_does_not_wait)
     ck_assert_ok(bus_flush(bus));
     publish_n(ctl, 1);
     ck_assert_ok(bus_flush(bus));
-    ck_assert_int_eq(atomic_load(&c.rc), 3);
+    ck_assert_int_eq(atomic_load_explicit(&c.rc, memory_order_relaxed), 3); /* after the flush */
     publish_n(t, 3); /* reaches no inbox; freed after the grace period */
     ck_assert_ok(bus_destroy(bus));
 }
@@ -531,7 +532,8 @@ START_TEST(filter_and_queue_group_as_for_subscriptions)
     ck_assert_ok(bus_inbox_stats(evens, &st));
     ck_assert_uint_eq(st.received, 50);
     ck_assert_ok(bus_inbox_stats(member, &st));
-    ck_assert_uint_eq(st.received + atomic_load(&other.calls), 100);
+    /* relaxed: bus_flush() waited for the handler's increments */
+    ck_assert_uint_eq(st.received + atomic_load_explicit(&other.calls, memory_order_relaxed), 100);
     ck_assert_uint_eq(st.received, 50); /* round robin between two members */
     bus_inbox_close(evens);
     bus_inbox_close(member);
@@ -700,7 +702,8 @@ struct holder {
 static void *release_held(void *arg)
 {
     struct holder *h = arg;
-    while (!atomic_load(&h->go))
+    /* relaxed: a start signal only; the messages came with pthread_create() */
+    while (!atomic_load_explicit(&h->go, memory_order_relaxed))
         ;
     for (int i = 0; i < HELD; i++) {
         bus_inbox_release(h->msgs[i]);
@@ -725,7 +728,7 @@ START_TEST(messages_are_released_while_their_inbox_closes)
         ck_assert_int_eq(bus_inbox_next_batch(in, 0, h.msgs, HELD), HELD);
         pthread_t th;
         pthread_create(&th, NULL, release_held, &h);
-        atomic_store(&h.go, true);
+        atomic_store_explicit(&h.go, true, memory_order_relaxed); /* see release_held() */
         ck_assert_int_eq(bus_inbox_close(in), 4);
         pthread_join(th, NULL);
     }
@@ -776,19 +779,22 @@ static void *stress_take(void *arg)
     struct stress *s = arg;
     bus_inbox_msg_t *msgs[32];
     for (;;) {
-        bool published = atomic_load(&s->published);
+        /* acquire: pairs with the release after bus_flush(): once seen, every
+         * event is in the inbox, so a take that finds nothing ends */
+        bool published = atomic_load_explicit(&s->published, memory_order_acquire);
         int n = bus_inbox_next_batch(s->in, 10 * 1000 * 1000, msgs, 32);
         if (n < 0 && published)
             break;
         for (int i = 0; i < n; i++) {
-            if (atomic_fetch_add(&s->seen[msgs[i]->seq], 1) != 0)
-                atomic_fetch_add(&s->twice, 1);
+            /* relaxed counters: read once the takers are joined */
+            if (atomic_fetch_add_explicit(&s->seen[msgs[i]->seq], 1, memory_order_relaxed) != 0)
+                atomic_fetch_add_explicit(&s->twice, 1, memory_order_relaxed);
             if (!whole(msgs[i]))
-                atomic_fetch_add(&s->torn, 1);
+                atomic_fetch_add_explicit(&s->torn, 1, memory_order_relaxed);
             bus_inbox_release(msgs[i]);
         }
         if (n > 0)
-            atomic_fetch_add(&s->taken, (unsigned)n);
+            atomic_fetch_add_explicit(&s->taken, (unsigned)n, memory_order_relaxed);
     }
     return NULL;
 }
@@ -809,15 +815,16 @@ static bus_inbox_stats_t stress_run(uint32_t capacity, int full)
     for (int i = 0; i < 2; i++)
         pthread_join(p[i], NULL);
     ck_assert_ok(bus_flush(bus));
-    atomic_store(&s.published, true);
+    atomic_store_explicit(&s.published, true, memory_order_release); /* see stress_take() */
     for (int i = 0; i < 2; i++)
         pthread_join(c[i], NULL);
-    ck_assert_uint_eq(atomic_load(&s.twice), 0);
-    ck_assert_uint_eq(atomic_load(&s.torn), 0);
+    /* relaxed: the takers are joined */
+    ck_assert_uint_eq(atomic_load_explicit(&s.twice, memory_order_relaxed), 0);
+    ck_assert_uint_eq(atomic_load_explicit(&s.torn, memory_order_relaxed), 0);
     bus_inbox_stats_t st;
     ck_assert_ok(bus_inbox_stats(s.in, &st));
     ck_assert_uint_eq(st.received, 2 * STRESS_EVENTS);
-    ck_assert_uint_eq(st.taken, atomic_load(&s.taken));
+    ck_assert_uint_eq(st.taken, atomic_load_explicit(&s.taken, memory_order_relaxed));
     ck_assert_uint_le(st.high_water, capacity);
     ck_assert_int_eq(bus_inbox_close(s.in), 0);
     ck_assert_ok(bus_destroy(bus));

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../clock.h"
+
 #define DISCOVER_TIMEOUT_MAX_MS 10000
 
 static struct cluster_cfg *cfg_of(struct cluster_cfg **cfg)
@@ -106,7 +108,7 @@ int cluster_config_key(struct cluster_cfg **cfg, const char *key, const char *va
         return -ENOMEM;
     static const struct {
         const char *key, *flag;
-        bool list; /* several per line, and lines that add up */
+        bool list; /* several per line, and lines that add up (servers: see below) */
     } flags[] = {
         {"servers", "--nats", false},      {"export", "--export", true},
         {"import", "--import", true},      {"prefix", "--nats-prefix", false},
@@ -117,6 +119,13 @@ int cluster_config_key(struct cluster_cfg **cfg, const char *key, const char *va
             continue;
         if (flags[i].list)
             return parse_list(&c->nats, flags[i].flag, value, key, why, why_size);
+        /* servers lines add up (comma-joined): a line holds 199 characters
+         * at most (inih), a list of servers may need more. */
+        char joined[sizeof(c->nats.servers) * 2];
+        if (!strcmp(key, "servers") && c->nats.servers[0]) {
+            snprintf(joined, sizeof(joined), "%s,%s", c->nats.servers, value);
+            value = joined;
+        }
         int rc = bus_nats_config_parse(&c->nats, flags[i].flag, value);
         return rc ? fail(why, why_size, rc, key, bus_nats_last_error()) : 0;
     }
@@ -203,6 +212,7 @@ int cluster_start(struct bus_http *gw, char *why, size_t why_size)
     gw->cluster = calloc(1, sizeof(*gw->cluster));
     if (!gw->cluster)
         return -ENOMEM;
+    pthread_mutex_init(&gw->cluster->discovery, NULL);
     /* The feeds first: they see each imported topic from its creation. */
     int rc = cluster_feed_start(gw);
     if (rc) {
@@ -224,6 +234,8 @@ void cluster_stop(struct bus_http *gw)
         return;
     bus_nats_destroy(gw->cluster->bridge); /* its imported events handled */
     cluster_feed_stop(gw);
+    pthread_mutex_destroy(&gw->cluster->discovery);
+    free(gw->cluster->last_answer);
     free(gw->cluster);
     gw->cluster = NULL;
 }
@@ -271,17 +283,10 @@ static json_t *self_of(struct cluster *cl)
     return self;
 }
 
-enum MHD_Result cluster_info(struct conn *cn, struct MHD_Connection *c)
+/* This bridge and the peers that answer discovery within @timeout_ms, as
+ * JSON text (malloc'd); NULL when memory ran out. */
+static char *discover(struct bus_http *gw, uint64_t timeout_ms, uint64_t max)
 {
-    struct bus_http *gw = cn->gw;
-    if (!gw->cluster)
-        return reply_error(cn, c, MHD_HTTP_NOT_FOUND, "nats_not_configured",
-                           "this gateway is not in a cluster: start it with --nats URL "
-                           "or a [nats] section");
-    uint64_t timeout_ms = gw->cfg.nats->discover_timeout_ms, max = 0;
-    if (!query_number(cn, c, "timeout_ms", 1, DISCOVER_TIMEOUT_MAX_MS, &timeout_ms, NULL) ||
-        !query_number(cn, c, "max", 1, 1000000, &max, NULL))
-        return MHD_YES; /* answered */
     bus_nats_stats_t st;
     bus_nats_stats(gw->cluster->bridge, &st);
     json_t *peers = json_array();
@@ -294,18 +299,74 @@ enum MHD_Result cluster_info(struct conn *cn, struct MHD_Connection *c)
     if (rc == -ENOMEM || !self) {
         json_decref(peers);
         json_decref(self);
-        return reply_bus_error(cn, c, -ENOMEM);
+        return NULL;
     }
     json_object_set_new(self, "connected", json_boolean(st.connected));
     json_object_set_new(self, "servers", servers_of(gw->cfg.nats->nats.servers));
     json_object_set_new(self, "peers", peers);
     char *text = json_dumps(self, JSON_COMPACT);
     json_decref(self);
+    return text;
+}
+
+/* @text (JSON) as a 200, with Age (seconds) when it comes from the cache. */
+static enum MHD_Result answer(struct conn *cn, struct MHD_Connection *c, const char *text,
+                              int64_t age_s)
+{
     struct strbuf b = {0};
-    if (text)
-        sb_printf(&b, "%s\n", text);
-    else
-        b.failed = true;
+    sb_printf(&b, "%s\n", text);
+    struct MHD_Response *r = response_of(&b, "application/json");
+    if (r && age_s >= 0) {
+        char age[24];
+        snprintf(age, sizeof(age), "%lld", (long long)age_s);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_AGE, age);
+    }
+    return reply(cn, c, MHD_HTTP_OK, r);
+}
+
+enum MHD_Result cluster_info(struct conn *cn, struct MHD_Connection *c)
+{
+    struct bus_http *gw = cn->gw;
+    if (!gw->cluster)
+        return reply_error(cn, c, MHD_HTTP_NOT_FOUND, "nats_not_configured",
+                           "this gateway is not in a cluster: start it with --nats URL "
+                           "or a [nats] section");
+    uint64_t timeout_ms = gw->cfg.nats->discover_timeout_ms, max = 0;
+    if (!query_number(cn, c, "timeout_ms", 1, DISCOVER_TIMEOUT_MAX_MS, &timeout_ms, NULL) ||
+        !query_number(cn, c, "max", 1, 1000000, &max, NULL))
+        return MHD_YES; /* answered */
+    struct cluster *cl = gw->cluster;
+    uint64_t now = clock_now_ns();
+    pthread_mutex_lock(&cl->discovery);
+    if (cl->discovering) { /* a few calls must not take every HTTP thread */
+        uint64_t age = now - cl->last_answer_ns;
+        char *cached = cl->last_answer && age < gw->cfg.nats->discover_timeout_ms * 1000000ull
+                           ? strdup(cl->last_answer)
+                           : NULL;
+        pthread_mutex_unlock(&cl->discovery);
+        if (cached) {
+            enum MHD_Result rc = answer(cn, c, cached, (int64_t)(age / 1000000000u));
+            free(cached);
+            return rc;
+        }
+        return reply_error(cn, c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                           "another GET /v1/cluster is discovering; retry later");
+    }
+    cl->discovering = true;
+    pthread_mutex_unlock(&cl->discovery);
+
+    char *text = discover(gw, timeout_ms, max);
+    pthread_mutex_lock(&cl->discovery);
+    cl->discovering = false;
+    if (text) {
+        free(cl->last_answer);
+        cl->last_answer = strdup(text);
+        cl->last_answer_ns = clock_now_ns();
+    }
+    pthread_mutex_unlock(&cl->discovery);
+    if (!text)
+        return reply_bus_error(cn, c, -ENOMEM);
+    enum MHD_Result rc = answer(cn, c, text, -1);
     free(text);
-    return reply_text(cn, c, MHD_HTTP_OK, &b, "application/json");
+    return rc;
 }

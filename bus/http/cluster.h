@@ -35,6 +35,13 @@ struct cluster {
     bus_nats_t *bridge;
     struct cluster_feed feeds[BUS_NATS_MAX_PATTERNS]; /* one per import */
     unsigned nfeeds;
+    /* GET /v1/cluster: one discovery at a time (it holds an HTTP thread);
+     * the calls meanwhile get its last answer, if younger than
+     * discover_timeout_ms. Under `discovery`. */
+    pthread_mutex_t discovery;
+    bool discovering;
+    char *last_answer; /* JSON; NULL: none yet */
+    uint64_t last_answer_ns;
 };
 
 /* One key of the [nats] section, into *@cfg (made at its first key).

@@ -147,6 +147,7 @@ static int journal_key(struct parse *p, struct topic_cfg *t, const char *section
         if (t->durable && !dir_name(t->name))
             return fail(p, -EINVAL, section, key,
                         "a durable topic's name is a directory's: A-Z a-z 0-9 _ . - only");
+        return 1;
     } else if (!strcmp(key, "sync")) {
         if (!strcmp(v, "none"))
             j->sync = BUS_SYNC_NONE;
@@ -172,6 +173,12 @@ static int journal_key(struct parse *p, struct topic_cfg *t, const char *section
             return fail(p, -EINVAL, section, key, "a number of ns (0: no limit)");
     } else {
         *handled = false;
+        return 1;
+    }
+    /* Checked once the file is read: durable = true may come later. */
+    if (t->name && !t->journal_line) {
+        t->journal_line = p->line;
+        snprintf(t->journal_key, sizeof(t->journal_key), "%s", key);
     }
     return 1;
 }
@@ -563,6 +570,14 @@ int config_load(struct gw_config *c, const char *path, char *why, size_t why_siz
         snprintf(why, why_size, "%s:%d: %s", path, key_error && p.err_line ? p.err_line : line,
                  detail);
         return key_error ? p.err : -EINVAL;
+    }
+    for (size_t i = 0; i < c->ntopics; i++) {
+        const struct topic_cfg *t = &c->topics[i];
+        if (t->journal_line && !t->durable) {
+            snprintf(why, why_size, "%s:%d: [topic %s] %s: a journal setting, for a topic with "
+                     "durable = true only", path, t->journal_line, t->name, t->journal_key);
+            return -EINVAL;
+        }
     }
     for (size_t i = 0; i < c->ntokens; i++) {
         if (!c->tokens[i].secret) {

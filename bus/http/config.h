@@ -18,6 +18,8 @@ struct topic_cfg {
     uint32_t retention_bytes;  /* ... and at most this many payload bytes */
     bool durable;              /* a journal under data_dir/topics/NAME */
     bus_journal_config_t journal; /* its settings; dir set at the open */
+    int journal_line;          /* [topic NAME]: the line of its first journal key (0: none), */
+    char journal_key[24];      /* and the key: refused at the end unless durable */
 };
 
 struct token_cfg {

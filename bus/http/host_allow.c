@@ -113,6 +113,15 @@ static bool is_internal(int family, const unsigned char *addr)
     for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++)
         if (in_net(&internal[i], family, addr))
             return true;
+    /* IPv6 addresses that a NAT64 (64:ff9b::/96, the IPv4 in the last 4
+     * bytes) or a 6to4 relay (2002::/16, the IPv4 in bytes 2 to 5) turns
+     * into an IPv4 one: as that IPv4 address. */
+    static const struct allow_net nat64 = {AF_INET6, {0, 0x64, 0xff, 0x9b}, 96};
+    static const struct allow_net six_to_four = {AF_INET6, {0x20, 0x02}, 16};
+    if (in_net(&nat64, family, addr))
+        return is_internal(AF_INET, addr + 12);
+    if (in_net(&six_to_four, family, addr))
+        return is_internal(AF_INET, addr + 2);
     return false;
 }
 

@@ -51,10 +51,12 @@ static int match_cfg(const bus_topic_info_t *info, void *ctx)
 }
 
 /* Opens the bus topic: the declared configuration, else the program's own
- * topic as it is, else a new one with the [defaults]. */
+ * topic as it is, else a new one with the [defaults]. *@created: whether
+ * this call made the topic (then serve() closes it again if it fails). */
 static int open_topic(struct bus_http *gw, const char *name, const struct topic_cfg *tc,
-                      bus_topic_t **out)
+                      bus_topic_t **out, bool *created)
 {
+    *created = false;
     if (tc->durable) {
         bus_journal_config_t j = tc->journal;
         char *dir = data_dir_journal(&gw->cfg, name);
@@ -63,16 +65,24 @@ static int open_topic(struct bus_http *gw, const char *name, const struct topic_
         j.dir = dir;
         int rc = bus_topic_open_durable(gw->bus, name, &tc->bus, &j, out);
         free(dir);
+        *created = rc == 0; /* -EEXIST when a topic of that name is open */
         return rc;
     }
-    if (tc != &gw->cfg.defaults)
-        return bus_topic_open(gw->bus, name, &tc->bus, out);
     for (;;) {
-        if (bus_topic_find(gw->bus, name, out) == 0)
+        bus_topic_t *found;
+        bool existed = bus_topic_find(gw->bus, name, &found) == 0;
+        if (existed && tc == &gw->cfg.defaults) {
+            *out = found;
             return 0;
+        }
+        /* A declared topic is opened anyway: -EEXIST if the program's own
+         * is configured otherwise. */
         int rc = bus_topic_open(gw->bus, name, &tc->bus, out);
-        if (rc != -EEXIST) /* -EEXIST: opened meanwhile, differently: find it */
+        if (rc == 0)
+            *created = !existed;
+        if (rc != -EEXIST || tc != &gw->cfg.defaults)
             return rc;
+        /* -EEXIST with the [defaults]: opened meanwhile, differently: find it */
     }
 }
 
@@ -82,17 +92,23 @@ static int serve(struct bus_http *gw, const char *name, struct served **out)
     if (!tc)
         tc = &gw->cfg.defaults;
     bus_topic_t *topic;
-    int rc = open_topic(gw, name, tc, &topic);
+    bool created;
+    int rc = open_topic(gw, name, tc, &topic, &created);
     if (rc)
         return rc;
     struct find_cfg f = {.topic = topic};
     if (bus_topics_foreach(gw->bus, match_cfg, &f) != 1)
-        return -ENOENT; /* closed by the program meanwhile */
-    if (f.cfg.flags & (BUS_TOPIC_KEYED | BUS_TOPIC_PARALLEL))
-        return -ENOTSUP;
-    struct served *s = calloc(1, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
+        return -ENOENT; /* closed by the program meanwhile: nothing to close */
+    struct served *s = NULL;
+    if (f.cfg.flags & (BUS_TOPIC_KEYED | BUS_TOPIC_PARALLEL)) {
+        rc = -ENOTSUP;
+        goto fail;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     s->gw = gw;
     s->topic = topic;
     s->cfg = f.cfg;
@@ -107,13 +123,19 @@ static int serve(struct bus_http *gw, const char *name, struct served **out)
         if (rc)
             window_destroy(&s->win);
     }
-    if (rc) {
-        free(s->name);
-        free(s);
-        return rc;
-    }
+    if (rc)
+        goto fail;
     *out = s;
     return 0;
+fail:
+    if (s)
+        free(s->name);
+    free(s);
+    /* A topic opened here and not served is closed: a durable one would
+     * keep its journal directory locked. The program's own stays open. */
+    if (created)
+        bus_topic_close(topic, BUS_CLOSE_DROP, NULL);
+    return rc;
 }
 
 int served_get(struct bus_http *gw, const char *name, bool create, struct served **out)

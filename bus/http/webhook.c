@@ -155,7 +155,7 @@ static int new_id(char *out)
     return 0;
 }
 
-static void free_hook(struct webhook *h)
+void webhook_free(struct webhook *h)
 {
     free(h->durable);
     free(h->pattern);
@@ -240,7 +240,7 @@ int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
         if (h->sub)
             bus_unsubscribe(h->sub);
         hook_durable_detach(h, attach); /* forgets the positions just made */
-        free_hook(h);
+        webhook_free(h);
         return rc;
     }
     pthread_mutex_lock(&w->lock);
@@ -392,7 +392,7 @@ int webhook_render(struct webhooks *w, const char *id, struct strbuf *b)
     }
     pthread_mutex_unlock(&w->lock);
     sb_puts(b, "\n");
-    return rc;
+    return rc ? rc : b->failed ? -ENOMEM : 0;
 }
 
 void webhook_render_delivered(struct webhooks *w, struct strbuf *b)

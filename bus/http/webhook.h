@@ -127,13 +127,16 @@ struct webhook_problem {
  * of bus_subscribe_pattern(). */
 int webhook_add(struct webhooks *w, const struct webhook_cfg *def,
                 struct webhook_problem *problem, char *id_out, char *secret_out);
+/* Frees an endpoint no list and no delivery in flight holds (a failed
+ * add's, or a deleted one's, from the graves). */
+void webhook_free(struct webhook *h);
 /* -ENOENT when no endpoint has @id. */
 int webhook_delete(struct webhooks *w, const char *id);
 /* A disabled endpoint gets events and attempts again, its failing clock
  * started over (counts, last error and dead letters stay); an endpoint
  * that is not disabled is left as it is. 0, or -ENOENT. */
 int webhook_enable(struct webhooks *w, const char *id);
-/* One endpoint (or all, @id NULL) as JSON into @b; -ENOENT. */
+/* One endpoint (or all, @id NULL) as JSON into @b; -ENOENT, -ENOMEM. */
 int webhook_render(struct webhooks *w, const char *id, struct strbuf *b);
 /* Each endpoint's delivered count, {"ID":N,...}, into @b (the dashboard's
  * history). */

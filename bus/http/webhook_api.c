@@ -86,6 +86,7 @@ enum MHD_Result webhook_route(struct conn *cn, struct MHD_Connection *c)
     struct webhooks *w = cn->gw->hooks;
     const char *id = cn->route.topic;
     struct strbuf b = {0};
+    int rc;
     switch (cn->route.kind) {
     case ROUTE_WEBHOOK_CREATE:
         return create(cn, c);
@@ -93,21 +94,28 @@ enum MHD_Result webhook_route(struct conn *cn, struct MHD_Connection *c)
         webhook_render(w, NULL, &b);
         return reply_text(cn, c, MHD_HTTP_OK, &b, "application/json");
     case ROUTE_WEBHOOK_GET:
-        if (webhook_render(w, id, &b) == 0)
+        rc = webhook_render(w, id, &b);
+        if (rc == 0)
             return reply_text(cn, c, MHD_HTTP_OK, &b, "application/json");
         sb_free(&b);
         break;
     case ROUTE_WEBHOOK_DELETE:
-        if (webhook_delete(w, id) == 0)
+        rc = webhook_delete(w, id);
+        if (rc == 0)
             return reply_text(cn, c, MHD_HTTP_NO_CONTENT, &b, "application/json");
         break;
     case ROUTE_WEBHOOK_ENABLE: /* answers the endpoint as it is now */
-        if (webhook_enable(w, id) == 0 && webhook_render(w, id, &b) == 0)
+        rc = webhook_enable(w, id);
+        if (rc == 0)
+            rc = webhook_render(w, id, &b);
+        if (rc == 0)
             return reply_text(cn, c, MHD_HTTP_OK, &b, "application/json");
         sb_free(&b);
         break;
     default:
         return MHD_NO;
     }
+    if (rc != -ENOENT) /* not "unknown" when the id is known (-ENOMEM, ...) */
+        return reply_bus_error(cn, c, rc);
     return reply_error(cn, c, MHD_HTTP_NOT_FOUND, "unknown_webhook", "no webhook has this id");
 }

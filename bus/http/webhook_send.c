@@ -265,9 +265,7 @@ static void free_graves(struct webhooks *w)
             continue;
         }
         *p = h->next;
-        free(h->pattern);
-        free(h->url);
-        free(h);
+        webhook_free(h);
     }
 }
 

@@ -275,7 +275,8 @@ typedef struct bus_nats_stats {
     uint64_t no_responders;     /* forwarded requests NATS found no responder for */
     /* Lost, by cause: */
     uint64_t dropped_reconnect_buffer; /* export refused: buffer full while disconnected */
-    uint64_t dropped_closed;           /* export refused: connection closed or failed */
+    uint64_t dropped_closed;           /* export refused: connection closed or failed,
+                                          or no memory to queue the event */
     uint64_t dropped_local_full;       /* import refused by a full local topic */
     uint64_t dropped_local_error;      /* import refused otherwise (bad name, closed topic) */
     uint64_t dropped_slow_consumer;    /* dropped by cnats at the pending limit */

@@ -244,6 +244,7 @@ import = orders.>
 
     def test_cluster_lists_the_other_gateways_imports(self):
         token = "secret-token-1"
+        down = f"nats://127.0.0.1:{free_port()}"
         a = self.gateway(config=f"""
 [token admin]
 secret = {token}
@@ -251,6 +252,7 @@ publish = >
 subscribe = >
 [nats]
 servers = {self.nats.url}
+servers = {down}
 name = gateway-a
 export = orders.> audit.>
 """)
@@ -263,7 +265,7 @@ export = orders.> audit.>
         self.assertEqual(status, 200, body)
         self.assertEqual(body["name"], "gateway-a")
         self.assertTrue(body["connected"])
-        self.assertEqual(body["servers"], [self.nats.url])
+        self.assertEqual(body["servers"], [self.nats.url, down])  # servers lines add up
         self.assertEqual(body["exports"], ["orders.>", "audit.>"])
         self.assertEqual(body["imports"], [])
         self.assertEqual(len(body["peers"]), 1, body)
@@ -278,6 +280,33 @@ export = orders.> audit.>
         self.assertEqual(mine["servers"], [self.nats.url.replace("//", "//***@")])
         status, _, body = b.json("GET", "/v1/cluster?timeout_ms=0")
         self.assertEqual((status, body["code"]), (400, "bad_query"))
+
+    def test_one_discovery_at_a_time(self):
+        """A GET /v1/cluster while another discovers: 503 busy without an
+        answer of the last discover_timeout_ms, else that answer (Age)."""
+        gw = self.gateway(config=f"[nats]\nservers = {self.nats.url}\n"
+                                 "discover_timeout_ms = 10000\n")
+        self.gateway()  # a peer: discovery waits its whole timeout for more
+        first = {}
+
+        def discover(into):
+            into["answer"] = gw.request("GET", "/v1/cluster?timeout_ms=2000")
+
+        for round_ in ("no answer yet", "one cached"):
+            t = threading.Thread(target=discover, args=(first,))
+            t.start()
+            time.sleep(0.5)  # the first call is discovering (2 s: no max)
+            status, hdrs, body = gw.request("GET", "/v1/cluster?timeout_ms=1")
+            t.join()
+            self.assertEqual(first["answer"][0], 200, round_)
+            self.assertNotIn("Age", first["answer"][1])
+            if round_ == "no answer yet":
+                self.assertEqual((status, json.loads(body)["code"]), (503, "busy"))
+                self.assertEqual(hdrs.get("Retry-After"), "1")
+            else:
+                self.assertEqual(status, 200, body)
+                self.assertIn(hdrs.get("Age"), ("0", "1", "2"))
+                self.assertEqual(json.loads(body)["id"], json.loads(first["answer"][2])["id"])
 
     def test_flags_apply_after_the_config_file(self):
         down = f"nats://127.0.0.1:{free_port()}"

@@ -215,13 +215,30 @@ class Config(unittest.TestCase):
             self.assertEqual(rc, 2, text)
             self.assertIn(why, err, text)
 
+    def test_journal_keys_need_durable(self):
+        """A journal setting of a topic that is not durable would be ignored:
+        refused, naming its line, wherever durable = true would be."""
+        for text, where in [("[topic a]\ncapacity = 8\nretain_bytes = 1000\n", ":3: [topic a] retain_bytes"),
+                            ("[topic a]\nsync = always\n[topic b]\ndurable = true\n", ":2: [topic a] sync"),
+                            ("[topic a]\nsegment_bytes = 8192\ndurable = false\n", ":2: [topic a] segment_bytes")]:
+            rc, err = test_gateway.start_config(text)
+            self.assertEqual(rc, 2, text)
+            self.assertIn(where, err, text)
+            self.assertIn("durable = true only", err, text)
+        # durable = true after the journal keys is accepted (then it needs
+        # a data directory, the next check).
+        rc, err = test_gateway.start_config("[topic a]\nretain_ns = 5\ndurable = true\n")
+        self.assertEqual(rc, 2)
+        self.assertIn("needs a data directory", err)
+
     def test_data_dir_in_the_config(self):
         data = tempfile.mkdtemp(prefix="bus-gateway-data-")
         self.addCleanup(shutil.rmtree, data, ignore_errors=True)
         gw = test_gateway.Gateway(f"[gateway]\ndata_dir = {data}\n"
                                   "[topic orders]\ndurable = true\nsync = always\n")
         self.assertEqual(gw.publish("orders", b"x")[2]["seq"], 1)
-        self.assertEqual(gw.stop()[0], 0)
+        rc, err = gw.stop()
+        self.assertEqual(rc, 0, err)
         self.assertTrue(os.path.isdir(os.path.join(data, "topics", "orders")))
         # The journal is locked while open: a second gateway is refused.
         gw = test_gateway.Gateway(f"[gateway]\ndata_dir = {data}\n"
@@ -231,7 +248,8 @@ class Config(unittest.TestCase):
                            capture_output=True, timeout=20)
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"durable topic orders", p.stderr)
-        self.assertEqual(gw.stop()[0], 0)
+        rc, err = gw.stop()
+        self.assertEqual(rc, 0, err)
 
 
 class DurableWebhooks(unittest.TestCase):

@@ -327,7 +327,11 @@ class WebhookTest(unittest.TestCase):
             "allow_hosts = 127.0.0.1", "deny_private = true"))
         for host, code in (("127.0.0.1", "forbidden_host"), ("[::ffff:192.168.1.1]",
                            "forbidden_host"), ("169.254.169.254", "forbidden_host"),
-                           ("192.0.2.1", None), ("anything.example", None)):
+                           ("192.0.2.1", None), ("anything.example", None),
+                           # NAT64 and 6to4 addresses, as the IPv4 they wrap
+                           ("[64:ff9b::7f00:1]", "forbidden_host"),
+                           ("[2002:a00:1::1]", "forbidden_host"),
+                           ("[64:ff9b::c000:201]", None), ("[2002:c000:201::1]", None)):
             status, _, got = gw.json("POST", "/v1/webhooks", json.dumps(
                 {"pattern": "never", "url": f"http://{host}:1/"}))
             self.assertEqual(got.get("code"), code, host)
