@@ -79,12 +79,20 @@ static inline void record_skip(bus_sub_t *sub, uint64_t from, uint64_t to, void 
     pthread_mutex_unlock(&r->lock);
 }
 
-/* Waits until the recorder saw @seq (bounded: fails after 20 s). */
-static inline void await_seq(struct recorder *r, uint64_t seq)
+/* The bound of the waits below: 20 s from now (CLOCK_REALTIME, the
+ * condition variables' clock). */
+static inline struct timespec await_deadline(void)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 20;
+    return until;
+}
+
+/* Waits until the recorder saw @seq (bounded: fails after 20 s). */
+static inline void await_seq(struct recorder *r, uint64_t seq)
+{
+    struct timespec until = await_deadline();
     pthread_mutex_lock(&r->lock);
     while (!(r->n && r->seqs[r->n - 1] >= seq))
         ck_assert_int_eq(pthread_cond_timedwait(&r->cond, &r->lock, &until), 0);
@@ -139,9 +147,7 @@ static inline void durable_report(uint64_t seq, int status, void *arg)
 /* Waits until @n reports came (bounded: fails after 20 s). */
 static inline void await_reports(struct durable_reports *d, uint32_t n)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 20;
+    struct timespec until = await_deadline();
     pthread_mutex_lock(&d->lock);
     while (d->n < n)
         ck_assert_int_eq(pthread_cond_timedwait(&d->cond, &d->lock, &until), 0);
