@@ -475,7 +475,8 @@ class WebhookTest(unittest.TestCase):
         self.await_hook(gw, hook, lambda b: b["delivered"] == 1)
         gw.publish("pay.x", b"pending")
         self.await_hook(gw, hook, lambda b: b["failed_attempts"] == 2)
-        self.assertEqual(gw.stop()[0], 0)
+        rc, err = gw.stop()
+        self.assertEqual(rc, 0, err)
         r.answer = lambda n: (204, 0)
         gw = self.gateway(cfg)
         got = r.wait(4)  # delivered, pending x2 (500s), pending again after the restart
