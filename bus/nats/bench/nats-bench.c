@@ -653,6 +653,13 @@ static void report_requests(int rounds, double rr50[2][MAX_ROUNDS], double rr99[
     printf("request-reply raw asap   p50 %8.1f us  p99 %8.1f us\n", r50, median(rr99[1], rounds));
 }
 
+static int usage(void)
+{
+    fprintf(stderr, "usage: nats-bench [--rounds N] [--events N] [--paced N] [--rate N/s]\n"
+                    "                  [--requests N] [--only SUBSTRING]\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     if (getenv("BENCH_WORKERS"))
@@ -680,7 +687,11 @@ int main(int argc, char **argv)
             requests = v;
         else if (strcmp(argv[i], "--only") == 0)
             only = argv[i + 1];
+        else
+            return usage();
     }
+    if (argc % 2 == 0) /* an option without its value */
+        return usage();
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0)
         return 1;
