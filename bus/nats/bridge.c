@@ -193,6 +193,7 @@ int bus_nats_create(bus_t *bus, const bus_nats_config_t *cfg, bus_nats_t **out)
         b->backoff_count = cfg->backoff_count;
     }
     pthread_mutex_init(&b->lock, NULL);
+    pthread_mutex_init(&b->discover_lock, NULL);
     pthread_cond_init(&b->idle, NULL);
     rc = start(b, cfg);
     if (rc) {
@@ -230,6 +231,8 @@ void bus_nats_destroy(bus_nats_t *b)
         natsSubscription_Unsubscribe(b->imports[i]);
     if (b->discovery)
         natsSubscription_Unsubscribe(b->discovery);
+    if (b->answers)
+        natsSubscription_Unsubscribe(b->answers);
     /* seq_cst: see bus__nats_import_begin(). Imports in progress still
      * answer, acknowledge, through the connections. */
     WAIT_UNTIL(b, atomic_load_explicit(&b->inflight, memory_order_seq_cst) == 0);
@@ -252,6 +255,7 @@ void bus_nats_destroy(bus_nats_t *b)
     for (unsigned i = 0; i < b->n_imports; i++)
         natsSubscription_Destroy(b->imports[i]);
     natsSubscription_Destroy(b->discovery);
+    natsSubscription_Destroy(b->answers);
     free(b->description);
     free(b->backoff_ns);
     jsCtx_Destroy(b->js);
@@ -259,5 +263,6 @@ void bus_nats_destroy(bus_nats_t *b)
     natsConnection_Destroy(b->asap);
     pthread_cond_destroy(&b->idle);
     pthread_mutex_destroy(&b->lock);
+    pthread_mutex_destroy(&b->discover_lock);
     free(b);
 }

@@ -53,6 +53,14 @@ struct bus_nats {
     jsCtx *js; /* JetStream mode, else NULL */
     natsSubscription *discovery; /* on asap: answers with description */
     char *description;           /* JSON, see bus_nats_discover() */
+    /* bus_nats_discover()'s side (discovery.c): one subscription for the
+     * bridge's life on answers_prefix + ".*", each call waiting for the
+     * answers on its own token. */
+    natsSubscription *answers;
+    char answers_prefix[64];
+    pthread_mutex_t discover_lock; /* guards calls and next_call */
+    struct discover_call *calls;   /* the calls waiting, a list */
+    uint64_t next_call;
     char id[64]; /* in HDR_ORIGIN: this bridge's own forwarded requests */
     char prefix[BUS_NATS_NAME_MAX];
     size_t prefix_len;

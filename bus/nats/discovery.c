@@ -1,8 +1,10 @@
 /* discovery.c - service discovery: each bridge answers requests on
  * BUS_NATS_DISCOVERY_SUBJECT with its description (exports, imports and
  * groups as JSON, written once at bus_nats_create()); bus_nats_discover()
- * asks and gathers the answers (scatter-gather on an inbox of its own). */
+ * asks and gathers the answers (scatter-gather: each call's answers come
+ * on a subject of its own under the bridge's answers subscription). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,65 @@ static void on_discover(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     natsMsg_Destroy(msg);
 }
 
+/* One answer, waiting for its call to take it. */
+struct answer {
+    struct answer *next;
+    natsMsg *msg;
+};
+
+/* A bus_nats_discover() in progress: its answers come on
+ * answers_prefix.<token>. Under discover_lock. */
+struct discover_call {
+    struct discover_call *next;
+    uint64_t token;
+    pthread_cond_t arrived;
+    struct answer *head, **tail;
+};
+
+/* On cnats' delivery thread: hands the answer to its call, or drops it
+ * when the call has ended (a late answer). */
+static void on_answer(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    struct bus_nats *b = closure;
+    const char *subject = natsMsg_GetSubject(msg);
+    size_t skip = strlen(b->answers_prefix) + 1; /* the subscription's own prefix and "." */
+    uint64_t token = strlen(subject) > skip ? strtoull(subject + skip, NULL, 10) : 0;
+    struct answer *a = malloc(sizeof(*a));
+    pthread_mutex_lock(&b->discover_lock);
+    struct discover_call *c = b->calls;
+    while (c && c->token != token)
+        c = c->next;
+    if (c && a) {
+        *a = (struct answer){.msg = msg};
+        *c->tail = a;
+        c->tail = &a->next;
+        pthread_cond_signal(&c->arrived);
+        a = NULL;
+        msg = NULL;
+    }
+    pthread_mutex_unlock(&b->discover_lock);
+    free(a);
+    natsMsg_Destroy(msg);
+}
+
+/* The answers' subscription lives as long as the bridge: a subscription
+ * per call would be destroyed while cnats' reader may still hold it. */
+static natsStatus answers_start(struct bus_nats *b)
+{
+    natsInbox *inbox = NULL;
+    natsStatus s = natsInbox_Create(&inbox);
+    if (s != NATS_OK)
+        return s;
+    snprintf(b->answers_prefix, sizeof(b->answers_prefix), "%s", inbox);
+    natsInbox_Destroy(inbox);
+    char subject[sizeof(b->answers_prefix) + 2];
+    snprintf(subject, sizeof(subject), "%s.*", b->answers_prefix);
+    s = natsConnection_Subscribe(&b->answers, b->asap, subject, on_answer, b);
+    return s == NATS_OK ? bus__nats_watch_sub(b, b->answers, 1024) : s;
+}
+
 natsStatus bus__nats_discovery_start(struct bus_nats *b, const bus_nats_config_t *cfg)
 {
     size_t len = describe(b, cfg, NULL, 0);
@@ -83,9 +144,11 @@ natsStatus bus__nats_discovery_start(struct bus_nats *b, const bus_nats_config_t
     describe(b, cfg, b->description, len + 1);
     natsStatus s = natsConnection_Subscribe(&b->discovery, b->asap, BUS_NATS_DISCOVERY_SUBJECT,
                                             on_discover, b);
-    /* bus_nats_destroy() waits for its close as for the imports'. */
+    /* bus_nats_destroy() waits for their close as for the imports'. */
     if (s == NATS_OK)
         s = bus__nats_watch_sub(b, b->discovery, 1024);
+    if (s == NATS_OK)
+        s = answers_start(b);
     /* Registered by the time bus_nats_create() returns. */
     if (s == NATS_OK && natsConnection_Status(b->asap) == NATS_CONN_STATUS_CONNECTED)
         s = natsConnection_FlushTimeout(b->asap, 5000);
@@ -103,6 +166,68 @@ int bus_nats_describe(bus_nats_t *b, char *buf, size_t cap, size_t *len)
     return 0;
 }
 
+/* Calls @fn for the answers of @call until @max of them or @end. */
+static int gather(struct bus_nats *b, struct discover_call *call, const struct timespec *end,
+                  unsigned max, bus_nats_peer_fn fn, void *arg)
+{
+    int answers = 0;
+    pthread_mutex_lock(&b->discover_lock);
+    while (!max || (unsigned)answers < max) {
+        if (!call->head) {
+            if (pthread_cond_timedwait(&call->arrived, &b->discover_lock, end) == ETIMEDOUT &&
+                !call->head)
+                break;
+            continue;
+        }
+        struct answer *a = call->head;
+        call->head = a->next;
+        if (!call->head)
+            call->tail = &call->head;
+        pthread_mutex_unlock(&b->discover_lock); /* @fn runs unlocked */
+        fn(natsMsg_GetData(a->msg), (size_t)natsMsg_GetDataLength(a->msg), arg);
+        natsMsg_Destroy(a->msg);
+        free(a);
+        answers++;
+        pthread_mutex_lock(&b->discover_lock);
+    }
+    pthread_mutex_unlock(&b->discover_lock);
+    return answers;
+}
+
+static void call_begin(struct bus_nats *b, struct discover_call *call)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&call->arrived, &attr);
+    pthread_condattr_destroy(&attr);
+    call->head = NULL;
+    call->tail = &call->head;
+    pthread_mutex_lock(&b->discover_lock);
+    call->token = ++b->next_call;
+    call->next = b->calls;
+    b->calls = call;
+    pthread_mutex_unlock(&b->discover_lock);
+}
+
+/* Unlists @call and drops the answers it did not take. */
+static void call_end(struct bus_nats *b, struct discover_call *call)
+{
+    pthread_mutex_lock(&b->discover_lock);
+    struct discover_call **p = &b->calls;
+    while (*p != call)
+        p = &(*p)->next;
+    *p = call->next;
+    pthread_mutex_unlock(&b->discover_lock);
+    while (call->head) {
+        struct answer *a = call->head;
+        call->head = a->next;
+        natsMsg_Destroy(a->msg);
+        free(a);
+    }
+    pthread_cond_destroy(&call->arrived);
+}
+
 int bus_nats_discover(bus_nats_t *b, uint64_t timeout_ns, unsigned max, bus_nats_peer_fn fn,
                       void *arg)
 {
@@ -110,37 +235,22 @@ int bus_nats_discover(bus_nats_t *b, uint64_t timeout_ns, unsigned max, bus_nats
         return -EINVAL;
     if (natsConnection_Status(b->asap) != NATS_CONN_STATUS_CONNECTED)
         return -ENOTCONN;
-    char inbox[128];
-    natsInbox *name = NULL;
-    natsSubscription *sub = NULL;
-    natsStatus s = natsInbox_Create(&name);
-    if (s == NATS_OK) {
-        snprintf(inbox, sizeof(inbox), "%s", name);
-        natsInbox_Destroy(name);
-        s = natsConnection_SubscribeSync(&sub, b->asap, inbox);
-    }
-    if (s == NATS_OK)
-        s = natsConnection_PublishRequest(b->asap, BUS_NATS_DISCOVERY_SUBJECT, inbox, NULL, 0);
-    if (s != NATS_OK) {
-        natsSubscription_Destroy(sub);
-        return s == NATS_NO_MEMORY ? -ENOMEM : -ENOTCONN;
-    }
-    struct timespec now, end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
     uint64_t limit = timeout_ns > 3600 * 1000000000ull ? 3600 * 1000000000ull : timeout_ns;
-    int64_t end_ms = (int64_t)end.tv_sec * 1000 + end.tv_nsec / 1000000 + (int64_t)(limit / 1000000);
-    int answers = 0;
-    while (!max || (unsigned)answers < max) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t left = end_ms - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-        natsMsg *m = NULL;
-        if (left <= 0 || natsSubscription_NextMsg(&m, sub, left) != NATS_OK)
-            break;
-        fn(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), arg);
-        natsMsg_Destroy(m);
-        answers++;
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += (time_t)(limit / 1000000000u);
+    end.tv_nsec += (long)(limit % 1000000000u);
+    if (end.tv_nsec >= 1000000000) {
+        end.tv_sec++;
+        end.tv_nsec -= 1000000000;
     }
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-    return answers;
+    struct discover_call call;
+    call_begin(b, &call);
+    char reply[sizeof(b->answers_prefix) + 24];
+    snprintf(reply, sizeof(reply), "%s.%" PRIu64, b->answers_prefix, call.token);
+    natsStatus s = natsConnection_PublishRequest(b->asap, BUS_NATS_DISCOVERY_SUBJECT, reply, NULL, 0);
+    int rc = s == NATS_OK ? gather(b, &call, &end, max, fn, arg)
+                          : s == NATS_NO_MEMORY ? -ENOMEM : -ENOTCONN;
+    call_end(b, &call);
+    return rc;
 }

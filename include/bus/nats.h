@@ -248,8 +248,9 @@ typedef void (*bus_nats_peer_fn)(const char *json, size_t len, void *arg);
  * bridge does not hear itself). Calls @fn(json, len, @arg) on the calling
  * thread for each answer, until @max answers came (0 = no limit) or
  * @timeout_ns passed. Returns the number of answers.
- * Thread-safety: any thread except a worker of the bridge's bus; calls may
- * overlap (each has its own inbox).
+ * Thread-safety: any thread except a worker of the bridge's bus, until
+ * bus_nats_destroy(); calls may overlap (each has a reply subject of its
+ * own; an answer that comes after its call ended is dropped).
  * Errors: -EINVAL (nats or fn NULL), -ENOTCONN (not connected), -ENOMEM.
  */
 BUS_API int bus_nats_discover(bus_nats_t *nats, uint64_t timeout_ns, unsigned max,

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -625,6 +626,49 @@ START_TEST(discovery_lists_imports_and_groups)
 }
 END_TEST
 
+/* A discovery on a thread of its own: its answers. */
+struct discovery_thread {
+    pthread_t thread;
+    bus_nats_t *nats;
+    struct answers a;
+    int rc;
+};
+
+static void *discover_on_thread(void *arg)
+{
+    struct discovery_thread *d = arg;
+    d->rc = bus_nats_discover(d->nats, SECOND, 0, gather, &d->a);
+    return NULL;
+}
+
+START_TEST(discovery_calls_overlap_and_drop_late_answers)
+{
+    struct peer p[2];
+    peer_start(&p[0], (const char *[]){"--nats", srv.url, "--name", "peer-a", NULL});
+    peer_start(&p[1], (const char *[]){"--nats", srv.url, "--name", "peer-b", NULL});
+    struct local me;
+    local_start(&me, &srv, "mine.>", NULL);
+    /* One answer taken, the other comes late: the next call must not see it. */
+    struct answers first = {0};
+    ck_assert_int_eq(bus_nats_discover(me.nats, 10 * SECOND, 1, gather, &first), 1);
+    /* Overlapping calls: each gets both peers once, none another's. */
+    struct discovery_thread d[4];
+    for (int i = 0; i < 4; i++) {
+        d[i] = (struct discovery_thread){.nats = me.nats};
+        ck_assert_int_eq(pthread_create(&d[i].thread, NULL, discover_on_thread, &d[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(d[i].thread, NULL);
+        ck_assert_int_eq(d[i].rc, 2);
+        ck_assert_ptr_nonnull(strstr(d[i].a.text, "\"name\":\"peer-a\""));
+        ck_assert_ptr_nonnull(strstr(d[i].a.text, "\"name\":\"peer-b\""));
+    }
+    for (int i = 0; i < 2; i++)
+        peer_end(&p[i]);
+    local_stop(&me);
+}
+END_TEST
+
 /* Acknowledged publishes in JetStream mode: how many completed, failed. */
 struct acks {
     atomic_uint completed, failed;
@@ -973,6 +1017,7 @@ int main(void)
     tcase_add_test(tc, slow_consumer_drops_are_counted);
     tcase_add_test(tc, jetstream_stored_acked_redelivered_durable);
     tcase_add_test(tc, discovery_lists_imports_and_groups);
+    tcase_add_test(tc, discovery_calls_overlap_and_drop_late_answers);
     tcase_add_test(tc, jetstream_group_member_killed_others_take_its_share);
     tcase_add_test(tc, jetstream_server_restart_nothing_lost_nothing_twice);
     tcase_add_test(tc, jetstream_failed_imports_come_back_after_backoff);
