@@ -88,6 +88,16 @@ static void *actor_main(void *arg)
     return NULL;
 }
 
+/* The steps each of the phase's producers takes at least, past the
+ * deadline if it must, so that the phase publishes @events at the least
+ * (each step @per_step of them): on a loaded machine (CI under TSan) a
+ * slice of time alone exercised too little. */
+static unsigned min_steps_for(unsigned events, unsigned per_step)
+{
+    unsigned per_producer = (events + nproducers - 1) / nproducers;
+    return (per_producer + per_step - 1) / per_step;
+}
+
 /* The actors of a phase, role after role, with distinct seeds; free() them. */
 static struct actor *cast(const struct role *roles, unsigned nroles, unsigned *total)
 {
@@ -416,7 +426,10 @@ static void phase_groups(void)
     printf("phase 1: queue groups\n");
     bus_t *bus = stress_bus(opts.workers);
     group_setup(bus);
-    const struct role roles[] = {{nproducers, group_produce, BURST, 0},
+    /* Each step publishes 1 or GROUP_BATCH events onto a topic at random:
+     * twice the minimum of both topics (one event each) leaves a margin. */
+    const struct role roles[] = {{nproducers, group_produce, BURST,
+                                  min_steps_for(2 * GROUP_TOPICS * GROUP_MIN_EVENTS, 1)},
                                  {1, group_churn, 1, 0}};
     unsigned n;
     struct actor *a = cast(roles, 2, &n);
@@ -688,7 +701,8 @@ static void phase_ack(void)
     printf("phase 2: acknowledged and zero-copy publish\n");
     bus_t *bus = stress_bus(opts.workers);
     ack_setup(bus);
-    const struct role roles[] = {{nproducers, ack_produce, BURST, 0}};
+    const struct role roles[] = {
+        {nproducers, ack_produce, BURST, min_steps_for(ACK_MIN_EVENTS, 1)}};
     unsigned n;
     struct actor *a = cast(roles, 1, &n);
     run_actors(a, n);
@@ -881,11 +895,11 @@ static bool rpc_request(struct actor *a)
 {
     if (a->n[0] >= RPC_CAP)
         return false;
-    if (atomic_load_explicit(&rpc.req[a->id].inflight, memory_order_relaxed) >=
-        RPC_INFLIGHT) {
+    /* A step is one request: it waits for room (requests end at the
+     * latest with their timeout), so min_steps counts requests. */
+    while (atomic_load_explicit(&rpc.req[a->id].inflight, memory_order_relaxed) >=
+           RPC_INFLIGHT)
         stress_sleep_us(50);
-        return true;
-    }
     rpc_issue(a->id, a->n[0]++, rpc_pick(&a->rng), &a->rng);
     return true;
 }
@@ -990,7 +1004,7 @@ static void phase_rpc(void)
     printf("phase 3: request-reply\n");
     bus_t *bus = stress_bus(opts.workers);
     rpc_setup(bus);
-    const struct role roles[] = {{nproducers, rpc_request, 1, 0},
+    const struct role roles[] = {{nproducers, rpc_request, 1, min_steps_for(RPC_MIN_REQUESTS, 1)},
                                  {1, rpc_noise, BURST, 0}};
     unsigned n;
     struct actor *a = cast(roles, 2, &n);
@@ -1216,7 +1230,8 @@ static void phase_wild(void)
     wild.open_every_us = (unsigned)(slice * 1e6 / WILD_MAX_TOPICS);
     for (unsigned i = 0; i < WILD_FIRST_TOPICS; i++)
         wild_open_next();
-    const struct role roles[] = {{nproducers, wild_produce, BURST / WILD_BATCH, 0},
+    const struct role roles[] = {{nproducers, wild_produce, BURST / WILD_BATCH,
+                                  min_steps_for(WILD_MIN_EVENTS, WILD_BATCH)},
                                  /* every pattern at least once */
                                  {WILD_CHURNERS, wild_churn, 1,
                                   (WILD_PATTERNS + WILD_CHURNERS - 1) / WILD_CHURNERS},
@@ -1340,7 +1355,10 @@ static void phase_keyed(void)
     keyed.sent = calloc((size_t)KEYS * nproducers, sizeof(*keyed.sent));
     bus_sub_t *sub;
     stress_must(bus_subscribe(keyed.topic, on_keyed_event, NULL, &sub), "bus_subscribe");
-    const struct role roles[] = {{nproducers, keyed_produce, BURST, 0}};
+    /* Every producer visits every key (KEY_STRIDE), whatever the load. */
+    const struct role roles[] = {{nproducers, keyed_produce, BURST,
+                                  min_steps_for(KEYED_MIN_EVENTS > KEYS * nproducers
+                                                    ? KEYED_MIN_EVENTS : KEYS * nproducers, 1)}};
     unsigned n;
     struct actor *a = cast(roles, 1, &n);
     run_actors(a, n);
@@ -1534,7 +1552,10 @@ static void phase_dead_letters(void)
     printf("phase 6: dead letters\n");
     bus_t *bus = stress_bus(opts.workers);
     dl_setup(bus);
-    const struct role roles[] = {{nproducers, dl_produce, BURST, 0}};
+    /* A handler fails one event in DL_FAIL_ONE_IN: twice what the minimum
+     * of failures per topic needs. */
+    const struct role roles[] = {{nproducers, dl_produce, BURST,
+                                  min_steps_for(2 * DL_TOPICS * DL_MIN_FAILURES * DL_FAIL_ONE_IN, 1)}};
     unsigned n;
     struct actor *a = cast(roles, 1, &n);
     run_actors(a, n);
