@@ -681,10 +681,23 @@ static void report_requests(int rounds, double rr50[2][MAX_ROUNDS], double rr99[
     printf("request-reply raw asap   p50 %8.1f us  p99 %8.1f us\n", r50, median(rr99[1], rounds));
 }
 
+/* --only: the system named exactly @only if there is one (the plain raw
+ * JetStream row, whose name the Nats-Msg-Id row's contains), else the
+ * systems whose name contains it. */
+static bool selected(int s, const char *only)
+{
+    if (!only)
+        return true;
+    for (int i = 0; i < SYSTEMS; i++)
+        if (strcmp(names[i], only) == 0)
+            return i == s;
+    return strstr(names[s], only) != NULL;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: nats-bench [--rounds N] [--events N] [--paced N] [--rate N/s]\n"
-                    "                  [--requests N] [--only SUBSTRING]\n");
+                    "                  [--requests N] [--only NAME|SUBSTRING]\n");
     return 2;
 }
 
@@ -699,7 +712,7 @@ int main(int argc, char **argv)
         return child(argv[2], strtoull(argv[4], NULL, 10));
     }
     int rounds = 5;
-    const char *only = NULL; /* --only SUBSTRING: the systems whose name has it (profiling) */
+    const char *only = NULL; /* --only NAME or SUBSTRING (profiling): see selected() */
     uint64_t events = 200000, paced = 20000, rate = 20000, requests = 2000;
     for (int i = 1; i + 1 < argc; i += 2) {
         uint64_t v = strtoull(argv[i + 1], NULL, 10);
@@ -744,7 +757,7 @@ int main(int argc, char **argv)
            rounds, events, paced, rate, requests);
     for (int r = 0; r < rounds; r++) {
         for (int s = 0; s < SYSTEMS; s++) { /* interleaved: each round runs all */
-            if (only && !strstr(names[s], only))
+            if (!selected(s, only))
                 continue;
             struct result t = run[s](events, 0), l = run[s](paced, rate);
             tput[s][r] = t.rate;
@@ -752,7 +765,7 @@ int main(int argc, char **argv)
             p50[s][r] = (double)l.p50 / 1000;
             p99[s][r] = (double)l.p99 / 1000;
             lost += t.lost + l.lost;
-            printf("round %d  %-24s %10.0f ev/s  p50 %8.1f us  p99 %8.1f us  lost %" PRIu64,
+            printf("round %d  %-33s %10.0f ev/s  p50 %8.1f us  p99 %8.1f us  lost %" PRIu64,
                    r + 1, names[s], t.rate, p50[s][r], p99[s][r], t.lost + l.lost);
             if (t.stored > 0)
                 printf("  stored %.0f ev/s", t.stored);
@@ -771,7 +784,7 @@ int main(int argc, char **argv)
      * their median: steadier than a ratio of medians on a noisy machine. */
     printf("\nmedians over %d rounds (ratio: the median of the rounds' ratios)\n", rounds);
     for (int s = 0; s < SYSTEMS; s++) {
-        if (only && !strstr(names[s], only))
+        if (!selected(s, only))
             continue;
         double ratio[MAX_ROUNDS], stored_ratio[MAX_ROUNDS];
         int base = baseline[s];
@@ -780,11 +793,11 @@ int main(int argc, char **argv)
             stored_ratio[r] = stored[base][r] > 0 ? stored[s][r] / stored[base][r] : 0;
         }
         double t = median(tput[s], rounds);
-        printf("%-24s %10.0f ev/s (%.2fx %s)  p50 %8.1f us  p99 %8.1f us\n", names[s], t,
+        printf("%-33s %10.0f ev/s (%.2fx %s)  p50 %8.1f us  p99 %8.1f us\n", names[s], t,
                median(ratio, rounds), names[base], median(p50[s], rounds),
                median(p99[s], rounds));
         if (median(stored[s], rounds) > 0) /* JetStream: acknowledged publishes */
-            printf("%-24s %10.0f ev/s stored and acknowledged (%.2fx)\n", "",
+            printf("%-33s %10.0f ev/s stored and acknowledged (%.2fx)\n", "",
                    median(stored[s], rounds), median(stored_ratio, rounds));
     }
     if (!only || strstr("request-reply", only))
