@@ -330,6 +330,7 @@ static int child(const char *role, uint64_t n)
     natsSubscription_Destroy(sub);
     jsCtx_Destroy(jsc);
     natsConnection_Destroy(nc);
+    free(r.latency);
     return 0;
 }
 
