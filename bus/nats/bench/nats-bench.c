@@ -18,8 +18,10 @@
  * JetStream mode (exports with js_PublishAsync and Nats-Msg-Id, the other
  * process's import through a push consumer acknowledged after its local
  * handler) against raw cnats (js_PublishAsync without a message id, a
- * push consumer acknowledging in its callback); besides the receiver's
- * rate, the sender's: events/s until every publish was acknowledged.
+ * push consumer acknowledging in its callback), and raw cnats again with a
+ * Nats-Msg-Id per publish (what the stream's deduplication costs, apart
+ * from the bridge); besides the receiver's rate, the sender's: events/s
+ * until every publish was acknowledged.
  * Prints each round and the medians over the rounds. Environment:
  * BENCH_WORKERS (workers per bus, default 2), BENCH_WAIT=yield (idle
  * workers yield instead of parking: no futex wake-up per hop). */
@@ -328,6 +330,7 @@ static int child(const char *role, uint64_t n)
     natsSubscription_Destroy(sub);
     jsCtx_Destroy(jsc);
     natsConnection_Destroy(nc);
+    free(r.latency);
     return 0;
 }
 
@@ -503,12 +506,22 @@ static struct result js_end(struct child *p, const char *stream, double stored)
 struct js_sender {
     jsCtx *js;
     const char *subject;
+    const char *origin; /* Nats-Msg-Id "origin.subject.seq", as the bridge's; NULL: none */
 };
 
 static void send_js(void *ctx, const void *data, size_t size)
 {
     struct js_sender *s = ctx;
-    natsStatus st = js_PublishAsync(s->js, s->subject, data, (int)size, NULL);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    char id[128];
+    if (s->origin) {
+        struct stamp st;
+        memcpy(&st, data, sizeof(st));
+        snprintf(id, sizeof(id), "%s.%s.%" PRIu64, s->origin, s->subject, st.seq);
+        po.MsgId = id;
+    }
+    natsStatus st = js_PublishAsync(s->js, s->subject, data, (int)size, &po);
     if (st != NATS_OK) {
         fprintf(stderr, "nats-bench: js_PublishAsync: %s\n", natsStatus_GetText(st));
         abort();
@@ -542,7 +555,9 @@ static struct result run_bridge_js(uint64_t n, uint64_t rate)
     return res;
 }
 
-static struct result run_raw_js(uint64_t n, uint64_t rate)
+/* @msg_id: each publish with a Nats-Msg-Id (the stream's deduplication,
+ * which the bridge's exports pay). */
+static struct result run_raw_js_with(uint64_t n, uint64_t rate, bool msg_id)
 {
     char stream[32], pattern[32], subject[32], role[64];
     unsigned k = ++js_runs;
@@ -560,7 +575,10 @@ static struct result run_raw_js(uint64_t n, uint64_t rate)
     if (natsConnection_ConnectTo(&nc, url) != NATS_OK ||
         natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
         abort();
-    struct js_sender sender = {js, subject};
+    char origin[64]; /* as long as a bridge's id (pid, time, random) */
+    snprintf(origin, sizeof(origin), "%ld.%lx.%lx", (long)getpid(), (unsigned long)now_ns(),
+             (unsigned long)random());
+    struct js_sender sender = {js, subject, msg_id ? origin : NULL};
     uint64_t start = now_ns();
     send_events(send_js, &sender, n, rate);
     if (js_PublishAsyncComplete(js, NULL) != NATS_OK)
@@ -569,6 +587,16 @@ static struct result run_raw_js(uint64_t n, uint64_t rate)
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
     return res;
+}
+
+static struct result run_raw_js(uint64_t n, uint64_t rate)
+{
+    return run_raw_js_with(n, rate, false);
+}
+
+static struct result run_raw_js_id(uint64_t n, uint64_t rate)
+{
+    return run_raw_js_with(n, rate, true);
 }
 
 /* K round trips: p50 and p99 in res. */
@@ -619,7 +647,7 @@ static struct result run_requests(bool bridge, uint64_t k)
     return res;
 }
 
-enum { SYSTEMS = 6, RAW = 3, RAW_JS = 5, MAX_ROUNDS = 64 };
+enum { SYSTEMS = 7, RAW = 3, RAW_JS = 5, MAX_ROUNDS = 64 };
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -637,9 +665,10 @@ static double median(const double *values, int n)
 
 static const char *const names[SYSTEMS] = {
     "local topic",         "local topic, exported",   "bridge (2 processes)",
-    "raw cnats (2 processes)", "bridge JetStream",    "raw cnats JetStream"};
+    "raw cnats (2 processes)", "bridge JetStream",    "raw cnats JetStream",
+    "raw cnats JetStream + Nats-Msg-Id"};
 /* Each system's ratios are against this one's in the same round. */
-static const int baseline[SYSTEMS] = {RAW, RAW, RAW, RAW, RAW_JS, RAW_JS};
+static const int baseline[SYSTEMS] = {RAW, RAW, RAW, RAW, RAW_JS, RAW_JS, RAW_JS};
 
 /* The medians of the request-reply rounds, bridge ([0]) against raw ([1]). */
 static void report_requests(int rounds, double rr50[2][MAX_ROUNDS], double rr99[2][MAX_ROUNDS])
@@ -653,10 +682,23 @@ static void report_requests(int rounds, double rr50[2][MAX_ROUNDS], double rr99[
     printf("request-reply raw asap   p50 %8.1f us  p99 %8.1f us\n", r50, median(rr99[1], rounds));
 }
 
+/* --only: the system named exactly @only if there is one (the plain raw
+ * JetStream row, whose name the Nats-Msg-Id row's contains), else the
+ * systems whose name contains it. */
+static bool selected(int s, const char *only)
+{
+    if (!only)
+        return true;
+    for (int i = 0; i < SYSTEMS; i++)
+        if (strcmp(names[i], only) == 0)
+            return i == s;
+    return strstr(names[s], only) != NULL;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: nats-bench [--rounds N] [--events N] [--paced N] [--rate N/s]\n"
-                    "                  [--requests N] [--only SUBSTRING]\n");
+                    "                  [--requests N] [--only NAME|SUBSTRING]\n");
     return 2;
 }
 
@@ -671,7 +713,7 @@ int main(int argc, char **argv)
         return child(argv[2], strtoull(argv[4], NULL, 10));
     }
     int rounds = 5;
-    const char *only = NULL; /* --only SUBSTRING: the systems whose name has it (profiling) */
+    const char *only = NULL; /* --only NAME or SUBSTRING (profiling): see selected() */
     uint64_t events = 200000, paced = 20000, rate = 20000, requests = 2000;
     for (int i = 1; i + 1 < argc; i += 2) {
         uint64_t v = strtoull(argv[i + 1], NULL, 10);
@@ -709,13 +751,14 @@ int main(int argc, char **argv)
         rr50[2][MAX_ROUNDS], rr99[2][MAX_ROUNDS];
     uint64_t lost = 0;
     struct result (*run[SYSTEMS])(uint64_t, uint64_t) = {
-        run_local, run_local_exported, run_bridge, run_raw, run_bridge_js, run_raw_js};
+        run_local,     run_local_exported, run_bridge,   run_raw,
+        run_bridge_js, run_raw_js,         run_raw_js_id};
     printf("%d rounds, %" PRIu64 " events for throughput, %" PRIu64 " at %" PRIu64
            "/s for latency, %" PRIu64 " requests, 128 B\n",
            rounds, events, paced, rate, requests);
     for (int r = 0; r < rounds; r++) {
         for (int s = 0; s < SYSTEMS; s++) { /* interleaved: each round runs all */
-            if (only && !strstr(names[s], only))
+            if (!selected(s, only))
                 continue;
             struct result t = run[s](events, 0), l = run[s](paced, rate);
             tput[s][r] = t.rate;
@@ -723,7 +766,7 @@ int main(int argc, char **argv)
             p50[s][r] = (double)l.p50 / 1000;
             p99[s][r] = (double)l.p99 / 1000;
             lost += t.lost + l.lost;
-            printf("round %d  %-24s %10.0f ev/s  p50 %8.1f us  p99 %8.1f us  lost %" PRIu64,
+            printf("round %d  %-33s %10.0f ev/s  p50 %8.1f us  p99 %8.1f us  lost %" PRIu64,
                    r + 1, names[s], t.rate, p50[s][r], p99[s][r], t.lost + l.lost);
             if (t.stored > 0)
                 printf("  stored %.0f ev/s", t.stored);
@@ -742,7 +785,7 @@ int main(int argc, char **argv)
      * their median: steadier than a ratio of medians on a noisy machine. */
     printf("\nmedians over %d rounds (ratio: the median of the rounds' ratios)\n", rounds);
     for (int s = 0; s < SYSTEMS; s++) {
-        if (only && !strstr(names[s], only))
+        if (!selected(s, only))
             continue;
         double ratio[MAX_ROUNDS], stored_ratio[MAX_ROUNDS];
         int base = baseline[s];
@@ -751,11 +794,11 @@ int main(int argc, char **argv)
             stored_ratio[r] = stored[base][r] > 0 ? stored[s][r] / stored[base][r] : 0;
         }
         double t = median(tput[s], rounds);
-        printf("%-24s %10.0f ev/s (%.2fx %s)  p50 %8.1f us  p99 %8.1f us\n", names[s], t,
+        printf("%-33s %10.0f ev/s (%.2fx %s)  p50 %8.1f us  p99 %8.1f us\n", names[s], t,
                median(ratio, rounds), names[base], median(p50[s], rounds),
                median(p99[s], rounds));
         if (median(stored[s], rounds) > 0) /* JetStream: acknowledged publishes */
-            printf("%-24s %10.0f ev/s stored and acknowledged (%.2fx)\n", "",
+            printf("%-33s %10.0f ev/s stored and acknowledged (%.2fx)\n", "",
                    median(stored[s], rounds), median(stored_ratio, rounds));
     }
     if (!only || strstr("request-reply", only))
