@@ -452,7 +452,7 @@ START_TEST(server_down_at_start)
 }
 END_TEST
 
-/* ---- TLS: a CA of the test's own (openssl; EC keys, quick to make) ---- */
+/* ---- TLS: a CA of the test's own (make_certs.sh) ---- */
 
 struct pki {
     char dir[32];
@@ -470,17 +470,8 @@ static void pki_make(struct pki *p)
     snprintf(p->server_key, sizeof(p->server_key), "%s/server.key", p->dir);
     snprintf(p->client_cert, sizeof(p->client_cert), "%s/client.pem", p->dir);
     snprintf(p->client_key, sizeof(p->client_key), "%s/client.key", p->dir);
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "(cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
-             "openssl req -x509 $K -days 1 -keyout ca.key -out ca.pem -subj /CN=bus-test-ca && "
-             "echo subjectAltName=IP:127.0.0.1 >server.ext && "
-             "echo extendedKeyUsage=clientAuth >client.ext && "
-             "for who in server client; do "
-             "openssl req $K -keyout $who.key -out $who.csr -subj /CN=bus-test-$who && "
-             "openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
-             "-extfile $who.ext -out $who.pem || exit 1; done) >/dev/null 2>&1",
-             p->dir);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "sh %s %s", MAKE_CERTS, p->dir);
     ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -541,8 +532,9 @@ static int reply_tls(const bus_event_t *ev, void *ctx)
 /* Mutual TLS: a server that verifies client certificates (--tlsverify).
  * With the CA, certificate and key, two bridges connect and a request
  * goes from one bus to the other and its reply back; without the client
- * certificate the server refuses it: -EACCES, and the error says why
- * (cnats alone would say "Expected 'PONG', got ''"). */
+ * certificate, or with one the server does not trust, the server refuses
+ * it: -EACCES, and the error says why (cnats alone would say "Expected
+ * 'PONG', got ''"). */
 START_TEST(tls_client_certificate)
 {
     struct pki pki;
@@ -578,6 +570,19 @@ START_TEST(tls_client_certificate)
     bus_unsubscribe(sub);
     local_stop(&asker);
     local_stop(&answerer);
+    nats_server_stop(&s);
+    /* A server that trusts another CA (its own certificate as the only
+     * one): the client certificate is refused, and the error says so. */
+    s.extra[6] = pki.server_cert;
+    ck_assert(nats_server_start(&s));
+    bus_t *bus = new_bus(1);
+    tls_config(&cfg, s.url, pki.ca, pki.client_cert, pki.client_key);
+    rc = bus_nats_create(bus, &cfg, &nats);
+    ck_assert_msg(rc == -EACCES, "%d: %s", rc, bus_nats_last_error());
+    ck_assert_msg(strstr(bus_nats_last_error(), "refused tls_cert_file"), "%s",
+                  bus_nats_last_error());
+    fprintf(stderr, "%s\n", bus_nats_last_error());
+    bus_destroy(bus);
     nats_server_stop(&s);
     pki_remove(&pki);
 }
