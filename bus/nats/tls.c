@@ -1,7 +1,7 @@
 /* tls.c - the TLS side of bus_nats_create(): the configuration's files
- * checked before any connection (cnats would only fail on them, or worse,
- * connect without them and let the server refuse), and the words for a
- * server that refuses the client for want of a certificate. */
+ * checked before any connection (readable, in pairs, loadable; the error
+ * names the file), and the words for a server that refuses the client for
+ * want of a certificate it trusts. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -57,10 +57,10 @@ static int check_loadable(const bus_nats_config_t *cfg)
 
 int bus__nats_check_tls(const bus_nats_config_t *cfg)
 {
-    if (!cfg->tls_cert_file != !cfg->tls_key_file)
-        return bus__nats_fail_text(-EINVAL, cfg->tls_cert_file
-                                                ? "bus_nats_create: tls_cert_file without tls_key_file"
-                                                : "bus_nats_create: tls_key_file without tls_cert_file");
+    if (cfg->tls_cert_file && !cfg->tls_key_file)
+        return bus__nats_fail_text(-EINVAL, "bus_nats_create: tls_cert_file without tls_key_file");
+    if (cfg->tls_key_file && !cfg->tls_cert_file)
+        return bus__nats_fail_text(-EINVAL, "bus_nats_create: tls_key_file without tls_cert_file");
     const struct {
         const char *key, *path;
     } files[] = {{"tls_ca_file", cfg->tls_ca_file},

@@ -482,7 +482,7 @@ static void pki_remove(const struct pki *p)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-/* A bridge to @url with @cfg's TLS files, no export, no import. */
+/* @cfg: a bridge to @url with these TLS files (NULL: none), no export or import. */
 static void tls_config(bus_nats_config_t *cfg, const char *url, const char *ca, const char *cert,
                        const char *key)
 {
