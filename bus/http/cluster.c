@@ -155,7 +155,22 @@ int cluster_config_args(struct cluster_cfg **cfg, const char *const *args, unsig
     struct cluster_cfg *c = cfg_of(cfg);
     if (!c)
         return -ENOMEM;
+    /* The TLS files: strings of ours (see strings[]), set as [nats]'s. */
+    static const struct {
+        const char *flag, *key;
+    } tls_flags[] = {{"--nats-tls-ca", "tls_ca_file"},
+                     {"--nats-tls-cert", "tls_cert_file"},
+                     {"--nats-tls-key", "tls_key_file"}};
     for (unsigned i = 0; i + 1 < nargs; i += 2) {
+        size_t t = 0;
+        while (t < sizeof(tls_flags) / sizeof(tls_flags[0]) && strcmp(args[i], tls_flags[t].flag))
+            t++;
+        if (t < sizeof(tls_flags) / sizeof(tls_flags[0])) {
+            int rc = cluster_config_key(cfg, tls_flags[t].key, args[i + 1], why, why_size);
+            if (rc)
+                return rc;
+            continue;
+        }
         int rc = bus_nats_config_parse(&c->nats, args[i], args[i + 1]);
         if (rc == -ENOENT) {
             snprintf(why, why_size, "%s: unknown option", args[i]);
@@ -220,6 +235,8 @@ int cluster_start(struct bus_http *gw, char *why, size_t why_size)
         return rc;
     }
     rc = bus_nats_create(gw->bus, n, &gw->cluster->bridge);
+    if (rc == -ENOENT) /* a TLS file not there: a bad configuration (exit 2), */
+        rc = -EINVAL;  /* and not the bus's -ENOENT (no subscriber) */
     if (rc) {
         char servers[sizeof(n->servers) + 64];
         masked_servers(n->servers, servers, sizeof(servers));

@@ -2,7 +2,8 @@
  *
  *   bus-gateway --listen HOST:PORT [--config FILE] [--workers N] [--data-dir DIR]
  *               [--nats URL[,URL...] [--export PATTERN]... [--import PATTERN[@GROUP]]...
- *                [--nats-prefix PREFIX] [--jetstream STREAM]]
+ *                [--nats-prefix PREFIX] [--jetstream STREAM]
+ *                [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE]]
  *
  * The NATS flags are passed to the library as they are (bus_http_config_t
  * nats_args), which checks them: docs/scale-out.md.
@@ -30,7 +31,8 @@ static int usage(const char *why)
             "bus-gateway: %s\n"
             "usage: bus-gateway --listen HOST:PORT [--config FILE] [--workers N] [--data-dir DIR]\n"
             "         [--nats URL[,URL...] [--export PATTERN]... [--import PATTERN[@GROUP]]...\n"
-            "          [--nats-prefix PREFIX] [--jetstream STREAM]]\n",
+            "          [--nats-prefix PREFIX] [--jetstream STREAM]\n"
+            "          [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE]]\n",
             why);
     return 2;
 }

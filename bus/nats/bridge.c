@@ -117,14 +117,40 @@ static int check_config(const bus_nats_config_t *cfg)
         return bus__nats_fail_text(-EINVAL, "bus_nats_create: export_buf_bytes under 2");
     if (strlen(cfg->subject_prefix) >= BUS_NATS_NAME_MAX)
         return bus__nats_fail_text(-EINVAL, "bus_nats_create: subject_prefix not terminated");
-    return 0;
+    return bus__nats_check_tls(cfg);
+}
+
+/* The first connection failed. A server that verifies client certificates
+ * ends the TLS session of a client it does not accept without a word cnats
+ * can report (TLS 1.3: after the client's side of the handshake, so cnats
+ * says "Expected 'PONG', got ''" or that the connection closed): when the
+ * server's INFO says it verifies clients, the bridge says so. */
+static int connect_failed(const bus_nats_config_t *cfg, natsStatus s)
+{
+    bool silent = s == NATS_PROTOCOL_ERROR || s == NATS_CONNECTION_CLOSED ||
+                  s == NATS_IO_ERROR || s == NATS_SSL_ERROR;
+    if (!silent || !bus__nats_server_verifies_clients(cfg))
+        return bus__nats_fail(s, "bus_nats_create: connect");
+    char why[1024], cnats[512];
+    bus__nats_fail(s, "cnats");
+    snprintf(cnats, sizeof(cnats), "%s", bus_nats_last_error());
+    if (cfg->tls_cert_file)
+        snprintf(why, sizeof(why),
+                 "bus_nats_create: connect: the server verifies TLS client certificates "
+                 "(tls_verify) and refused tls_cert_file %s: is it signed by a CA the server "
+                 "trusts? (%s)", cfg->tls_cert_file, cnats);
+    else
+        snprintf(why, sizeof(why),
+                 "bus_nats_create: connect: the server requires a TLS client certificate "
+                 "(tls_verify): set tls_cert_file and tls_key_file (%s)", cnats);
+    return bus__nats_fail_text(-EACCES, why);
 }
 
 static int start(struct bus_nats *b, const bus_nats_config_t *cfg)
 {
     natsStatus s = open_connection(b, cfg, false, &b->nc);
     if (s != NATS_OK)
-        return bus__nats_fail(s, "bus_nats_create: connect");
+        return connect_failed(cfg, s);
     s = open_connection(b, cfg, true, &b->asap);
     if (s != NATS_OK)
         return bus__nats_fail(s, "bus_nats_create: connect (requests)");

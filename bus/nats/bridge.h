@@ -142,5 +142,11 @@ natsStatus bus__nats_discovery_start(struct bus_nats *b, const bus_nats_config_t
 /* error.c: errno for a cnats status; records the detail; returns -errno. */
 int bus__nats_fail(natsStatus s, const char *what);
 int bus__nats_fail_text(int err, const char *what);
+/* tls.c: the TLS files checked (readable, in pairs, loadable), 0 or an
+ * error with bus_nats_last_error() naming the file; and whether the
+ * server's INFO says it verifies client certificates (a probe, for the
+ * words of a failed connect). */
+int bus__nats_check_tls(const bus_nats_config_t *cfg);
+bool bus__nats_server_verifies_clients(const bus_nats_config_t *cfg);
 
 #endif

@@ -75,8 +75,10 @@ typedef struct bus_nats_config {
     const char *user;     /* user/password authentication */
     const char *password;
     /* TLS: used when a URL says tls:// or the server requires it (cnats
-     * switches by itself); the CA file verifies the server, the
-     * certificate and key authenticate the client. NULL = the system's. */
+     * switches by itself); the CA file verifies the server (NULL = the
+     * system's CAs), the certificate and key (PEM, both or neither)
+     * authenticate the client to a server that verifies clients (mutual
+     * TLS; NULL = none). bus_nats_create() reads them before connecting. */
     const char *tls_ca_file;
     const char *tls_cert_file;
     const char *tls_key_file;
@@ -186,10 +188,16 @@ BUS_API int bus_nats_config_parse(bus_nats_config_t *cfg, const char *flag, cons
  * retry_on_failed_connect and no server up, at once.
  * Thread-safety: any thread except a worker of @bus.
  * Errors: -EINVAL (NULL argument, no server, a malformed URL or pattern,
- * export_buf_bytes under 2; bus_nats_last_error() says which),
- * -ECONNREFUSED (no server reachable, retry_on_failed_connect false),
- * -EACCES (authentication or TLS refused), -EAGAIN (the exporter thread
- * cannot be created), -ENOMEM, and the errors of bus_subscribe_pattern().
+ * export_buf_bytes under 2, tls_cert_file without tls_key_file or the
+ * reverse, a TLS file that is not PEM or a key not the certificate's;
+ * bus_nats_last_error() says which), the errno of open() for a TLS file
+ * that cannot be read (-ENOENT, -EACCES: before any connection attempt;
+ * bus_nats_last_error() names the file), -ECONNREFUSED (no server
+ * reachable, retry_on_failed_connect false), -EACCES (authentication or
+ * TLS refused; a server that requires a client certificate and got none,
+ * or refused it, is named as such: its INFO says tls_verify), -EAGAIN
+ * (the exporter thread cannot be created), -ENOMEM, and the errors of
+ * bus_subscribe_pattern().
  */
 BUS_API int bus_nats_create(bus_t *bus, const bus_nats_config_t *cfg, bus_nats_t **out);
 

@@ -23,6 +23,7 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+MAKE_CERTS = os.path.join(HERE, "..", "nats", "make_certs.sh")  # a CA and certificates
 PEER = None
 sys.path.insert(0, HERE)
 import test_gateway  # noqa: E402  (the Gateway helper)
@@ -169,6 +170,45 @@ import = orders.>
             self.assertEqual(gw.stop()[0], 0)
         finally:
             secured.stop()
+
+    def test_tls_client_certificate(self):
+        """A nats-server that verifies client certificates (--tlsverify): a
+        gateway connects with the CA, its certificate and key ([nats] keys,
+        or the flags) and events flow; with the CA alone (exit 1), or a
+        certificate file that is not there (exit 2), it says what is wrong."""
+        certs = tempfile.mkdtemp(prefix="bus-cluster-tls-")
+        try:
+            subprocess.run(["sh", MAKE_CERTS, certs], check=True, timeout=30)
+            ca, cert, key = (os.path.join(certs, f) for f in ("ca.pem", "client.pem", "client.key"))
+            self.nats.stop()
+            self.nats = NatsServer(extra=[
+                "--tlsverify", "--tlscacert", ca, "--tlscert", os.path.join(certs, "server.pem"),
+                "--tlskey", os.path.join(certs, "server.key")])
+            a = self.gateway(config=f"""
+[nats]
+servers = {self.nats.url}
+export = tls.>
+tls_ca_file = {ca}
+tls_cert_file = {cert}
+tls_key_file = {key}
+""")
+            b = self.gateway("--import", "tls.>", "--nats-tls-ca", ca, "--nats-tls-cert", cert,
+                             "--nats-tls-key", key)
+            self.assertEqual(a.publish("tls.t", b"[1]", "application/json")[0], 202)
+            self.assertEqual([e["data"] for e in b.events("tls.t", 1)], [[1]])
+            cases = [  # refused by the server: 1; a bad command line: 2
+                (["--nats-tls-ca", ca], 1, "requires a TLS client certificate"),
+                (["--nats-tls-ca", ca, "--nats-tls-cert", cert + ".gone", "--nats-tls-key", key],
+                 2, f"tls_cert_file {cert}.gone: No such file or directory"),
+            ]
+            for args, code, words in cases:
+                p = subprocess.run([test_gateway.GATEWAY, "--listen", "127.0.0.1:0", "--nats",
+                                    self.nats.url, *args], capture_output=True, timeout=30)
+                self.assertEqual(p.returncode, code, (args, p.stderr))
+                self.assertIn(words, p.stderr.decode(), args)
+                self.assertEqual(p.stdout, b"")  # never said it was listening
+        finally:
+            shutil.rmtree(certs, ignore_errors=True)
 
     def test_queue_group_across_gateways_gets_each_event_once(self):
         a = self.gateway("--export", "jobs.>")

@@ -452,31 +452,64 @@ START_TEST(server_down_at_start)
 }
 END_TEST
 
+/* ---- TLS: a CA of the test's own (make_certs.sh) ---- */
+
+struct pki {
+    char dir[32];
+    char ca[64], server_cert[64], server_key[64], client_cert[64], client_key[64];
+};
+
+/* Makes, in a temporary directory, a CA and a server and a client
+ * certificate it signed (the server's for IP 127.0.0.1). */
+static void pki_make(struct pki *p)
+{
+    snprintf(p->dir, sizeof(p->dir), "/tmp/bus-nats-tls-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(p->dir));
+    snprintf(p->ca, sizeof(p->ca), "%s/ca.pem", p->dir);
+    snprintf(p->server_cert, sizeof(p->server_cert), "%s/server.pem", p->dir);
+    snprintf(p->server_key, sizeof(p->server_key), "%s/server.key", p->dir);
+    snprintf(p->client_cert, sizeof(p->client_cert), "%s/client.pem", p->dir);
+    snprintf(p->client_key, sizeof(p->client_key), "%s/client.key", p->dir);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "sh %s %s", MAKE_CERTS, p->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void pki_remove(const struct pki *p)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", p->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* @cfg: a bridge to @url with these TLS files (NULL: none), no export or import. */
+static void tls_config(bus_nats_config_t *cfg, const char *url, const char *ca, const char *cert,
+                       const char *key)
+{
+    bus_nats_config_init(cfg);
+    ck_assert_ok(bus_nats_config_parse(cfg, "--nats", url));
+    cfg->tls_ca_file = ca;
+    cfg->tls_cert_file = cert;
+    cfg->tls_key_file = key;
+}
+
 /* A server that requires TLS, reached with a nats:// URL: cnats switches
- * to TLS; the certificate (made here by openssl) verified with tls_ca_file,
- * refused without it. */
+ * to TLS; the server's certificate verified with tls_ca_file, refused
+ * without it. */
 START_TEST(tls_when_the_server_asks)
 {
-    char dir[] = "/tmp/bus-nats-tls-XXXXXX", cert[64], key[64], cmd[512];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-    snprintf(key, sizeof(key), "%s/key.pem", dir);
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
-             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null",
-             key, cert);
-    ck_assert_int_eq(system(cmd), 0);
-    struct nats_server s = {.extra = {"--tls", "--tlscert", cert, "--tlskey", key}};
+    struct pki pki;
+    pki_make(&pki);
+    struct nats_server s = {.extra = {"--tls", "--tlscert", pki.server_cert, "--tlskey",
+                                      pki.server_key}};
     ck_assert(nats_server_start(&s));
     bus_t *bus = new_bus(1);
     bus_nats_config_t cfg;
-    bus_nats_config_init(&cfg);
-    ck_assert_ok(bus_nats_config_parse(&cfg, "--nats", s.url));
-    cfg.connect_timeout_ms = 2000;
+    tls_config(&cfg, s.url, NULL, NULL, NULL);
     bus_nats_t *nats = NULL;
     int rc = bus_nats_create(bus, &cfg, &nats); /* the system's CAs do not know it */
     ck_assert_msg(rc == -EACCES, "%d: %s", rc, bus_nats_last_error());
-    cfg.tls_ca_file = cert;
+    cfg.tls_ca_file = pki.ca;
     ck_assert_ok(bus_nats_create(bus, &cfg, &nats));
     bus_nats_stats_t st;
     ck_assert_ok(bus_nats_stats(nats, &st));
@@ -484,8 +517,114 @@ START_TEST(tls_when_the_server_asks)
     bus_nats_destroy(nats);
     bus_destroy(bus);
     nats_server_stop(&s);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    pki_remove(&pki);
+}
+END_TEST
+
+static int reply_tls(const bus_event_t *ev, void *ctx)
+{
+    (void)ctx;
+    char out[64];
+    int n = snprintf(out, sizeof(out), "re:%.*s", (int)ev->size, (const char *)ev->data);
+    return bus_reply(ev, out, (size_t)n);
+}
+
+/* Mutual TLS: a server that verifies client certificates (--tlsverify).
+ * With the CA, certificate and key, two bridges connect and a request
+ * goes from one bus to the other and its reply back; without the client
+ * certificate, or with one the server does not trust, the server refuses
+ * it: -EACCES, and the error says why (cnats alone would say "Expected
+ * 'PONG', got ''"). */
+START_TEST(tls_client_certificate)
+{
+    struct pki pki;
+    pki_make(&pki);
+    struct nats_server s = {.extra = {"--tlsverify", "--tlscert", pki.server_cert, "--tlskey",
+                                      pki.server_key, "--tlscacert", pki.ca}};
+    ck_assert(nats_server_start(&s));
+    struct local asker, answerer;
+    bus_nats_config_t cfg;
+    tls_config(&cfg, s.url, pki.ca, pki.client_cert, pki.client_key);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--import", "mtls.>"));
+    local_start_with(&answerer, &cfg);
+    bus_topic_t *t;
+    bus_sub_t *sub;
+    ck_assert_ok(bus_topic_open(answerer.bus, "mtls.echo", NULL, &t));
+    ck_assert_ok(bus_subscribe(t, reply_tls, NULL, &sub));
+    tls_config(&cfg, s.url, pki.ca, pki.client_cert, pki.client_key);
+    ck_assert_ok(bus_nats_config_parse(&cfg, "--export", "mtls.>"));
+    local_start_with(&asker, &cfg);
+    struct reply r;
+    ck_assert_ok(request(&asker, "mtls.echo", "hello", 5 * SECOND, &r));
+    ck_assert_int_eq((int)r.size, 8);
+    ck_assert(memcmp(r.data, "re:hello", 8) == 0);
+    /* The CA but no client certificate: the server ends the handshake. */
+    tls_config(&cfg, s.url, pki.ca, NULL, NULL);
+    bus_nats_t *nats = NULL;
+    int rc = bus_nats_create(asker.bus, &cfg, &nats);
+    ck_assert_msg(rc == -EACCES, "%d: %s", rc, bus_nats_last_error());
+    ck_assert_msg(strstr(bus_nats_last_error(), "requires a TLS client certificate"), "%s",
+                  bus_nats_last_error());
+    fprintf(stderr, "%s\n", bus_nats_last_error());
+    ck_assert_ptr_null(nats);
+    bus_unsubscribe(sub);
+    local_stop(&asker);
+    local_stop(&answerer);
+    nats_server_stop(&s);
+    /* A server that trusts another CA (its own certificate as the only
+     * one): the client certificate is refused, and the error says so. */
+    s.extra[6] = pki.server_cert;
+    ck_assert(nats_server_start(&s));
+    bus_t *bus = new_bus(1);
+    tls_config(&cfg, s.url, pki.ca, pki.client_cert, pki.client_key);
+    rc = bus_nats_create(bus, &cfg, &nats);
+    ck_assert_msg(rc == -EACCES, "%d: %s", rc, bus_nats_last_error());
+    ck_assert_msg(strstr(bus_nats_last_error(), "refused tls_cert_file"), "%s",
+                  bus_nats_last_error());
+    fprintf(stderr, "%s\n", bus_nats_last_error());
+    bus_destroy(bus);
+    nats_server_stop(&s);
+    pki_remove(&pki);
+}
+END_TEST
+
+/* TLS files that are missing, or not what they should be: bus_nats_create()
+ * fails before connecting (the server is down: a connection attempt
+ * would say -ECONNREFUSED), and the error names the file. */
+START_TEST(tls_files_checked_before_connecting)
+{
+    struct pki pki;
+    pki_make(&pki);
+    char url[64], missing[64];
+    snprintf(url, sizeof(url), "nats://127.0.0.1:%d", free_port());
+    snprintf(missing, sizeof(missing), "%s/nowhere.pem", pki.dir);
+    const struct {
+        const char *ca, *cert, *key;
+        int rc;
+        const char *words;
+    } cases[] = {
+        {missing, NULL, NULL, -ENOENT, "tls_ca_file"},
+        {pki.ca, missing, pki.client_key, -ENOENT, "tls_cert_file"},
+        {pki.ca, pki.client_cert, missing, -ENOENT, "tls_key_file"},
+        {pki.ca, pki.client_cert, NULL, -EINVAL, "tls_key_file"},
+        {pki.ca, NULL, pki.client_key, -EINVAL, "tls_cert_file"},
+        {pki.client_key, NULL, NULL, -EINVAL, "tls_ca_file"},               /* not a certificate */
+        {pki.ca, pki.client_cert, pki.server_key, -EINVAL, "tls_key_file"}, /* not its key */
+    };
+    bus_t *bus = new_bus(1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bus_nats_config_t cfg;
+        tls_config(&cfg, url, cases[i].ca, cases[i].cert, cases[i].key);
+        bus_nats_t *nats = NULL;
+        int rc = bus_nats_create(bus, &cfg, &nats);
+        const char *why = bus_nats_last_error();
+        fprintf(stderr, "%s\n", why);
+        ck_assert_msg(rc == cases[i].rc, "case %zu: %d: %s", i, rc, why);
+        ck_assert_msg(strstr(why, cases[i].words), "case %zu: %s", i, why);
+        ck_assert_ptr_null(nats);
+    }
+    bus_destroy(bus);
+    pki_remove(&pki);
 }
 END_TEST
 
@@ -1002,6 +1141,8 @@ int main(void)
     tcase_add_test(alone, bad_urls_and_flags);
     tcase_add_test(alone, server_down_at_start);
     tcase_add_test(alone, tls_when_the_server_asks);
+    tcase_add_test(alone, tls_client_certificate);
+    tcase_add_test(alone, tls_files_checked_before_connecting);
     tcase_add_test(alone, user_password_and_token);
     suite_add_tcase(s, alone);
     TCase *tc = tcase_create("with a server");
