@@ -7,13 +7,6 @@
 #include "bus/inbox.h"
 #include "helpers.h"
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 #define SECOND INT64_C(1000000000)
 
 static bus_inbox_t *open_inbox(bus_topic_t *t, uint32_t capacity, int full, uint64_t block_ns)
@@ -319,8 +312,7 @@ static void take_overfilled(struct overfilled *o, uint32_t first)
     for (uint32_t i = first; i < first + 4; i++)
         take_payload(o->in, i);
     /* Dropped events are the inbox's business: the handler succeeded. */
-    bus_topic_stats_t ts;
-    ck_assert_ok(bus_topic_stats(o->topic, &ts));
+    bus_topic_stats_t ts = topic_stats(o->topic);
     ck_assert_uint_eq(ts.handler_errors, 0);
     ck_assert_int_eq(bus_inbox_close(o->in), 0);
     ck_assert_ok(bus_destroy(o->bus));
@@ -457,8 +449,7 @@ START_TEST(close_from_a_handler_does_not_wait)
     bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
     bus_topic_t *ctl = new_topic(bus, "ctl", 64, BUS_FULL_BLOCK, 0);
     struct closer c = {.in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0), .rc = -1};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(ctl, close_inbox, &c, &sub));
+    subscribe(ctl, close_inbox, &c);
     publish_n(t, 3);
     ck_assert_ok(bus_flush(bus));
     publish_n(ctl, 1);
@@ -484,8 +475,7 @@ START_TEST(a_handler_may_poll_but_not_wait)
     bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
     bus_topic_t *other = new_topic(bus, "other", 64, BUS_FULL_BLOCK, 0);
     struct waiter w = {.in = open_inbox(other, 8, BUS_INBOX_BLOCK, 0), .rc = 1};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, poll_on_worker, &w, &sub));
+    subscribe(t, poll_on_worker, &w);
     publish_n(t, 1);
     ck_assert_ok(bus_flush(bus));
     ck_assert_int_eq(w.rc, -EDEADLK);

@@ -5,13 +5,6 @@
 
 #include "helpers.h"
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_until(uint64_t ns)
 {
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
@@ -54,8 +47,7 @@ START_TEST(steady_publisher)
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "r.steady", 8192, BUS_FULL_BLOCK, 0);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_only, &c, &sub));
+    subscribe(t, count_only, &c);
     bus_topic_metrics_t m;
     ck_assert_ok(bus_topic_metrics(t, &m)); /* starts the sampler */
     ck_assert(m.publish_rate_1s == 0 && m.publish_rate_10s == 0);
@@ -101,8 +93,7 @@ START_TEST(oldest_age)
     gate_init(&gate);
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "r.age", 64, BUS_FULL_BLOCK, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, wait_at_gate, &gate, &sub));
+    subscribe(t, wait_at_gate, &gate);
     bus_topic_metrics_t m;
     ck_assert_ok(bus_topic_metrics(t, &m));
     ck_assert_uint_eq(m.oldest_age_ns, 0);
@@ -139,8 +130,7 @@ START_TEST(oldest_age_keyed)
     gate_init(&gate);
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "r.keyed", 64, BUS_FULL_BLOCK, BUS_TOPIC_KEYED);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, wait_at_gate, &gate, &sub));
+    subscribe(t, wait_at_gate, &gate);
     ck_assert_ok(bus_publish_keyed(t, 7, "a", 1));
     uint64_t after_publish = now_ns();
     gate_await_waiters(&gate, 1);
@@ -195,8 +185,7 @@ START_TEST(whole_bus)
     bus_topic_t *a = new_topic(bus, "r.a", 64, BUS_FULL_BLOCK, 0);
     bus_topic_t *b = new_topic(bus, "r.b", 4, BUS_FULL_DROP, BUS_TOPIC_PARALLEL);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(a, count_only, &c, &sub));
+    bus_sub_t *sub = subscribe(a, count_only, &c);
     ck_assert_ok(bus_subscribe(b, spin_50ms, NULL, &sub));
     for (int i = 0; i < 10; i++) {
         ck_assert_ok(bus_publish(a, &i, sizeof(i)));
@@ -268,8 +257,7 @@ START_TEST(snapshots_while_events_flow)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "r.flow", 256, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_only, &c, &sub));
+    subscribe(t, count_only, &c);
     atomic_bool stop = false;
     struct reader r = {bus, t, &stop};
     pthread_t th[READERS];
