@@ -23,6 +23,28 @@ static inline void remove_dir(const char *dir)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* A bus of one worker, and @dir a new temporary journal directory. */
+static inline bus_t *new_bus_in_temp_dir(char dir[64])
+{
+    temp_dir(dir);
+    return new_bus(1);
+}
+
+/* Destroys @bus, then removes @dir and what is in it. */
+static inline void destroy_bus_and_dir(bus_t *bus, const char *dir)
+{
+    ck_assert_ok(bus_destroy(bus));
+    remove_dir(dir);
+}
+
+/* A durable consumer's stats (bus_durable_stats). */
+static inline bus_durable_stats_t durable_stats(bus_sub_t *sub)
+{
+    bus_durable_stats_t ds;
+    ck_assert_ok(bus_durable_stats(sub, &ds));
+    return ds;
+}
+
 static inline bus_topic_t *durable_topic(bus_t *bus, const char *dir, int sync,
                                          uint64_t segment_bytes, uint64_t retain_bytes)
 {

@@ -114,6 +114,38 @@ static inline bus_topic_t *new_topic(bus_t *bus, const char *name, uint32_t capa
     return t;
 }
 
+/* Subscribes @fn with @ctx to @t (bus_subscribe), checked to succeed. */
+static inline bus_sub_t *subscribe(bus_topic_t *t, bus_handler_fn fn, void *ctx)
+{
+    bus_sub_t *sub = NULL;
+    ck_assert_ok(bus_subscribe(t, fn, ctx, &sub));
+    return sub;
+}
+
+/* A topic's stats (bus_topic_stats) and a subscription's (bus_sub_stats),
+ * checked to be given. */
+static inline bus_topic_stats_t topic_stats(bus_topic_t *t)
+{
+    bus_topic_stats_t st;
+    ck_assert_ok(bus_topic_stats(t, &st));
+    return st;
+}
+
+static inline bus_sub_stats_t sub_stats(bus_sub_t *sub)
+{
+    bus_sub_stats_t ss;
+    ck_assert_ok(bus_sub_stats(sub, &ss));
+    return ss;
+}
+
+/* CLOCK_MONOTONIC in ns. */
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static inline void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

@@ -34,8 +34,7 @@ START_TEST(batch_keeps_array_order)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "batch", 64, BUS_FULL_BLOCK, 0);
     struct sequence_check c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, check_payload_matches_seq, &c, &sub));
+    subscribe(t, check_payload_matches_seq, &c);
     uint32_t values[1000];
     bus_msg_t *msgs = numbered(values, 1000);
     for (int round = 0; round < 5; round++) {
@@ -57,56 +56,47 @@ static bus_topic_t *held_topic(bus_t **bus, struct gate *gate, int policy)
     *bus = new_bus(1);
     bus_topic_t *t = new_topic(*bus, "held", CAPACITY, policy, 0);
     gate_init(gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, wait_at_gate, gate, &sub));
+    subscribe(t, wait_at_gate, gate);
     ck_assert_ok(bus_publish(t, NULL, 0));
     gate_await_waiters(gate, 1); /* one slot taken, CAPACITY - 1 free */
     return t;
 }
 
-START_TEST(fail_policy_accepts_what_fits)
+/* Publishes a batch of 40 onto a held topic of @policy twice: the first
+ * takes the CAPACITY - 1 free slots, the second (into a full ring) returns
+ * @second_rc and takes none. Returns the topic's stats once it drained. */
+static bus_topic_stats_t publish_40_twice_onto_held(int policy, int second_rc)
 {
     bus_t *bus;
     struct gate gate;
-    bus_topic_t *t = held_topic(&bus, &gate, BUS_FULL_FAIL);
+    bus_topic_t *t = held_topic(&bus, &gate, policy);
     uint32_t values[40];
     bus_msg_t *msgs = numbered(values, 40);
     size_t accepted = 99;
     ck_assert_ok(bus_publish_batch(t, msgs, 40, &accepted));
     ck_assert_uint_eq(accepted, CAPACITY - 1);
-    ck_assert_int_eq(bus_publish_batch(t, msgs, 40, &accepted), -EAGAIN);
+    ck_assert_int_eq(bus_publish_batch(t, msgs, 40, &accepted), second_rc);
     ck_assert_uint_eq(accepted, 0);
     gate_open(&gate);
     ck_assert_ok(bus_flush(bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.published, CAPACITY);
-    ck_assert_uint_eq(st.dropped, 0);
     ck_assert_ok(bus_destroy(bus));
     free(msgs);
+    return st;
+}
+
+START_TEST(fail_policy_accepts_what_fits)
+{
+    bus_topic_stats_t st = publish_40_twice_onto_held(BUS_FULL_FAIL, -EAGAIN);
+    ck_assert_uint_eq(st.dropped, 0);
 }
 END_TEST
 
 START_TEST(drop_policy_counts_the_rest)
 {
-    bus_t *bus;
-    struct gate gate;
-    bus_topic_t *t = held_topic(&bus, &gate, BUS_FULL_DROP);
-    uint32_t values[40];
-    bus_msg_t *msgs = numbered(values, 40);
-    size_t accepted = 99;
-    ck_assert_ok(bus_publish_batch(t, msgs, 40, &accepted));
-    ck_assert_uint_eq(accepted, CAPACITY - 1);
-    ck_assert_ok(bus_publish_batch(t, msgs, 40, &accepted));
-    ck_assert_uint_eq(accepted, 0);
-    gate_open(&gate);
-    ck_assert_ok(bus_flush(bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
-    ck_assert_uint_eq(st.published, CAPACITY);
+    bus_topic_stats_t st = publish_40_twice_onto_held(BUS_FULL_DROP, 0);
     ck_assert_uint_eq(st.dropped, 40 - (CAPACITY - 1) + 40);
-    ck_assert_ok(bus_destroy(bus));
-    free(msgs);
 }
 END_TEST
 
@@ -127,8 +117,7 @@ START_TEST(batch_rejects_bad_input_before_publishing)
     ck_assert_ok(bus_publish_batch(t, NULL, 0, &accepted));
     ck_assert_uint_eq(accepted, 0);
     ck_assert_ok(bus_flush(bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.published, 0);
     ck_assert_ok(bus_destroy(bus));
 }
@@ -158,8 +147,7 @@ START_TEST(batch_from_handler_onto_full_topic)
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "own", CAPACITY, BUS_FULL_BLOCK, 0);
     struct batch_from_handler b = {.topic = t, .rc = -1};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, republish_batch, &b, &sub));
+    subscribe(t, republish_batch, &b);
     ck_assert_ok(bus_publish(t, NULL, 0));
     ck_assert_ok(bus_flush(bus));
     ck_assert_ok(b.rc);

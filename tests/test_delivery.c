@@ -8,9 +8,8 @@ START_TEST(fan_out_in_order)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "orders.created", 64, BUS_FULL_BLOCK, 0);
     struct counter c[3] = {0};
-    bus_sub_t *subs[3];
     for (int i = 0; i < 3; i++)
-        ck_assert_ok(bus_subscribe(t, count_in_order, &c[i], &subs[i]));
+        subscribe(t, count_in_order, &c[i]);
     for (uint32_t i = 0; i < EVENTS; i++)
         ck_assert_ok(bus_publish(t, &i, sizeof(i)));
     ck_assert_ok(bus_flush(bus));
@@ -46,8 +45,7 @@ START_TEST(event_fields)
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "a", 8, BUS_FULL_BLOCK, 0);
     struct seen s = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, record, &s, &sub));
+    subscribe(t, record, &s);
     struct timespec before;
     clock_gettime(CLOCK_MONOTONIC, &before);
     uint64_t value = 0x1122334455667788u;
@@ -110,9 +108,8 @@ START_TEST(several_producers_one_ordered_topic)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "ticks", 256, BUS_FULL_BLOCK, 0);
     struct order_check o[2] = {0};
-    bus_sub_t *subs[2];
     for (int i = 0; i < 2; i++)
-        ck_assert_ok(bus_subscribe(t, check_producer_order, &o[i], &subs[i]));
+        subscribe(t, check_producer_order, &o[i]);
     pthread_t threads[PRODUCERS];
     struct producer_arg args[PRODUCERS];
     for (uint32_t i = 0; i < PRODUCERS; i++) {
@@ -158,16 +155,14 @@ START_TEST(parallel_topic_exactly_once)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "jobs", 128, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
     struct once o = {.hits = calloc(EVENTS, 1)};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, mark_once, &o, &sub));
+    subscribe(t, mark_once, &o);
     for (uint32_t i = 0; i < EVENTS; i++)
         ck_assert_ok(bus_publish(t, &i, sizeof(i)));
     ck_assert_ok(bus_flush(bus));
     for (uint32_t i = 0; i < EVENTS; i++)
         ck_assert_uint_eq(atomic_load(&o.hits[i]), 1);
     ck_assert_int_eq(atomic_load(&o.max_running), 2);
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.delivered, EVENTS);
     ck_assert_uint_eq(st.depth, 0);
     ck_assert_ok(bus_destroy(bus));
@@ -204,8 +199,7 @@ START_TEST(parallel_topic_helped_past_stuck_handler)
         new_topic(bus, "stuck", STUCK_CAPACITY, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
     struct stuck s = {.others = 0};
     gate_init(&s.gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, stuck_on_first, &s, &sub));
+    subscribe(t, stuck_on_first, &s);
     uint32_t v = 0;
     ck_assert_ok(bus_publish(t, &v, sizeof(v)));
     gate_await_waiters(&s.gate, 1); /* a worker holds event 1 */
@@ -215,8 +209,7 @@ START_TEST(parallel_topic_helped_past_stuck_handler)
         ck_assert_ok(bus_publish(t, &v, sizeof(v)));
     ck_assert_ok(bus_flush(bus));
     ck_assert_uint_eq(atomic_load(&s.others), STUCK_CAPACITY);
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.delivered, STUCK_CAPACITY + 1);
     ck_assert_ok(bus_destroy(bus));
 }
@@ -289,8 +282,7 @@ START_TEST(stats_add_up)
     for (uint32_t i = 0; i < 1001; i++)
         ck_assert_ok(bus_publish(t, &i, sizeof(i)));
     ck_assert_ok(bus_flush(bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.published, 1001);
     ck_assert_uint_eq(st.handler_errors, 501);         /* odd seqs 1..1001 */
     ck_assert_uint_eq(st.delivered, 1001 + 500);       /* counter + even seqs */
@@ -335,8 +327,7 @@ START_TEST(destroy_delivers_queued_events)
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "drain", 4096, BUS_FULL_BLOCK, 0);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, slow_count, &c, &sub));
+    subscribe(t, slow_count, &c);
     for (uint32_t i = 0; i < 4000; i++)
         ck_assert_ok(bus_publish(t, &i, sizeof(i)));
     ck_assert_ok(bus_destroy(bus));
@@ -355,8 +346,7 @@ START_TEST(event_without_subscriber_is_consumed)
         ck_assert_ok(rc);
     }
     ck_assert_ok(bus_flush(bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.published, 100);
     ck_assert_uint_eq(st.delivered, 0);
     ck_assert_uint_eq(st.depth, 0);
@@ -373,8 +363,7 @@ START_TEST(empty_payload)
     bus_topic_t *t;
     ck_assert_ok(bus_topic_open(bus, "signal", &cfg, &t));
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_only, &c, &sub));
+    subscribe(t, count_only, &c);
     ck_assert_ok(bus_publish(t, NULL, 0));
     ck_assert_int_eq(bus_publish(t, "x", 1), -EMSGSIZE);
     ck_assert_ok(bus_flush(bus));
@@ -411,8 +400,7 @@ START_TEST(payloads_of_every_size_intact)
     bus_topic_t *t;
     ck_assert_ok(bus_topic_open(bus, "sizes", &cfg, &t));
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, check_payload, &c, &sub));
+    subscribe(t, check_payload, &c);
     unsigned char buf[LARGEST + 1];
     for (size_t size = 0; size <= LARGEST; size++) {
         uint64_t seq = size + 1;

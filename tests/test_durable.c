@@ -13,8 +13,7 @@ static char dir[64];
 
 START_TEST(seqs_go_on_after_reopen)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_INTERVAL, 4096, 0);
     publish_seqs(t, 1, 300);
     bus_topic_stats_t st;
@@ -29,8 +28,7 @@ START_TEST(seqs_go_on_after_reopen)
     /* A plain subscriber sees the live events only, with seqs going on. */
     struct recorder r;
     recorder_init(&r);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, record, &r, &sub));
+    subscribe(t, record, &r);
     publish_seqs(t, 301, 10);
     ck_assert_ok(bus_flush(bus));
     ck_assert_uint_eq(r.n, 10);
@@ -44,15 +42,13 @@ START_TEST(seqs_go_on_after_reopen)
     bus_journal_config_init(&j);
     j.dir = dir;
     ck_assert_int_eq(bus_topic_open_durable(bus, "other", NULL, &j, &again), -EBUSY);
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
 START_TEST(consumer_resumes_where_it_stopped)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 1 << 16, 0);
     publish_seqs(t, 1, 100);
     struct recorder r;
@@ -81,23 +77,18 @@ START_TEST(consumer_resumes_where_it_stopped)
     ck_assert_uint_eq(r.n, 55);
     /* Shut down: the consumer is stopped, its handle still valid. */
     ck_assert_ok(bus_shutdown(bus));
-    bus_durable_stats_t ds;
-    ck_assert_ok(bus_durable_stats(sub, &ds));
+    bus_durable_stats_t ds = durable_stats(sub);
     ck_assert_uint_eq(ds.next_seq, 156);
     ck_assert_uint_eq(ds.acked, 55);
     ck_assert_uint_eq(ds.skipped, 0);
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(sub, &ss));
-    ck_assert_uint_eq(ss.delivered, 55);
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    ck_assert_uint_eq(sub_stats(sub).delivered, 55);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
 START_TEST(start_newest_and_replay)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 1 << 16, 0);
     publish_seqs(t, 1, 20);
     bus_sub_options_t opts;
@@ -118,8 +109,7 @@ START_TEST(start_newest_and_replay)
     ck_assert_uint_eq(newest.n, 3);
     ck_assert_uint_eq(replay.seqs[0], 15);
     ck_assert_uint_eq(replay.n, 9);
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
@@ -133,13 +123,11 @@ static int dead(const bus_event_t *ev, void *ctx)
 /* A failed call goes to the dead letters and counts as acknowledged. */
 START_TEST(failed_call_is_dead_lettered_and_acknowledged)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_topic_t *letters;
     ck_assert_ok(bus_dead_letter_topic(bus, NULL, &letters));
     atomic_ulong dead_seq = 0;
-    bus_sub_t *dsub;
-    ck_assert_ok(bus_subscribe(letters, dead, &dead_seq, &dsub));
+    subscribe(letters, dead, &dead_seq);
     bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_INTERVAL, 1 << 16, 0);
     struct recorder r;
     recorder_init(&r);
@@ -150,22 +138,16 @@ START_TEST(failed_call_is_dead_lettered_and_acknowledged)
     await_seq(&r, 5);
     ck_assert_ok(bus_shutdown(bus)); /* dead letters delivered, consumer stopped */
     ck_assert_uint_eq(atomic_load(&dead_seq), 3);
-    bus_durable_stats_t ds;
-    ck_assert_ok(bus_durable_stats(sub, &ds));
-    ck_assert_uint_eq(ds.next_seq, 6);
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(sub, &ss));
-    ck_assert_uint_eq(ss.handler_errors, 1);
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    ck_assert_uint_eq(durable_stats(sub).next_seq, 6);
+    ck_assert_uint_eq(sub_stats(sub).handler_errors, 1);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
 /* Retention deleted events a consumer had not read: it is told. */
 START_TEST(consumer_behind_retention_is_told)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 4096, 2 * 4096);
     struct recorder r;
     recorder_init(&r);
@@ -183,13 +165,10 @@ START_TEST(consumer_behind_retention_is_told)
     await_seq(&r, 1000);
     ck_assert_uint_eq(r.seqs[0], js.first_seq);
     ck_assert_ok(bus_shutdown(bus));
-    bus_durable_stats_t ds;
-    ck_assert_ok(bus_durable_stats(sub, &ds));
-    ck_assert_uint_eq(ds.skipped, js.first_seq - 1);
+    ck_assert_uint_eq(durable_stats(sub).skipped, js.first_seq - 1);
     ck_assert_uint_eq(r.skipped_from, 1);
     ck_assert_uint_eq(r.skipped_to, js.first_seq);
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
@@ -216,8 +195,7 @@ static int close_own_topic(const bus_event_t *ev, void *ctx)
  * join the consumer's own thread). */
 START_TEST(close_from_consumer_is_refused)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 1 << 16, 0);
     struct close_result r = {.lock = PTHREAD_MUTEX_INITIALIZER,
                              .cond = PTHREAD_COND_INITIALIZER};
@@ -229,8 +207,7 @@ START_TEST(close_from_consumer_is_refused)
         pthread_cond_wait(&r.cond, &r.lock); /* the test's timeout bounds it */
     pthread_mutex_unlock(&r.lock);
     ck_assert_int_eq(r.rc, -EDEADLK);
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
@@ -275,8 +252,7 @@ static int letter(const bus_event_t *ev, void *ctx)
 
 START_TEST(consumer_retries_in_place)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_topic_t *letters;
     ck_assert_ok(bus_dead_letter_topic(bus, NULL, &letters));
     struct attempts a = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -305,12 +281,10 @@ START_TEST(consumer_retries_in_place)
     ck_assert_uint_eq(a.letter_seq, 4);
     ck_assert_uint_eq(a.letter_attempts, 3);
     ck_assert_ok(bus_shutdown(bus));
-    bus_durable_stats_t ds;
-    ck_assert_ok(bus_durable_stats(sub, &ds));
+    bus_durable_stats_t ds = durable_stats(sub);
     ck_assert_uint_eq(ds.next_seq, 6); /* all acknowledged */
     ck_assert_uint_eq(ds.acked, 5);
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
@@ -321,8 +295,7 @@ static bus_topic_t *recorded_topic(bus_t *bus, int sync, struct recorder *r,
 {
     bus_topic_t *t = durable_topic(bus, dir, sync, 1 << 16, 0);
     recorder_init(r);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, record, r, &sub));
+    subscribe(t, record, r);
     durable_reports_init(d, t);
     return t;
 }
@@ -333,8 +306,7 @@ static bus_topic_t *recorded_topic(bus_t *bus, int sync, struct recorder *r,
  * wait for their sync, and the journal reopens with all of them. */
 START_TEST(on_durable_reports_each_event_after_its_sync)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     static struct recorder r;
     static struct durable_reports d;
     bus_topic_t *t = recorded_topic(bus, BUS_SYNC_ALWAYS, &r, &d);
@@ -360,8 +332,7 @@ START_TEST(on_durable_reports_each_event_after_its_sync)
     bus_journal_stats_t js;
     ck_assert_ok(bus_journal_stats(t, &js));
     ck_assert_uint_eq(js.last_seq, N);
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
@@ -369,8 +340,7 @@ END_TEST
  * the events reach subscribers without waiting for it. */
 START_TEST(on_durable_under_interval)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     static struct recorder r;
     static struct durable_reports d;
     bus_topic_t *t = recorded_topic(bus, BUS_SYNC_INTERVAL, &r, &d);
@@ -382,8 +352,7 @@ START_TEST(on_durable_under_interval)
         ck_assert_int_eq(d.status[i], 0);
         ck_assert_uint_eq(d.seqs[i], i + 1);
     }
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
@@ -400,8 +369,7 @@ static int wait_for_gate(const bus_event_t *ev, void *ctx)
  * journal: on_durable is told (-EAGAIN, seq 0) before the call returns. */
 START_TEST(on_durable_told_of_a_drop)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_topic_config_t cfg;
     bus_topic_config_init(&cfg);
     cfg.capacity = 2;
@@ -416,8 +384,7 @@ START_TEST(on_durable_told_of_a_drop)
     durable_reports_init(&d, t);
     /* The worker held in the first event's handler: the ring fills. */
     atomic_int gate = 0;
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, wait_for_gate, &gate, &sub));
+    subscribe(t, wait_for_gate, &gate);
     bus_publish_options_t opts;
     bus_publish_options_init(&opts);
     opts.on_durable = durable_report;
@@ -442,8 +409,7 @@ START_TEST(on_durable_told_of_a_drop)
     bus_journal_stats_t js;
     ck_assert_ok(bus_journal_stats(t, &js));
     ck_assert_uint_eq(js.last_seq, N - dropped); /* dropped ones not journaled */
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
@@ -475,8 +441,7 @@ static int collect(const bus_journal_record_t *rec, void *ctx)
  * durable topic (bus_publish_ex's opts.seq), and a position forgotten. */
 START_TEST(read_without_position_and_forget)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_topic_t *t = durable_topic(bus, dir, BUS_SYNC_NONE, 4096, 2 * 4096);
     uint64_t seq = 0, one = 3;
     bus_publish_options_t po;
@@ -518,15 +483,13 @@ START_TEST(read_without_position_and_forget)
     ck_assert_ok(bus_subscribe_durable(t, "gone", record, &rec, NULL, &sub));
     await_seq(&rec, 1000);
     ck_assert_uint_eq(rec.seqs[0], js.first_seq);
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
 START_TEST(bad_arguments)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_journal_config_t j;
     bus_journal_config_init(&j);
     bus_topic_t *t;
@@ -555,8 +518,7 @@ START_TEST(bad_arguments)
     popts.on_durable = never_called;
     ck_assert_int_eq(bus_publish_ex(plain, "a", 1, &popts), -EINVAL);
     ck_assert_int_eq(bus_publish_ex(t, "a", 1, &popts), -EINVAL); /* BUS_SYNC_NONE */
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 

@@ -12,16 +12,12 @@ struct held {
     bus_sub_t *sub;
 };
 
-static void hold_worker(struct held *h, int policy)
+static void hold_worker_and_fill(struct held *h, int policy)
 {
     h->bus = new_bus(1);
     h->topic = new_topic(h->bus, "full", CAPACITY, policy, 0);
     gate_init(&h->gate);
     ck_assert_ok(bus_subscribe(h->topic, wait_at_gate, &h->gate, &h->sub));
-}
-
-static void fill(struct held *h)
-{
     for (uint32_t i = 0; i < CAPACITY; i++)
         ck_assert_ok(bus_publish(h->topic, &i, sizeof(i)));
     gate_await_waiters(&h->gate, 1);
@@ -30,11 +26,9 @@ static void fill(struct held *h)
 START_TEST(capacity_is_exact)
 {
     struct held h;
-    hold_worker(&h, BUS_FULL_FAIL);
-    fill(&h);
+    hold_worker_and_fill(&h, BUS_FULL_FAIL);
     ck_assert_int_eq(bus_publish(h.topic, "x", 1), -EAGAIN);
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(h.topic, &st));
+    bus_topic_stats_t st = topic_stats(h.topic);
     ck_assert_uint_eq(st.depth, CAPACITY);
     ck_assert_uint_eq(st.high_water, CAPACITY);
     gate_open(&h.gate);
@@ -45,14 +39,12 @@ END_TEST
 START_TEST(fail_policy_returns_eagain_and_loses_nothing_accepted)
 {
     struct held h;
-    hold_worker(&h, BUS_FULL_FAIL);
-    fill(&h);
+    hold_worker_and_fill(&h, BUS_FULL_FAIL);
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(bus_publish(h.topic, "x", 1), -EAGAIN);
     gate_open(&h.gate);
     ck_assert_ok(bus_flush(h.bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(h.topic, &st));
+    bus_topic_stats_t st = topic_stats(h.topic);
     ck_assert_uint_eq(st.published, CAPACITY);
     ck_assert_uint_eq(st.delivered, CAPACITY);
     ck_assert_uint_eq(st.dropped, 0);
@@ -63,14 +55,12 @@ END_TEST
 START_TEST(drop_policy_counts_drops)
 {
     struct held h;
-    hold_worker(&h, BUS_FULL_DROP);
-    fill(&h);
+    hold_worker_and_fill(&h, BUS_FULL_DROP);
     for (int i = 0; i < 10; i++)
         ck_assert_ok(bus_publish(h.topic, "x", 1));
     gate_open(&h.gate);
     ck_assert_ok(bus_flush(h.bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(h.topic, &st));
+    bus_topic_stats_t st = topic_stats(h.topic);
     ck_assert_uint_eq(st.published, CAPACITY);
     ck_assert_uint_eq(st.dropped, 10);
     ck_assert_uint_eq(st.delivered, CAPACITY);
@@ -92,22 +82,29 @@ static void *publish_one(void *arg)
     return NULL;
 }
 
+/* Starts a thread that publishes one event onto @t (full: it waits). */
+static pthread_t start_publisher(struct blocked_publisher *b, bus_topic_t *t)
+{
+    memset(b, 0, sizeof(*b));
+    b->topic = t;
+    pthread_t thread;
+    pthread_create(&thread, NULL, publish_one, b);
+    return thread;
+}
+
 START_TEST(block_policy_waits_for_room)
 {
     struct held h;
-    hold_worker(&h, BUS_FULL_BLOCK);
-    fill(&h);
-    struct blocked_publisher b = {.topic = h.topic};
-    pthread_t thread;
-    pthread_create(&thread, NULL, publish_one, &b);
+    hold_worker_and_fill(&h, BUS_FULL_BLOCK);
+    struct blocked_publisher b;
+    pthread_t thread = start_publisher(&b, h.topic);
     sleep_ms(50);
     ck_assert_int_eq(atomic_load(&b.returned), 0); /* still waiting */
     gate_open(&h.gate);
     pthread_join(thread, NULL);
     ck_assert_ok(b.rc);
     ck_assert_ok(bus_flush(h.bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(h.topic, &st));
+    bus_topic_stats_t st = topic_stats(h.topic);
     ck_assert_uint_eq(st.delivered, CAPACITY + 1);
     ck_assert_ok(bus_destroy(h.bus));
 }
@@ -123,11 +120,9 @@ static void *shut_down_bus(void *bus)
 START_TEST(block_policy_gives_up_on_shutdown)
 {
     struct held h;
-    hold_worker(&h, BUS_FULL_BLOCK);
-    fill(&h);
-    struct blocked_publisher b = {.topic = h.topic};
-    pthread_t thread;
-    pthread_create(&thread, NULL, publish_one, &b);
+    hold_worker_and_fill(&h, BUS_FULL_BLOCK);
+    struct blocked_publisher b;
+    pthread_t thread = start_publisher(&b, h.topic);
     sleep_ms(20);
     pthread_t stopper;
     pthread_create(&stopper, NULL, shut_down_bus, h.bus);
@@ -166,15 +161,13 @@ START_TEST(publish_from_handler_onto_full_topic)
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "loop", CAPACITY, BUS_FULL_BLOCK, 0);
     struct republisher r = {.topic = t};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, republish_burst, &r, &sub));
+    subscribe(t, republish_burst, &r);
     ck_assert_ok(bus_publish(t, "a", 1));
     ck_assert_ok(bus_flush(bus));
     /* The first event occupies a slot while handled: CAPACITY - 1 fit. */
     ck_assert_int_eq(atomic_load(&r.deadlk), 4 * CAPACITY - (CAPACITY - 1));
     ck_assert_int_eq(atomic_load(&r.other), 0);
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.published, CAPACITY);
     ck_assert_ok(bus_destroy(bus));
 }

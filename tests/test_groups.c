@@ -47,8 +47,7 @@ START_TEST(group_gets_each_event_once_plain_gets_all)
     bus_sub_t *sa = join(t, "workers", count_only, &a, NULL, NULL);
     join(t, "workers", count_only, &b, NULL, NULL);
     join(t, "auditors", hit, &group, NULL, NULL);
-    bus_sub_t *sp;
-    ck_assert_ok(bus_subscribe(t, count_only, &plain, &sp));
+    subscribe(t, count_only, &plain);
     publish_numbers(t, EVENTS);
     ck_assert_ok(bus_flush(bus));
     /* Round robin over two members of an ordered topic: an even split. */
@@ -57,11 +56,9 @@ START_TEST(group_gets_each_event_once_plain_gets_all)
     ck_assert_uint_eq(atomic_load(&plain.calls), EVENTS);
     for (int i = 0; i < EVENTS; i++)
         ck_assert_uint_eq(atomic_load(&group.per_event[i]), 1);
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.delivered, 3 * EVENTS); /* one per group + plain */
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(sa, &ss));
+    bus_sub_stats_t ss = sub_stats(sa);
     ck_assert_uint_eq(ss.delivered, EVENTS / 2);
     ck_assert_ok(bus_destroy(bus));
     free(group.per_event);
@@ -74,8 +71,7 @@ START_TEST(empty_group_receives_nothing)
     bus_topic_t *t = new_topic(bus, "empty", 64, BUS_FULL_BLOCK, 0);
     struct counter a = {0}, plain = {0};
     bus_sub_t *sa = join(t, "g", count_only, &a, NULL, NULL);
-    bus_sub_t *sp;
-    ck_assert_ok(bus_subscribe(t, count_only, &plain, &sp));
+    subscribe(t, count_only, &plain);
     publish_numbers(t, 10);
     ck_assert_ok(bus_flush(bus));
     ck_assert_ok(bus_unsubscribe(sa)); /* the group is now empty */
@@ -140,18 +136,15 @@ START_TEST(filter_passes_only_matching_events)
     bus_topic_t *t = new_topic(bus, "filtered", 64, BUS_FULL_BLOCK, 0);
     struct counter even = {0}, all = {0};
     bus_sub_t *se = join(t, NULL, count_only, &even, only_even, NULL);
-    bus_sub_t *sa;
-    ck_assert_ok(bus_subscribe(t, count_only, &all, &sa));
+    subscribe(t, count_only, &all);
     publish_numbers(t, 100);
     ck_assert_ok(bus_flush(bus));
     ck_assert_uint_eq(atomic_load(&even.calls), 50);
     ck_assert_uint_eq(atomic_load(&all.calls), 100);
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(se, &ss));
+    bus_sub_stats_t ss = sub_stats(se);
     ck_assert_uint_eq(ss.delivered, 50);
     ck_assert_uint_eq(ss.filtered, 50);
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.delivered, 150); /* filtered events are not deliveries */
     ck_assert_ok(bus_destroy(bus));
 }

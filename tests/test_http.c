@@ -147,8 +147,7 @@ static bus_http_t *gated_topic(bus_t *bus, const char *name, uint32_t capacity,
 {
     *topic = new_topic(bus, name, capacity, BUS_FULL_FAIL, 0);
     gate_init(gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(*topic, wait_at_gate, gate, &sub));
+    subscribe(*topic, wait_at_gate, gate);
     return start(bus, NULL);
 }
 
@@ -169,8 +168,7 @@ START_TEST(full_topic_is_503_with_retry_after)
     ck_assert_ptr_nonnull(strstr(a.body, "\"code\":\"topic_full\""));
     gate_open(&gate);
     ck_assert_ok(bus_flush(bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.published, 2);
     ck_assert_ok(bus_http_stop(gw, 1000000000u));
     ck_assert_ok(bus_destroy(bus));
@@ -191,8 +189,7 @@ START_TEST(request_is_answered_200)
 {
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "svc", 64, BUS_FULL_FAIL, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, echo_upper, NULL, &sub));
+    subscribe(t, echo_upper, NULL);
     bus_http_t *gw = start(bus, NULL);
     struct answer a = http(bus_http_port(gw), "/v1/topics/svc/request?timeout_ms=5000", "ping");
     ck_assert_int_eq(a.status, 200);
@@ -241,8 +238,7 @@ START_TEST(idempotency_key_in_flight_is_409)
     bus_topic_t *t = new_topic(bus, "blocking", 2, BUS_FULL_BLOCK, 0);
     struct gate gate;
     gate_init(&gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, wait_at_gate, &gate, &sub));
+    subscribe(t, wait_at_gate, &gate);
     bus_http_t *gw = start(bus, NULL);
     uint16_t port = bus_http_port(gw);
     ck_assert_int_eq(http(port, "/v1/topics/blocking/events", "1").status, 202);

@@ -7,13 +7,6 @@
 #include "bus/inbox.h"
 #include "helpers.h"
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 #define SECOND INT64_C(1000000000)
 
 static bus_inbox_t *open_inbox(bus_topic_t *t, uint32_t capacity, int full, uint64_t block_ns)
@@ -52,6 +45,29 @@ static void take_payload(bus_inbox_t *in, uint32_t i)
     bus_inbox_release(m);
 }
 
+/* What most tests start from: a bus of @workers, its topic "t" (64 events,
+ * blocking when full) and an inbox on it that blocks when full. */
+struct inbox_on_t {
+    bus_t *bus;
+    bus_topic_t *t;
+    bus_inbox_t *in;
+};
+
+static struct inbox_on_t start_inbox_on_t(unsigned workers, uint32_t capacity, uint64_t block_ns)
+{
+    struct inbox_on_t f = {.bus = new_bus(workers)};
+    f.t = new_topic(f.bus, "t", 64, BUS_FULL_BLOCK, 0);
+    f.in = open_inbox(f.t, capacity, BUS_INBOX_BLOCK, block_ns);
+    return f;
+}
+
+/* Closes the inbox (what it held is not counted) and destroys the bus. */
+static void stop_inbox_on_t(struct inbox_on_t *f)
+{
+    bus_inbox_close(f->in);
+    ck_assert_ok(bus_destroy(f->bus));
+}
+
 START_TEST(next_returns_events_in_order_with_their_description)
 {
     bus_t *bus = new_bus(2);
@@ -81,16 +97,13 @@ END_TEST
 
 START_TEST(timeout_zero_polls_and_a_timeout_expires)
 {
-    bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 8, BUS_INBOX_BLOCK, 0);
+    struct inbox_on_t f = start_inbox_on_t(1, 8, 0);
     bus_inbox_msg_t *m;
-    ck_assert_int_eq(bus_inbox_next(in, 0, &m), -EAGAIN);
+    ck_assert_int_eq(bus_inbox_next(f.in, 0, &m), -EAGAIN);
     uint64_t start = now_ns();
-    ck_assert_int_eq(bus_inbox_next(in, 30 * 1000 * 1000, &m), -ETIMEDOUT);
+    ck_assert_int_eq(bus_inbox_next(f.in, 30 * 1000 * 1000, &m), -ETIMEDOUT);
     ck_assert_uint_ge(now_ns() - start, 30 * 1000 * 1000);
-    bus_inbox_close(in);
-    ck_assert_ok(bus_destroy(bus));
+    stop_inbox_on_t(&f);
 }
 END_TEST
 
@@ -115,62 +128,53 @@ static void *wait_for_one(void *arg)
 
 START_TEST(a_long_poll_waiting_for_ever_is_woken_by_a_publish)
 {
-    bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 8, BUS_INBOX_BLOCK, 0);
-    struct waiter w = {.in = in, .timeout_ns = -1, .rc = 1};
+    struct inbox_on_t f = start_inbox_on_t(1, 8, 0);
+    struct waiter w = {.in = f.in, .timeout_ns = -1, .rc = 1};
     pthread_t th;
     pthread_create(&th, NULL, wait_for_one, &w);
     sleep_ms(20); /* not a synchronisation: the take must work either way */
-    publish_n(t, 1);
+    publish_n(f.t, 1);
     pthread_join(th, NULL);
     ck_assert_int_eq(w.rc, 0);
     ck_assert_uint_eq(w.seq, 1);
-    bus_inbox_close(in);
-    ck_assert_ok(bus_destroy(bus));
+    stop_inbox_on_t(&f);
 }
 END_TEST
 
 START_TEST(interrupt_ends_a_wait_for_ever)
 {
-    bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 8, BUS_INBOX_BLOCK, 0);
-    struct waiter w = {.in = in, .timeout_ns = -1, .rc = 1};
+    struct inbox_on_t f = start_inbox_on_t(1, 8, 0);
+    struct waiter w = {.in = f.in, .timeout_ns = -1, .rc = 1};
     pthread_t th;
     pthread_create(&th, NULL, wait_for_one, &w);
-    ck_assert_ok(bus_inbox_interrupt(in));
+    ck_assert_ok(bus_inbox_interrupt(f.in));
     pthread_join(th, NULL);
     ck_assert_int_eq(w.rc, -EINTR);
     /* Consumed: the next take polls as usual. */
     bus_inbox_msg_t *m;
-    ck_assert_int_eq(bus_inbox_next(in, 0, &m), -EAGAIN);
-    bus_inbox_close(in);
-    ck_assert_ok(bus_destroy(bus));
+    ck_assert_int_eq(bus_inbox_next(f.in, 0, &m), -EAGAIN);
+    stop_inbox_on_t(&f);
 }
 END_TEST
 
 START_TEST(batch_takes_what_is_there_up_to_max)
 {
-    bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
-    publish_n(t, 10);
-    ck_assert_ok(bus_flush(bus));
+    struct inbox_on_t f = start_inbox_on_t(1, 64, 0);
+    publish_n(f.t, 10);
+    ck_assert_ok(bus_flush(f.bus));
     bus_inbox_msg_t *msgs[8];
-    ck_assert_int_eq(bus_inbox_next_batch(in, 0, msgs, 8), 8);
+    ck_assert_int_eq(bus_inbox_next_batch(f.in, 0, msgs, 8), 8);
     for (int i = 0; i < 8; i++) {
         ck_assert_uint_eq(msgs[i]->seq, (uint64_t)i + 1);
         bus_inbox_release(msgs[i]);
     }
-    ck_assert_int_eq(bus_inbox_next_batch(in, 0, msgs, 8), 2);
+    ck_assert_int_eq(bus_inbox_next_batch(f.in, 0, msgs, 8), 2);
     ck_assert_uint_eq(msgs[1]->seq, 10);
     bus_inbox_release(msgs[0]);
     bus_inbox_release(msgs[1]);
-    ck_assert_int_eq(bus_inbox_next_batch(in, 0, msgs, 8), -EAGAIN);
-    ck_assert_int_eq(bus_inbox_next_batch(in, 0, msgs, 0), -EINVAL);
-    bus_inbox_close(in);
-    ck_assert_ok(bus_destroy(bus));
+    ck_assert_int_eq(bus_inbox_next_batch(f.in, 0, msgs, 8), -EAGAIN);
+    ck_assert_int_eq(bus_inbox_next_batch(f.in, 0, msgs, 0), -EINVAL);
+    stop_inbox_on_t(&f);
 }
 END_TEST
 
@@ -201,39 +205,34 @@ END_TEST
 
 START_TEST(fd_is_readable_while_events_are_left_level_triggered)
 {
-    bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
-    ck_assert(!fd_readable(in));
-    publish_n(t, 3);
-    ck_assert_ok(bus_flush(bus));
-    ck_assert(fd_readable(in));
-    take_payload(in, 0);
-    ck_assert(fd_readable(in)); /* two left */
-    take_payload(in, 1);
-    take_payload(in, 2);
+    struct inbox_on_t f = start_inbox_on_t(1, 64, 0);
+    ck_assert(!fd_readable(f.in));
+    publish_n(f.t, 3);
+    ck_assert_ok(bus_flush(f.bus));
+    ck_assert(fd_readable(f.in));
+    take_payload(f.in, 0);
+    ck_assert(fd_readable(f.in)); /* two left */
+    take_payload(f.in, 1);
+    take_payload(f.in, 2);
     /* The take that finds the inbox empty resets it. */
     bus_inbox_msg_t *m;
-    ck_assert_int_eq(bus_inbox_next(in, 0, &m), -EAGAIN);
-    ck_assert(!fd_readable(in));
-    publish_n(t, 1);
-    ck_assert_ok(bus_flush(bus));
-    ck_assert(fd_readable(in));
-    bus_inbox_close(in);
-    ck_assert_ok(bus_destroy(bus));
+    ck_assert_int_eq(bus_inbox_next(f.in, 0, &m), -EAGAIN);
+    ck_assert(!fd_readable(f.in));
+    publish_n(f.t, 1);
+    ck_assert_ok(bus_flush(f.bus));
+    ck_assert(fd_readable(f.in));
+    stop_inbox_on_t(&f);
 }
 END_TEST
 
 START_TEST(edge_triggered_epoll_gets_an_edge_after_each_drain)
 {
-    bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
+    struct inbox_on_t f = start_inbox_on_t(1, 64, 0);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
-    ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, bus_inbox_fd(in), &ev), 0);
+    ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, bus_inbox_fd(f.in), &ev), 0);
     for (uint32_t round = 0; round < 3; round++) {
-        publish_n(t, 5);
+        publish_n(f.t, 5);
         struct epoll_event got;
         ck_assert_int_eq(epoll_wait(ep, &got, 1, 5000), 1);
         uint32_t taken = 0;
@@ -242,7 +241,7 @@ START_TEST(edge_triggered_epoll_gets_an_edge_after_each_drain)
         /* Drain until -EAGAIN, as edge-triggered use requires; events may
          * still be arriving: wait for all five. */
         while (taken < 5) {
-            while ((rc = bus_inbox_next(in, 0, &m)) == 0) {
+            while ((rc = bus_inbox_next(f.in, 0, &m)) == 0) {
                 bus_inbox_release(m);
                 taken++;
             }
@@ -255,8 +254,7 @@ START_TEST(edge_triggered_epoll_gets_an_edge_after_each_drain)
         ck_assert_int_eq(epoll_wait(ep, &got, 1, 0), 0);
     }
     close(ep);
-    bus_inbox_close(in);
-    ck_assert_ok(bus_destroy(bus));
+    stop_inbox_on_t(&f);
 }
 END_TEST
 
@@ -314,8 +312,7 @@ static void take_overfilled(struct overfilled *o, uint32_t first)
     for (uint32_t i = first; i < first + 4; i++)
         take_payload(o->in, i);
     /* Dropped events are the inbox's business: the handler succeeded. */
-    bus_topic_stats_t ts;
-    ck_assert_ok(bus_topic_stats(o->topic, &ts));
+    bus_topic_stats_t ts = topic_stats(o->topic);
     ck_assert_uint_eq(ts.handler_errors, 0);
     ck_assert_int_eq(bus_inbox_close(o->in), 0);
     ck_assert_ok(bus_destroy(o->bus));
@@ -359,86 +356,76 @@ static void *take_slowly(void *arg)
 
 START_TEST(block_waits_for_room_and_loses_nothing)
 {
-    bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 2, BUS_INBOX_BLOCK, 5 * SECOND);
-    struct slow_taker s = {.in = in, .want = 20};
+    struct inbox_on_t f = start_inbox_on_t(1, 2, 5 * SECOND);
+    struct slow_taker s = {.in = f.in, .want = 20};
     pthread_t th;
     pthread_create(&th, NULL, take_slowly, &s);
-    publish_n(t, 20);
+    publish_n(f.t, 20);
     pthread_join(th, NULL);
     ck_assert_uint_eq(s.taken, 20);
     ck_assert_uint_eq(s.order_errors, 0);
     bus_inbox_stats_t st;
-    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_ok(bus_inbox_stats(f.in, &st));
     ck_assert_uint_eq(st.dropped, 0);
     ck_assert_uint_gt(st.blocked, 0);
-    bus_inbox_close(in);
-    ck_assert_ok(bus_destroy(bus));
+    stop_inbox_on_t(&f);
 }
 END_TEST
 
 START_TEST(a_timed_out_block_drops_at_once_until_a_take)
 {
-    bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 1, BUS_INBOX_BLOCK, 20 * 1000 * 1000);
+    struct inbox_on_t f = start_inbox_on_t(1, 1, 20 * 1000 * 1000);
     uint64_t start = now_ns();
-    publish_n(t, 6);
-    ck_assert_ok(bus_flush(bus));
+    publish_n(f.t, 6);
+    ck_assert_ok(bus_flush(f.bus));
     uint64_t took = now_ns() - start;
     bus_inbox_stats_t st;
-    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_ok(bus_inbox_stats(f.in, &st));
     ck_assert_uint_eq(st.queued, 1);
     ck_assert_uint_eq(st.dropped, 5);
     ck_assert_uint_eq(st.blocked, 1); /* only the first waited */
     ck_assert_uint_ge(took, 20 * 1000 * 1000);
     /* A take ends the overrun: the next full event waits again. */
-    take_payload(in, 0);
-    publish_n(t, 2);
-    ck_assert_ok(bus_flush(bus));
-    ck_assert_ok(bus_inbox_stats(in, &st));
+    take_payload(f.in, 0);
+    publish_n(f.t, 2);
+    ck_assert_ok(bus_flush(f.bus));
+    ck_assert_ok(bus_inbox_stats(f.in, &st));
     ck_assert_uint_eq(st.blocked, 2);
-    bus_inbox_close(in);
-    ck_assert_ok(bus_destroy(bus));
+    stop_inbox_on_t(&f);
 }
 END_TEST
 
 START_TEST(close_wakes_a_worker_blocked_for_room)
 {
-    bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 1, BUS_INBOX_BLOCK, 60 * SECOND);
-    publish_n(t, 3);
+    struct inbox_on_t f = start_inbox_on_t(1, 1, 60 * SECOND);
+    publish_n(f.t, 3);
     bus_inbox_stats_t st;
     do {
         sleep_ms(1);
-        ck_assert_ok(bus_inbox_stats(in, &st));
+        ck_assert_ok(bus_inbox_stats(f.in, &st));
     } while (st.blocked == 0);
     uint64_t start = now_ns();
-    ck_assert_int_eq(bus_inbox_close(in), 1);
-    ck_assert_ok(bus_flush(bus));
+    ck_assert_int_eq(bus_inbox_close(f.in), 1);
+    ck_assert_ok(bus_flush(f.bus));
     ck_assert_uint_lt(now_ns() - start, 10 * SECOND);
-    ck_assert_ok(bus_destroy(bus));
+    ck_assert_ok(bus_destroy(f.bus));
 }
 END_TEST
 
 START_TEST(close_frees_and_counts_the_events_left)
 {
-    bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
-    publish_n(t, 5);
-    ck_assert_ok(bus_flush(bus));
+    struct inbox_on_t f = start_inbox_on_t(1, 64, 0);
+    publish_n(f.t, 5);
+    ck_assert_ok(bus_flush(f.bus));
     bus_inbox_msg_t *kept;
-    ck_assert_ok(bus_inbox_next(in, 0, &kept));
-    ck_assert_int_eq(bus_inbox_close(in), 4);
+    ck_assert_ok(bus_inbox_next(f.in, 0, &kept));
+    ck_assert_int_eq(bus_inbox_close(f.in), 4);
     ck_assert_uint_eq(kept->seq, 1); /* a taken message outlives its inbox */
     bus_inbox_release(kept);
     /* Publishing on goes to nobody. */
-    publish_n(t, 5);
-    ck_assert_ok(bus_flush(bus));
-    ck_assert_ok(bus_destroy(bus));
+    publish_n(f.t, 5);
+    ck_assert_ok(bus_flush(f.bus));
+    ck_assert_ok(bus_destroy(f.bus));
 }
 END_TEST
 
@@ -462,8 +449,7 @@ START_TEST(close_from_a_handler_does_not_wait)
     bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
     bus_topic_t *ctl = new_topic(bus, "ctl", 64, BUS_FULL_BLOCK, 0);
     struct closer c = {.in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0), .rc = -1};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(ctl, close_inbox, &c, &sub));
+    subscribe(ctl, close_inbox, &c);
     publish_n(t, 3);
     ck_assert_ok(bus_flush(bus));
     publish_n(ctl, 1);
@@ -489,8 +475,7 @@ START_TEST(a_handler_may_poll_but_not_wait)
     bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
     bus_topic_t *other = new_topic(bus, "other", 64, BUS_FULL_BLOCK, 0);
     struct waiter w = {.in = open_inbox(other, 8, BUS_INBOX_BLOCK, 0), .rc = 1};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, poll_on_worker, &w, &sub));
+    subscribe(t, poll_on_worker, &w);
     publish_n(t, 1);
     ck_assert_ok(bus_flush(bus));
     ck_assert_int_eq(w.rc, -EDEADLK);
@@ -571,48 +556,44 @@ END_TEST
 
 START_TEST(closing_its_topic_ends_an_inbox_after_its_last_event)
 {
-    bus_t *bus = new_bus(2);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
-    publish_n(t, 3);
-    ck_assert_ok(bus_topic_close(t, BUS_CLOSE_DRAIN, NULL));
+    struct inbox_on_t f = start_inbox_on_t(2, 64, 0);
+    publish_n(f.t, 3);
+    ck_assert_ok(bus_topic_close(f.t, BUS_CLOSE_DRAIN, NULL));
     for (uint32_t i = 0; i < 3; i++)
-        take_payload(in, i);
+        take_payload(f.in, i);
     bus_inbox_msg_t *m;
-    ck_assert_int_eq(bus_inbox_next(in, -1, &m), -EPIPE);
-    ck_assert(fd_readable(in)); /* for good: a loop sees the end */
-    ck_assert_int_eq(bus_inbox_next(in, 0, &m), -EPIPE);
+    ck_assert_int_eq(bus_inbox_next(f.in, -1, &m), -EPIPE);
+    ck_assert(fd_readable(f.in)); /* for good: a loop sees the end */
+    ck_assert_int_eq(bus_inbox_next(f.in, 0, &m), -EPIPE);
     /* A new topic of the same name is not its topic. */
-    bus_topic_t *again = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
+    bus_topic_t *again = new_topic(f.bus, "t", 64, BUS_FULL_BLOCK, 0);
     publish_n(again, 1);
-    ck_assert_ok(bus_flush(bus));
+    ck_assert_ok(bus_flush(f.bus));
     bus_inbox_stats_t st;
-    ck_assert_ok(bus_inbox_stats(in, &st));
+    ck_assert_ok(bus_inbox_stats(f.in, &st));
     ck_assert_uint_eq(st.received, 3);
-    ck_assert_int_eq(bus_inbox_close(in), 0);
-    ck_assert_ok(bus_inbox_open(again, NULL, &in));
-    bus_inbox_close(in);
-    ck_assert_ok(bus_destroy(bus));
+    ck_assert_int_eq(bus_inbox_close(f.in), 0);
+    ck_assert_ok(bus_inbox_open(again, NULL, &f.in));
+    bus_inbox_close(f.in);
+    ck_assert_ok(bus_destroy(f.bus));
 }
 END_TEST
 
 START_TEST(shutdown_ends_an_inbox_after_its_last_event)
 {
-    bus_t *bus = new_bus(2);
-    bus_topic_t *t = new_topic(bus, "t", 64, BUS_FULL_BLOCK, 0);
-    bus_inbox_t *in = open_inbox(t, 64, BUS_INBOX_BLOCK, 0);
+    struct inbox_on_t f = start_inbox_on_t(2, 64, 0);
     bus_inbox_t *wild;
-    ck_assert_ok(bus_inbox_open_pattern(bus, ">", NULL, &wild));
-    publish_n(t, 2);
-    ck_assert_ok(bus_shutdown(bus));
-    take_payload(in, 0);
-    take_payload(in, 1);
+    ck_assert_ok(bus_inbox_open_pattern(f.bus, ">", NULL, &wild));
+    publish_n(f.t, 2);
+    ck_assert_ok(bus_shutdown(f.bus));
+    take_payload(f.in, 0);
+    take_payload(f.in, 1);
     bus_inbox_msg_t *m;
-    ck_assert_int_eq(bus_inbox_next(in, -1, &m), -ESHUTDOWN);
+    ck_assert_int_eq(bus_inbox_next(f.in, -1, &m), -ESHUTDOWN);
     ck_assert_int_eq(bus_inbox_close(wild), 2);
-    ck_assert_int_eq(bus_inbox_close(in), 0);
-    ck_assert_int_eq(bus_inbox_open(t, NULL, &in), -ESHUTDOWN);
-    ck_assert_ok(bus_destroy(bus));
+    ck_assert_int_eq(bus_inbox_close(f.in), 0);
+    ck_assert_int_eq(bus_inbox_open(f.t, NULL, &f.in), -ESHUTDOWN);
+    ck_assert_ok(bus_destroy(f.bus));
 }
 END_TEST
 

@@ -79,8 +79,7 @@ START_TEST(publish_two_on_keyed_topic_uses_lane_0)
     bus_t *bus = new_bus(1);
     bus_topic_t *t = topic_with_payload(bus, "keyed", 64, BUS_TOPIC_KEYED);
     atomic_ulong bytes = 0;
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_size, &bytes, &sub));
+    subscribe(t, count_size, &bytes);
     char a[32] = {0}, b[32] = {0};
     ck_assert_ok(publish_two(t, a, sizeof(a), b, sizeof(b)));
     ck_assert_uint_eq(ring_handed_out(&t->ring), 0);

@@ -30,6 +30,24 @@ static bus_journal_config_t config(int sync, uint64_t segment_bytes)
     return cfg;
 }
 
+/* A journal opened in a new temporary dir, with *@cfg its config(). */
+static struct journal *open_new_journal(bus_journal_config_t *cfg, int sync,
+                                        uint64_t segment_bytes)
+{
+    temp_dir(dir);
+    *cfg = config(sync, segment_bytes);
+    struct journal *j;
+    ck_assert_ok(journal_open(cfg, &j));
+    return j;
+}
+
+/* Closes @j and removes its dir. */
+static void close_and_remove(struct journal *j)
+{
+    journal_close(j);
+    remove_dir(dir);
+}
+
 /* Event @i's payload: its number and a length that varies with it. */
 static size_t payload(uint64_t i, char buf[64])
 {
@@ -127,10 +145,8 @@ END_TEST
 
 START_TEST(reopen_continues_seqs)
 {
-    temp_dir(dir);
-    bus_journal_config_t cfg = config(BUS_SYNC_NONE, 4096);
-    struct journal *j;
-    ck_assert_ok(journal_open(&cfg, &j));
+    bus_journal_config_t cfg;
+    struct journal *j = open_new_journal(&cfg, BUS_SYNC_NONE, 4096);
     ck_assert_uint_eq(j->next_seq, 1);
     ck_assert_ok(append(j, 1, 500)); /* several segments of 4 KiB */
     ck_assert_uint_gt(j->nsegs, 3);
@@ -145,8 +161,7 @@ START_TEST(reopen_continues_seqs)
     /* A second open of the same directory is refused while it is open. */
     struct journal *again;
     ck_assert_int_eq(journal_open(&cfg, &again), -EBUSY);
-    journal_close(j);
-    remove_dir(dir);
+    close_and_remove(j);
 }
 END_TEST
 
@@ -216,6 +231,13 @@ static void restore_changed(const struct saved *files, int n)
     }
 }
 
+/* Frees what save_files() read. */
+static void free_files(struct saved *files, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(files[i].bytes);
+}
+
 static const struct saved *last_file(const struct saved *files, int n)
 {
     const struct saved *last = &files[0];
@@ -279,10 +301,8 @@ static bool worth_damaging(const struct saved *f, size_t at)
  * the torn bytes, and appends after them. */
 START_TEST(torn_tail_cut_at_every_byte)
 {
-    temp_dir(dir);
-    bus_journal_config_t cfg = config(BUS_SYNC_NONE, 4096);
-    struct journal *j;
-    ck_assert_ok(journal_open(&cfg, &j));
+    bus_journal_config_t cfg;
+    struct journal *j = open_new_journal(&cfg, BUS_SYNC_NONE, 4096);
     ck_assert_ok(append(j, 1, 200));
     journal_close(j);
     struct saved files[16];
@@ -307,8 +327,7 @@ START_TEST(torn_tail_cut_at_every_byte)
         ck_assert_uint_eq(j->torn_bytes, 0);
         journal_close(j);
     }
-    for (int i = 0; i < n; i++)
-        free(files[i].bytes);
+    free_files(files, n);
     remove_dir(dir);
 }
 END_TEST
@@ -320,10 +339,8 @@ END_TEST
  * salvage, the journal refused gives back every other event. */
 START_TEST(one_damaged_byte_is_never_read)
 {
-    temp_dir(dir);
-    bus_journal_config_t cfg = config(BUS_SYNC_NONE, 4096);
-    struct journal *j;
-    ck_assert_ok(journal_open(&cfg, &j));
+    bus_journal_config_t cfg;
+    struct journal *j = open_new_journal(&cfg, BUS_SYNC_NONE, 4096);
     ck_assert_ok(append(j, 1, 150)); /* two segments and a bit */
     ck_assert_uint_ge(j->nsegs, 2);
     journal_close(j);
@@ -371,8 +388,7 @@ START_TEST(one_damaged_byte_is_never_read)
     ck_assert_int_gt(refused, 0);
     ck_assert_int_gt(torn, 0);
     ck_assert_uint_gt(salvaged_reads, (uint64_t)refused * 100);
-    for (int i = 0; i < n; i++)
-        free(files[i].bytes);
+    free_files(files, n);
     remove_dir(dir);
 }
 END_TEST
@@ -407,8 +423,7 @@ START_TEST(retention_deletes_whole_old_segments)
     journal_stats(j, &st);
     ck_assert_uint_eq(j->next_seq, 1000);
     ck_assert_uint_eq(read_all(j, st.first_seq), 1000);
-    journal_close(j);
-    remove_dir(dir);
+    close_and_remove(j);
 }
 END_TEST
 
@@ -421,8 +436,7 @@ START_TEST(retention_by_age)
     ck_assert_ok(journal_open(&cfg, &j));
     ck_assert_ok(append(j, 1, 1000));
     ck_assert_uint_eq(j->nsegs, 1);
-    journal_close(j);
-    remove_dir(dir);
+    close_and_remove(j);
 }
 END_TEST
 
@@ -493,8 +507,7 @@ START_TEST(group_commit_shares_syncs)
     journal_stats(a.j, &st);
     ck_assert_uint_eq(st.synced_seq, 2000);
     ck_assert_uint_lt(st.syncs, 2000);
-    journal_close(a.j);
-    remove_dir(dir);
+    close_and_remove(a.j);
 }
 END_TEST
 
@@ -533,8 +546,7 @@ START_TEST(page_size_follows_the_rate)
     cfg.sync = BUS_SYNC_ALWAYS;
     ck_assert_ok(journal_open(&cfg, &j));
     ck_assert(!journal_huge(j));
-    journal_close(j);
-    remove_dir(dir);
+    close_and_remove(j);
 }
 END_TEST
 
@@ -546,18 +558,22 @@ static int inject(enum journal_io_op op)
     return op == fault_op ? fault : 0;
 }
 
+/* From now on the I/O operation @op fails with @error. */
+static void inject_fault(enum journal_io_op op, int error)
+{
+    fault_op = op;
+    fault = error;
+    journal__io_fault = inject;
+}
+
 /* A full disk when a new segment is needed: -ENOSPC, nothing written, the
  * journal takes events again once there is room, and reopens whole. */
 START_TEST(disk_full_writes_nothing)
 {
-    temp_dir(dir);
-    bus_journal_config_t cfg = config(BUS_SYNC_INTERVAL, 4096);
-    struct journal *j;
-    ck_assert_ok(journal_open(&cfg, &j));
+    bus_journal_config_t cfg;
+    struct journal *j = open_new_journal(&cfg, BUS_SYNC_INTERVAL, 4096);
     ck_assert_ok(append(j, 1, 60));
-    fault_op = JOURNAL_IO_ALLOCATE;
-    fault = -ENOSPC;
-    journal__io_fault = inject;
+    inject_fault(JOURNAL_IO_ALLOCATE, -ENOSPC);
     int rc = append(j, 60, 400);
     ck_assert_int_eq(rc, -ENOSPC);
     uint64_t next = j->next_seq; /* the events before the full segment went in */
@@ -567,8 +583,7 @@ START_TEST(disk_full_writes_nothing)
     journal_close(j);
     ck_assert_ok(journal_open(&cfg, &j));
     ck_assert_uint_eq(read_all(j, 1), 400);
-    journal_close(j);
-    remove_dir(dir);
+    close_and_remove(j);
 }
 END_TEST
 
@@ -576,14 +591,10 @@ END_TEST
  * event is reported synced that was not, and the journal reopens cleanly. */
 START_TEST(sync_error_is_sticky)
 {
-    temp_dir(dir);
-    bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 16);
-    struct journal *j;
-    ck_assert_ok(journal_open(&cfg, &j));
+    bus_journal_config_t cfg;
+    struct journal *j = open_new_journal(&cfg, BUS_SYNC_ALWAYS, 1 << 16);
     ck_assert_ok(append(j, 1, 10));
-    fault_op = JOURNAL_IO_SYNC;
-    fault = -EIO;
-    journal__io_fault = inject;
+    inject_fault(JOURNAL_IO_SYNC, -EIO);
     ck_assert_int_eq(append(j, 10, 11), -EIO);
     ck_assert_uint_eq(atomic_load(&j->synced), 9);
     ck_assert_uint_eq(journal_visible(j), 9); /* readers never see seq 10 */
@@ -593,8 +604,7 @@ START_TEST(sync_error_is_sticky)
     ck_assert_ok(journal_open(&cfg, &j));
     ck_assert_uint_ge(j->next_seq, 10);
     ck_assert_uint_eq(read_all(j, 1), j->next_seq);
-    journal_close(j);
-    remove_dir(dir);
+    close_and_remove(j);
 }
 END_TEST
 
@@ -610,8 +620,7 @@ static bus_topic_t *counted_topic(bus_t *bus, const bus_journal_config_t *cfg, a
 {
     bus_topic_t *t;
     ck_assert_ok(bus_topic_open_durable(bus, "t", NULL, cfg, &t));
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_calls, calls, &sub));
+    subscribe(t, count_calls, calls);
     return t;
 }
 
@@ -620,22 +629,18 @@ static bus_topic_t *counted_topic(bus_t *bus, const bus_journal_config_t *cfg, a
  * later publish fails too; the journal reopens with what was synced. */
 START_TEST(failed_sync_publishes_nothing)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 16);
     atomic_int calls = 0;
     bus_topic_t *t = counted_topic(bus, &cfg, &calls);
     ck_assert_ok(bus_publish(t, "a", 1));
-    fault_op = JOURNAL_IO_SYNC;
-    fault = -EIO;
-    journal__io_fault = inject;
+    inject_fault(JOURNAL_IO_SYNC, -EIO);
     ck_assert_int_eq(bus_publish(t, "b", 1), -EIO);
     journal__io_fault = NULL;
     ck_assert_int_eq(bus_publish(t, "c", 1), -EIO);
     ck_assert_ok(bus_flush(bus));
     ck_assert_int_eq(atomic_load(&calls), 1);
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.published, 2);
     ck_assert_uint_eq(st.dropped, 1);
     ck_assert_uint_eq(st.delivered, 1);
@@ -645,8 +650,7 @@ START_TEST(failed_sync_publishes_nothing)
     ck_assert_ok(bus_journal_stats(t, &js));
     ck_assert_uint_ge(js.last_seq, 1); /* "b" may be there: its fate was unknown */
     ck_assert_ok(bus_publish(t, "d", 1));
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 
@@ -655,8 +659,7 @@ END_TEST
  * subscriber; later publishes fail. */
 START_TEST(failed_sync_is_reported_to_on_durable)
 {
-    temp_dir(dir);
-    bus_t *bus = new_bus(1);
+    bus_t *bus = new_bus_in_temp_dir(dir);
     bus_journal_config_t cfg = config(BUS_SYNC_ALWAYS, 1 << 16);
     atomic_int calls = 0;
     bus_topic_t *t = counted_topic(bus, &cfg, &calls);
@@ -664,9 +667,7 @@ START_TEST(failed_sync_is_reported_to_on_durable)
     durable_reports_init(&d, t);
     publish_durable(t, 1, &d);
     await_reports(&d, 1);
-    fault_op = JOURNAL_IO_SYNC;
-    fault = -EIO;
-    journal__io_fault = inject;
+    inject_fault(JOURNAL_IO_SYNC, -EIO);
     publish_durable(t, 2, &d);
     await_reports(&d, 2);
     journal__io_fault = NULL;
@@ -676,11 +677,8 @@ START_TEST(failed_sync_is_reported_to_on_durable)
     ck_assert_int_eq(bus_publish(t, "c", 1), -EIO);
     ck_assert_ok(bus_flush(bus));
     ck_assert_int_eq(atomic_load(&calls), 1);
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
-    ck_assert_uint_eq(st.dropped, 1);
-    ck_assert_ok(bus_destroy(bus));
-    remove_dir(dir);
+    ck_assert_uint_eq(topic_stats(t).dropped, 1);
+    destroy_bus_and_dir(bus, dir);
 }
 END_TEST
 

@@ -54,8 +54,7 @@ START_TEST(same_key_in_order_keys_in_parallel)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "accounts", 1024, BUS_FULL_BLOCK, BUS_TOPIC_KEYED);
     struct key_order *o = calloc(1, sizeof(*o));
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, check_key_order, o, &sub));
+    subscribe(t, check_key_order, o);
     pthread_t threads[PRODUCERS];
     struct keyed_producer args[PRODUCERS];
     for (uint32_t i = 0; i < PRODUCERS; i++) {
@@ -69,8 +68,7 @@ START_TEST(same_key_in_order_keys_in_parallel)
     ck_assert_uint_eq(atomic_load(&o->calls), total);
     ck_assert_uint_eq(atomic_load(&o->errors), 0);
     ck_assert_int_eq(atomic_load(&o->max_running), 2); /* two keys at once */
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.published, total);
     ck_assert_uint_eq(st.delivered, total);
     ck_assert_uint_eq(st.depth, 0);
@@ -90,16 +88,14 @@ START_TEST(keyed_topic_supports_the_rest)
 {
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "kv", 64, BUS_FULL_BLOCK, BUS_TOPIC_KEYED);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, echo, NULL, &sub));
+    subscribe(t, echo, NULL);
     ck_assert_ok(bus_publish(t, "k0", 2));
     int v = 7, got = 0;
     size_t size;
     ck_assert_ok(bus_request_wait(t, &v, sizeof(v), 1000000000u, &got, sizeof(got), &size));
     ck_assert_int_eq(got, 7);
     ck_assert_ok(bus_flush(bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.published, 2);
     ck_assert_uint_eq(st.handler_errors, 1); /* the plain event: not a request */
     ck_assert_ok(bus_destroy(bus));

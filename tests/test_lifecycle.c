@@ -27,8 +27,7 @@ START_TEST(shutdown_with_racing_publishers)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "race", 64, BUS_FULL_BLOCK, 0);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_only, &c, &sub));
+    bus_sub_t *sub = subscribe(t, count_only, &c);
     struct racer racers[PRODUCERS];
     pthread_t threads[PRODUCERS];
     for (int i = 0; i < PRODUCERS; i++) {
@@ -86,8 +85,7 @@ START_TEST(intake_stops_during_destroy)
     bus_topic_t *t = new_topic(bus, "t", 8, BUS_FULL_BLOCK, 0);
     struct late_calls l = {.bus = bus};
     gate_init(&l.gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, try_during_shutdown, &l, &sub));
+    subscribe(t, try_during_shutdown, &l);
     ck_assert_ok(bus_publish(t, NULL, 0));
     gate_await_waiters(&l.gate, 1);
     pthread_t destroyer;
@@ -115,9 +113,8 @@ START_TEST(create_destroy_cycles_leave_nothing_behind)
 {
     /* The first cycle may start liburcu's call_rcu thread, once per process. */
     bus_t *bus = new_bus(2);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(new_topic(bus, "warm", 8, BUS_FULL_BLOCK, 0),
-                               count_only, &(struct counter){0}, &sub));
+    bus_sub_t *sub = subscribe(new_topic(bus, "warm", 8, BUS_FULL_BLOCK, 0),
+                               count_only, &(struct counter){0});
     ck_assert_ok(bus_destroy(bus));
     int threads = count_entries("/proc/self/task");
     int fds = count_entries("/proc/self/fd");
@@ -145,8 +142,7 @@ static void deliver_with_wait(int wait)
     ck_assert_ok(bus_create(&bus, &cfg));
     bus_topic_t *t = new_topic(bus, "w", 64, BUS_FULL_BLOCK, 0);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_in_order, &c, &sub));
+    subscribe(t, count_in_order, &c);
     for (uint32_t i = 0; i < 5000; i++) {
         ck_assert_ok(bus_publish(t, &i, sizeof(i)));
         if (i % 1000 == 0)
@@ -183,8 +179,7 @@ START_TEST(default_config_works)
     bus_topic_t *t;
     ck_assert_ok(bus_topic_open(bus, "d", NULL, &t));
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_only, &c, &sub));
+    subscribe(t, count_only, &c);
     ck_assert_ok(bus_publish(t, "x", 1));
     ck_assert_ok(bus_flush(bus));
     ck_assert_uint_eq(atomic_load(&c.calls), 1);

@@ -88,8 +88,7 @@ START_TEST(sampling_rate_is_respected)
         bus_t *bus = bus_timing(1, rates[k]);
         bus_topic_t *t = new_topic(bus, "m.sample", 256, BUS_FULL_BLOCK, 0);
         struct counter c = {0};
-        bus_sub_t *sub;
-        ck_assert_ok(bus_subscribe(t, count_only, &c, &sub));
+        subscribe(t, count_only, &c);
         for (int i = 0; i < 100; i++)
             ck_assert_ok(bus_publish(t, &i, sizeof(i)));
         ck_assert_ok(bus_flush(bus));
@@ -122,8 +121,7 @@ START_TEST(parallel_workers_lose_no_sample)
     bus_t *bus = bus_timing(2, 1);
     bus_topic_t *t = new_topic(bus, "m.par", 1024, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_only, &c, &sub));
+    bus_sub_t *sub = subscribe(t, count_only, &c);
     for (int i = 0; i < EVENTS; i++)
         ck_assert_ok(bus_publish(t, &i, sizeof(i)));
     ck_assert_ok(bus_flush(bus));
@@ -175,8 +173,7 @@ START_TEST(bad_input)
     ck_assert_int_eq(bus_topic_metrics(NULL, &m), -EINVAL);
     ck_assert_int_eq(bus_topic_metrics(t, NULL), -EINVAL);
     ck_assert_int_eq(bus_sub_metrics(NULL, &sm), -EINVAL);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_only, &(struct counter){0}, &sub));
+    bus_sub_t *sub = subscribe(t, count_only, &(struct counter){0});
     ck_assert_int_eq(bus_sub_metrics(sub, NULL), -EINVAL);
     /* Nothing timed yet: zeros, not garbage. */
     ck_assert_ok(bus_topic_metrics(t, &m));

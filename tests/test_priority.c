@@ -34,8 +34,7 @@ START_TEST(high_first_low_not_starved)
     struct gate gate;
     gate_init(&gate);
     static const char h = 'h', l = 'l';
-    bus_sub_t *s;
-    ck_assert_ok(bus_subscribe(hold, wait_at_gate, &gate, &s));
+    bus_sub_t *s = subscribe(hold, wait_at_gate, &gate);
     ck_assert_ok(bus_subscribe(high, note_served, (void *)&h, &s));
     ck_assert_ok(bus_subscribe(low, note_served, (void *)&l, &s));
     ck_assert_ok(bus_publish(hold, NULL, 0));
@@ -100,8 +99,7 @@ START_TEST(waiting_high_topic_goes_first)
     bus_topic_t *high = new_topic(bus, "h", 8, BUS_FULL_BLOCK, BUS_TOPIC_HIGH_PRIORITY);
     struct gate gate;
     gate_init(&gate);
-    bus_sub_t *s;
-    ck_assert_ok(bus_subscribe(hold, wait_at_gate, &gate, &s));
+    bus_sub_t *s = subscribe(hold, wait_at_gate, &gate);
     ck_assert_ok(bus_subscribe(low, note_low, NULL, &s));
     ck_assert_ok(bus_subscribe(normal, note_normal, NULL, &s));
     ck_assert_ok(bus_subscribe(high, note_high, NULL, &s));

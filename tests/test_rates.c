@@ -5,13 +5,6 @@
 
 #include "helpers.h"
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_until(uint64_t ns)
 {
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
@@ -45,6 +38,32 @@ static void assert_near(double value, double expected, double tolerance)
                   "%.0f/s is not within %.0f%% of %.0f/s", value, tolerance * 100, expected);
 }
 
+/* @t's metrics (bus_topic_metrics), checked to be given. */
+static bus_topic_metrics_t topic_metrics(bus_topic_t *t)
+{
+    bus_topic_metrics_t m;
+    ck_assert_ok(bus_topic_metrics(t, &m));
+    return m;
+}
+
+/* Topic @name (64 events) whose handler waits at @gate, initialised here:
+ * with one worker, what is published stays queued until the gate opens. */
+static bus_topic_t *gated_topic(bus_t *bus, const char *name, unsigned flags, struct gate *gate)
+{
+    gate_init(gate);
+    bus_topic_t *t = new_topic(bus, name, 64, BUS_FULL_BLOCK, flags);
+    subscribe(t, wait_at_gate, gate);
+    return t;
+}
+
+/* Opens @gate and checks that @t, drained, has no oldest event: age 0. */
+static void open_and_assert_age_zero(bus_t *bus, bus_topic_t *t, struct gate *gate)
+{
+    gate_open(gate);
+    ck_assert_ok(bus_flush(bus));
+    ck_assert_uint_eq(topic_metrics(t).oldest_age_ns, 0);
+}
+
 /* A publisher at 20,000 events/s for 3 s, read 2.5 s in: the 1 s rates are
  * within 10% of 20,000/s; the 10 s rates, over the 2.5 s of history there
  * is (the sampler started just before the publisher), too. */
@@ -54,8 +73,7 @@ START_TEST(steady_publisher)
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "r.steady", 8192, BUS_FULL_BLOCK, 0);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_only, &c, &sub));
+    subscribe(t, count_only, &c);
     bus_topic_metrics_t m;
     ck_assert_ok(bus_topic_metrics(t, &m)); /* starts the sampler */
     ck_assert(m.publish_rate_1s == 0 && m.publish_rate_10s == 0);
@@ -63,7 +81,7 @@ START_TEST(steady_publisher)
     pthread_t th;
     ck_assert_ok(pthread_create(&th, NULL, publish_paced, &p));
     sleep_until(p.start_ns + READ_AT_MS * UINT64_C(1000000));
-    ck_assert_ok(bus_topic_metrics(t, &m));
+    m = topic_metrics(t);
     assert_near(m.publish_rate_1s, PER_MS * 1000.0, 0.1);
     assert_near(m.deliver_rate_1s, PER_MS * 1000.0, 0.1);
     assert_near(m.publish_rate_10s, PER_MS * 1000.0, 0.1);
@@ -83,10 +101,9 @@ START_TEST(idle_topic_has_zero_rates)
 {
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "r.idle", 64, BUS_FULL_BLOCK, 0);
-    bus_topic_metrics_t m;
-    ck_assert_ok(bus_topic_metrics(t, &m));
+    bus_topic_metrics_t m = topic_metrics(t);
     sleep_ms(250); /* a few samples: this is what is measured, not a wait for an event */
-    ck_assert_ok(bus_topic_metrics(t, &m));
+    m = topic_metrics(t);
     ck_assert(m.publish_rate_1s == 0 && m.deliver_rate_10s == 0);
     ck_assert_ok(bus_destroy(bus));
 }
@@ -98,13 +115,9 @@ END_TEST
 START_TEST(oldest_age)
 {
     static struct gate gate;
-    gate_init(&gate);
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "r.age", 64, BUS_FULL_BLOCK, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, wait_at_gate, &gate, &sub));
-    bus_topic_metrics_t m;
-    ck_assert_ok(bus_topic_metrics(t, &m));
+    bus_topic_t *t = gated_topic(bus, "r.age", 0, &gate);
+    bus_topic_metrics_t m = topic_metrics(t);
     ck_assert_uint_eq(m.oldest_age_ns, 0);
     uint64_t before_publish = now_ns();
     ck_assert_ok(bus_publish(t, "a", 1));
@@ -113,21 +126,18 @@ START_TEST(oldest_age)
         ck_assert_ok(bus_publish(t, "b", 1));
     gate_await_waiters(&gate, 1);
     uint64_t before_read = now_ns();
-    ck_assert_ok(bus_topic_metrics(t, &m));
+    m = topic_metrics(t);
     uint64_t after_read = now_ns();
     ck_assert_uint_ge(m.oldest_age_ns, before_read - after_publish);
     ck_assert_uint_le(m.oldest_age_ns, after_read - before_publish);
     uint64_t first_age = m.oldest_age_ns;
     sleep_ms(20); /* the age to measure, not a wait for an event */
-    ck_assert_ok(bus_topic_metrics(t, &m));
+    m = topic_metrics(t);
     ck_assert_uint_ge(m.oldest_age_ns, first_age + 20000000u);
     bus_metrics_t bm;
     ck_assert_ok(bus_metrics(bus, &bm));
     ck_assert_uint_ge(bm.oldest_age_ns, m.oldest_age_ns);
-    gate_open(&gate);
-    ck_assert_ok(bus_flush(bus));
-    ck_assert_ok(bus_topic_metrics(t, &m));
-    ck_assert_uint_eq(m.oldest_age_ns, 0);
+    open_and_assert_age_zero(bus, t, &gate);
     ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
@@ -136,23 +146,16 @@ END_TEST
 START_TEST(oldest_age_keyed)
 {
     static struct gate gate;
-    gate_init(&gate);
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "r.keyed", 64, BUS_FULL_BLOCK, BUS_TOPIC_KEYED);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, wait_at_gate, &gate, &sub));
+    bus_topic_t *t = gated_topic(bus, "r.keyed", BUS_TOPIC_KEYED, &gate);
     ck_assert_ok(bus_publish_keyed(t, 7, "a", 1));
     uint64_t after_publish = now_ns();
     gate_await_waiters(&gate, 1);
     sleep_ms(5); /* the age to measure */
-    bus_topic_metrics_t m;
-    ck_assert_ok(bus_topic_metrics(t, &m));
+    bus_topic_metrics_t m = topic_metrics(t);
     ck_assert_uint_ge(m.oldest_age_ns, 5000000u);
     ck_assert_uint_le(m.oldest_age_ns, now_ns() - after_publish + 1000000000u);
-    gate_open(&gate);
-    ck_assert_ok(bus_flush(bus));
-    ck_assert_ok(bus_topic_metrics(t, &m));
-    ck_assert_uint_eq(m.oldest_age_ns, 0);
+    open_and_assert_age_zero(bus, t, &gate);
     ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
@@ -195,8 +198,7 @@ START_TEST(whole_bus)
     bus_topic_t *a = new_topic(bus, "r.a", 64, BUS_FULL_BLOCK, 0);
     bus_topic_t *b = new_topic(bus, "r.b", 4, BUS_FULL_DROP, BUS_TOPIC_PARALLEL);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(a, count_only, &c, &sub));
+    bus_sub_t *sub = subscribe(a, count_only, &c);
     ck_assert_ok(bus_subscribe(b, spin_50ms, NULL, &sub));
     for (int i = 0; i < 10; i++) {
         ck_assert_ok(bus_publish(a, &i, sizeof(i)));
@@ -268,8 +270,7 @@ START_TEST(snapshots_while_events_flow)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "r.flow", 256, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_only, &c, &sub));
+    subscribe(t, count_only, &c);
     atomic_bool stop = false;
     struct reader r = {bus, t, &stop};
     pthread_t th[READERS];

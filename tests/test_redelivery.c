@@ -9,13 +9,6 @@ enum { MS = 1000000 };
  * 50 times the delays tested: a wrong unit or a missed wake-up shows. */
 #define LATE_NS (2000ull * MS)
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* A handler that fails its first `fail` calls of each event (by attempt
  * number) and records every call. */
 enum { MAX_CALLS = 64 };
@@ -90,6 +83,14 @@ static bus_sub_t *subscribe_retrying(bus_topic_t *t, struct flaky *f, uint32_t m
     return subscribe_retrying_fn(t, flaky_handler, f, max_deliver, backoff, count, in_order);
 }
 
+/* subscribe_retrying() with the one delay @delay_ns before every retry. */
+static bus_sub_t *subscribe_one_delay(bus_topic_t *t, struct flaky *f, uint32_t max_deliver,
+                                      uint64_t delay_ns, bool in_order)
+{
+    const uint64_t backoff[] = {delay_ns};
+    return subscribe_retrying(t, f, max_deliver, backoff, 1, in_order);
+}
+
 /* The redelivery counters of @st, a bus_sub_stats_t or bus_topic_stats_t. */
 #define ck_assert_retries(st, tried, redelivered_, dead)          \
     do {                                                         \
@@ -98,19 +99,12 @@ static bus_sub_t *subscribe_retrying(bus_topic_t *t, struct flaky *f, uint32_t m
         ck_assert_uint_eq((st).dead_lettered, (dead));           \
     } while (0)
 
-static bus_topic_stats_t stats_of(bus_topic_t *t)
-{
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
-    return st;
-}
-
 /* Waits (bounded) until @t has @n retries waiting for their time. */
 static void await_pending(bus_topic_t *t, uint32_t n)
 {
-    for (int i = 0; i < 10000 && stats_of(t).retries_pending != n; i++)
+    for (int i = 0; i < 10000 && topic_stats(t).retries_pending != n; i++)
         sleep_ms(1);
-    ck_assert_uint_eq(stats_of(t).retries_pending, n);
+    ck_assert_uint_eq(topic_stats(t).retries_pending, n);
 }
 
 /* Four deliveries with delays of 20, 40 (and 40 again: the last repeats),
@@ -143,12 +137,11 @@ START_TEST(delays_counts_and_dead_letter)
     ck_assert_uint_eq(l.head.seq, 1);
     ck_assert_uint_eq(l.head.copied, 3);
     ck_assert_uint_eq(l.size, sizeof(bus_dead_letter_t) + 3 + sizeof(uint32_t));
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(sub, &ss));
+    bus_sub_stats_t ss = sub_stats(sub);
     ck_assert_uint_eq(ss.handler_errors, 4);
     ck_assert_uint_eq(ss.delivered, 0);
     ck_assert_retries(ss, 3, 3, 1);
-    bus_topic_stats_t st = stats_of(t);
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.handler_errors, 4);
     ck_assert_retries(st, 3, 3, 1);
     ck_assert_uint_eq(st.retries_pending, 0);
@@ -175,12 +168,11 @@ START_TEST(success_on_a_retry_ends_it)
     ck_assert_uint_eq(atomic_load(&ok.calls), 1);
     ck_assert_uint_eq(ok.attempt[0], 1);
     ck_assert_uint_eq(atomic_load(&l.count), 0);
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(sub, &ss));
+    bus_sub_stats_t ss = sub_stats(sub);
     ck_assert_uint_eq(ss.delivered, 1);
     ck_assert_uint_eq(ss.handler_errors, 2);
     ck_assert_retries(ss, 2, 2, 0);
-    bus_topic_stats_t st = stats_of(t);
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.delivered, 2);
     ck_assert_uint_eq(st.handler_errors, 2);
     ck_assert_ok(bus_destroy(bus));
@@ -202,15 +194,14 @@ START_TEST(no_redelivery_by_default)
     watch_letters(bus, &l);
     bus_topic_t *t = new_topic(bus, "plain", 64, BUS_FULL_BLOCK, 0);
     struct flaky f = {.fail = UINT32_MAX};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, flaky_handler, &f, &sub));
+    subscribe(t, flaky_handler, &f);
     ck_assert_ok(bus_publish(t, "abcd", 4));
     ck_assert_ok(bus_flush_quiet(bus, 30000ull * MS));
     ck_assert_uint_eq(atomic_load(&f.calls), 1);
     ck_assert_uint_eq(atomic_load(&l.count), 1);
     ck_assert_uint_eq(l.size, sizeof(bus_dead_letter_t) + 4);
     ck_assert_uint_eq(l.attempts, 1);
-    bus_topic_stats_t st = stats_of(t);
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_retries(st, 0, 0, 0);
     ck_assert_uint_eq(bus_dead_letter_attempts(NULL), 0);
     ck_assert_ok(bus_destroy(bus));
@@ -258,8 +249,7 @@ START_TEST(publisher_redelivery_letters_the_last_try_only)
     struct letters l = {0};
     bus_topic_t *t = bridged_topic(bus, &l);
     struct flaky f = {.fail = UINT32_MAX};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, flaky_handler, &f, &sub));
+    bus_sub_t *sub = subscribe(t, flaky_handler, &f);
     struct completions done = {0};
     publish_try(t, &done, 1, false);
     publish_try(t, &done, 2, false);
@@ -276,11 +266,10 @@ START_TEST(publisher_redelivery_letters_the_last_try_only)
     ck_assert_uint_eq(l.attempts, 3);
     ck_assert_int_eq(l.head.error, -EIO);
     ck_assert_uint_eq(l.head.seq, 3);
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(sub, &ss));
+    bus_sub_stats_t ss = sub_stats(sub);
     ck_assert_uint_eq(ss.handler_errors, 3);
     ck_assert_retries(ss, 0, 0, 1);
-    ck_assert_retries(stats_of(t), 0, 0, 1);
+    ck_assert_retries(topic_stats(t), 0, 0, 1);
     ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
@@ -301,7 +290,7 @@ START_TEST(publisher_redelivery_and_local_retries)
     ck_assert_uint_eq(atomic_load(&f.calls), 1);
     ck_assert_uint_eq(f.attempt[0], 1);
     ck_assert_uint_eq(atomic_load(&l.count), 0);
-    ck_assert_retries(stats_of(t), 0, 0, 0);
+    ck_assert_retries(topic_stats(t), 0, 0, 0);
     publish_try(t, &done, 3, true);
     ck_assert_ok(bus_flush_quiet(bus, 30000ull * MS));
     ck_assert_uint_eq(atomic_load(&f.calls), 3);
@@ -309,8 +298,7 @@ START_TEST(publisher_redelivery_and_local_retries)
     ck_assert_uint_eq(f.attempt[2], 4);
     ck_assert_uint_eq(atomic_load(&l.count), 1);
     ck_assert_uint_eq(l.attempts, 4);
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(sub, &ss));
+    bus_sub_stats_t ss = sub_stats(sub);
     ck_assert_retries(ss, 1, 1, 1);
     bus_publish_options_t o;
     bus_publish_options_init(&o);
@@ -382,8 +370,7 @@ START_TEST(many_events_each_retried_once)
     for (int s = 1; s <= MANY; s++)
         ck_assert_uint_eq(atomic_load(&p->calls[s]), 2);
     ck_assert_uint_eq(atomic_load(&p->wrong_attempt), 0);
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(sub, &ss));
+    bus_sub_stats_t ss = sub_stats(sub);
     ck_assert_uint_eq(ss.delivered, MANY);
     ck_assert_retries(ss, MANY, MANY, 0);
     ck_assert_ok(bus_destroy(bus));
@@ -501,7 +488,7 @@ START_TEST(in_order_keeps_topic_order)
     ck_assert_uint_eq(other.n, 5); /* held too, then in order */
     for (unsigned i = 0; i < 5; i++)
         ck_assert_uint_eq(other.seq[i], i + 1);
-    ck_assert_uint_eq(stats_of(t).retries, 2);
+    ck_assert_uint_eq(topic_stats(t).retries, 2);
     ck_assert_ok(bus_destroy(bus));
 }
 END_TEST
@@ -570,15 +557,14 @@ START_TEST(unsubscribe_drops_pending_retries)
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "u", 64, BUS_FULL_BLOCK, 0);
     struct flaky f = {.fail = UINT32_MAX};
-    const uint64_t backoff[] = {60000ull * MS};
-    bus_sub_t *sub = subscribe_retrying(t, &f, 3, backoff, 1, false);
+    bus_sub_t *sub = subscribe_one_delay(t, &f, 3, 60000ull * MS, false);
     ck_assert_ok(bus_publish(t, "a", 1));
     ck_assert_ok(bus_publish(t, "b", 1));
     await_pending(t, 2);
     /* flush waits for the retries of the events published before it. */
     ck_assert_int_eq(bus_flush_timeout(bus, 0), -ETIMEDOUT);
     ck_assert_ok(bus_unsubscribe(sub));
-    bus_topic_stats_t st = stats_of(t);
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.retries_pending, 0);
     ck_assert_uint_eq(st.retries_dropped, 2);
     ck_assert_ok(bus_flush_timeout(bus, 10000ull * MS));
@@ -593,8 +579,7 @@ START_TEST(close_drain_waits_for_retries)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "c", 64, BUS_FULL_BLOCK, 0);
     struct flaky f = {.fail = 2};
-    const uint64_t backoff[] = {20 * MS};
-    subscribe_retrying(t, &f, 5, backoff, 1, false);
+    subscribe_one_delay(t, &f, 5, 20 * MS, false);
     ck_assert_ok(bus_publish(t, "a", 1));
     bus_topic_stats_t final;
     ck_assert_ok(bus_topic_close(t, BUS_CLOSE_DRAIN, &final));
@@ -614,8 +599,7 @@ START_TEST(close_drop_drops_retries)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "c", 64, BUS_FULL_BLOCK, 0);
     struct flaky f = {.fail = UINT32_MAX};
-    const uint64_t backoff[] = {60000ull * MS};
-    subscribe_retrying(t, &f, 3, backoff, 1, true);
+    subscribe_one_delay(t, &f, 3, 60000ull * MS, true);
     ck_assert_ok(bus_publish(t, "a", 1));
     ck_assert_ok(bus_publish(t, "b", 1)); /* held behind the retry of "a" */
     await_pending(t, 1);
@@ -638,16 +622,14 @@ START_TEST(flush_and_shutdown_wait_for_retries)
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "s", 64, BUS_FULL_BLOCK, 0);
     struct flaky f = {.fail = 1};
-    const uint64_t backoff[] = {30 * MS};
-    bus_sub_t *sub = subscribe_retrying(t, &f, 2, backoff, 1, false);
+    bus_sub_t *sub = subscribe_one_delay(t, &f, 2, 30 * MS, false);
     ck_assert_ok(bus_publish(t, "a", 1));
     ck_assert_ok(bus_flush(bus));
     ck_assert_uint_eq(atomic_load(&f.calls), 2);
     ck_assert_ok(bus_publish(t, "b", 1));
     ck_assert_ok(bus_shutdown(bus));
     ck_assert_uint_eq(atomic_load(&f.calls), 4);
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(sub, &ss));
+    bus_sub_stats_t ss = sub_stats(sub);
     ck_assert_uint_eq(ss.delivered, 2);
     ck_assert_uint_eq(ss.redelivered, 2);
     ck_assert_ok(bus_destroy(bus));
@@ -670,11 +652,10 @@ START_TEST(pattern_subscription_and_exposition)
     ck_assert_ok(bus_publish(a, "x", 1));
     ck_assert_ok(bus_publish_keyed(b, 3, "y", 1));
     ck_assert_ok(bus_flush(bus));
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(sub, &ss));
+    bus_sub_stats_t ss = sub_stats(sub);
     ck_assert_retries(ss, 2, 2, 0);
     ck_assert_uint_eq(ss.delivered, 2);
-    ck_assert_uint_eq(stats_of(b).redelivered, 1);
+    ck_assert_uint_eq(topic_stats(b).redelivered, 1);
     static char text[1 << 16];
     size_t len;
     ck_assert_ok(bus_metrics_prometheus(bus, text, sizeof(text), &len));

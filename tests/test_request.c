@@ -29,6 +29,14 @@ static void await_answer(struct answer *a)
         sleep_ms(1);
 }
 
+/* The reply of @a, an int (as double_it() gives). */
+static int reply_int(const struct answer *a)
+{
+    int v;
+    memcpy(&v, a->reply, sizeof(v));
+    return v;
+}
+
 /* Replies with the request's payload doubled (an int). */
 static int double_it(const bus_event_t *ev, void *ctx)
 {
@@ -37,6 +45,14 @@ static int double_it(const bus_event_t *ev, void *ctx)
     memcpy(&v, ev->data, sizeof(v));
     v *= 2;
     return bus_reply(ev, &v, sizeof(v));
+}
+
+/* Topic @name (8 events) with @fn subscribed: the responder to its requests. */
+static bus_topic_t *responder_topic(bus_t *bus, const char *name, bus_handler_fn fn, void *ctx)
+{
+    bus_topic_t *t = new_topic(bus, name, 8, BUS_FULL_BLOCK, 0);
+    subscribe(t, fn, ctx);
+    return t;
 }
 
 START_TEST(reply_reaches_requester_once)
@@ -54,11 +70,8 @@ START_TEST(reply_reaches_requester_once)
     sleep_ms(5);
     ck_assert_int_eq(atomic_load(&a.calls), 1);
     ck_assert_int_eq(a.status, 0);
-    int got;
-    memcpy(&got, a.reply, sizeof(got));
-    ck_assert_int_eq(got, 42);
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    ck_assert_int_eq(reply_int(&a), 42);
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.handler_errors, 1); /* the second bus_reply: -EALREADY */
     ck_assert_ok(bus_destroy(bus));
 }
@@ -86,9 +99,7 @@ static int ignore(const bus_event_t *ev, void *ctx)
 START_TEST(handlers_without_reply)
 {
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "silent", 8, BUS_FULL_BLOCK, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, ignore, NULL, &sub));
+    bus_topic_t *t = responder_topic(bus, "silent", ignore, NULL);
     struct answer a = {0};
     ck_assert_ok(bus_request(t, NULL, 0, 0, record_answer, &a));
     await_answer(&a);
@@ -114,11 +125,9 @@ static int reply_late(const bus_event_t *ev, void *ctx)
 START_TEST(timeout_races_late_reply)
 {
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "slow", 8, BUS_FULL_BLOCK, 0);
     struct slow s = {.reply_rc = 1};
     gate_init(&s.gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, reply_late, &s, &sub));
+    bus_topic_t *t = responder_topic(bus, "slow", reply_late, &s);
     struct answer a = {0};
     ck_assert_ok(bus_request(t, NULL, 0, 20 * 1000000u, record_answer, &a));
     await_answer(&a);
@@ -188,8 +197,7 @@ START_TEST(many_requests_each_answered_once)
     enum { N = 2000 };
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "bulk", 256, BUS_FULL_BLOCK, BUS_TOPIC_PARALLEL);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, double_it, NULL, &sub));
+    subscribe(t, double_it, NULL);
     struct answer *answers = calloc(N, sizeof(*answers));
     for (int i = 0; i < N; i++)
         ck_assert_ok(bus_request(t, &i, sizeof(i), (uint64_t)(i % 3) * 1000000000u,
@@ -199,9 +207,7 @@ START_TEST(many_requests_each_answered_once)
         await_answer(&answers[i]);
         ck_assert_int_eq(atomic_load(&answers[i].calls), 1);
         ck_assert_int_eq(answers[i].status, 0);
-        int got;
-        memcpy(&got, answers[i].reply, sizeof(got));
-        ck_assert_int_eq(got, 2 * i);
+        ck_assert_int_eq(reply_int(&answers[i]), 2 * i);
     }
     ck_assert_ok(bus_destroy(bus));
     free(answers);
@@ -211,9 +217,7 @@ END_TEST
 START_TEST(blocking_request)
 {
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "sync", 8, BUS_FULL_BLOCK, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, double_it, NULL, &sub));
+    bus_topic_t *t = responder_topic(bus, "sync", double_it, NULL);
     int v = 5, got = 0;
     size_t size = 0;
     ck_assert_ok(bus_request_wait(t, &v, sizeof(v), 1000000000u, &got, sizeof(got), &size));
@@ -227,15 +231,12 @@ END_TEST
 START_TEST(reply_outside_request_is_einval)
 {
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "plain", 8, BUS_FULL_BLOCK, 0);
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, double_it, &c, &sub));
+    bus_topic_t *t = responder_topic(bus, "plain", double_it, &c);
     int v = 1;
     ck_assert_ok(bus_publish(t, &v, sizeof(v))); /* not a request */
     ck_assert_ok(bus_flush(bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_eq(st.handler_errors, 1); /* bus_reply said -EINVAL */
     ck_assert_int_eq(bus_reply(NULL, NULL, 0), -EINVAL);
     ck_assert_int_eq(bus_request(t, NULL, 0, 0, NULL, NULL), -EINVAL);
@@ -266,9 +267,7 @@ static int fail_it(const bus_event_t *ev, void *ctx)
 START_TEST(reply_error_reaches_requester)
 {
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "fails", 8, BUS_FULL_BLOCK, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, fail_it, NULL, &sub));
+    bus_topic_t *t = responder_topic(bus, "fails", fail_it, NULL);
     int errs[] = {-ENOENT, -ETIMEDOUT, -ENOTCONN};
     for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
         size_t size = 1;
@@ -298,20 +297,11 @@ static void on_acked(const bus_completion_t *c, void *arg)
     (void)c, (void)arg;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 START_TEST(event_source_tells_how_it_was_published)
 {
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "sources", 8, BUS_FULL_BLOCK, 0);
     struct seen_source s = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, record_source, &s, &sub));
+    bus_topic_t *t = responder_topic(bus, "sources", record_source, &s);
     int marker;
     ck_assert_ok(bus_publish(t, "a", 1));
     bus_publish_options_t o = {.on_complete = on_acked, .arg = &marker};
@@ -340,9 +330,7 @@ END_TEST
 START_TEST(reply_larger_than_buffer_is_enobufs)
 {
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "sync", 8, BUS_FULL_BLOCK, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, double_it, NULL, &sub));
+    bus_topic_t *t = responder_topic(bus, "sync", double_it, NULL);
     int v = 5, doubled = 10;
     size_t size = 0;
     ck_assert_int_eq(bus_request_wait(t, &v, sizeof(v), 0, NULL, 0, &size), -ENOBUFS);
@@ -536,11 +524,9 @@ static void end_bus(int status, const void *reply, size_t size, void *arg)
 START_TEST(timer_thread_cannot_end_its_bus)
 {
     bus_t *bus = new_bus(1);
-    bus_topic_t *t = new_topic(bus, "slow", 8, BUS_FULL_BLOCK, 0);
     struct slow s = {.reply_rc = 1};
     gate_init(&s.gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, reply_late, &s, &sub));
+    bus_topic_t *t = responder_topic(bus, "slow", reply_late, &s);
     struct ender e = {.bus = bus, .topic = t, .gate = &s.gate};
     ck_assert_ok(bus_request(t, NULL, 0, 1000000u, end_bus, &e));
     while (!atomic_load(&e.calls))

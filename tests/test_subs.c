@@ -52,8 +52,7 @@ START_TEST(unsubscribe_while_publishing_then_free_ctx)
         g->canary = CANARY;
         atomic_init(&g->calls, 0);
         atomic_init(&g->late, 0);
-        bus_sub_t *sub;
-        ck_assert_ok(bus_subscribe(t, guarded_handler, g, &sub));
+        bus_sub_t *sub = subscribe(t, guarded_handler, g);
         while (atomic_load(&g->calls) < 10)
             sched_yield();
         ck_assert_ok(bus_unsubscribe(sub));
@@ -164,8 +163,7 @@ START_TEST(unsubscribe_async_reports_completion)
     bus_topic_t *t = new_topic(bus, "async", 256, BUS_FULL_BLOCK, 0);
     struct guarded g = {.canary = CANARY};
     struct async_done d = {.ctx = &g};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, guarded_handler, &g, &sub));
+    bus_sub_t *sub = subscribe(t, guarded_handler, &g);
     struct publisher p = {.topic = t};
     pthread_t thread;
     pthread_create(&thread, NULL, publish_until_stopped, &p);
@@ -193,8 +191,7 @@ START_TEST(destroy_runs_pending_completions)
     bus_topic_t *t = new_topic(bus, "pending", 8, BUS_FULL_BLOCK, 0);
     struct guarded g = {.canary = CANARY};
     struct async_done d = {.ctx = &g};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, guarded_handler, &g, &sub));
+    bus_sub_t *sub = subscribe(t, guarded_handler, &g);
     ck_assert_ok(bus_unsubscribe_async(sub, on_unsubscribed, &d));
     ck_assert_ok(bus_destroy(bus));
     ck_assert_int_eq(atomic_load(&d.calls), 1);
@@ -213,14 +210,12 @@ START_TEST(subscribe_while_publishing)
     while (atomic_load(&p.published) < 1000)
         sched_yield();
     struct counter c = {0};
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, count_only, &c, &sub));
+    subscribe(t, count_only, &c);
     sleep_ms(20);
     atomic_store(&p.stop, true);
     pthread_join(thread, NULL);
     ck_assert_ok(bus_flush(bus));
-    bus_topic_stats_t st;
-    ck_assert_ok(bus_topic_stats(t, &st));
+    bus_topic_stats_t st = topic_stats(t);
     ck_assert_uint_gt(atomic_load(&c.calls), 0);
     ck_assert_uint_eq(st.delivered, atomic_load(&c.calls));
     ck_assert_uint_lt(atomic_load(&c.calls), st.published);

@@ -158,8 +158,7 @@ START_TEST(wildcards_skip_reserved_bus_topics)
     ck_assert_ok(bus_topic_open(bus, "work", NULL, &work));
     /* A user topic whose name merely ends like the bus's own. */
     ck_assert_ok(bus_topic_open(bus, "app.dead_letter", NULL, &user));
-    bus_sub_t *failing;
-    ck_assert_ok(bus_subscribe(work, fail_always, NULL, &failing));
+    subscribe(work, fail_always, NULL);
     ck_assert_ok(bus_publish(work, "x", 1));
     ck_assert_ok(bus_flush(bus)); /* the handler ran and routed a letter */
     ck_assert_ok(bus_flush(bus)); /* the letter was dispatched */
@@ -184,8 +183,7 @@ static uint64_t close_with_queued_events(int mode, struct closer *c, unsigned lo
     bus_topic_t *t = new_topic(bus, "inbox.1", 256, BUS_FULL_FAIL, 0);
     struct held h = {.calls = 0};
     gate_init(&h.gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    subscribe(t, hold_first, &h);
     for (int i = 0; i < 100; i++)
         ck_assert_ok(bus_publish(t, "x", 1));
     gate_await_waiters(&h.gate, 1); /* event 1 is being handled, 99 queued */
@@ -240,8 +238,7 @@ START_TEST(close_drop_completes_acknowledged_events)
     bus_topic_t *t = new_topic(bus, "acks", 64, BUS_FULL_FAIL, 0);
     struct held h = {.calls = 0};
     gate_init(&h.gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    subscribe(t, hold_first, &h);
     atomic_ulong epipe = 0;
     bus_publish_options_t opts;
     bus_publish_options_init(&opts);
@@ -287,8 +284,7 @@ START_TEST(close_frees_name_and_detaches_subscriptions)
     ck_assert_ok(bus_flush(bus));
     ck_assert_uint_eq(atomic_load(&plain), 1); /* the closed topic's sub is gone */
     ck_assert_uint_eq(atomic_load(&wild), 3);  /* the new user.a and user.b */
-    bus_sub_stats_t ss;
-    ck_assert_ok(bus_sub_stats(wsub, &ss));
+    bus_sub_stats_t ss = sub_stats(wsub);
     ck_assert_uint_eq(ss.delivered, 2); /* sums over the topics it is on now */
     ck_assert_ok(bus_unsubscribe(wsub));
     ck_assert_ok(bus_destroy(bus));
@@ -325,8 +321,7 @@ START_TEST(close_wakes_blocked_producer_with_epipe)
     bus_topic_t *t = new_topic(bus, "full", 2, BUS_FULL_BLOCK, 0);
     struct held h = {.calls = 0};
     gate_init(&h.gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    subscribe(t, hold_first, &h);
     struct blocked_producer p = {.topic = t, .rc = 1, .accepted = 0};
     pthread_t producer;
     ck_assert_int_eq(pthread_create(&producer, NULL, publish_until_error, &p), 0);
@@ -359,8 +354,7 @@ START_TEST(close_errors)
     ck_assert_int_eq(bus_topic_close(NULL, BUS_CLOSE_DRAIN, NULL), -EINVAL);
     ck_assert_int_eq(bus_topic_close(t, 7, NULL), -EINVAL);
     int from_handler = 1;
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, try_close, &from_handler, &sub));
+    subscribe(t, try_close, &from_handler);
     ck_assert_ok(bus_publish(t, "x", 1));
     ck_assert_ok(bus_flush(bus));
     ck_assert_int_eq(from_handler, -EDEADLK);
@@ -516,8 +510,7 @@ START_TEST(dead_letter_topic_asked_for_while_it_closes)
 {
     bus_t *bus = new_bus(2);
     bus_topic_t *t = new_topic(bus, "w", 1024, BUS_FULL_BLOCK, 0);
-    bus_sub_t *failing;
-    ck_assert_ok(bus_subscribe(t, fail_always, NULL, &failing));
+    subscribe(t, fail_always, NULL);
     struct asker a = {.bus = bus};
     pthread_t thread;
     ck_assert_int_eq(pthread_create(&thread, NULL, ask_for_dead_letters, &a), 0);
@@ -693,8 +686,7 @@ START_TEST(shutdown_timeout_bounds_wait_for_close_in_progress)
     bus_topic_t *other = new_topic(bus, "other", 8, BUS_FULL_FAIL, 0);
     struct held h = {.calls = 0};
     gate_init(&h.gate);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, hold_first, &h, &sub));
+    subscribe(t, hold_first, &h);
     ck_assert_ok(bus_publish(t, "x", 1));
     gate_await_waiters(&h.gate, 1); /* the close's drain waits for this call */
     struct closer c;

@@ -40,12 +40,17 @@ static void on_mark(bus_topic_t *topic, uint32_t depth, bool above, void *ctx)
     pthread_mutex_unlock(&m->lock);
 }
 
+/* Subscribes @fn to @t and readies @m for its marks, not set yet. */
+static void subscribe_unwatched(bus_topic_t *t, bus_handler_fn fn, struct marks *m)
+{
+    subscribe(t, fn, NULL);
+    marks_init(m, t);
+}
+
 /* Subscribes @fn to @t and watches it with the marks HIGH and LOW into @m. */
 static void watch(bus_topic_t *t, bus_handler_fn fn, struct marks *m)
 {
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, fn, NULL, &sub));
-    marks_init(m, t);
+    subscribe_unwatched(t, fn, m);
     ck_assert_ok(bus_topic_watermarks(t, HIGH, LOW, on_mark, m));
 }
 
@@ -82,6 +87,15 @@ static int pass_held(const bus_event_t *ev, void *ctx)
     return 0;
 }
 
+/* Lets the handlers held go, and waits until the drain made @n below calls
+ * in all. */
+static void let_go_and_drain(bus_t *bus, struct marks *m, int n)
+{
+    pthread_mutex_unlock(&held);
+    ck_assert_ok(bus_flush(bus));
+    await_count(m, &m->below, n);
+}
+
 /* Publishes until the ring is full (BUS_FULL_FAIL topics). */
 static void fill(bus_topic_t *t)
 {
@@ -89,6 +103,13 @@ static void fill(bus_topic_t *t)
     while ((rc = bus_publish(t, &x, sizeof(x))) == 0)
         ;
     ck_assert_int_eq(rc, -EAGAIN);
+}
+
+/* Holds the handlers (pass_held) and fills the ring. */
+static void hold_and_fill(bus_topic_t *t)
+{
+    pthread_mutex_lock(&held);
+    fill(t);
 }
 
 /* Three rounds of: hold the handlers, fill the ring far past the high mark,
@@ -100,12 +121,9 @@ static void rounds(unsigned flags)
     struct marks m;
     watch(t, pass_held, &m);
     for (int round = 1; round <= 3; round++) {
-        pthread_mutex_lock(&held);
-        fill(t);
+        hold_and_fill(t);
         await_count(&m, &m.above, round);
-        pthread_mutex_unlock(&held);
-        ck_assert_ok(bus_flush(bus));
-        await_count(&m, &m.below, round);
+        let_go_and_drain(bus, &m, round);
         ck_assert_int_eq(atomic_load(&m.above), round);
         ck_assert_int_eq(atomic_load(&m.below), round);
     }
@@ -171,9 +189,7 @@ START_TEST(producers_crossing_together_call_once)
     run_producers(t, CAP);
     ck_assert_int_eq(atomic_load(&m.above), 1);
     ck_assert_int_eq(atomic_load(&m.below), 0);
-    pthread_mutex_unlock(&held);
-    ck_assert_ok(bus_flush(bus));
-    await_count(&m, &m.below, 1);
+    let_go_and_drain(bus, &m, 1);
     ck_assert_int_eq(atomic_load(&m.above), 1);
     assert_sane(&m);
     ck_assert_ok(bus_destroy(bus));
@@ -235,8 +251,7 @@ START_TEST(turned_off_calls_nothing)
     struct marks m;
     watch(t, pass_held, &m);
     ck_assert_ok(bus_topic_watermarks(t, 0, 0, NULL, NULL));
-    pthread_mutex_lock(&held);
-    fill(t);
+    hold_and_fill(t);
     pthread_mutex_unlock(&held);
     ck_assert_ok(bus_flush(bus));
     ck_assert_int_eq(atomic_load(&m.above) + atomic_load(&m.below), 0);
@@ -248,17 +263,12 @@ START_TEST(set_above_the_mark_reports_at_once)
 {
     bus_t *bus = new_bus(1);
     bus_topic_t *t = new_topic(bus, "wm.late", CAP, BUS_FULL_FAIL, 0);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, pass_held, NULL, &sub));
     struct marks m;
-    marks_init(&m, t);
-    pthread_mutex_lock(&held);
-    fill(t);
+    subscribe_unwatched(t, pass_held, &m);
+    hold_and_fill(t);
     ck_assert_ok(bus_topic_watermarks(t, HIGH, LOW, on_mark, &m));
     ck_assert_int_eq(atomic_load(&m.above), 1);
-    pthread_mutex_unlock(&held);
-    ck_assert_ok(bus_flush(bus));
-    await_count(&m, &m.below, 1);
+    let_go_and_drain(bus, &m, 1);
     assert_sane(&m);
     ck_assert_ok(bus_destroy(bus));
 }
@@ -269,18 +279,13 @@ START_TEST(keyed_lanes_report_as_the_topic)
     bus_t *bus = new_bus(1);
     /* 16 lanes (the most there are) of CAP events each. */
     bus_topic_t *t = new_topic(bus, "wm.keyed", 16 * CAP, BUS_FULL_FAIL, BUS_TOPIC_KEYED);
-    bus_sub_t *sub;
-    ck_assert_ok(bus_subscribe(t, pass_held, NULL, &sub));
     struct marks m;
-    marks_init(&m, t);
+    subscribe_unwatched(t, pass_held, &m);
     ck_assert_int_eq(bus_topic_watermarks(t, CAP + 1, LOW, on_mark, &m), -EINVAL);
     ck_assert_ok(bus_topic_watermarks(t, HIGH, LOW, on_mark, &m));
-    pthread_mutex_lock(&held);
-    fill(t); /* bus_publish: the lane of key 0 */
+    hold_and_fill(t); /* bus_publish: the lane of key 0 */
     await_count(&m, &m.above, 1);
-    pthread_mutex_unlock(&held);
-    ck_assert_ok(bus_flush(bus));
-    await_count(&m, &m.below, 1);
+    let_go_and_drain(bus, &m, 1);
     ck_assert_int_eq(atomic_load(&m.above), 1);
     assert_sane(&m);
     ck_assert_ok(bus_destroy(bus));
@@ -293,8 +298,7 @@ START_TEST(close_ends_the_calls)
     bus_topic_t *t = new_topic(bus, "wm.close", CAP, BUS_FULL_FAIL, 0);
     struct marks m;
     watch(t, pass_held, &m);
-    pthread_mutex_lock(&held);
-    fill(t);
+    hold_and_fill(t);
     ck_assert_int_eq(atomic_load(&m.above), 1);
     pthread_mutex_unlock(&held);
     bus_topic_stats_t final;
