@@ -292,6 +292,21 @@ START_TEST(keyed_lanes_report_as_the_topic)
 }
 END_TEST
 
+/* A close on a thread of its own, while the test holds the handlers. */
+struct closer {
+    pthread_t thread;
+    bus_topic_t *topic;
+    bus_topic_stats_t final;
+    int rc;
+};
+
+static void *close_topic(void *arg)
+{
+    struct closer *c = arg;
+    c->rc = bus_topic_close(c->topic, BUS_CLOSE_DRAIN, &c->final);
+    return NULL;
+}
+
 START_TEST(close_ends_the_calls)
 {
     bus_t *bus = new_bus(1);
@@ -300,9 +315,19 @@ START_TEST(close_ends_the_calls)
     watch(t, pass_held, &m);
     hold_and_fill(t);
     ck_assert_int_eq(atomic_load(&m.above), 1);
+    /* The handlers are let go only once the close has sealed the topic
+     * (publishes refused), which it does after turning the marks off:
+     * letting go before raced the close, the drain could pass LOW first. */
+    struct closer c = {.topic = t};
+    ck_assert_int_eq(pthread_create(&c.thread, NULL, close_topic, &c), 0);
+    int x = 0, rc;
+    while ((rc = bus_publish(t, &x, sizeof(x))) == -EAGAIN)
+        sched_yield();
+    ck_assert_int_eq(rc, -EPIPE);
     pthread_mutex_unlock(&held);
-    bus_topic_stats_t final;
-    ck_assert_ok(bus_topic_close(t, BUS_CLOSE_DRAIN, &final));
+    pthread_join(c.thread, NULL);
+    ck_assert_ok(c.rc);
+    bus_topic_stats_t final = c.final;
     ck_assert_int_eq(final.depth, 0);
     /* The drain took the depth under LOW with the marks already off. */
     ck_assert_int_eq(atomic_load(&m.below), 0);
