@@ -152,6 +152,47 @@ static inline void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* A topic's close on a thread of its own (it may wait for handlers the
+ * test holds); join c->thread, then read rc and final. */
+struct topic_closer {
+    pthread_t thread;
+    bus_topic_t *topic;
+    int mode, rc;
+    bus_topic_stats_t final;
+};
+
+static inline void *close_main(void *arg)
+{
+    struct topic_closer *c = arg;
+    c->rc = bus_topic_close(c->topic, c->mode, &c->final);
+    return NULL;
+}
+
+static inline void close_in_thread(struct topic_closer *c, bus_topic_t *t, int mode)
+{
+    c->topic = t;
+    c->mode = mode;
+    c->rc = 1;
+    ck_assert_int_eq(pthread_create(&c->thread, NULL, close_main, c), 0);
+}
+
+/* Publishes until the topic refuses with -EPIPE: the close has started.
+ * Returns how many were accepted meanwhile (a full ring refuses with
+ * -EAGAIN until then). Each call holds the topics: it races with the close. */
+static inline uint64_t publish_until_closed(bus_topic_t *t)
+{
+    uint64_t accepted = 0;
+    int rc;
+    do {
+        bus_hold_begin();
+        rc = bus_publish(t, "z", 1);
+        bus_hold_end();
+        ck_assert(rc == 0 || rc == -EAGAIN || rc == -EPIPE);
+        accepted += rc == 0;
+    } while (rc != -EPIPE);
+    return accepted;
+}
+
 /* Runs one suite; the exit status is the number of failures. */
 static inline int run_suite(Suite *s)
 {

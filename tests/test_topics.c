@@ -30,45 +30,6 @@ static int hold_first(const bus_event_t *ev, void *ctx)
     return 0;
 }
 
-struct closer {
-    pthread_t thread;
-    bus_topic_t *topic;
-    int mode, rc;
-    bus_topic_stats_t final;
-};
-
-static void *close_main(void *arg)
-{
-    struct closer *c = arg;
-    c->rc = bus_topic_close(c->topic, c->mode, &c->final);
-    return NULL;
-}
-
-static void close_in_thread(struct closer *c, bus_topic_t *t, int mode)
-{
-    c->topic = t;
-    c->mode = mode;
-    c->rc = 1;
-    ck_assert_int_eq(pthread_create(&c->thread, NULL, close_main, c), 0);
-}
-
-/* Publishes until the topic refuses with -EPIPE: the close has started.
- * Returns how many were accepted meanwhile (a full ring refuses with
- * -EAGAIN until then). Each call holds the topics: it races with the close. */
-static uint64_t publish_until_closed(bus_topic_t *t)
-{
-    uint64_t accepted = 0;
-    int rc;
-    do {
-        bus_hold_begin();
-        rc = bus_publish(t, "z", 1);
-        bus_hold_end();
-        ck_assert(rc == 0 || rc == -EAGAIN || rc == -EPIPE);
-        accepted += rc == 0;
-    } while (rc != -EPIPE);
-    return accepted;
-}
-
 START_TEST(open_null_cfg_returns_existing_topic_as_it_is)
 {
     bus_t *bus = new_bus(1);
@@ -177,7 +138,7 @@ END_TEST
  * then the handler is let go. Returns the close's result in *@c and the
  * handler calls in *@calls; the return value counts the racing publishes
  * that were accepted. */
-static uint64_t close_with_queued_events(int mode, struct closer *c, unsigned long *calls)
+static uint64_t close_with_queued_events(int mode, struct topic_closer *c, unsigned long *calls)
 {
     bus_t *bus = new_bus_batch(1, 1);
     bus_topic_t *t = new_topic(bus, "inbox.1", 256, BUS_FULL_FAIL, 0);
@@ -200,7 +161,7 @@ static uint64_t close_with_queued_events(int mode, struct closer *c, unsigned lo
 /* Queued events are handled before a draining close returns. */
 START_TEST(close_drain_delivers_queued_events)
 {
-    struct closer c;
+    struct topic_closer c;
     unsigned long calls;
     uint64_t late = close_with_queued_events(BUS_CLOSE_DRAIN, &c, &calls);
     ck_assert_uint_eq(calls, 100 + late);
@@ -214,7 +175,7 @@ END_TEST
 /* A dropping close discards what is queued, counts it, calls no handler. */
 START_TEST(close_drop_counts_queued_events_as_dropped)
 {
-    struct closer c;
+    struct topic_closer c;
     unsigned long calls;
     uint64_t late = close_with_queued_events(BUS_CLOSE_DROP, &c, &calls);
     /* Batches of 1: only the held event reached the handler. */
@@ -247,7 +208,7 @@ START_TEST(close_drop_completes_acknowledged_events)
     for (int i = 0; i < 10; i++)
         ck_assert_ok(bus_publish_ex(t, "x", 1, &opts));
     gate_await_waiters(&h.gate, 1);
-    struct closer c;
+    struct topic_closer c;
     close_in_thread(&c, t, BUS_CLOSE_DROP);
     publish_until_closed(t); /* plain events: no completion */
     gate_open(&h.gate);
@@ -326,7 +287,7 @@ START_TEST(close_wakes_blocked_producer_with_epipe)
     pthread_t producer;
     ck_assert_int_eq(pthread_create(&producer, NULL, publish_until_error, &p), 0);
     gate_await_waiters(&h.gate, 1);
-    struct closer c;
+    struct topic_closer c;
     close_in_thread(&c, t, BUS_CLOSE_DROP);
     /* The producer returns while the handler is still held: the close woke
      * it, not room in the ring. */
@@ -457,7 +418,7 @@ static void close_under_forwarders(unsigned flags)
     do {
         ck_assert_ok(bus_topic_stats(dst, &st));
     } while (st.blocked == 0 && sched_yield() == 0);
-    struct closer c;
+    struct topic_closer c;
     close_in_thread(&c, dst, BUS_CLOSE_DROP);
     sleep_ms(20); /* the close has sealed the ring and waits for the drain */
     gate_open(&h.gate);
@@ -689,7 +650,7 @@ START_TEST(shutdown_timeout_bounds_wait_for_close_in_progress)
     subscribe(t, hold_first, &h);
     ck_assert_ok(bus_publish(t, "x", 1));
     gate_await_waiters(&h.gate, 1); /* the close's drain waits for this call */
-    struct closer c;
+    struct topic_closer c;
     close_in_thread(&c, t, BUS_CLOSE_DRAIN);
     publish_until_closed(t); /* the close has started */
     struct shutter s = {.bus = bus, .timeout_ns = 20 * 1000 * 1000, .rc = 1};

@@ -292,21 +292,6 @@ START_TEST(keyed_lanes_report_as_the_topic)
 }
 END_TEST
 
-/* A close on a thread of its own, while the test holds the handlers. */
-struct closer {
-    pthread_t thread;
-    bus_topic_t *topic;
-    bus_topic_stats_t final;
-    int rc;
-};
-
-static void *close_topic(void *arg)
-{
-    struct closer *c = arg;
-    c->rc = bus_topic_close(c->topic, BUS_CLOSE_DRAIN, &c->final);
-    return NULL;
-}
-
 START_TEST(close_ends_the_calls)
 {
     bus_t *bus = new_bus(1);
@@ -318,12 +303,9 @@ START_TEST(close_ends_the_calls)
     /* The handlers are let go only once the close has sealed the topic
      * (publishes refused), which it does after turning the marks off:
      * letting go before raced the close, the drain could pass LOW first. */
-    struct closer c = {.topic = t};
-    ck_assert_int_eq(pthread_create(&c.thread, NULL, close_topic, &c), 0);
-    int x = 0, rc;
-    while ((rc = bus_publish(t, &x, sizeof(x))) == -EAGAIN)
-        sched_yield();
-    ck_assert_int_eq(rc, -EPIPE);
+    struct topic_closer c;
+    close_in_thread(&c, t, BUS_CLOSE_DRAIN);
+    ck_assert_uint_eq(publish_until_closed(t), 0); /* full until then */
     pthread_mutex_unlock(&held);
     pthread_join(c.thread, NULL);
     ck_assert_ok(c.rc);
