@@ -167,7 +167,7 @@ import = orders.>
             self.assertIn("Authorization Violation", err)
             gw = Gateway(config + "token = s3cret-token\n")
             self.assertEqual(gw.metric("bus_nats_connected"), 1)
-            self.assertEqual(gw.stop()[0], 0)
+            gw.stop_cleanly()
         finally:
             secured.stop()
 
@@ -371,7 +371,7 @@ import = c.>
             self.assertEqual((status, body["code"]), (404, "nats_not_configured"))
             self.assertIsNone(gw.metric("bus_nats_connected"))
         finally:
-            self.assertEqual(gw.stop()[0], 0)
+            gw.stop_cleanly()
 
     def test_bad_urls_and_a_server_down_are_clear_errors(self):
         down = f"nats://127.0.0.1:{free_port()}"
@@ -413,7 +413,7 @@ reconnect_wait_ms = 50
             self.assertEqual([e["data"] for e in gw.events("late.t", 1)], [1])
         finally:
             for g in self.gateways[1:]:
-                self.assertEqual(g.stop()[0], 0)
+                g.stop_cleanly()
             del self.gateways[1:]
             late.stop()
 

@@ -263,7 +263,7 @@ class DurableWebhooks(unittest.TestCase):
 
     def tearDown(self):
         if self.gw:
-            self.assertEqual(self.gw.stop()[0], 0)
+            self.gw.stop_cleanly()
 
     def start(self, extra=""):
         cfg = test_webhooks.config(schedule="200ms, 200ms, 60s", extra=extra)

@@ -115,6 +115,14 @@ class Gateway:
         shutil.rmtree(self.dir, ignore_errors=True)
         return self.proc.returncode, err.decode()
 
+    def stop_cleanly(self, timeout=20):
+        """stop(), failing with the end of the gateway's stderr unless it
+        exited 0 (what aborted a stop must be seen in CI's log)."""
+        rc, err = self.stop(timeout)
+        if rc != 0:
+            raise AssertionError(f"bus-gateway exited {rc} at its stop; its stderr ends:\n"
+                                 f"{err[-4000:]}")
+
 
 def hold_connections_then_refused(gw, n):
     """Opens @n served connections, checks that one more is closed at once,

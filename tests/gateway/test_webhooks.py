@@ -111,7 +111,7 @@ class WebhookTest(unittest.TestCase):
 
     def gateway(self, cfg):
         gw = test_gateway.Gateway(cfg)
-        self.closers.append(lambda: self.assertEqual(gw.stop()[0], 0))
+        self.closers.append(lambda: gw.stop_cleanly())
         return gw
 
     def receiver(self, **kw):
@@ -310,7 +310,7 @@ class WebhookTest(unittest.TestCase):
             status, _, got = gw.json("POST", "/v1/webhooks", json.dumps(
                 {"pattern": "never", "url": f"http://{host}:1/"}))
             self.assertEqual(got.get("code"), code, host)
-        self.assertEqual(gw.stop()[0], 0)
+        gw.stop_cleanly()
         self.closers.pop()  # stopped
         # The loopback network listed: the same URL delivers (::1, if
         # tried first, is refused and 127.0.0.1 used).
@@ -453,7 +453,7 @@ class WebhookTest(unittest.TestCase):
                 body = self.await_hook(gw, hook,
                                        lambda b: b["pending"] == (r + 1) * per_round)
                 self.assertEqual(body["url"], f"http://127.0.0.1:{port}/hook")
-        self.closers.append(lambda: self.assertEqual(gw.stop()[0], 0))
+        self.closers.append(lambda: gw.stop_cleanly())
         got = receiver.wait(rounds * per_round)
         self.await_hook(gw, hook, lambda b: b["delivered"] == rounds * per_round
                         and b["pending"] == 0)
@@ -484,7 +484,7 @@ class WebhookTest(unittest.TestCase):
                          [b"delivered", b"pending", b"pending", b"pending"])
         self.await_hook(gw, hook, lambda b: b["delivered"] == 1 and b["pending"] == 0)
         self.assertEqual(gw.request("DELETE", f"/v1/webhooks/{hook}")[0], 204)
-        self.assertEqual(gw.stop()[0], 0)
+        gw.stop_cleanly()
         gw = self.gateway(cfg)
         self.assertEqual(gw.json("GET", "/v1/webhooks")[2], {"webhooks": []})
 
