@@ -9,6 +9,8 @@
  * that an input costs milliseconds. Seeds: corpus_http/ (one request each;
  * make_http_seeds.py). */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +77,17 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static int open_descriptors(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!port)
@@ -82,8 +95,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof(addr)) != 0)
-        abort(); /* the server must always accept */
+    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        /* The server must always accept: say why it did not, and how many
+         * descriptors this process (client and gateway) holds. */
+        int err = errno;
+        fprintf(stderr, "fuzz_http: %s: %s; open descriptors: %d\n", s < 0 ? "socket" : "connect",
+                strerror(err), open_descriptors());
+        abort();
+    }
     size_t sent = 0;
     while (sent < size) {
         ssize_t n = send(s, data + sent, size - sent, MSG_NOSIGNAL);

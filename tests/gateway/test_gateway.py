@@ -669,6 +669,36 @@ class Shutdown(unittest.TestCase):
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", gw.port), timeout=2)
 
+    def test_sigterm_refuses_new_connections_while_requests_finish(self):
+        """During the grace of a stop, a request in flight is answered and
+        a new connection is closed at once, unanswered."""
+        gw = Gateway()
+        busy = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+        busy.sendall(b"POST /v1/topics/t/events HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        self.assertIn(b"100 Continue", busy.recv(1000))  # the request is in flight
+        busy.sendall(b"ab")
+        gw.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while True:  # until the stop has begun: then each new one is refused
+            self.assertLess(time.monotonic(), deadline, "new connections still served")
+            extra = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                got = extra.recv(1000)
+            except ConnectionResetError:
+                got = b""
+            extra.close()
+            if got == b"":
+                break
+            # Accepted before the stop began: answered (503 if it began since).
+            self.assertRegex(got, rb"^HTTP/1.1 (200 OK|503 Service Unavailable)")
+        busy.sendall(b"cd")
+        self.assertIn(b"202", busy.recv(1000))
+        busy.close()
+        rc, err = gw.stop()
+        self.assertEqual(rc, 0, err)
+
 
 def run_main():
     """The tests of __main__, against the bus-gateway named by argv[1]."""
