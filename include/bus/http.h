@@ -98,8 +98,9 @@ BUS_API int bus_http_start(bus_t *bus, const bus_http_config_t *cfg, bus_http_t 
 BUS_API uint16_t bus_http_port(const bus_http_t *gw);
 
 /**
- * bus_http_stop - stop gracefully and free @gw: stop accepting connections,
- * answer the clients that wait (long polls with the events they have,
+ * bus_http_stop - stop gracefully and free @gw: stop accepting connections
+ * (a new one is closed at once, unanswered; the listening socket closes
+ * before the call returns), answer the clients that wait (long polls with the events they have,
  * possibly none; streams end; requests still unanswered get 503), let the
  * requests in flight finish, for at most @grace_ns (then the connections
  * left are closed), unsubscribe from the topics and free everything. The
