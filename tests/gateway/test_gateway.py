@@ -131,15 +131,22 @@ def hold_connections_then_refused(gw, n):
     for s in held:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert b"200" in s.recv(1000)
-    extra = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
-    extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    try:
-        got = extra.recv(1000)
-    except ConnectionResetError:
-        got = b""
-    extra.close()
+    got = healthz_on_new_connection(gw)
     assert got == b"", got  # refused: closed at once, unanswered
     return held
+
+
+def healthz_on_new_connection(gw):
+    """GET /healthz on a new connection: the answer, b"" when the gateway
+    closed the connection unanswered."""
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        got = s.recv(1000)
+    except ConnectionResetError:
+        got = b""
+    s.close()
+    return got
 
 
 def start_config(config):
@@ -682,13 +689,7 @@ class Shutdown(unittest.TestCase):
         deadline = time.monotonic() + 5
         while True:  # until the stop has begun: then each new one is refused
             self.assertLess(time.monotonic(), deadline, "new connections still served")
-            extra = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
-            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            try:
-                got = extra.recv(1000)
-            except ConnectionResetError:
-                got = b""
-            extra.close()
+            got = healthz_on_new_connection(gw)
             if got == b"":
                 break
             # Accepted before the stop began: answered (503 if it began since).
