@@ -100,8 +100,9 @@ BUS_API uint16_t bus_http_port(const bus_http_t *gw);
 /**
  * bus_http_stop - stop gracefully and free @gw: stop accepting connections
  * (a new one is closed at once, unanswered; the listening socket closes
- * before the call returns), answer the clients that wait (long polls with the events they have,
- * possibly none; streams end; requests still unanswered get 503), let the
+ * before the call returns), answer the clients that wait (long polls with
+ * the events they have, possibly none; streams end; requests still
+ * unanswered get 503), let the
  * requests in flight finish, for at most @grace_ns (then the connections
  * left are closed), unsubscribe from the topics and free everything. The
  * bus and its topics stay as they are: the caller drains them
